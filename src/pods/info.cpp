@@ -1,0 +1,113 @@
+#include "pods/info.hpp"
+
+#include <fcntl.h>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod {
+
+std::optional<AppStatus> parse_app_status(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("exitCode") || !j["exitCode"].is_number_integer())
+    return std::nullopt;
+  AppStatus s;
+  s.exit_code = j["exitCode"].get<int>();
+  if (j.contains("signal") && j["signal"].is_number_integer()) s.signal = j["signal"].get<int>();
+  return s;
+}
+
+std::string format_app_status(const AppStatus& s) {
+  nlohmann::json j = {{"exitCode", s.exit_code}};
+  if (s.signal) j["signal"] = *s.signal;
+  return j.dump() + "\n";
+}
+
+namespace {
+std::string image_display_name(const nlohmann::json& image) {
+  std::string name = image.value("name", "");
+  if (image.contains("labels") && image["labels"].is_array())
+    for (const auto& l : image["labels"])
+      if (l.is_object() && l.value("name", "") == "version") name += ":" + l.value("value", "");
+  return name;
+}
+
+void read_apps(const Pod& pod, PodInfo& info) {
+  auto text = try_read_file_at(pod.fd(), podfile::kManifest, 16 << 20);
+  if (!text) {
+    if (info.state != PodState::Embryo && info.state != PodState::Preparing) info.manifest_error = "no pod manifest";
+    return;
+  }
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("apps") || !j["apps"].is_array()) {
+    info.manifest_error = "pod manifest is not valid JSON with an \"apps\" list";
+    return;
+  }
+  UniqueFd sdir = try_open_dir_at(pod.fd(), podfile::kAppStatusDir);
+  for (const auto& a : j["apps"]) {
+    if (!a.is_object()) continue;
+    AppInfo app;
+    app.name = a.value("name", "");
+    if (a.contains("image") && a["image"].is_object()) {
+      app.image_name = image_display_name(a["image"]);
+      app.image_id = a["image"].value("id", "");
+    }
+    if (sdir && !app.name.empty() && app.name.find('/') == std::string::npos) {
+      if (auto st = try_read_file_at(sdir.get(), app.name, 4096)) app.status = parse_app_status(*st);
+    }
+    info.apps.push_back(std::move(app));
+  }
+}
+}  // namespace
+
+PodInfo read_pod_info(const Pod& pod, PodState state) {
+  PodInfo info;
+  info.uuid = pod.uuid();
+  info.state = state;
+  info.created = pod.read_time(podfile::kCreatedAt);
+  info.prepared = pod.read_time(podfile::kPreparedAt);
+  info.started = pod.read_time(podfile::kStartedAt);
+  info.gc_marked = pod.read_time(podfile::kGcMarkedAt);
+  if (state == PodState::Running) {
+    if (auto p = try_read_file_at(pod.fd(), podfile::kPid, 64)) {
+      try {
+        info.pid = static_cast<pid_t>(std::stol(*p));
+      } catch (const std::exception&) {
+      }
+    }
+  }
+  if (auto f = try_read_file_at(pod.fd(), podfile::kFailure, 64 << 10)) {
+    info.failure = *f;
+    while (!info.failure.empty() && info.failure.back() == '\n') info.failure.pop_back();
+  }
+  read_apps(pod, info);
+  return info;
+}
+
+nlohmann::json to_json(const PodInfo& info) {
+  nlohmann::json j;
+  j["uuid"] = info.uuid;
+  j["state"] = state_name(info.state);
+  auto t = [&](const char* k, const std::optional<Clock::time_point>& v) {
+    if (v) j[k] = format_rfc3339(*v);
+  };
+  t("created", info.created);
+  t("prepared", info.prepared);
+  t("started", info.started);
+  t("gcMarked", info.gc_marked);
+  if (info.pid) j["pid"] = *info.pid;
+  j["apps"] = nlohmann::json::array();
+  for (const auto& a : info.apps) {
+    nlohmann::json ja = {{"name", a.name}, {"image", a.image_name}, {"imageID", a.image_id}};
+    if (a.status) {
+      ja["exitCode"] = a.status->exit_code;
+      if (a.status->signal) ja["signal"] = *a.status->signal;
+    }
+    j["apps"].push_back(std::move(ja));
+  }
+  if (!info.failure.empty()) j["failure"] = info.failure;
+  if (!info.manifest_error.empty()) j["manifestError"] = info.manifest_error;
+  return j;
+}
+
+}  // namespace pod

@@ -1,0 +1,48 @@
+// What `pod list` and `pod status` show about a pod, read through its dir fd.
+#pragma once
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pods/pod.hpp"
+
+namespace pod {
+
+// Files the stage1 writes into the pod dir (Documentation/stage1-abi.md).
+namespace podfile {
+inline constexpr const char* kPid = "pid";              // pid of the pod's init/VMM, decimal
+inline constexpr const char* kAppStatusDir = "appstatus";  // appstatus/<app>: JSON exit record
+}  // namespace podfile
+
+struct AppStatus {
+  int exit_code = 0;            // 128+signal when killed by a signal
+  std::optional<int> signal;
+};
+
+struct AppInfo {
+  std::string name;
+  std::string image_name;  // name[:version]
+  std::string image_id;
+  std::optional<AppStatus> status;
+};
+
+struct PodInfo {
+  std::string uuid;
+  PodState state = PodState::Gone;
+  std::optional<Clock::time_point> created, prepared, started, gc_marked;
+  std::optional<pid_t> pid;
+  std::vector<AppInfo> apps;
+  std::string failure;         // stage0/stage1's reason the pod failed, if any
+  std::string manifest_error;  // set when the pod manifest is missing or unreadable
+};
+
+PodInfo read_pod_info(const Pod& pod, PodState state);
+nlohmann::json to_json(const PodInfo& info);
+// Parse an appstatus/<app> record; nullopt when malformed.
+std::optional<AppStatus> parse_app_status(const std::string& text);
+std::string format_app_status(const AppStatus& s);
+
+}  // namespace pod

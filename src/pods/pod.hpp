@@ -1,0 +1,100 @@
+// One pod: a directory named by its UUID in exactly one state directory.
+//
+// A Pod holds an O_DIRECTORY fd of the pod dir. All reads and writes of pod
+// files go through that fd, so they keep working while the directory is
+// renamed between state dirs. The pod lock is flock(2) on that fd.
+#pragma once
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "pods/store.hpp"
+#include "util/fd.hpp"
+#include "util/time.hpp"
+
+namespace pod {
+
+enum class PodState {
+  Embryo,
+  Preparing,       // prepare/ + locked
+  AbortedPrepare,  // prepare/ + unlocked
+  Prepared,        // prepared/
+  Running,         // run/ + locked
+  Exited,          // run/ + unlocked
+  ExitedGarbage,   // exited-garbage/ + unlocked
+  ExitedDeleting,  // exited-garbage/ + locked
+  Garbage,         // garbage/ + unlocked
+  Deleting,        // garbage/ + locked
+  Gone,            // no longer in any state dir
+};
+const char* state_name(PodState s);
+
+using StateMask = unsigned;
+constexpr StateMask mask_of(PodState s) { return 1u << static_cast<unsigned>(s); }
+constexpr StateMask kAllStates = ~0u;
+
+// Files in a pod dir written by stage0 (the stage1 ABI adds its own; see
+// Documentation/stage1-abi.md).
+namespace podfile {
+inline constexpr const char* kManifest = "pod";              // appc pod manifest
+inline constexpr const char* kCreatedAt = "created-at";      // ns since epoch
+inline constexpr const char* kPreparedAt = "prepared-at";
+inline constexpr const char* kStartedAt = "started-at";
+inline constexpr const char* kGcMarkedAt = "gc-marked-at";   // when moved to exited-garbage
+inline constexpr const char* kFailure = "failure";           // why the pod failed (text)
+}  // namespace podfile
+
+class Pod {
+ public:
+  // Make a new pod in embryo/, exclusively locked by this process.
+  static Pod create(const Store& store);
+  // Open an existing pod by its full canonical UUID (no lock taken).
+  // Returns nullopt when no state dir holds it.
+  static std::optional<Pod> try_open(const Store& store, const std::string& uuid);
+  // Like try_open but throws a not-found Error.
+  static Pod open(const Store& store, const std::string& uuid);
+
+  Pod(Pod&&) noexcept = default;
+  Pod& operator=(Pod&&) noexcept = default;
+
+  const std::string& uuid() const { return uuid_; }
+  int fd() const { return fd_.get(); }
+  const Store& store() const { return *store_; }
+  bool locked() const { return locked_; }
+
+  // Re-find the directory this pod is in now (by inode) and its state.
+  std::optional<PodDir> locate() const;
+  PodState state() const;
+  // Absolute path of the pod dir where it is now (throws when gone).
+  std::string path() const;
+
+  // --- transitions; each renames under the exclusive lock and fsyncs ---
+  void to_preparing();       // embryo -> prepare (lock held by us)
+  void to_prepared();        // prepare -> prepared, releases the lock
+  void to_run();             // prepare (ours) or prepared -> run; lock kept for stage1
+  void to_exited_garbage();  // run (exited) -> exited-garbage
+  void to_garbage();         // prepare (aborted/ours), prepared, exited-garbage -> garbage
+  void unlock();
+
+  // Clear FD_CLOEXEC on the lock fd so an exec'd stage1 inherits the lock.
+  int hand_lock_to_child();
+
+  // Take the exclusive lock, waiting out short-lived shared probers but not a
+  // real holder. False when someone else holds it exclusively.
+  bool try_lock_exclusive();
+
+  std::optional<Clock::time_point> read_time(const char* file) const;
+  void write_time(const char* file, Clock::time_point t = Clock::now());
+
+ private:
+  Pod(const Store& store, std::string uuid, UniqueFd fd) : store_(&store), uuid_(std::move(uuid)), fd_(std::move(fd)) {}
+  void move(PodDir from, PodDir to, const char* crash_tag);
+  PodDir require_in(std::initializer_list<PodDir> allowed, const char* op) const;
+
+  const Store* store_;
+  std::string uuid_;
+  UniqueFd fd_;
+  bool locked_ = false;
+};
+
+}  // namespace pod

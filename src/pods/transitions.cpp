@@ -1,0 +1,83 @@
+// Pod state transitions. Each one: check where the pod is (by inode, so a
+// concurrent rename is seen), hold the exclusive lock, renameat(2) between
+// state dirs, fsync both parents. A loser of a rename race sees ENOENT and
+// reports the state the pod is in now.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "pods/pod.hpp"
+#include "util/crashpoint.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod {
+
+PodDir Pod::require_in(std::initializer_list<PodDir> allowed, const char* op) const {
+  auto d = locate();
+  if (d) {
+    for (PodDir a : allowed)
+      if (a == *d) return *d;
+  }
+  throw Error("cannot " + std::string(op) + " pod " + uuid_ + ": it is " + state_name(state()), EINVAL, kExitBusy);
+}
+
+void Pod::move(PodDir from, PodDir to, const char* crash_tag) {
+  if (!locked_) throw Error("bug: moving pod " + uuid_ + " without holding its lock");
+  int ffd = store_->dir_fd(from), tfd = store_->dir_fd(to);
+  if (::renameat(ffd, uuid_.c_str(), tfd, uuid_.c_str()) < 0) {
+    if (errno == ENOENT)
+      throw Error("pod " + uuid_ + " moved concurrently; it is now " + state_name(state()), ENOENT, kExitBusy);
+    throw_sys("cannot move pod " + uuid_ + " from " + pod_dir_name(from) + " to " + pod_dir_name(to));
+  }
+  crashpoint(crash_tag);
+  fsync_fd(tfd, std::string("pods/") + pod_dir_name(to));
+  fsync_fd(ffd, std::string("pods/") + pod_dir_name(from));
+}
+
+void Pod::to_preparing() {
+  PodDir d = require_in({PodDir::Embryo}, "start preparing");
+  move(d, PodDir::Prepare, "to-preparing:after-rename");
+}
+
+void Pod::to_prepared() {
+  PodDir d = require_in({PodDir::Prepare}, "mark prepared");
+  if (!locked_) throw Error("bug: to_prepared without the lock");
+  // Everything prepare wrote must be on disk before the pod claims to be prepared.
+  if (::syncfs(fd_.get()) < 0) throw_sys("cannot sync pod " + uuid_);
+  write_time(podfile::kPreparedAt);
+  move(d, PodDir::Prepared, "to-prepared:after-rename");
+  unlock();
+}
+
+void Pod::to_run() {
+  PodDir d = require_in({PodDir::Prepare, PodDir::Prepared}, "run");
+  if (d == PodDir::Prepare && !locked_)
+    throw Error("cannot run pod " + uuid_ + ": its preparation was aborted", EINVAL, kExitBusy);
+  if (!try_lock_exclusive())
+    throw Error("cannot run pod " + uuid_ + ": it is " + state_name(state()), EBUSY, kExitBusy);
+  d = require_in({PodDir::Prepare, PodDir::Prepared}, "run");  // re-check under the lock
+  write_time(podfile::kStartedAt);
+  move(d, PodDir::Run, "to-run:after-rename");
+}
+
+void Pod::to_exited_garbage() {
+  require_in({PodDir::Run}, "mark exited pod as garbage");
+  if (!try_lock_exclusive())
+    throw Error("cannot remove pod " + uuid_ + ": it is running; stop it first with `pod stop " + uuid_ + "`",
+                EBUSY, kExitBusy);
+  PodDir d = require_in({PodDir::Run}, "mark exited pod as garbage");
+  write_time(podfile::kGcMarkedAt);
+  crashpoint("to-exited-garbage:after-mark");
+  move(d, PodDir::ExitedGarbage, "to-exited-garbage:after-rename");
+}
+
+void Pod::to_garbage() {
+  if (!try_lock_exclusive())
+    throw Error("cannot remove pod " + uuid_ + ": it is " + state_name(state()), EBUSY, kExitBusy);
+  PodDir d = require_in({PodDir::Prepare, PodDir::Prepared, PodDir::ExitedGarbage, PodDir::Embryo}, "move to garbage");
+  move(d, PodDir::Garbage, "to-garbage:after-rename");
+}
+
+}  // namespace pod

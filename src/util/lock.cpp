@@ -1,0 +1,73 @@
+#include "util/lock.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <time.h>
+
+#include <cerrno>
+
+#include "util/error.hpp"
+
+namespace pod {
+
+namespace {
+int op_of(LockMode m) { return m == LockMode::Shared ? LOCK_SH : LOCK_EX; }
+}  // namespace
+
+void lock_fd(int fd, LockMode mode, const std::string& what) {
+  while (::flock(fd, op_of(mode)) < 0) {
+    if (errno != EINTR) throw_sys("cannot lock " + what);
+  }
+}
+
+bool try_lock_fd(int fd, LockMode mode, const std::string& what) {
+  for (;;) {
+    if (::flock(fd, op_of(mode) | LOCK_NB) == 0) return true;
+    if (errno == EWOULDBLOCK) return false;
+    if (errno != EINTR) throw_sys("cannot lock " + what);
+  }
+}
+
+void unlock_fd(int fd) { ::flock(fd, LOCK_UN); }
+
+bool exclusive_lock_held(int fd) {
+  // A fresh open file description is needed: flock on the same description
+  // would just convert our own lock. Reopen through /proc.
+  std::string p = "/proc/self/fd/" + std::to_string(fd);
+  int probe = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  if (probe < 0) throw_sys("cannot reopen fd for lock probe");
+  UniqueFd f(probe);
+  bool got = try_lock_fd(probe, LockMode::Shared, "lock probe");
+  if (got) unlock_fd(probe);
+  return !got;
+}
+
+bool try_lock_exclusive_past_probers(int fd, const std::string& what) {
+  for (int i = 0; i < 2000; ++i) {
+    if (try_lock_fd(fd, LockMode::Exclusive, what)) return true;
+    // Someone holds it. If a shared lock succeeds, the holders are only probers.
+    if (!try_lock_fd(fd, LockMode::Shared, what)) return false;
+    unlock_fd(fd);
+    struct timespec ts {0, 1000000};  // 1 ms
+    ::nanosleep(&ts, nullptr);
+  }
+  return false;
+}
+
+FileLock FileLock::acquire(int dirfd, const std::string& name, LockMode mode) {
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw_sys("cannot open lock file " + name);
+  UniqueFd f(fd);
+  lock_fd(fd, mode, name);
+  return FileLock(std::move(f));
+}
+
+FileLock FileLock::try_acquire(int dirfd, const std::string& name, LockMode mode) {
+  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) throw_sys("cannot open lock file " + name);
+  UniqueFd f(fd);
+  if (!try_lock_fd(fd, mode, name)) return FileLock();
+  return FileLock(std::move(f));
+}
+
+}  // namespace pod

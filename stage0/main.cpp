@@ -1,0 +1,80 @@
+// `pod`: the stage0 command. Only dispatch lives here; each verb is in its
+// own cmd_<verb>.cpp and calls into the library.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "config.h"
+#include "context.hpp"
+#include "util/error.hpp"
+
+namespace {
+// `pod status --wait` alone means "wait forever"; a bound is only accepted
+// attached (--wait=30s), so that `--wait UUID` never eats the UUID. CLI11 has
+// no such option kind, so bare forms are rewritten before parsing.
+std::vector<std::string> normalize_args(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  bool status = false;
+  for (auto& a : args) {
+    if (a == "--") break;
+    if (a == "status") status = true;
+    if (status && (a == "--wait" || a == "--wait-ready")) a += "=forever";
+  }
+  std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
+  return args;
+}
+
+// The first argument that is neither a global option nor its value.
+std::string first_word(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--dir") ++i;
+    else if (a.empty() || a[0] != '-') return a;
+  }
+  return "";
+}
+}  // namespace
+
+int main(int argc, char** argv) {
+  pod::cli::Context ctx;
+  CLI::App app{"pod: a daemonless pod runner (appc images, systemd-nspawn or KVM stage1)", "pod"};
+  app.set_version_flag("--version", std::string("pod ") + POD_VERSION);
+  app.add_option("--dir", ctx.dir_flag, "Data directory (default: $POD_DIR or " POD_DEFAULT_DATA_DIR ")")
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_flag("--debug", ctx.debug, "Print debug messages on stderr");
+  app.require_subcommand(1);
+  app.fallthrough();
+  for (auto reg : {pod::cli::register_list, pod::cli::register_status, pod::cli::register_rm,
+                   pod::cli::register_gc, pod::cli::register_version})
+    reg(app, ctx);
+  app.add_subcommand("help", "Show help for pod or a command")
+      ->allow_extras()
+      ->callback([&] { std::cout << app.help(); });
+
+  try {
+    auto args = normalize_args(argc, argv);
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    if (std::string cmd = first_word(argc, argv); app.get_subcommands().empty() && !cmd.empty())
+      std::cerr << "pod: unknown command \"" << cmd << "\"\n";
+    else
+      std::cerr << "pod: " << e.what() << "\n";
+    if (app.get_subcommands().empty())
+      std::cerr << app.help();
+    else
+      std::cerr << "Run 'pod --help' for usage.\n";
+    return pod::kExitUsage;
+  } catch (const pod::Error& e) {
+    std::cerr << "pod: " << e.what() << "\n";
+    return e.exit_code();
+  }
+  return ctx.rc;
+}

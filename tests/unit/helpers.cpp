@@ -1,0 +1,68 @@
+#include "helpers.hpp"
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <stdexcept>
+
+#include "util/fs.hpp"
+
+namespace podtest {
+
+TempDir::TempDir() {
+  char tmpl[] = "/tmp/pod-unit-XXXXXX";
+  if (!::mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  try {
+    pod::remove_tree_at(AT_FDCWD, path_);
+  } catch (...) {
+    // leave it for inspection; a test failure will already be reported
+  }
+}
+
+pid_t spawn_child(const std::function<int()>& fn) {
+  pid_t pid = ::fork();
+  if (pid < 0) throw std::runtime_error("fork failed");
+  if (pid == 0) {
+    int rc = 70;
+    try {
+      rc = fn();
+    } catch (...) {
+      rc = 70;
+    }
+    ::_exit(rc);
+  }
+  return pid;
+}
+
+int wait_child(pid_t pid) {
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0) {
+  }
+  return st;
+}
+
+int run_in_child(const std::function<int()>& fn) { return wait_child(spawn_child(fn)); }
+
+Latch::Latch() {
+  if (::pipe(fds_) < 0) throw std::runtime_error("pipe failed");
+}
+Latch::~Latch() {
+  ::close(fds_[0]);
+  ::close(fds_[1]);
+}
+void Latch::signal() {
+  char c = 1;
+  (void)!::write(fds_[1], &c, 1);
+}
+void Latch::wait() {
+  char c;
+  (void)!::read(fds_[0], &c, 1);
+}
+
+}  // namespace podtest

@@ -1,0 +1,119 @@
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+
+#include "helpers.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/mount.hpp"
+#include "util/time.hpp"
+#include "util/uuid.hpp"
+
+using namespace pod;
+using podtest::TempDir;
+
+TEST_CASE("parse_duration accepts Go-style durations and rejects garbage") {
+  CHECK(parse_duration("0", "--x").count() == 0);
+  CHECK(parse_duration("250ms", "--x").count() == 250);
+  CHECK(parse_duration("90s", "--x").count() == 90000);
+  CHECK(parse_duration("30m", "--x").count() == 30 * 60000);
+  CHECK(parse_duration("1h30m", "--x").count() == 90 * 60000);
+  CHECK(parse_duration("24h", "--x").count() == 24 * 3600000LL);
+  CHECK_THROWS_AS(parse_duration("", "--x"), Error);
+  CHECK_THROWS_AS(parse_duration("5", "--x"), Error);
+  CHECK_THROWS_AS(parse_duration("5y", "--x"), Error);
+  try {
+    parse_duration("abc", "--grace-period");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(std::string(e.what()).find("--grace-period") != std::string::npos);
+    CHECK(e.exit_code() == kExitUsage);
+  }
+}
+
+TEST_CASE("uuids are random v4 in canonical form") {
+  auto a = new_uuid(), b = new_uuid();
+  CHECK(a != b);
+  CHECK(is_canonical_uuid(a));
+  CHECK(a[14] == '4');
+  CHECK(!is_canonical_uuid("ABCDEF00-0000-4000-8000-000000000000"));
+  CHECK(!is_canonical_uuid("../../etc/passwd"));
+}
+
+TEST_CASE("clean_relative_path rejects escapes") {
+  CHECK(clean_relative_path("a//b/./c") == "a/b/c");
+  CHECK_THROWS_AS(clean_relative_path("/etc/passwd"), Error);
+  CHECK_THROWS_AS(clean_relative_path("a/../../b"), Error);
+  CHECK_THROWS_AS(clean_relative_path(""), Error);
+  CHECK_THROWS_AS(clean_relative_path("."), Error);
+}
+
+TEST_CASE("open_beneath never leaves the directory") {
+  TempDir t;
+  UniqueFd root = open_dir(t.path());
+  mkdirs_at(root.get(), "inside/sub");
+  write_file_at(root.get(), "inside/sub/f", "x");
+  REQUIRE(::symlinkat("/etc", root.get(), "inside/abs") == 0);
+  REQUIRE(::symlinkat("../..", root.get(), "inside/up") == 0);
+  CHECK(open_beneath(root.get(), "inside/sub/f", O_RDONLY));
+  CHECK_THROWS_AS(open_beneath(root.get(), "inside/abs/passwd", O_RDONLY), Error);
+  CHECK_THROWS_AS(open_beneath(root.get(), "inside/up/x", O_RDONLY), Error);
+  CHECK_THROWS_AS(open_beneath(root.get(), "../x", O_RDONLY), Error);
+  CHECK_THROWS_AS(mkdirs_at(root.get(), "inside/abs/newdir"), Error);
+  struct stat st;
+  CHECK(::stat("/etc/newdir", &st) != 0);
+}
+
+TEST_CASE("atomic writes replace content and leave no temp files") {
+  TempDir t;
+  UniqueFd root = open_dir(t.path());
+  write_file_atomic_at(root.get(), "f", "one");
+  write_file_atomic_at(root.get(), "f", "two", 0600);
+  CHECK(read_file_at(root.get(), "f") == "two");
+  CHECK(list_dir(root.get()).size() == 1);
+  write_file_atomic_at(AT_FDCWD, t.path() + "/g", "three");
+  CHECK(read_file(t.path() + "/g") == "three");
+  CHECK_THROWS_AS(read_file_at(root.get(), "missing"), Error);
+  CHECK_FALSE(try_read_file_at(root.get(), "missing").has_value());
+}
+
+TEST_CASE("remove_tree_at removes deep trees without following symlinks") {
+  TempDir t, victim;
+  UniqueFd root = open_dir(t.path());
+  write_file_at(AT_FDCWD, victim.path() + "/keep", "precious");
+  mkdirs_at(root.get(), "tree/a/b/c");
+  write_file_at(root.get(), "tree/a/b/c/file", "x");
+  REQUIRE(::symlinkat(victim.path().c_str(), root.get(), "tree/a/link") == 0);
+  remove_tree_at(root.get(), "tree");
+  CHECK_FALSE(exists_at(root.get(), "tree"));
+  CHECK(read_file(victim.path() + "/keep") == "precious");
+  remove_tree_at(root.get(), "tree");  // missing is fine
+}
+
+TEST_CASE("mountinfo parsing decodes escaped mount points") {
+  TempDir t;
+  std::string f = t.path() + "/mi";
+  std::ofstream(f) << "36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw\n"
+                      "37 36 0:5 / /proc rw - proc proc rw\n";
+  auto m = read_mountinfo(f);
+  REQUIRE(m.size() == 2);
+  CHECK(m[0].mount_point == "/mnt/with space");
+  CHECK(m[0].fstype == "ext3");
+  CHECK(m[1].parent == 36);
+}
+
+TEST_CASE("unmount_below unmounts stacked mounts deepest first" * doctest::skip(geteuid() != 0)) {
+  TempDir t;
+  UniqueFd root = open_dir(t.path());
+  mkdirs_at(root.get(), "a/b");
+  std::string a = t.path() + "/a", b = t.path() + "/a/b";
+  REQUIRE(system(("mount -t tmpfs none " + a + " && mkdir " + b + " && mount -t tmpfs none " + b +
+                  " && mount -t tmpfs none " + b).c_str()) == 0);
+  CHECK(mounts_below(t.path()).size() == 3);
+  auto rep = unmount_below(t.path());
+  CHECK(rep.unmounted.size() == 3);
+  CHECK(mounts_below(t.path()).empty());
+}
