@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "pods/walk.hpp"
+#include "stage1abi/stage1.hpp"
+#include "util/fs.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
@@ -12,7 +14,19 @@ const Store& Context::store() {
   return *store_;
 }
 
-PodTeardown Context::teardown() { return nullptr; }
+PodTeardown Context::teardown() {
+  const bool dbg = debug;
+  return [dbg](Pod& p) {
+    if (!exists_at(p.fd(), "stage1/manifest")) return;  // never got a stage1: nothing to tear down
+    auto eps = stage1::pod_entrypoints(p);
+    if (eps.gc.empty()) return;
+    std::vector<std::string> args;
+    if (dbg) args.push_back("--debug");
+    args.push_back(p.uuid());
+    int st = stage1::call(p, eps.gc, args, /*quiet_stdout=*/true);
+    if (st != 0) throw Error("stage1 gc entrypoint exited with status " + std::to_string(st));
+  };
+}
 
 void Context::debug_log(const std::string& msg) const {
   if (debug) std::cerr << "pod: debug: " << msg << "\n";

@@ -52,3 +52,7 @@ def pod():
 
 def needs_root():
     return pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "both_flavors: run this test for the kvm stage1 flavour too")

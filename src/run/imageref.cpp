@@ -1,0 +1,29 @@
+#include "run/imageref.hpp"
+
+#include <fcntl.h>
+
+#include "images/store.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod::run {
+
+std::string resolve_image(images::ImageStore& is, const Store&, const std::string& ref, bool insecure) {
+  if (ref.empty()) throw usage_error("empty image reference");
+  images::ImageStore::FetchOptions o;
+  o.insecure_image = insecure;
+  if (ref.rfind("sha512-", 0) == 0) return is.resolve(ref);
+  // Files and URLs go through fetch, which is O(1) for a file it has seen
+  // unchanged (the store keeps a file-identity -> ID cache).
+  if (ref.rfind("file://", 0) == 0 || ref.rfind("https://", 0) == 0 || ref.rfind("http://", 0) == 0 ||
+      stat_at(AT_FDCWD, ref))
+    return is.fetch(ref, o);
+  try {
+    return is.resolve(ref);
+  } catch (const Error& e) {
+    if (e.exit_code() != kExitNotFound) throw;
+  }
+  return is.fetch(ref, o);
+}
+
+}  // namespace pod::run

@@ -1,0 +1,114 @@
+// The pod's private mount namespace: overlay mounts exist only there, so they
+// vanish with the pod's last process and never leak into the host or pin the
+// store; gc has nothing to unmount after a clean exit or a kill -9.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pods/info.hpp"
+#include "run/prepare.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/uuid.hpp"
+
+namespace pod::run {
+
+namespace {
+std::string line_of(const Pod& pod, const std::string& file) {
+  std::string s = read_file_at(pod.fd(), file, 4096);
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+void check_overlay_path(const std::string& p) {
+  if (p.find_first_of(",:\\") != std::string::npos)
+    throw Error("path " + p + " contains ',', ':' or '\\', which overlayfs options cannot express; "
+                "use a data dir without them or --no-overlay");
+}
+
+void mount_overlay(const std::string& lower, const std::string& upper, const std::string& work,
+                   const std::string& target) {
+  for (const auto* p : {&lower, &upper, &work}) check_overlay_path(*p);
+  std::string opts = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
+  if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) < 0)
+    throw_sys("cannot mount overlay on " + target);
+}
+
+void mount_pod_trees(const Pod& pod) {
+  const std::string p = pod.path();
+  const std::string s1root = p + "/stage1/rootfs";
+  mount_overlay(line_of(pod, "stage1/tree") + "/rootfs", p + "/overlay/stage1/upper", p + "/overlay/stage1/work",
+                s1root);
+  UniqueFd root = open_dir(s1root);
+  for (const auto& name : list_dir(open_dir_at(pod.fd(), "apps").get())) {
+    const std::string rel = "opt/stage2/" + name + "/rootfs";
+    mkdirs_at(root.get(), rel, 0755);
+    mount_overlay(line_of(pod, "apps/" + name + "/tree") + "/rootfs", p + "/overlay/app-" + name + "/upper",
+                  p + "/overlay/app-" + name + "/work", s1root + "/" + rel);
+  }
+}
+}  // namespace
+
+bool overlay_usable(const Store& store) {
+  static int verdict = -1;
+  if (verdict >= 0) return verdict == 1;
+  const struct stat st = stat_fd(store.root_fd());
+  UniqueFd cache = mkdirs_at(store.root_fd(), "cache", 0700);
+  const std::string mark = "overlay-ok-" + std::to_string(st.st_dev);
+  if (exists_at(cache.get(), mark)) return (verdict = 1) == 1;
+  const std::string dir = store.path() + "/tmp/overlay-probe-" + new_uuid();
+  UniqueFd d = mkdirs_at(store.root_fd(), "tmp/" + dir.substr(dir.rfind('/') + 1), 0700);
+  for (const char* s : {"lower", "upper", "work", "merged"}) mkdirs_at(d.get(), s);
+  bool ok = ::mount("overlay", (dir + "/merged").c_str(), "overlay", 0,
+                    ("lowerdir=" + dir + "/lower,upperdir=" + dir + "/upper,workdir=" + dir + "/work").c_str()) == 0;
+  if (ok) ::umount2((dir + "/merged").c_str(), MNT_DETACH);
+  remove_tree_at(store.tmp_fd(), dir.substr(dir.rfind('/') + 1));
+  if (ok) write_file_at(cache.get(), mark, "");
+  verdict = ok ? 1 : 0;
+  return ok;
+}
+
+void run_pod(Pod& pod, const RuntimeOptions* override_rt) {
+  if (!pod.try_lock_exclusive())
+    throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()), EBUSY, kExitBusy);
+  auto where = pod.locate();
+  if (!where || (*where != PodDir::Prepared && *where != PodDir::Prepare))
+    throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()) + ", not prepared", EINVAL,
+                kExitBusy);
+  const auto eps = stage1::pod_entrypoints(pod);
+  const std::string run_ep = stage1::entrypoint_path(pod, eps.run);
+  if (::access(run_ep.c_str(), X_OK) < 0)
+    throw_sys("stage1 run entrypoint " + run_ep + " is not executable (was its image removed?)");
+  RuntimeOptions rt = override_rt ? *override_rt : read_runtime(pod);
+  if (override_rt) write_file_atomic_at(pod.fd(), "runtime.json", runtime_json(rt).dump(2) + "\n");
+
+  if (::unshare(CLONE_NEWNS) < 0) throw_sys("cannot create the pod's mount namespace (are you root?)");
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
+  if (line_of(pod, "rootfs-mode") == "overlay") mount_pod_trees(pod);
+
+  pod.to_run();
+  try {
+    int fd = pod.hand_lock_to_child();
+    std::vector<std::string> args;
+    if (rt.debug) args.push_back("--debug");
+    if (rt.interactive) args.push_back("--interactive");
+    args.push_back(pod.uuid());
+    // run executes from the pod's own stage1 rootfs, mounted in this namespace.
+    stage1::exec_path(pod, pod.path() + "/stage1/rootfs" + eps.run, args,
+                      {"POD_LOCK_FD=" + std::to_string(fd), "POD_STAGE1_ABI=1"});
+  } catch (const Error& e) {
+    try {
+      write_file_atomic_at(pod.fd(), podfile::kFailure, std::string(e.what()) + "\n");
+    } catch (const Error&) {
+      // the original error is the one to report
+    }
+    throw Error(e.what(), e.errnum(), kExitRunFailed);
+  }
+}
+
+}  // namespace pod::run

@@ -1,0 +1,142 @@
+#include "run/prepare.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "images/store.hpp"
+#include "pods/info.hpp"
+#include "pods/walk.hpp"
+#include "run/imageref.hpp"
+#include "util/crashpoint.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+namespace pod::run {
+
+namespace {
+
+std::string stage1_image_id(images::ImageStore& is, const Store& store, const stage1::Selection& sel) {
+  int given = !sel.path.empty() + !sel.name.empty() + !sel.hash.empty() + !sel.flavor.empty();
+  if (given > 1) throw usage_error("give only one of --stage1-path, --stage1-name, --stage1-hash, --stage1-flavor");
+  if (!sel.name.empty() || !sel.hash.empty()) return is.resolve(sel.name.empty() ? sel.hash : sel.name);
+  std::string path = sel.path;
+  if (path.empty()) {
+    std::string flavor = sel.flavor;
+    if (flavor.empty()) {
+      if (const char* p = std::getenv("POD_STAGE1_PATH"); p && *p) path = p;
+      else if (const char* f = std::getenv("POD_STAGE1_FLAVOR"); f && *f) flavor = f;
+      else flavor = "nspawn";
+    }
+    if (path.empty()) path = stage1::shipped_stage1_path(flavor);
+  }
+  // The stage1 is chosen by the operator, not pulled from the network.
+  return resolve_image(is, store, path, /*insecure=*/true);
+}
+
+void mkdir_in(int dirfd, const std::string& rel, mode_t mode = 0755) { mkdirs_at(dirfd, rel, mode); }
+
+void copy_tree(const std::string& from_rootfs, const std::string& to) {
+  run_checked({"cp", "-a", "--reflink=auto", from_rootfs + "/.", to}, "copying " + from_rootfs);
+}
+
+void make_empty_volume(int podfd, const VolumeSpec& v) {
+  UniqueFd vd = mkdirs_at(podfd, "volumes/" + v.name, 0755);
+  if (::fchmod(vd.get(), static_cast<mode_t>(std::stoul(v.mode, nullptr, 8))) < 0) throw_sys("chmod volume " + v.name);
+  if (::fchown(vd.get(), v.uid, v.gid) < 0) throw_sys("chown volume " + v.name);
+}
+
+}  // namespace
+
+Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const Progress& debug) {
+  // Resolve (and fetch) everything before the pod exists: bad input leaves nothing behind.
+  const std::string s1_id = stage1_image_id(is, store, spec.stage1);
+  const nlohmann::json s1_manifest = is.manifest(s1_id);
+  stage1::parse_entrypoints(s1_manifest);  // refuse a non-stage1 early
+  std::vector<ResolvedApp> apps;
+  for (const auto& a : spec.apps) {
+    ResolvedApp r{a, resolve_image(is, store, a.image, spec.insecure_image), {}};
+    r.image_manifest = is.manifest(r.image_id);
+    apps.push_back(std::move(r));
+  }
+  nlohmann::json manifest = build_pod_manifest(spec, apps);
+  const bool overlay = !spec.no_overlay && overlay_usable(store);
+  debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
+
+  auto prep_lock = is.prepare_lock(false);
+  auto s1_tree = is.render(s1_id);
+  std::vector<images::ImageStore::Tree> app_trees;
+  for (const auto& a : apps) app_trees.push_back(is.render(a.image_id));
+
+  Pod pod = Pod::create(store);
+  if (!spec.uuid_file_save.empty()) save_uuid_file(spec.uuid_file_save, pod.uuid());
+  pod.to_preparing();
+  try {
+    const int pfd = pod.fd();
+    if (spec.runtime.hostname.empty()) spec.runtime.hostname = "pod-" + pod.uuid().substr(0, 8);
+    UniqueFd trees = mkdirs_at(pfd, "trees", 0755);
+    write_file_at(trees.get(), s1_tree.id, "");
+    for (const auto& t : app_trees) write_file_at(trees.get(), t.id, "");
+    mkdir_in(pfd, "stage1/rootfs");
+    write_file_at(pfd, "stage1/manifest", s1_manifest.dump(2) + "\n", 0644);
+    write_file_at(pfd, "rootfs-mode", overlay ? "overlay\n" : "copy\n");
+    const auto& japps = manifest["apps"];
+    if (overlay) {
+      write_file_at(pfd, stage1::kStage1TreeFile, s1_tree.path + "\n");
+      mkdir_in(pfd, "overlay/stage1/upper");
+      mkdir_in(pfd, "overlay/stage1/work");
+    } else {
+      copy_tree(s1_tree.path + "/rootfs", pod.path() + "/stage1/rootfs");
+    }
+    for (size_t i = 0; i < apps.size(); ++i) {
+      const std::string name = japps[i]["name"];
+      mkdir_in(pfd, "apps/" + name);
+      write_file_at(pfd, "apps/" + name + "/manifest", apps[i].image_manifest.dump(2) + "\n");
+      write_file_at(pfd, "apps/" + name + "/tree", app_trees[i].path + "\n");
+      if (overlay) {
+        mkdir_in(pfd, "overlay/app-" + name + "/upper");
+        mkdir_in(pfd, "overlay/app-" + name + "/work");
+      } else {
+        const std::string dst = "stage1/rootfs/opt/stage2/" + name + "/rootfs";
+        mkdir_in(pfd, dst);
+        copy_tree(app_trees[i].path + "/rootfs", pod.path() + "/" + dst);
+      }
+    }
+    for (const auto& v : spec.volumes)
+      if (v.kind == "empty") make_empty_volume(pfd, v);
+    for (const char* d : {podfile::kAppStatusDir, "logs", "stage1-state"}) mkdir_in(pfd, d);
+    write_file_at(pfd, "runtime.json", runtime_json(spec.runtime).dump(2) + "\n");
+    write_file_at(pfd, podfile::kManifest, manifest.dump(2) + "\n", 0640);
+    crashpoint("prepare:before-done");
+  } catch (...) {
+    pod.unlock();  // leave an aborted prepare for gc
+    throw;
+  }
+  return pod;
+}
+
+RuntimeOptions read_runtime(const Pod& pod) {
+  RuntimeOptions rt;
+  auto text = try_read_file_at(pod.fd(), "runtime.json", 1 << 20);
+  if (!text) return rt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) throw Error("pod " + pod.uuid() + ": runtime.json is not valid JSON");
+  rt.net = j.value("net", rt.net);
+  rt.hostname = j.value("hostname", rt.hostname);
+  rt.dns = j.value("dns", rt.dns);
+  if (j.contains("hostsEntries"))
+    for (const auto& h : j["hostsEntries"]) rt.hosts.emplace_back(h.value("ip", ""), h.value("host", ""));
+  rt.interactive = j.value("interactive", false);
+  rt.notify_ready = j.value("notifyReady", rt.notify_ready);
+  rt.cpus = j.value("cpus", rt.cpus);
+  rt.memory = j.value("memory", rt.memory);
+  rt.hypervisor = j.value("hypervisor", rt.hypervisor);
+  rt.accel = j.value("accel", rt.accel);
+  rt.debug = j.value("debug", false);
+  return rt;
+}
+
+}  // namespace pod::run

@@ -1,0 +1,143 @@
+#include "stage1abi/stage1.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "config.h"
+#include "pods/pod.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+extern char** environ;
+
+namespace pod::stage1 {
+
+namespace {
+std::string annotation(const nlohmann::json& m, const char* name) {
+  if (!m.contains("annotations") || !m["annotations"].is_array()) return "";
+  for (const auto& a : m["annotations"])
+    if (a.is_object() && a.value("name", "") == name && a.contains("value") && a["value"].is_string())
+      return a["value"].get<std::string>();
+  return "";
+}
+
+std::string exe_dir() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string p(buf, static_cast<size_t>(n));
+  return p.substr(0, p.rfind('/'));
+}
+}  // namespace
+
+Entrypoints parse_entrypoints(const nlohmann::json& m) {
+  Entrypoints e;
+  e.run = annotation(m, kAnnRun);
+  e.enter = annotation(m, kAnnEnter);
+  e.stop = annotation(m, kAnnStop);
+  e.gc = annotation(m, kAnnGc);
+  e.flavor = annotation(m, kAnnFlavor);
+  std::string v = annotation(m, kAnnVersion);
+  const std::string name = m.value("name", "?");
+  if (e.run.empty()) throw Error("stage1 image " + name + " has no \"" + kAnnRun + "\" annotation; it is not a stage1");
+  try {
+    e.interface_version = v.empty() ? 1 : std::stoi(v);
+  } catch (const std::exception&) {
+    throw Error("stage1 image " + name + ": bad \"" + kAnnVersion + "\" value \"" + v + "\"");
+  }
+  if (e.interface_version > kInterfaceVersion)
+    throw Error("stage1 image " + name + " needs stage1 interface version " + std::to_string(e.interface_version) +
+                "; this pod supports " + std::to_string(kInterfaceVersion) + ": upgrade pod");
+  for (auto* p : {&e.run, &e.enter, &e.stop, &e.gc})
+    if (!p->empty() && ((*p)[0] != '/' || p->find("..") != std::string::npos))
+      throw Error("stage1 image " + name + ": entrypoint \"" + *p + "\" must be an absolute path inside its rootfs");
+  return e;
+}
+
+std::string shipped_stage1_path(const std::string& flavor) {
+  if (flavor != "nspawn" && flavor != "kvm")
+    throw usage_error("unknown stage1 flavor \"" + flavor + "\" (use nspawn or kvm)");
+  const std::string file = "pod-stage1-" + flavor + ".aci";
+  const std::string dir = exe_dir();
+  for (const std::string& cand : {dir + "/../stage1" + (flavor == "kvm" ? "-kvm/" : "/") + file,
+                                  std::string(POD_LIBEXECDIR) + "/" + file, dir + "/" + file}) {
+    if (::access(cand.c_str(), R_OK) == 0) return cand;
+  }
+  throw Error("the " + flavor + " stage1 image (" + file + ") is not installed next to pod or in " POD_LIBEXECDIR
+              "; build it (ninja -C build) or pass --stage1-path");
+}
+
+std::string entrypoint_path(const Pod& pod, const std::string& ep) {
+  if (ep.empty()) throw Error("bug: empty entrypoint");
+  auto tree = try_read_file_at(pod.fd(), kStage1TreeFile, 4096);
+  if (tree && !tree->empty()) {
+    while (!tree->empty() && tree->back() == '\n') tree->pop_back();
+    return *tree + "/rootfs" + ep;
+  }
+  return pod.path() + "/stage1/rootfs" + ep;
+}
+
+Entrypoints pod_entrypoints(const Pod& pod) {
+  auto text = try_read_file_at(pod.fd(), "stage1/manifest", 1 << 20);
+  if (!text) throw Error("pod " + pod.uuid() + " has no stage1 manifest (was it prepared by pod?)");
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (j.is_discarded()) throw Error("pod " + pod.uuid() + ": stage1 manifest is not valid JSON");
+  return parse_entrypoints(j);
+}
+
+namespace {
+std::vector<char*> argv_of(const std::string& path, const std::vector<std::string>& args) {
+  std::vector<char*> v;
+  v.push_back(const_cast<char*>(path.c_str()));
+  for (const auto& a : args) v.push_back(const_cast<char*>(a.c_str()));
+  v.push_back(nullptr);
+  return v;
+}
+}  // namespace
+
+int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& args, bool quiet_stdout) {
+  const std::string path = entrypoint_path(pod, ep);
+  const std::string cwd = pod.path();
+  auto argv = argv_of(path, args);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_sys("fork");
+  if (pid == 0) {
+    if (::chdir(cwd.c_str()) < 0) ::_exit(125);
+    if (quiet_stdout) {
+      int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+      if (null >= 0) ::dup2(null, 1);
+    }
+    ::execv(path.c_str(), argv.data());
+    ::dprintf(2, "pod: cannot execute stage1 entrypoint %s: %s\n", path.c_str(), std::strerror(errno));
+    ::_exit(125);
+  }
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0) {
+    if (errno != EINTR) throw_sys("waitpid");
+  }
+  if (WIFEXITED(st)) return WEXITSTATUS(st);
+  return 128 + WTERMSIG(st);
+}
+
+void exec(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,
+          const std::vector<std::string>& extra_env) {
+  exec_path(pod, entrypoint_path(pod, ep), args, extra_env);
+}
+
+void exec_path(const Pod& pod, const std::string& path, const std::vector<std::string>& args,
+               const std::vector<std::string>& extra_env) {
+  const std::string cwd = pod.path();
+  if (::chdir(cwd.c_str()) < 0) throw_sys("cannot enter pod directory " + cwd);
+  for (const auto& kv : extra_env) ::putenv(const_cast<char*>(strdup(kv.c_str())));
+  auto argv = argv_of(path, args);
+  ::execv(path.c_str(), argv.data());
+  throw_sys("cannot execute stage1 entrypoint " + path);
+}
+
+}  // namespace pod::stage1

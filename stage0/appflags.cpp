@@ -1,0 +1,104 @@
+#include "appflags.hpp"
+
+#include "util/error.hpp"
+
+namespace pod::cli {
+
+void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volumes, std::vector<std::string>& hosts,
+                   std::string& insecure) {
+  c.add_option("--volume", volumes, "NAME,kind=host,source=PATH[,readOnly=true] or NAME,kind=empty[,mode=,uid=,gid=]");
+  c.add_option("--net", s.runtime.net, "Network: host or none")->check(CLI::IsMember({"host", "none"}));
+  c.add_option("--hostname", s.runtime.hostname, "Pod hostname (default pod-<uuid prefix>)");
+  c.add_option("--dns", s.runtime.dns, "Name server for the pod's /etc/resolv.conf (repeatable)");
+  c.add_option("--hosts-entry", hosts, "IP=HOSTNAME line for the pod's /etc/hosts (repeatable)");
+  c.add_flag("--interactive", s.runtime.interactive, "Pass the terminal through to the (single) app");
+  c.add_option("--insecure-options", insecure, "Comma list: image (skip signature checks), all");
+  c.add_option("--stage1-path", s.stage1.path, "Stage1 image file");
+  c.add_option("--stage1-name", s.stage1.name, "Stage1 image name in the store");
+  c.add_option("--stage1-hash", s.stage1.hash, "Stage1 image ID in the store");
+  c.add_option("--stage1-flavor", s.stage1.flavor, "Shipped stage1: nspawn or kvm")
+      ->check(CLI::IsMember({"nspawn", "kvm"}));
+  c.add_option("--stage1-kvm-hypervisor", s.runtime.hypervisor, "kvm stage1: auto, qemu or lkvm")
+      ->check(CLI::IsMember({"auto", "qemu", "lkvm"}));
+  c.add_option("--stage1-kvm-accel", s.runtime.accel, "kvm stage1: auto, kvm or tcg")
+      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
+  c.add_option("--cpus", s.runtime.cpus, "kvm stage1: virtual CPUs")->check(CLI::Range(1, 64));
+  c.add_option("--memory", s.runtime.memory, "kvm stage1: guest memory in bytes");
+  c.add_option("--notify-ready", s.runtime.notify_ready, "sd_notify READY=1: none, started or app")
+      ->check(CLI::IsMember({"none", "started", "app"}));
+  c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
+  c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
+}
+
+void finish_pod_flags(run::PodSpec& s, const std::vector<std::string>& volumes, const std::vector<std::string>& hosts,
+                      const std::string& insecure) {
+  for (const auto& v : volumes) s.volumes.push_back(run::parse_volume(v));
+  for (const auto& h : hosts) s.runtime.hosts.push_back(run::parse_hosts_entry(h));
+  size_t i = 0;
+  while (!insecure.empty() && i <= insecure.size()) {
+    size_t j = insecure.find(',', i);
+    if (j == std::string::npos) j = insecure.size();
+    std::string o = insecure.substr(i, j - i);
+    i = j + 1;
+    if (o == "image" || o == "all" || o == "all-fetch" || o == "all-run") s.insecure_image = true;
+    else if (o != "none" && !o.empty()) throw usage_error("--insecure-options: unknown option \"" + o + "\"");
+  }
+}
+
+namespace {
+run::AppSpec parse_group(std::vector<std::string> group) {
+  run::AppSpec a;
+  std::string exec, user, group_name, workdir;
+  std::vector<std::string> env, mounts;
+  CLI::App g{"app flags", "IMAGE"};
+  g.add_option("image", a.image, "Image")->required();
+  g.add_option("args", a.args, "Arguments after --");
+  auto* o_exec = g.add_option("--exec", exec, "Command to run instead of the image's");
+  g.add_option("--name", a.name, "App name");
+  g.add_option("--set-env", env, "NAME=VALUE");
+  g.add_option("--set-env-file", a.env_files, "File of NAME=VALUE lines");
+  g.add_flag("--inherit-env", a.inherit_env, "Pass stage0's environment to the app");
+  auto* o_user = g.add_option("--user", user, "User name or uid");
+  auto* o_group = g.add_option("--group", group_name, "Group name or gid");
+  auto* o_wd = g.add_option("--working-dir", workdir, "Working directory");
+  g.add_option("--mount", mounts, "volume=NAME,target=PATH");
+  g.add_flag("--readonly-rootfs", a.readonly_rootfs, "Mount the app's root read-only");
+  const bool has_dashdash = std::find(group.begin(), group.end(), "--") != group.end();
+  std::reverse(group.begin(), group.end());
+  try {
+    g.parse(group);
+  } catch (const CLI::ParseError& e) {
+    throw usage_error(std::string("app flags: ") + e.what());
+  }
+  if (a.args.size() > 0 && !has_dashdash)
+    throw usage_error("unexpected argument \"" + a.args.front() + "\" after image " + a.image +
+                      "; put app arguments after --, and separate apps with ---");
+  a.args_given = has_dashdash;
+  if (o_exec->count()) a.exec = exec;
+  if (o_user->count()) a.user = user;
+  if (o_group->count()) a.group = group_name;
+  if (o_wd->count()) a.working_dir = workdir;
+  for (const auto& e : env) a.set_env.push_back(run::parse_env(e, "--set-env"));
+  for (const auto& m : mounts) a.mounts.push_back(run::parse_mount(m));
+  return a;
+}
+}  // namespace
+
+std::vector<run::AppSpec> parse_app_groups(const std::vector<std::string>& rest) {
+  std::vector<run::AppSpec> apps;
+  std::vector<std::string> cur;
+  for (const auto& a : rest) {
+    if (a == "---") {
+      if (cur.empty()) throw usage_error("empty app group before ---");
+      apps.push_back(parse_group(cur));
+      cur.clear();
+    } else {
+      cur.push_back(a);
+    }
+  }
+  if (!cur.empty()) apps.push_back(parse_group(cur));
+  if (apps.empty()) throw usage_error("no image given: pod run|prepare [flags] IMAGE [app flags] [--- IMAGE …]");
+  return apps;
+}
+
+}  // namespace pod::cli

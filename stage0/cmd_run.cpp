@@ -1,0 +1,95 @@
+// pod prepare / run / run-prepared
+#include <iostream>
+
+#include "appflags.hpp"
+#include "context.hpp"
+#include "images/store.hpp"
+#include "pods/walk.hpp"
+#include "run/prepare.hpp"
+#include "util/error.hpp"
+
+namespace pod::cli {
+
+namespace {
+struct RunFlags {
+  run::PodSpec spec;
+  std::vector<std::string> volumes, hosts;
+  std::string insecure;
+  bool quiet = false;
+};
+
+Pod prepare_from_flags(Context& ctx, RunFlags& f, CLI::App* cmd) {
+  finish_pod_flags(f.spec, f.volumes, f.hosts, f.insecure);
+  f.spec.apps = parse_app_groups(cmd->remaining());
+  f.spec.runtime.debug = ctx.debug;
+  auto images = images::ImageStore::open(ctx.store().path());
+  return run::prepare_pod(ctx.store(), images, f.spec, [&](const std::string& m) { ctx.debug_log(m); });
+}
+
+void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
+  auto f = std::make_shared<RunFlags>();
+  auto* c = app.add_subcommand(run_it ? "run" : "prepare",
+                               run_it ? "Prepare and run a pod: pod run [flags] IMAGE [app flags] [-- args] [--- IMAGE …]"
+                                      : "Prepare a pod to run later: pod prepare [flags] IMAGE [app flags] [--- IMAGE …]");
+  add_pod_flags(*c, f->spec, f->volumes, f->hosts, f->insecure);
+  if (!run_it) c->add_flag("--quiet", f->quiet, "Print only the UUID");
+  c->prefix_command();
+  c->callback([&ctx, f, c, run_it] {
+    Pod pod = prepare_from_flags(ctx, *f, c);
+    if (!run_it) {
+      pod.to_prepared();
+      std::cout << pod.uuid() << "\n";
+      return;
+    }
+    run::run_pod(pod, nullptr);  // does not return
+  });
+}
+
+struct RunPreparedFlags {
+  std::string uuid;
+  std::string net, hostname;
+  std::vector<std::string> dns, hosts;
+  bool interactive = false;
+  std::string notify_ready;
+};
+
+void register_run_prepared(CLI::App& app, Context& ctx) {
+  auto f = std::make_shared<RunPreparedFlags>();
+  auto* c = app.add_subcommand("run-prepared", "Run a prepared pod");
+  c->add_option("uuid", f->uuid, "Pod UUID or unique prefix")->required();
+  auto* o_net = c->add_option("--net", f->net, "Network: host or none")->check(CLI::IsMember({"host", "none"}));
+  auto* o_host = c->add_option("--hostname", f->hostname, "Pod hostname");
+  auto* o_dns = c->add_option("--dns", f->dns, "Name server (repeatable)");
+  auto* o_hosts = c->add_option("--hosts-entry", f->hosts, "IP=HOSTNAME (repeatable)");
+  auto* o_int = c->add_flag("--interactive", f->interactive, "Pass the terminal through to the app");
+  auto* o_nr = c->add_option("--notify-ready", f->notify_ready, "none, started or app")
+                   ->check(CLI::IsMember({"none", "started", "app"}));
+  c->callback([&ctx, f, o_net, o_host, o_dns, o_hosts, o_int, o_nr] {
+    Pod pod = lookup_pod(ctx.store(), f->uuid);
+    if (PodState s = pod.state(); s != PodState::Prepared)
+      throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(s) + ", not prepared", EINVAL, kExitBusy);
+    bool changed = o_net->count() || o_host->count() || o_dns->count() || o_hosts->count() || o_int->count() ||
+                   o_nr->count() || ctx.debug;
+    run::RuntimeOptions rt = run::read_runtime(pod);
+    if (o_net->count()) rt.net = f->net;
+    if (o_host->count()) rt.hostname = f->hostname;
+    if (o_dns->count()) rt.dns = f->dns;
+    if (o_hosts->count()) {
+      rt.hosts.clear();
+      for (const auto& h : f->hosts) rt.hosts.push_back(run::parse_hosts_entry(h));
+    }
+    if (o_int->count()) rt.interactive = f->interactive;
+    if (o_nr->count()) rt.notify_ready = f->notify_ready;
+    rt.debug = rt.debug || ctx.debug;
+    run::run_pod(pod, changed ? &rt : nullptr);
+  });
+}
+}  // namespace
+
+void register_run(CLI::App& app, Context& ctx) {
+  register_prepare_like(app, ctx, false);
+  register_prepare_like(app, ctx, true);
+  register_run_prepared(app, ctx);
+}
+
+}  // namespace pod::cli
