@@ -48,7 +48,6 @@ void delete_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log) {
   unmount_pod(pod, log);
   crashpoint("delete:before-remove");
   remove_tree_at(pod.store().dir_fd(PodDir::Garbage), pod.uuid());
-  fsync_fd(pod.store().dir_fd(PodDir::Garbage), "pods/garbage");
 }
 
 void remove_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log) {

@@ -45,7 +45,6 @@ Pod Pod::create(const Store& store) {
     lock_fd(p.fd(), LockMode::Exclusive, "pod " + uuid);
     p.locked_ = true;
     p.write_time(podfile::kCreatedAt);
-    fsync_fd(efd, "embryo directory");
     return p;
   }
   throw Error("cannot allocate a unique pod UUID");
@@ -128,7 +127,7 @@ std::optional<Clock::time_point> Pod::read_time(const char* file) const {
 
 void Pod::write_time(const char* file, Clock::time_point t) {
   auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
-  write_file_atomic_at(fd_.get(), file, std::to_string(ns) + "\n", 0644);
+  write_file_atomic_at(fd_.get(), file, std::to_string(ns) + "\n", 0644, Durability::kVolatile);
 }
 
 }  // namespace pod

@@ -88,7 +88,9 @@ class Pod {
 
  private:
   Pod(const Store& store, std::string uuid, UniqueFd fd) : store_(&store), uuid_(std::move(uuid)), fd_(std::move(fd)) {}
-  void move(PodDir from, PodDir to, const char* crash_tag);
+  // Durable moves fsync both state dirs; volatile ones rely on gc to recover
+  // after a power loss (Documentation/pod-lifecycle.md, "Durability").
+  void move(PodDir from, PodDir to, const char* crash_tag, bool durable = false);
   PodDir require_in(std::initializer_list<PodDir> allowed, const char* op) const;
 
   const Store* store_;

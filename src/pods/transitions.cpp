@@ -23,7 +23,7 @@ PodDir Pod::require_in(std::initializer_list<PodDir> allowed, const char* op) co
   throw Error("cannot " + std::string(op) + " pod " + uuid_ + ": it is " + state_name(state()), EINVAL, kExitBusy);
 }
 
-void Pod::move(PodDir from, PodDir to, const char* crash_tag) {
+void Pod::move(PodDir from, PodDir to, const char* crash_tag, bool durable) {
   if (!locked_) throw Error("bug: moving pod " + uuid_ + " without holding its lock");
   int ffd = store_->dir_fd(from), tfd = store_->dir_fd(to);
   if (::renameat(ffd, uuid_.c_str(), tfd, uuid_.c_str()) < 0) {
@@ -32,8 +32,10 @@ void Pod::move(PodDir from, PodDir to, const char* crash_tag) {
     throw_sys("cannot move pod " + uuid_ + " from " + pod_dir_name(from) + " to " + pod_dir_name(to));
   }
   crashpoint(crash_tag);
-  fsync_fd(tfd, std::string("pods/") + pod_dir_name(to));
-  fsync_fd(ffd, std::string("pods/") + pod_dir_name(from));
+  if (durable) {
+    fsync_fd(tfd, std::string("pods/") + pod_dir_name(to));
+    fsync_fd(ffd, std::string("pods/") + pod_dir_name(from));
+  }
 }
 
 void Pod::to_preparing() {
@@ -47,7 +49,7 @@ void Pod::to_prepared() {
   // Everything prepare wrote must be on disk before the pod claims to be prepared.
   if (::syncfs(fd_.get()) < 0) throw_sys("cannot sync pod " + uuid_);
   write_time(podfile::kPreparedAt);
-  move(d, PodDir::Prepared, "to-prepared:after-rename");
+  move(d, PodDir::Prepared, "to-prepared:after-rename", /*durable=*/true);
   unlock();
 }
 

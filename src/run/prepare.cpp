@@ -37,6 +37,13 @@ std::string stage1_image_id(images::ImageStore& is, const Store& store, const st
   return resolve_image(is, store, path, /*insecure=*/true);
 }
 
+// Pod files need no fsync of their own: `pod prepare` ends with a syncfs
+// (Pod::to_prepared), and a pod that `pod run` loses to a power failure is
+// garbage either way.
+void put(int dirfd, const std::string& name, const std::string& content, mode_t mode = 0644) {
+  write_file_at(dirfd, name, content, mode, Durability::kVolatile);
+}
+
 void mkdir_in(int dirfd, const std::string& rel, mode_t mode = 0755) { mkdirs_at(dirfd, rel, mode); }
 
 void copy_tree(const std::string& from_rootfs, const std::string& to) {
@@ -78,14 +85,14 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     const int pfd = pod.fd();
     if (spec.runtime.hostname.empty()) spec.runtime.hostname = "pod-" + pod.uuid().substr(0, 8);
     UniqueFd trees = mkdirs_at(pfd, "trees", 0755);
-    write_file_at(trees.get(), s1_tree.id, "");
-    for (const auto& t : app_trees) write_file_at(trees.get(), t.id, "");
+    put(trees.get(), s1_tree.id, "");
+    for (const auto& t : app_trees) put(trees.get(), t.id, "");
     mkdir_in(pfd, "stage1/rootfs");
-    write_file_at(pfd, "stage1/manifest", s1_manifest.dump(2) + "\n", 0644);
-    write_file_at(pfd, "rootfs-mode", overlay ? "overlay\n" : "copy\n");
+    put(pfd, "stage1/manifest", s1_manifest.dump(2) + "\n", 0644);
+    put(pfd, "rootfs-mode", overlay ? "overlay\n" : "copy\n");
     const auto& japps = manifest["apps"];
     if (overlay) {
-      write_file_at(pfd, stage1::kStage1TreeFile, s1_tree.path + "\n");
+      put(pfd, stage1::kStage1TreeFile, s1_tree.path + "\n");
       mkdir_in(pfd, "overlay/stage1/upper");
       mkdir_in(pfd, "overlay/stage1/work");
     } else {
@@ -94,8 +101,8 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     for (size_t i = 0; i < apps.size(); ++i) {
       const std::string name = japps[i]["name"];
       mkdir_in(pfd, "apps/" + name);
-      write_file_at(pfd, "apps/" + name + "/manifest", apps[i].image_manifest.dump(2) + "\n");
-      write_file_at(pfd, "apps/" + name + "/tree", app_trees[i].path + "\n");
+      put(pfd, "apps/" + name + "/manifest", apps[i].image_manifest.dump(2) + "\n");
+      put(pfd, "apps/" + name + "/tree", app_trees[i].path + "\n");
       if (overlay) {
         mkdir_in(pfd, "overlay/app-" + name + "/upper");
         mkdir_in(pfd, "overlay/app-" + name + "/work");
@@ -108,8 +115,8 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     for (const auto& v : spec.volumes)
       if (v.kind == "empty") make_empty_volume(pfd, v);
     for (const char* d : {podfile::kAppStatusDir, "logs", "stage1-state"}) mkdir_in(pfd, d);
-    write_file_at(pfd, "runtime.json", runtime_json(spec.runtime).dump(2) + "\n");
-    write_file_at(pfd, podfile::kManifest, manifest.dump(2) + "\n", 0640);
+    put(pfd, "runtime.json", runtime_json(spec.runtime).dump(2) + "\n");
+    put(pfd, podfile::kManifest, manifest.dump(2) + "\n", 0640);
     crashpoint("prepare:before-done");
   } catch (...) {
     pod.unlock();  // leave an aborted prepare for gc

@@ -195,15 +195,16 @@ void write_all(int fd, const std::string& content, const std::string& name) {
 }
 }  // namespace
 
-void write_file_at(int dirfd, const std::string& name, const std::string& content, mode_t mode) {
+void write_file_at(int dirfd, const std::string& name, const std::string& content, mode_t mode, Durability d) {
   int fd = ::openat(dirfd, name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) throw_sys("cannot create " + name);
   UniqueFd f(fd);
   write_all(fd, content, name);
-  fsync_fd(fd, name);
+  if (d == Durability::kDurable) fsync_fd(fd, name);
 }
 
-void write_file_atomic_at(int dirfd, const std::string& name_in, const std::string& content, mode_t mode) {
+void write_file_atomic_at(int dirfd, const std::string& name_in, const std::string& content, mode_t mode,
+                          Durability d) {
   // A path with directories: work inside its parent so the temp file and the
   // rename stay in one directory.
   if (auto slash = name_in.rfind('/'); slash != std::string::npos) {
@@ -211,21 +212,21 @@ void write_file_atomic_at(int dirfd, const std::string& name_in, const std::stri
     int pfd = ::openat(dirfd, parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0) throw_sys("cannot open directory " + parent);
     UniqueFd p(pfd);
-    write_file_atomic_at(pfd, name_in.substr(slash + 1), content, mode);
+    write_file_atomic_at(pfd, name_in.substr(slash + 1), content, mode, d);
     return;
   }
   const std::string& name = name_in;
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   std::string tmp = "." + name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rng() % 1000000);
   try {
-    write_file_at(dirfd, tmp, content, mode);
+    write_file_at(dirfd, tmp, content, mode, d);
     if (::fchmodat(dirfd, tmp.c_str(), mode, 0) < 0) throw_sys("cannot chmod " + tmp);
     if (::renameat(dirfd, tmp.c_str(), dirfd, name.c_str()) < 0) throw_sys("cannot rename into " + name);
   } catch (...) {
     ::unlinkat(dirfd, tmp.c_str(), 0);
     throw;
   }
-  fsync_fd(dirfd, "directory of " + name);
+  if (d == Durability::kDurable) fsync_fd(dirfd, "directory of " + name);
 }
 
 std::vector<std::string> list_dir(int dirfd) {

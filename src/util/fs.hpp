@@ -39,14 +39,19 @@ std::optional<std::string> try_read_file_at(int dirfd, const std::string& name,
                                             size_t max_size = 16 << 20);
 std::string read_file(const std::string& path, size_t max_size = 16 << 20);
 
-// Write `name` so that readers see either the old or the new content, and the
-// new content survives a crash once this returns: temp file + fsync + renameat
-// + fsync(dir).
+// Durability of a write. kDurable: survives power loss once the call
+// returns (fsync of file and directory). kVolatile: survives a crash of this
+// process (the kernel has it) but not necessarily power loss; for files whose
+// loss on power failure the store recovers from anyway (see pod-lifecycle.md).
+enum class Durability { kDurable, kVolatile };
+
+// Write `name` so that readers see either the old or the new content:
+// temp file + renameat (+ fsync of file and dir when durable).
 void write_file_atomic_at(int dirfd, const std::string& name, const std::string& content,
-                          mode_t mode = 0644);
-// Write (create/truncate) without the atomic dance, then fsync.
+                          mode_t mode = 0644, Durability d = Durability::kDurable);
+// Write (create/truncate) without the atomic dance (+ fsync when durable).
 void write_file_at(int dirfd, const std::string& name, const std::string& content,
-                   mode_t mode = 0644);
+                   mode_t mode = 0644, Durability d = Durability::kDurable);
 
 void fsync_fd(int fd, const std::string& what);
 
