@@ -75,7 +75,7 @@ ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOption
   if (!raw) throw Error("out of memory creating an archive reader");
   archive_read_support_filter_all(raw.get());
   archive_read_support_format_raw(raw.get());
-  if (archive_read_open_fd(raw.get(), in_fd, 1 << 20) != ARCHIVE_OK) throw_archive(raw.get(), "cannot read the image");
+  if (archive_read_open_fd(raw.get(), in_fd, 1 << 20) != ARCHIVE_OK) throw_archive(raw.get(), "unknown image type or unreadable file");
   struct archive_entry* e;
   int r = archive_read_next_header(raw.get(), &e);
   if (r == ARCHIVE_EOF) throw Error("unknown image type: the file is empty");
