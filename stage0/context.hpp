@@ -6,6 +6,7 @@
 #include <string>
 
 #include "pods/gc.hpp"
+#include "images/store.hpp"
 #include "pods/store.hpp"
 
 namespace pod::cli {
@@ -32,6 +33,13 @@ void register_status(CLI::App&, Context&);
 void register_rm(CLI::App&, Context&);
 void register_gc(CLI::App&, Context&);
 void register_version(CLI::App&, Context&);
+void register_fetch(CLI::App&, Context&);
+void register_image(CLI::App&, Context&);
+void register_run(CLI::App&, Context&);
+void register_pod_ops(CLI::App&, Context&);
+
+// --insecure-options=image,... -> fetch options.
+images::ImageStore::FetchOptions parse_insecure_options(const std::string& list);
 
 // Resolve a UUID argument or --uuid-file into a pod.
 Pod pod_from_args(const Store& store, const std::string& uuid_arg, const std::string& uuid_file);

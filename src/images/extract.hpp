@@ -1,0 +1,58 @@
+// Extracting an ACI (a tar of `manifest` + `rootfs/`) from a libarchive
+// reader into a directory, treating the archive as hostile:
+//   - every write is relative to a directory fd; parents are opened with
+//     open_beneath (no symlink is ever followed, no ".." accepted);
+//   - absolute names, ".." components, entries outside manifest/rootfs,
+//     duplicate entries, hardlinks to targets that are outside the image or
+//     not extracted yet, and device nodes (unless allowed) are refused;
+//   - modes (setuid included), numeric owners, xattrs and mtimes are kept;
+//   - the manifest is size-limited and validated, the entry count limited,
+//     and free space is checked while writing.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+struct archive;
+
+namespace pod::images {
+
+struct ExtractOptions {
+  bool allow_devices = false;   // char/block devices (--allow-devices)
+  bool overwrite = false;       // render: later layers replace existing paths (never following symlinks)
+  bool rootfs_only = false;     // write rootfs/ contents directly into the target dir
+  bool write_manifest = true;   // write the `manifest` file into the target dir
+  bool need_manifest = true;    // fail when the archive has no manifest
+  // rootfs-relative path ("etc/passwd") of a non-directory entry -> keep it?
+  std::function<bool(const std::string&)> keep;
+  // Called with each entry's path, type char (f d l h c b p) and mode, before writing.
+  std::function<void(const std::string&, char, unsigned)> observe;
+  uint64_t max_entries = 2'000'000;
+  bool write = true;            // false: only validate and observe (nothing is written)
+};
+
+struct ExtractResult {
+  std::string manifest_text;
+  nlohmann::json manifest;      // validated; null when the archive had none and need_manifest=false
+  uint64_t entries = 0;
+  uint64_t bytes = 0;
+  bool has_devices = false;
+};
+
+// Reads every entry of the tar reader `a` and writes it beneath dirfd.
+// Throws pod::Error naming the entry on anything suspicious or on I/O errors.
+ExtractResult extract_aci(struct archive* a, int dirfd, const ExtractOptions& o);
+
+// A tar reader (no decompression) over an open fd; freed by the deleter.
+struct ArchiveDeleter {
+  void operator()(struct archive* a) const;
+};
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
+ArchivePtr open_tar_fd(int fd);
+
+// Throw an Error "<what>: <libarchive's message>".
+[[noreturn]] void throw_archive(struct archive* a, const std::string& what);
+
+}  // namespace pod::images

@@ -1,0 +1,51 @@
+// Pieces shared by the image store's implementation files.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "util/fd.hpp"
+
+namespace pod::images {
+
+// One image applied while rendering, with the pathWhitelists of itself and
+// the images above it in its branch (a non-directory is kept only if every
+// one of them lists it).
+struct Layer {
+  std::string id;
+  std::vector<std::vector<std::string>> whitelists;
+};
+
+// A private scratch dir under images/tmp, flocked for its lifetime so that
+// clean_stale() can tell it from one left by a killed process. Removed on
+// destruction unless release()d.
+class Staging {
+ public:
+  explicit Staging(int tmp_fd);
+  ~Staging();
+  Staging(const Staging&) = delete;
+  Staging& operator=(const Staging&) = delete;
+  int fd() const { return fd_.get(); }
+  const std::string& name() const { return name_; }
+
+ private:
+  int tmp_fd_;
+  std::string name_;
+  UniqueFd fd_;
+};
+
+// Lock files under images/locks.
+inline std::string image_lock_name(const std::string& id) { return "img-" + id; }
+inline std::string tree_lock_name(const std::string& tree) { return "tree-" + tree; }
+
+// Tree files.
+inline constexpr const char* kTreeRendered = "rendered";
+inline constexpr const char* kTreeHash = "hash";
+inline constexpr const char* kTreeLayers = "layers";
+
+// "deps-" + 64 hex of SHA-512 over the comma-joined image IDs in render order.
+std::string tree_id_of(const std::vector<std::string>& layer_ids);
+// Seal a fully written tree dir: layers file, content hash, syncfs, then the
+// `rendered` marker. The caller renames it into trees/ afterwards.
+void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids);
+
+}  // namespace pod::images

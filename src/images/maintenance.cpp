@@ -1,0 +1,227 @@
+// rm, gc, verify, export and inspection of stored images.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <set>
+
+#include "images/extract.hpp"
+#include "images/index.hpp"
+#include "images/internal.hpp"
+#include "images/store.hpp"
+#include "util/digest.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod::images {
+
+namespace {
+// Pod state dirs whose pods may still use their trees.
+constexpr const char* kPodDirsUsingTrees[] = {"prepare", "prepared", "run", "exited-garbage"};
+
+std::vector<std::string> tree_layers(int trees_fd, const std::string& tree) {
+  std::vector<std::string> out;
+  UniqueFd t = try_open_dir_at(trees_fd, tree);
+  if (!t) return out;
+  auto text = try_read_file_at(t.get(), kTreeLayers);
+  if (!text) return out;
+  size_t i = 0;
+  while (i < text->size()) {
+    size_t j = text->find('\n', i);
+    if (j == std::string::npos) j = text->size();
+    if (j > i) out.push_back(text->substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+std::string time_tag() { return std::to_string(Clock::now().time_since_epoch().count()); }
+}  // namespace
+
+std::vector<std::string> ImageStore::referenced_trees() const {
+  std::set<std::string> refs;
+  UniqueFd data = open_dir(data_dir_);
+  UniqueFd pods = try_open_dir_at(data.get(), "pods");
+  if (!pods) return {};
+  for (const char* state : kPodDirsUsingTrees) {
+    UniqueFd sd = try_open_dir_at(pods.get(), state);
+    if (!sd) continue;
+    for (const auto& uuid : list_dir(sd.get())) {
+      UniqueFd p = try_open_dir_at(sd.get(), uuid);
+      if (!p) continue;
+      UniqueFd t = try_open_dir_at(p.get(), "trees");
+      if (!t) continue;
+      for (auto& n : list_dir(t.get())) refs.insert(n);
+    }
+  }
+  return {refs.begin(), refs.end()};
+}
+
+ImageStore::RemoveResult ImageStore::remove(const std::string& id) {
+  FileLock prep = prepare_lock(true);
+  return remove_impl(id, referenced_trees());
+}
+
+ImageStore::RemoveResult ImageStore::remove_impl(const std::string& id, const std::vector<std::string>& refs) {
+  RemoveResult res;
+  {
+    FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
+    if (!exists_at(index_.get(), id + ".json")) throw Error("no image " + id + " in the store", ENOENT, kExitNotFound);
+    remove_record(index_.get(), id);  // commit point: from here on the image does not exist
+    if (::unlinkat(blobs_.get(), id.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove blob " + id);
+    fsync_fd(blobs_.get(), "blob directory");
+  }
+  // Its trees: those no pod references go now, the others stay for their pods until `image gc`.
+  for (const auto& tree : list_dir(trees_.get())) {
+    auto layers = tree_layers(trees_.get(), tree);
+    if (std::find(layers.begin(), layers.end(), id) == layers.end()) continue;
+    if (std::binary_search(refs.begin(), refs.end(), tree)) {
+      res.trees_kept.push_back(tree);
+      continue;
+    }
+    FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
+    remove_tree_dir(tree);
+    res.trees_removed.push_back(tree);
+  }
+  return res;
+}
+
+ImageStore::GcResult ImageStore::gc(std::chrono::milliseconds grace) {
+  GcResult res;
+  FileLock prep = prepare_lock(true);
+  res.temp_removed = clean_stale();
+  auto refs = referenced_trees();
+  std::set<std::string> kept_images;
+  for (const auto& tree : list_dir(trees_.get())) {
+    if (std::binary_search(refs.begin(), refs.end(), tree)) {
+      for (auto& l : tree_layers(trees_.get(), tree)) kept_images.insert(l);
+      continue;
+    }
+    FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
+    remove_tree_dir(tree);
+    res.trees_removed.push_back(tree);
+  }
+  const auto now = Clock::now();
+  for (const auto& id : list_record_ids(index_.get())) {
+    auto r = read_record(index_.get(), id);
+    if (!r || kept_images.count(id) || now - r->last_used < grace) continue;
+    remove_impl(id, refs);
+    res.images_removed.push_back(id);
+  }
+  // Source records pointing at images that are gone.
+  for (const auto& n : list_dir(sources_.get())) {
+    auto text = try_read_file_at(sources_.get(), n);
+    try {
+      if (text && exists_at(index_.get(), nlohmann::json::parse(*text).at("id").get<std::string>() + ".json")) continue;
+    } catch (const nlohmann::json::exception&) {
+    }
+    ::unlinkat(sources_.get(), n.c_str(), 0);
+  }
+  return res;
+}
+
+ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_in) {
+  VerifyResult res;
+  std::vector<std::string> ids = ids_in.empty() ? list_record_ids(index_.get()) : ids_in;
+  std::set<std::string> checked;
+  for (const auto& id : ids) {
+    FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
+    std::string reason;
+    int fd = ::openat(blobs_.get(), id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      reason = "its blob is missing";
+    } else {
+      UniqueFd f(fd);
+      std::string got = "sha512-" + sha512_fd_hex(fd, "blob " + id);
+      if (got != id) reason = "its blob hashes to " + short_id(got);
+    }
+    if (reason.empty()) {
+      res.ok.push_back("image " + id);
+    } else {
+      const std::string q = id + "." + time_tag();
+      ::renameat(blobs_.get(), id.c_str(), quarantine_.get(), q.c_str());
+      ::renameat(index_.get(), (id + ".json").c_str(), quarantine_.get(), (q + ".json").c_str());
+      fsync_fd(index_.get(), "image index");
+      res.bad.push_back("image " + id + ": " + reason + "; moved to quarantine/" + q);
+    }
+    checked.insert(id);
+  }
+  for (const auto& tree : list_dir(trees_.get())) {
+    auto layers = tree_layers(trees_.get(), tree);
+    if (!ids_in.empty() && std::none_of(layers.begin(), layers.end(), [&](auto& l) { return checked.count(l); }))
+      continue;
+    FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
+    UniqueFd t = try_open_dir_at(trees_.get(), tree);
+    if (!t) continue;
+    std::string reason;
+    try {
+      auto want = try_read_file_at(t.get(), kTreeHash);
+      if (!exists_at(t.get(), kTreeRendered) || !want) {
+        reason = "it is not sealed";
+      } else if (std::string got = hash_tree(t.get()) + "\n"; got != *want) {
+        reason = "its content hash changed";
+      }
+    } catch (const Error& e) {
+      reason = e.what();
+    }
+    if (reason.empty()) {
+      res.ok.push_back("tree " + tree);
+    } else {
+      const std::string q = tree + "." + time_tag();
+      if (::renameat(trees_.get(), tree.c_str(), quarantine_.get(), q.c_str()) < 0) throw_sys("cannot quarantine " + tree);
+      fsync_fd(trees_.get(), "tree directory");
+      res.bad.push_back("tree " + tree + ": " + reason + "; moved to quarantine/" + q);
+    }
+  }
+  return res;
+}
+
+void ImageStore::export_image(const std::string& id, const std::string& out, bool overwrite) const {
+  struct stat st;
+  if (!overwrite && ::stat(out.c_str(), &st) == 0) throw Error(out + " exists; use --overwrite to replace it", EEXIST);
+  UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
+  auto slash = out.rfind('/');
+  std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : out.substr(0, slash));
+  std::string leaf = slash == std::string::npos ? out : out.substr(slash + 1);
+  UniqueFd dfd = open_dir(dir);
+  const std::string tmp = "." + leaf + ".tmp-" + std::to_string(::getpid());
+  int fd = ::openat(dfd.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0) throw_sys("cannot create " + out);
+  UniqueFd f(fd);
+  try {
+    struct stat bs = stat_fd(blob.get());
+    off_t left = bs.st_size;
+    while (left > 0) {
+      ssize_t n = ::copy_file_range(blob.get(), nullptr, fd, nullptr, static_cast<size_t>(left), 0);
+      if (n < 0) throw_sys("cannot write " + out);
+      if (n == 0) throw Error("blob " + id + " is shorter than expected; run `pod image verify`");
+      left -= n;
+    }
+    fsync_fd(fd, out);
+    if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), leaf.c_str()) < 0) throw_sys("cannot rename into " + out);
+  } catch (...) {
+    ::unlinkat(dfd.get(), tmp.c_str(), 0);
+    throw;
+  }
+}
+
+std::vector<ImageStore::SpecialFile> ImageStore::setuid_files(const std::string& id) const {
+  std::vector<SpecialFile> out;
+  UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
+  ArchivePtr a = open_tar_fd(blob.get());
+  ExtractOptions eo;
+  eo.write = false;
+  eo.allow_devices = true;
+  eo.observe = [&](const std::string& rel, char type, unsigned mode) {
+    if (type == 'f' && (mode & (S_ISUID | S_ISGID))) out.push_back({"/" + rel, mode});
+  };
+  extract_aci(a.get(), -1, eo);
+  std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.path < y.path; });
+  return out;
+}
+
+}  // namespace pod::images

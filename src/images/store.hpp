@@ -1,0 +1,124 @@
+// The image store: content-addressed ACI blobs, a crash-safe index and a
+// cache of rendered trees. Layout under the data dir:
+//
+//   $DATA/images/
+//     blobs/<id>                 uncompressed ACI tar, <id> = sha512-<128 hex> of it (read-only once there)
+//     index/<id>.json            one record per image (name, labels, times, size, manifest) — the commit point
+//     sources/<key>.json         source cache: file identity (dev, ino, size, mtime) -> id, for O(1) refetch
+//     trees/<tree-id>/           rendered trees: rootfs/, manifest, layers, hash, rendered (marker, last)
+//     locks/prepare              pods hold it shared while preparing; `image gc` exclusive
+//     locks/img-<id>, tree-<id>, src-<key>   per-key flock files
+//     tmp/<random>/              staging of fetches and renders, flocked by their owner; stale ones are
+//                                removed at the next open or gc
+//     quarantine/                what `image verify` found corrupt
+//
+// See Documentation/images.md for the crash-safety argument.
+#pragma once
+#include <chrono>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "util/fd.hpp"
+#include "util/lock.hpp"
+#include "util/time.hpp"
+
+namespace pod::appc {
+struct Dependency;
+}
+
+namespace pod::images {
+
+struct Layer;  // internal.hpp
+
+struct ImageInfo {
+  std::string id;
+  std::string name;
+  std::map<std::string, std::string> labels;
+  Clock::time_point import_time{};
+  Clock::time_point last_used{};
+  uint64_t size = 0;
+  std::string source;
+};
+
+class ImageStore {
+ public:
+  static ImageStore open(const std::string& data_dir);   // creates its layout under data_dir
+  ImageStore(ImageStore&&) noexcept = default;
+  ImageStore& operator=(ImageStore&&) noexcept = default;
+
+  struct FetchOptions {
+    bool insecure_image = false;   // skip signature checks (required for https:// and names: no gpg support)
+    bool allow_devices = false;    // accept device nodes in the image
+    bool quiet = true;             // no progress output (a progress line is shown on a tty otherwise)
+  };
+  // path, file://, https://, or name[:version] (discovery). Idempotent: already stored => O(1), returns id.
+  std::string fetch(const std::string& what, const FetchOptions& o);
+  // "sha512-…" (prefix ok) or name[:version] among stored images; throws Error(kExitNotFound) when absent.
+  std::string resolve(const std::string& ref) const;
+  nlohmann::json manifest(const std::string& id) const;          // validated image manifest
+  struct Tree { std::string id; std::string path; };             // path = dir holding rootfs/ and manifest
+  Tree render(const std::string& id);                            // cached rendered tree (deps + whitelist)
+  FileLock prepare_lock(bool exclusive = false) const;           // pods hold it shared while preparing; image gc exclusive
+  void touch(const std::string& id);                             // update last-used
+
+  // --- more, for the CLI ---
+  const std::string& path() const { return path_; }             // $DATA/images
+  std::vector<ImageInfo> list() const;                           // sorted by import time
+  ImageInfo info(const std::string& id) const;
+  // Image IDs in render order (dependencies depth-first, the image last).
+  std::vector<std::string> render_order(const std::string& id) const;
+  std::string tree_id(const std::string& id) const;
+  // Apply the image and its dependencies (+ pathWhitelist) into dir (created if missing; must be empty
+  // unless overwrite).
+  void render_to(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite);
+  // The image alone, no dependencies.
+  void extract(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite);
+  // Write the stored ACI (uncompressed; hashes to id) to out.
+  void export_image(const std::string& id, const std::string& out, bool overwrite) const;
+  struct SpecialFile { std::string path; unsigned mode; };
+  std::vector<SpecialFile> setuid_files(const std::string& id) const;
+
+  struct RemoveResult { std::vector<std::string> trees_removed, trees_kept; };
+  // Index record first (commit point), then blob, then its trees that no pod references.
+  RemoveResult remove(const std::string& id);
+
+  struct GcResult {
+    std::vector<std::string> trees_removed, images_removed, temp_removed;
+  };
+  // Removes trees no pod references, then images not used within grace and not part of a kept tree.
+  GcResult gc(std::chrono::milliseconds grace);
+
+  struct VerifyResult {
+    std::vector<std::string> ok;         // "image <id>" / "tree <id>"
+    std::vector<std::string> bad;        // with the reason; moved to quarantine/
+  };
+  VerifyResult verify(const std::vector<std::string>& ids);
+
+  // Removes stale staging dirs (owner gone) and blobs without an index record.
+  std::vector<std::string> clean_stale();
+
+ private:
+  ImageStore() = default;
+  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o);
+  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name);
+  std::string fetch_by_name(const std::string& name, const FetchOptions& o);
+  std::string resolve_dependency(const std::string& parent, const appc::Dependency& d) const;
+  void flatten(const std::string& id, std::vector<std::string>& chain, std::vector<Layer>& out,
+               std::vector<std::vector<std::string>> whitelists) const;
+  std::vector<Layer> layers_of(const std::string& id) const;
+  void apply_layers(const std::vector<Layer>& layers, int dirfd, bool rootfs_only) const;
+  std::vector<std::string> referenced_trees() const;
+  void remove_tree_dir(const std::string& tree);
+  RemoveResult remove_impl(const std::string& id, const std::vector<std::string>& refs);
+
+  std::string data_dir_, path_;
+  UniqueFd root_, blobs_, index_, sources_, trees_, locks_, tmp_, quarantine_;
+};
+
+// The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
+// path, type, mode, owner, size, mtime, link target and file content, in sorted order.
+std::string hash_tree(int tree_fd);
+
+}  // namespace pod::images
