@@ -102,7 +102,7 @@ void load_filter(const unsigned char* bpf, size_t size, int err_fd) {
 
 }  // namespace
 
-ExecSpec prepare_exec(const App& app, std::vector<std::string> argv) {
+ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> argv) {
   ExecSpec s;
   s.app = app.name;
   s.root = app_rootfs(app.name);
@@ -116,7 +116,7 @@ ExecSpec prepare_exec(const App& app, std::vector<std::string> argv) {
     throw e.with_context("app " + app.name);
   }
   s.env = {std::string("PATH=") + kDefaultPath, "AC_APP_NAME=" + app.name, "container=pod", "HOME=" + s.creds.home};
-  if (const char* term = ::getenv("TERM")) s.env.push_back(std::string("TERM=") + term);
+  if (const char* term = ::getenv("TERM"); term && with_term) s.env.push_back(std::string("TERM=") + term);
   for (const auto& [k, v] : app.environment) set_env(s.env, k, v);
 
   s.cwd = app.working_dir;

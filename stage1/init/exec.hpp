@@ -26,8 +26,9 @@ struct ExecSpec {
   bool no_new_privs = true;
 };
 
-// `argv` overrides the app's exec when not empty (enter).
-ExecSpec prepare_exec(const App& app, std::vector<std::string> argv = {});
+// `argv` overrides the app's exec when not empty (enter). `with_term`: pass
+// $TERM on (interactive apps and enter).
+ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> argv = {});
 
 // In the forked child. On failure writes "<message>" to err_fd (a CLOEXEC
 // pipe the parent reads; EOF there means execve succeeded) and _exit(127).

@@ -90,7 +90,7 @@ int enter_mode(int argc, char** argv) {
   PodConfig cfg = load_config(pod_dir.get());
   const App* app = cfg.app(app_name);
   if (!app) throw Error("no app named " + app_name + " in this pod", 0, kExitUsage);
-  ExecSpec spec = prepare_exec(*app, cmd);
+  ExecSpec spec = prepare_exec(*app, true, cmd);
   exec_app(spec, STDERR_FILENO);
 }
 

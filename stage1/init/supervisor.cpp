@@ -158,7 +158,7 @@ class Supervisor {
     std::vector<ExecSpec> specs;
     for (const auto& r : apps_) {
       prepare_app_rootfs(*r.app, cfg_);
-      specs.push_back(prepare_exec(*r.app));
+      specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
     }
     try {
       for (size_t i = 0; i < apps_.size(); ++i) {

@@ -319,3 +319,19 @@ def test_stage1_image(pods):
         assert "rootfs" + ann["pod/stage1/" + ep] in names
     out = subprocess.run(["file", os.path.join(h.STAGE1_ROOTFS, "init")], capture_output=True, text=True).stdout
     assert "statically linked" in out or out == ""
+
+
+def test_gc_after_kill_9_of_run_kills_strays(pods):
+    p = pods([sh("main", "exec sleep 60")])
+    run = h.start_pod(p)
+    h.wait_for(lambda: p.exists("ready"), what="ready")
+    init_pid = int(p.read("pid"))
+    run.kill()
+    run.wait()
+    h.wait_for(lambda: not h.lock_held(p), what="lock released")
+    r = h.entrypoint(p, "gc", p.uuid)
+    assert r.returncode == 0, r.stderr
+    h.wait_for(lambda: not os.path.exists(f"/proc/{init_pid}"), what="pod init gone")
+    assert not any(os.path.exists(f"{m}/pod/pod-{p.uuid}") for m in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup",
+                                                                        "/sys/fs/cgroup/systemd"))
+    assert h.entrypoint(p, "gc", p.uuid).returncode == 0
