@@ -52,7 +52,7 @@ void join_pod_cgroups(const std::string& uuid) {
     if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + parent);
     if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + dir);
     UniqueFd d = open_dir(dir);
-    write_file_at(d.get(), "cgroup.procs", "0\n");
+    write_file_at(d.get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
   }
 }
 

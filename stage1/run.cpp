@@ -206,7 +206,7 @@ int run_main(int argc, char** argv) {
   for (const char* f : {kPidFile, kExitStatus, kForceStopped, "ready"}) ::unlinkat(pod, f, 0);
   ::unlinkat(pod, kResolvConf, 0);
   if (o.runtime.value("net", "host") == "host")
-    if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc);
+    if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
   UniqueFd sock = notify_socket(pod, o.pod_path);
 
   sigset_t blocked;
@@ -231,7 +231,7 @@ int run_main(int argc, char** argv) {
     while (auto msg = receive(sock.get())) {
       if (msg->first.rfind("STATUS=starting", 0) == 0 && msg->second > 0 && !init_pid) {
         init_pid = msg->second;
-        write_file_atomic_at(pod, kPidFile, std::to_string(init_pid) + "\n");
+        write_file_atomic_at(pod, kPidFile, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
         if (pending_stop) ::kill(init_pid, pending_stop);
       } else if (msg->first.rfind("READY=1", 0) == 0 && notify_ready != "none") {
         sd_notifyf(0, "READY=1\nMAINPID=%d", static_cast<int>(::getpid()));
@@ -263,7 +263,7 @@ int run_main(int argc, char** argv) {
   } else {
     why = "systemd-nspawn " + describe(status) + " before the pod init recorded an exit status";
   }
-  if (!exists_at(pod, kFailureFile)) write_file_atomic_at(pod, kFailureFile, why + "\n");
+  if (!exists_at(pod, kFailureFile)) write_file_atomic_at(pod, kFailureFile, why + "\n", 0644, Durability::kVolatile);
   std::cerr << "run: " << why << "\n";
   return code;
 }
@@ -277,7 +277,7 @@ int main(int argc, char** argv) {
     // A failure of our own: record it for `pod status` (cwd is $P).
     std::cerr << "run: " << e.what() << "\n";
     try {
-      write_file_atomic_at(AT_FDCWD, kFailureFile, std::string(e.what()) + "\n");
+      write_file_atomic_at(AT_FDCWD, kFailureFile, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
     } catch (const std::exception&) {
     }
     return kExitFailure;

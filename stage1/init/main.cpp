@@ -31,7 +31,7 @@ void record_failure(int pod_dirfd, const std::string& why) {
   log_error(why);
   if (pod_dirfd < 0) return;
   try {
-    write_file_atomic_at(pod_dirfd, "failure", why + "\n");
+    write_file_atomic_at(pod_dirfd, "failure", why + "\n", 0644, Durability::kVolatile);
   } catch (const Error& e) {
     log_error("cannot record the failure: " + std::string(e.what()));
   }
@@ -58,7 +58,8 @@ int run_mode(bool debug) {
   if (pod_dir) {
     try {
       UniqueFd state = mkdirs_at(pod_dir.get(), "stage1-state");
-      write_file_atomic_at(state.get(), "exit-status", std::to_string(status) + "\n");
+      write_file_atomic_at(state.get(), "exit-status", std::to_string(status) + "\n", 0644,
+                           Durability::kVolatile);
     } catch (const Error& e) {
       log_error(e.what());
     }

@@ -75,7 +75,7 @@ void write_etc_file(int rootfd, const std::string& name, const std::string& cont
     log_warn("app " + app + ": /etc comes from a volume, not writing " + path);
     return;
   }
-  write_file_atomic_at(etc.get(), name, content, 0644);
+  write_file_atomic_at(etc.get(), name, content, 0644, Durability::kVolatile);
 }
 
 std::string hosts_file(const Runtime& rt) {

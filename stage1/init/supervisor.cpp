@@ -170,7 +170,7 @@ class Supervisor {
       reap_all();
       throw;
     }
-    write_file_at(pod_dirfd_, "ready", "");
+    write_file_at(pod_dirfd_, "ready", "", 0644, Durability::kVolatile);
     notify("READY=1");
     loop(sigfd.get(), status_dir.get());
     std::vector<int> codes;
@@ -193,7 +193,7 @@ class Supervisor {
       for (auto& r : apps_) {
         if (r.pid != pid || r.exit_code) continue;
         int code;
-        write_file_atomic_at(status_dirfd, r.app->name, exit_record(status, code));
+        write_file_atomic_at(status_dirfd, r.app->name, exit_record(status, code), 0644, Durability::kVolatile);
         r.exit_code = code;
         log_debug("app " + r.app->name + " exited with " + std::to_string(code));
       }
