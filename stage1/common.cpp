@@ -30,7 +30,11 @@ std::optional<pid_t> read_pid(int pod_dirfd) {
 
 bool pid_belongs_to_pod(pid_t pid, const std::string& uuid) {
   auto cg = try_read_file_at(AT_FDCWD, "/proc/" + std::to_string(pid) + "/cgroup", 65536);
-  return cg && cg->find(uuid) != std::string::npos;
+  if (!cg) return false;
+  // Ours: pod/pod-<uuid>; machined's scope escapes '-' in unit names as \x2d.
+  std::string escaped;
+  for (char c : uuid) escaped += c == '-' ? std::string("\\x2d") : std::string(1, c);
+  return cg->find(uuid) != std::string::npos || cg->find(escaped) != std::string::npos;
 }
 
 std::vector<std::string> pod_cgroup_dirs(const std::string& uuid) {
