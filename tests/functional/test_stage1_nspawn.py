@@ -346,3 +346,23 @@ def test_gc_after_kill_9_of_run_kills_strays(pods):
     assert not any(os.path.exists(f"{m}/pod/pod-{p.uuid}") for m in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup",
                                                                         "/sys/fs/cgroup/systemd"))
     assert h.entrypoint(p, "gc", p.uuid).returncode == 0
+
+
+def test_ready_is_relayed_to_notify_socket(pods, tmp_path):
+    import socket
+    p = pods([sh("main", "sleep 0.2")], runtime={"notifyReady": "started"})
+    path = str(tmp_path / "notify")
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    s.bind(path)
+    s.settimeout(20)
+    fd = h.lock_pod(p)
+    try:
+        env = dict(os.environ, POD_LOCK_FD=str(fd), NOTIFY_SOCKET=path)
+        run = subprocess.Popen([p.entrypoint("run"), p.uuid], cwd=p.path, env=env, pass_fds=(fd,),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    finally:
+        os.close(fd)
+    msg = s.recv(4096).decode()
+    assert "READY=1" in msg and f"MAINPID={run.pid}" in msg
+    assert run.wait(timeout=20) == 0
+    s.close()
