@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "util/error.hpp"
+
 namespace pod::stage1 {
 
 // Pod-dir files private to this flavour (under stage1-state/).
@@ -18,7 +20,8 @@ inline constexpr const char* kResolvConf = "stage1-state/resolv.conf";   // host
 inline constexpr const char* kPidFile = "pid";
 inline constexpr const char* kFailureFile = "failure";
 
-inline constexpr int kExitFailure = 125;
+// A failure of the stage1 itself (ABI: write `failure`, exit 125).
+inline constexpr int kExitFailure = kExitRunFailed;
 
 // The pid in $P/pid (cwd-relative dirfd), if any.
 std::optional<pid_t> read_pid(int pod_dirfd);

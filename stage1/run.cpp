@@ -146,7 +146,10 @@ std::optional<std::pair<std::string, pid_t>> receive(int fd) {
   return std::make_pair(std::string(buf, static_cast<size_t>(n)), pid);
 }
 
-[[noreturn]] void exec_nspawn(const Options& o, const sigset_t& blocked) {
+// In the forked child: join the pod's cgroups and exec nspawn. Failures are
+// recorded in `failure` here, since the parent only sees an exit status.
+[[noreturn]] void exec_nspawn(const Options& o, std::vector<std::string> argv_s, std::vector<std::string> env_s,
+                              const sigset_t& blocked) {
   try {
     if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
     // stdin is the pod's only in interactive mode.
@@ -154,8 +157,6 @@ std::optional<std::pair<std::string, pid_t>> receive(int fd) {
       int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       if (null >= 0) ::dup2(null, STDIN_FILENO);
     }
-    auto argv_s = nspawn_argv(o);
-    auto env_s = nspawn_env();
     std::vector<char*> argv, env;
     for (auto& s : argv_s) argv.push_back(s.data());
     argv.push_back(nullptr);
@@ -171,6 +172,10 @@ std::optional<std::pair<std::string, pid_t>> receive(int fd) {
     throw_sys("cannot execute " + argv_s[0]);
   } catch (const std::exception& e) {
     std::cerr << "run: " << e.what() << "\n";
+    try {
+      write_file_atomic_at(o.lock_fd, kFailureFile, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
+    } catch (const std::exception&) {
+    }
   }
   ::_exit(kExitFailure);
 }
@@ -217,9 +222,11 @@ int run_main(int argc, char** argv) {
   if (sfd < 0) throw_sys("signalfd");
   UniqueFd sigfd(sfd);
 
+  auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
+  auto env_s = nspawn_env();
   pid_t child = ::fork();
   if (child < 0) throw_sys("fork");
-  if (child == 0) exec_nspawn(o, blocked);
+  if (child == 0) exec_nspawn(o, std::move(argv_s), std::move(env_s), blocked);
 
   pid_t init_pid = 0;
   int pending_stop = 0;  // a signal that arrived before the init's pid

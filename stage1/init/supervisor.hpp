@@ -3,11 +3,12 @@
 // timeout), write each app's exit record and compute the pod exit status.
 #pragma once
 #include "config.hpp"
+#include "util/error.hpp"
 
 namespace pod::init {
 
 // Exit status when the init itself fails (ABI: stage1 failure).
-inline constexpr int kExitStage1Failure = 125;
+inline constexpr int kExitStage1Failure = kExitRunFailed;
 
 // Runs the pod to its end. `pod_dirfd` is /pod. Returns the pod exit status:
 // that of the first app (in manifest order) that failed, else 0.

@@ -366,3 +366,11 @@ def test_ready_is_relayed_to_notify_socket(pods, tmp_path):
     assert "READY=1" in msg and f"MAINPID={run.pid}" in msg
     assert run.wait(timeout=20) == 0
     s.close()
+
+
+def test_missing_host_volume_source_is_an_error(pods, tmp_path):
+    p = pods([sh("main", "true", mounts={"v": "/v"})],
+             volumes=[{"name": "v", "kind": "host", "source": str(tmp_path / "missing")}])
+    r = h.run_pod(p)
+    assert r.returncode == 125
+    assert "missing" in p.read("failure") and not p.exists("pid")
