@@ -138,8 +138,7 @@ struct stat stat_fd(int fd) {
   return st;
 }
 
-namespace {
-std::string read_all(int fd, const std::string& name, size_t max_size) {
+std::string read_fd(int fd, const std::string& name, size_t max_size) {
   std::string out;
   char buf[65536];
   for (;;) {
@@ -155,7 +154,6 @@ std::string read_all(int fd, const std::string& name, size_t max_size) {
   }
   return out;
 }
-}  // namespace
 
 std::optional<std::string> try_read_file_at(int dirfd, const std::string& name, size_t max_size) {
   int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -164,7 +162,7 @@ std::optional<std::string> try_read_file_at(int dirfd, const std::string& name, 
     throw_sys("cannot open " + name);
   }
   UniqueFd f(fd);
-  return read_all(fd, name, max_size);
+  return read_fd(fd, name, max_size);
 }
 
 std::string read_file_at(int dirfd, const std::string& name, size_t max_size) {

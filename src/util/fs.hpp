@@ -38,6 +38,8 @@ std::string read_file_at(int dirfd, const std::string& name, size_t max_size = 1
 std::optional<std::string> try_read_file_at(int dirfd, const std::string& name,
                                             size_t max_size = 16 << 20);
 std::string read_file(const std::string& path, size_t max_size = 16 << 20);
+// Read an open fd to its end (`name` is for messages).
+std::string read_fd(int fd, const std::string& name, size_t max_size = 16 << 20);
 
 // Durability of a write. kDurable: survives power loss once the call
 // returns (fsync of file and directory). kVolatile: survives a crash of this

@@ -1,0 +1,160 @@
+#include "common.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <iostream>
+#include <sstream>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/mount.hpp"
+
+namespace pod::stage1 {
+
+std::optional<pid_t> read_pid(int pod_dirfd) {
+  auto s = try_read_file_at(pod_dirfd, kPidFile, 64);
+  if (!s) return std::nullopt;
+  try {
+    long v = std::stol(*s);
+    if (v > 0) return static_cast<pid_t>(v);
+  } catch (const std::exception&) {
+  }
+  throw Error("malformed pid file: \"" + *s + "\"");
+}
+
+bool pid_belongs_to_pod(pid_t pid, const std::string& uuid) {
+  auto cg = try_read_file_at(AT_FDCWD, "/proc/" + std::to_string(pid) + "/cgroup", 65536);
+  if (!cg) return false;
+  // Ours: pod/pod-<uuid>; machined's scope escapes '-' in unit names as \x2d.
+  std::string escaped;
+  for (char c : uuid) escaped += c == '-' ? std::string("\\x2d") : std::string(1, c);
+  return cg->find(uuid) != std::string::npos || cg->find(escaped) != std::string::npos;
+}
+
+std::vector<std::string> pod_cgroup_dirs(const std::string& uuid) {
+  std::vector<std::string> out;
+  for (const auto& m : read_mountinfo()) {
+    bool v2 = m.fstype == "cgroup2";
+    bool v1_systemd = m.fstype == "cgroup" && m.mount_point == "/sys/fs/cgroup/systemd";
+    if ((v2 || v1_systemd) && m.mount_point.rfind("/sys/fs/cgroup", 0) == 0)
+      out.push_back(m.mount_point + "/pod/pod-" + uuid);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+void join_pod_cgroups(const std::string& uuid) {
+  for (const auto& dir : pod_cgroup_dirs(uuid)) {
+    std::string parent = dir.substr(0, dir.rfind('/'));
+    if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + parent);
+    if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + dir);
+    UniqueFd d = open_dir(dir);
+    write_file_at(d.get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
+  }
+}
+
+namespace {
+
+// Sub-cgroups first (deepest first), then the dir itself.
+std::vector<std::string> cgroup_tree(const std::string& dir) {
+  std::vector<std::string> out;
+  UniqueFd d = try_open_dir_at(AT_FDCWD, dir);
+  if (!d) return out;
+  for (const auto& n : list_dir(d.get())) {
+    auto st = stat_at(d.get(), n);
+    if (st && S_ISDIR(st->st_mode))
+      for (auto& sub : cgroup_tree(dir + "/" + n)) out.push_back(std::move(sub));
+  }
+  out.push_back(dir);
+  return out;
+}
+
+void kill_procs(const std::string& cg) {
+  // cgroup2 (Linux 5.14+) kills the whole subtree at once.
+  if (::access((cg + "/cgroup.kill").c_str(), F_OK) == 0) {
+    int fd = ::open((cg + "/cgroup.kill").c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      (void)!::write(fd, "1", 1);
+      ::close(fd);
+      return;
+    }
+  }
+  for (const auto& sub : cgroup_tree(cg)) {
+    auto procs = try_read_file_at(AT_FDCWD, sub + "/cgroup.procs");
+    std::istringstream in(procs.value_or(""));
+    pid_t pid;
+    while (in >> pid) ::kill(pid, SIGKILL);
+  }
+}
+
+}  // namespace
+
+void remove_pod_cgroups(const std::string& uuid) {
+  for (const auto& dir : pod_cgroup_dirs(uuid)) {
+    if (::access(dir.c_str(), F_OK) < 0) continue;
+    kill_procs(dir);
+    // Killed processes leave their cgroup asynchronously: retry for a while.
+    for (int attempt = 0;; ++attempt) {
+      bool busy = false;
+      for (const auto& cg : cgroup_tree(dir))
+        if (::rmdir(cg.c_str()) < 0 && errno != ENOENT) busy = true;
+      if (!busy) break;
+      if (attempt == 500) throw Error("cannot remove cgroup " + dir + ": still busy", EBUSY);
+      struct timespec ts {0, 2000000};
+      ::nanosleep(&ts, nullptr);
+    }
+  }
+}
+
+bool Args::has(const std::string& flag) const {
+  return std::find(flags.begin(), flags.end(), flag) != flags.end();
+}
+
+std::optional<std::string> Args::value(const std::string& name) const {
+  for (const auto& f : flags)
+    if (f.rfind(name + "=", 0) == 0) return f.substr(name.size() + 1);
+  return std::nullopt;
+}
+
+Args parse_args(int argc, char** argv, const std::vector<std::string>& known_flags) {
+  Args a;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string s = argv[i];
+    if (s == "--") {
+      ++i;
+      break;
+    }
+    if (s.rfind("--", 0) == 0) {
+      std::string name = s.substr(0, s.find('='));
+      if (std::find(known_flags.begin(), known_flags.end(), name) == known_flags.end())
+        throw usage_error("unknown flag " + s);
+      a.flags.push_back(s);
+    } else {
+      a.positional.push_back(s);
+    }
+  }
+  for (; i < argc; ++i) a.rest.emplace_back(argv[i]);
+  return a;
+}
+
+int guarded_main(const char* prog, int (*body)(int, char**), int argc, char** argv) {
+  try {
+    return body(argc, argv);
+  } catch (const Error& e) {
+    std::cerr << prog << ": " << e.what() << "\n";
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << prog << ": " << e.what() << "\n";
+    return 1;
+  }
+}
+
+}  // namespace pod::stage1

@@ -1,0 +1,54 @@
+// Shared by the nspawn flavour's host-side entrypoints (run, enter, stop, gc):
+// the files they exchange in the pod dir, the pod's cgroups, tiny argv parsing.
+#pragma once
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/error.hpp"
+
+namespace pod::stage1 {
+
+// Pod-dir files private to this flavour (under stage1-state/).
+inline constexpr const char* kStateDir = "stage1-state";
+inline constexpr const char* kNotifySocket = "stage1-state/notify";      // init -> run datagrams
+inline constexpr const char* kExitStatus = "stage1-state/exit-status";   // written by the init
+inline constexpr const char* kForceStopped = "stage1-state/force-stopped";  // written by stop --force
+inline constexpr const char* kResolvConf = "stage1-state/resolv.conf";   // host's, for net=host
+inline constexpr const char* kPidFile = "pid";
+inline constexpr const char* kFailureFile = "failure";
+
+// A failure of the stage1 itself (ABI: write `failure`, exit 125).
+inline constexpr int kExitFailure = kExitRunFailed;
+
+// The pid in $P/pid (cwd-relative dirfd), if any.
+std::optional<pid_t> read_pid(int pod_dirfd);
+// Does `pid` belong to pod `uuid` (its cgroup path names the pod)? Guards
+// against a stale pid file naming a reused pid.
+bool pid_belongs_to_pod(pid_t pid, const std::string& uuid);
+
+// The pod's own cgroups: "pod/pod-<uuid>" in the cgroup2 hierarchy and, on a
+// hybrid host, in the name=systemd v1 hierarchy. systemd-nspawn --keep-unit
+// puts its "payload" and "supervisor" cgroups beneath the one it starts in.
+std::vector<std::string> pod_cgroup_dirs(const std::string& uuid);
+// Make them and move the calling process into them.
+void join_pod_cgroups(const std::string& uuid);
+// Kill what is left in them and remove them; missing ones are fine.
+void remove_pod_cgroups(const std::string& uuid);
+
+// argv parsing: flags before the positional args; "--" ends them.
+struct Args {
+  std::vector<std::string> flags;        // "--debug", "--app=x", ...
+  std::vector<std::string> positional;
+  std::vector<std::string> rest;         // after "--"
+  bool has(const std::string& flag) const;
+  std::optional<std::string> value(const std::string& name) const;  // --name=value
+};
+Args parse_args(int argc, char** argv, const std::vector<std::string>& known_flags);
+
+// Runs `body`, printing "<prog>: <error>" and returning its exit code on pod::Error.
+int guarded_main(const char* prog, int (*body)(int, char**), int argc, char** argv);
+
+}  // namespace pod::stage1

@@ -1,0 +1,106 @@
+// stage1 nspawn flavour: the enter entrypoint.
+//
+//   enter [--debug] --app=<name> [--tty] <uuid> -- <cmd> [args...]    cwd = $P
+//
+// Joins the pod init's cgroup and its ipc, uts, net, pid and mount
+// namespaces, then forks `/init enter --app=<name> -- cmd...` inside: the
+// init applies the app's chroot, environment, capabilities, seccomp and
+// credentials exactly as for the app itself. Exits with the command's status.
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "common.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+using namespace pod;
+using namespace pod::stage1;
+
+namespace {
+
+pid_t g_child = 0;
+void forward(int sig) {
+  if (g_child > 0) ::kill(g_child, sig);
+}
+
+// Move into the init's cgroup2 cgroup, so the entered command is accounted
+// and cleaned up with the pod.
+void join_cgroup_of(pid_t pid) {
+  auto cg = try_read_file_at(AT_FDCWD, "/proc/" + std::to_string(pid) + "/cgroup", 65536);
+  if (!cg) return;
+  auto pos = cg->find("0::");
+  if (pos == std::string::npos) return;
+  std::string rel = cg->substr(pos + 3, cg->find('\n', pos) - pos - 3);
+  for (const char* base : {"/sys/fs/cgroup/unified", "/sys/fs/cgroup"}) {
+    std::string procs = std::string(base) + rel + "/cgroup.procs";
+    int fd = ::open(procs.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    (void)!::write(fd, "0\n", 2);
+    ::close(fd);
+    return;
+  }
+}
+
+int enter_main(int argc, char** argv) {
+  Args args = parse_args(argc, argv, {"--debug", "--app", "--tty"});
+  auto app = args.value("--app");
+  if (!app || args.positional.size() != 1 || args.rest.empty())
+    throw usage_error("usage: enter [--debug] --app=<name> [--tty] <uuid> -- <cmd> [args...]");
+  const std::string& uuid = args.positional[0];
+  UniqueFd pod = open_dir(".");
+  auto pid = read_pid(pod.get());
+  if (!pid) throw Error("pod " + uuid + " is not running (no pid file yet)");
+  if (!pid_belongs_to_pod(*pid, uuid)) throw Error("pod " + uuid + " is not running (pid " + std::to_string(*pid) + " is gone)");
+
+  const std::string proc = "/proc/" + std::to_string(*pid) + "/ns/";
+  std::vector<std::pair<UniqueFd, int>> ns;
+  // The mount namespace last: it changes our root, and /proc with it.
+  for (auto [name, type] : {std::pair{"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
+                            {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}}) {
+    int fd = ::open((proc + name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_sys("cannot open " + proc + name);
+    ns.emplace_back(UniqueFd(fd), type);
+  }
+  join_cgroup_of(*pid);
+  for (auto& [fd, type] : ns)
+    if (::setns(fd.get(), type) < 0) throw_sys("cannot join the pod's namespaces");
+
+  std::vector<std::string> cmd = {"/init", "enter", "--app=" + *app};
+  if (args.has("--debug")) cmd.push_back("--debug");
+  cmd.push_back("--");
+  for (const auto& a : args.rest) cmd.push_back(a);
+
+  g_child = ::fork();  // the pid namespace applies to children only
+  if (g_child < 0) throw_sys("fork");
+  if (g_child == 0) {
+    if (args.has("--tty") && ::isatty(STDIN_FILENO)) {
+      ::setsid();
+      ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    }
+    std::vector<char*> av;
+    for (auto& s : cmd) av.push_back(s.data());
+    av.push_back(nullptr);
+    std::string term = std::string("TERM=") + (::getenv("TERM") ? ::getenv("TERM") : "dumb");
+    char* env[] = {term.data(), nullptr};
+    ::execve("/init", av.data(), env);
+    std::cerr << "enter: cannot execute /init in the pod: " << std::strerror(errno) << "\n";
+    ::_exit(kExitFailure);
+  }
+  for (int s : {SIGTERM, SIGINT, SIGHUP}) ::signal(s, forward);
+  int status;
+  while (::waitpid(g_child, &status, 0) < 0)
+    if (errno != EINTR) throw_sys("waitpid");
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return guarded_main("enter", enter_main, argc, argv); }

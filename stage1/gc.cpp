@@ -1,0 +1,34 @@
+// stage1 nspawn flavour: the gc entrypoint.
+//
+//   gc [--debug] <uuid>        cwd = $P, the pod exited and locked by stage0
+//
+// Removes what run left outside the pod dir: the pod's cgroups (killing any
+// stray process in them first, e.g. after a kill -9 of run). Idempotent; works
+// after a reboot (nothing left to do).
+#include <unistd.h>
+
+#include <iostream>
+
+#include "common.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+using namespace pod;
+using namespace pod::stage1;
+
+namespace {
+
+int gc_main(int argc, char** argv) {
+  Args args = parse_args(argc, argv, {"--debug"});
+  if (args.positional.size() != 1) throw usage_error("usage: gc [--debug] <uuid>");
+  const std::string& uuid = args.positional[0];
+  if (args.has("--debug"))
+    for (const auto& d : pod_cgroup_dirs(uuid)) std::cerr << "gc: removing cgroup " << d << "\n";
+  remove_pod_cgroups(uuid);
+  ::unlink(kNotifySocket);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return guarded_main("gc", gc_main, argc, argv); }

@@ -1,0 +1,75 @@
+// What the pod init reads from /pod: the reified pod manifest (`pod`) and the
+// run-time options (`runtime.json`), parsed into plain structs once.
+#pragma once
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pod::init {
+
+struct Volume {
+  std::string name;
+  std::string kind;  // "host" or "empty"
+  bool read_only = false;
+  mode_t mode = 0755;  // kind=empty
+  uid_t uid = 0;
+  gid_t gid = 0;
+};
+
+struct Mount {
+  std::string volume;
+  std::string path;  // absolute, inside the app
+  bool read_only = false;
+};
+
+struct App {
+  std::string name;
+  std::vector<std::string> exec;
+  std::string user = "0", group = "0";
+  std::vector<gid_t> supplementary_gids;
+  std::string working_dir = "/";
+  std::vector<std::pair<std::string, std::string>> environment;
+  std::vector<Mount> mounts;
+  bool read_only_rootfs = false;
+  bool no_new_privs = true;
+  // The capability bounding set (bit per CAP_*).
+  uint64_t capabilities = 0;
+};
+
+struct HostEntry {
+  std::string ip, host;
+};
+
+struct Runtime {
+  std::string net = "host";
+  std::string hostname;
+  std::vector<std::string> dns;
+  std::vector<HostEntry> hosts_entries;
+  bool interactive = false;
+  bool debug = false;
+  int stop_timeout_s = 10;  // SIGTERM -> SIGKILL
+};
+
+struct PodConfig {
+  std::vector<App> apps;
+  std::vector<Volume> volumes;
+  Runtime runtime;
+
+  const Volume* volume(const std::string& name) const;
+  const App* app(const std::string& name) const;
+};
+
+// The appc default bounding set (CHOWN DAC_OVERRIDE FSETID FOWNER KILL MKNOD
+// NET_RAW NET_BIND_SERVICE SETUID SETGID SETPCAP SETFCAP SYS_CHROOT AUDIT_WRITE).
+uint64_t default_capabilities();
+// "CAP_NET_ADMIN" or "NET_ADMIN" -> bit number; throws for an unknown name.
+int capability_from_name(const std::string& name);
+
+PodConfig parse_config(const std::string& manifest_json, const std::string& runtime_json);
+// Reads /pod/pod and /pod/runtime.json (runtime.json may be missing).
+PodConfig load_config(int pod_dirfd);
+
+}  // namespace pod::init

@@ -1,0 +1,151 @@
+#include "exec.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "rootfs.hpp"
+#include "seccomp-filter.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/inroot.hpp"
+
+namespace pod::init {
+
+namespace {
+
+std::string env_value(const std::vector<std::string>& env, const std::string& name) {
+  for (const auto& e : env)
+    if (e.compare(0, name.size() + 1, name + "=") == 0) return e.substr(name.size() + 1);
+  return "";
+}
+
+void set_env(std::vector<std::string>& env, const std::string& name, const std::string& value) {
+  for (auto& e : env)
+    if (e.compare(0, name.size() + 1, name + "=") == 0) {
+      e = name + "=" + value;
+      return;
+    }
+  env.push_back(name + "=" + value);
+}
+
+bool is_executable_file(int rootfd, const std::string& path) {
+  UniqueFd fd = try_open_in_root(rootfd, path, O_PATH);
+  if (!fd) return false;
+  struct stat st = stat_fd(fd.get());
+  return S_ISREG(st.st_mode) && (st.st_mode & 0111);
+}
+
+// appc: no "/" in argv[0] -> search $PATH (the app's) inside the rootfs.
+std::string find_executable(int rootfd, const std::string& name, const std::string& path_var,
+                            const std::string& app) {
+  if (name.find('/') != std::string::npos) {
+    if (!is_executable_file(rootfd, name))
+      throw Error("app " + app + ": " + name + " does not exist in the app's rootfs or is not an executable file");
+    return name;
+  }
+  size_t i = 0;
+  while (i <= path_var.size()) {
+    size_t j = path_var.find(':', i);
+    if (j == std::string::npos) j = path_var.size();
+    std::string dir = path_var.substr(i, j - i);
+    i = j + 1;
+    if (dir.empty()) continue;
+    std::string candidate = dir + "/" + name;
+    if (is_executable_file(rootfd, candidate)) return candidate;
+  }
+  throw Error("app " + app + ": " + name + " not found in PATH " + path_var + " of the app's rootfs");
+}
+
+[[noreturn]] void fail(int err_fd, const std::string& what, int err = errno) {
+  std::string msg = "pod-init: " + what + (err ? std::string(": ") + std::strerror(err) : "") + "\n";
+  (void)!::write(err_fd, msg.data(), msg.size());
+  ::_exit(127);
+}
+
+int last_cap() {
+  auto s = try_read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap");
+  return s ? std::atoi(s->c_str()) : CAP_LAST_CAP;
+}
+
+// Bounding set, inheritable and ambient sets reduced to `keep`: after execve a
+// root app can only have these, a non-root app none.
+void restrict_capabilities(uint64_t keep, int err_fd) {
+  int last = last_cap();
+  for (int c = 0; c <= last; ++c)
+    if (!(keep & (1ull << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+      fail(err_fd, "cannot drop capability " + std::to_string(c) + " from the bounding set");
+  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[2]{};
+  if (::syscall(SYS_capget, &hdr, data) < 0) fail(err_fd, "capget");
+  data[0].inheritable &= static_cast<uint32_t>(keep);
+  data[1].inheritable &= static_cast<uint32_t>(keep >> 32);
+  if (::syscall(SYS_capset, &hdr, data) < 0) fail(err_fd, "capset");
+}
+
+void load_filter(const unsigned char* bpf, size_t size, int err_fd) {
+  struct sock_fprog prog {};
+  prog.len = static_cast<unsigned short>(size / sizeof(struct sock_filter));
+  prog.filter = reinterpret_cast<struct sock_filter*>(const_cast<unsigned char*>(bpf));
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) fail(err_fd, "cannot install the seccomp filter");
+}
+
+}  // namespace
+
+ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> argv) {
+  ExecSpec s;
+  s.app = app.name;
+  s.root = app_rootfs(app.name);
+  s.argv = argv.empty() ? app.exec : std::move(argv);
+  s.capabilities = app.capabilities;
+  s.no_new_privs = app.no_new_privs;
+  UniqueFd rootfd = open_dir(s.root);
+  try {
+    s.creds = resolve_credentials(rootfd.get(), app.user, app.group, app.supplementary_gids);
+  } catch (const Error& e) {
+    throw e.with_context("app " + app.name);
+  }
+  s.env = {std::string("PATH=") + kDefaultPath, "AC_APP_NAME=" + app.name, "container=pod", "HOME=" + s.creds.home};
+  if (const char* term = ::getenv("TERM"); term && with_term) s.env.push_back(std::string("TERM=") + term);
+  for (const auto& [k, v] : app.environment) set_env(s.env, k, v);
+
+  s.cwd = app.working_dir;
+  UniqueFd cwd = try_open_in_root(rootfd.get(), s.cwd, O_PATH | O_DIRECTORY);
+  if (!cwd) throw Error("app " + app.name + ": working directory " + s.cwd + " does not exist in the app's rootfs");
+  s.path = find_executable(rootfd.get(), s.argv[0], env_value(s.env, "PATH"), app.name);
+  return s;
+}
+
+void exec_app(const ExecSpec& s, int err_fd) {
+  if (::chdir(s.root.c_str()) < 0 || ::chroot(".") < 0) fail(err_fd, "cannot chroot into " + s.root);
+  if (::chdir(s.cwd.c_str()) < 0) fail(err_fd, "cannot change to working directory " + s.cwd);
+  restrict_capabilities(s.capabilities, err_fd);
+  if (s.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(err_fd, "cannot set no_new_privs");
+  // Before dropping root: without no_new_privs loading needs CAP_SYS_ADMIN.
+  // The allow list keeps setgroups/setgid/setuid/execve.
+  load_filter(bpf::kAllowList, sizeof bpf::kAllowList, err_fd);
+  load_filter(bpf::kAuditMask, sizeof bpf::kAuditMask, err_fd);
+  if (::setgroups(s.creds.groups.size(), s.creds.groups.data()) < 0) fail(err_fd, "setgroups");
+  if (::setresgid(s.creds.gid, s.creds.gid, s.creds.gid) < 0) fail(err_fd, "setgid " + std::to_string(s.creds.gid));
+  if (::setresuid(s.creds.uid, s.creds.uid, s.creds.uid) < 0) fail(err_fd, "setuid " + std::to_string(s.creds.uid));
+
+  std::vector<char*> argv, envp;
+  for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  ::execve(s.path.c_str(), argv.data(), envp.data());
+  fail(err_fd, "cannot execute " + s.path);
+}
+
+}  // namespace pod::init

@@ -1,0 +1,27 @@
+// Mounts and files the pod init sets up before any app starts: the pod's own
+// API file systems, then per app its rootfs (a mount point of its own),
+// /proc /sys /dev, volumes, /etc/hosts and /etc/resolv.conf, read-only root.
+// Everything happens in the pod's mount namespace, so `enter` sees it too and
+// it all disappears with the namespace when the pod ends.
+#pragma once
+#include <string>
+
+#include "config.hpp"
+
+namespace pod::init {
+
+// Where the stage1 run entrypoint makes kind=host volume sources visible, and
+// where stage0 keeps kind=empty volumes (the pod dir is at /pod).
+inline constexpr const char* kHostVolumesDir = "/host-volumes";
+inline constexpr const char* kEmptyVolumesDir = "/pod/volumes";
+// A copy of the host's resolv.conf the run entrypoint may leave for net=host.
+inline constexpr const char* kHostResolvConf = "/pod/stage1-state/resolv.conf";
+
+std::string app_rootfs(const std::string& app);  // /opt/stage2/<app>/rootfs
+
+// Mount /proc, /sys and a minimal /dev where the flavour has not already.
+void ensure_api_filesystems();
+
+void prepare_app_rootfs(const App& app, const PodConfig& cfg);
+
+}  // namespace pod::init

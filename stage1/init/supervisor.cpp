@@ -1,0 +1,265 @@
+#include "supervisor.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <optional>
+
+#include "exec.hpp"
+#include "log.hpp"
+#include "rootfs.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod::init {
+
+namespace {
+
+struct Running {
+  const App* app;
+  pid_t pid = 0;
+  std::optional<int> exit_code;  // set once reaped
+};
+
+void noop_handler(int) {}
+
+// PID 1 of a namespace only gets signals it has a handler for, so install
+// one (blocked; they are read from a signalfd).
+UniqueFd setup_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) {
+    sigaddset(&set, s);
+    struct sigaction sa {};
+    sa.sa_handler = noop_handler;
+    ::sigaction(s, &sa, nullptr);
+  }
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) throw_sys("sigprocmask");
+  int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (fd < 0) throw_sys("signalfd");
+  return UniqueFd(fd);
+}
+
+void reset_signals_in_child() {
+  sigset_t set;
+  sigemptyset(&set);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) ::signal(s, SIG_DFL);
+  ::sigprocmask(SIG_SETMASK, &set, nullptr);
+}
+
+// Tell the stage1 run entrypoint, if it asked (POD_INIT_NOTIFY), that we are
+// up or ready. The kernel attaches our credentials, so the receiver learns
+// our pid as seen from its pid namespace.
+void notify(const std::string& msg) {
+  const char* path = ::getenv("POD_INIT_NOTIFY");
+  if (!path || !*path) return;
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  UniqueFd f(fd);
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  std::strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
+  struct ucred cred {::getpid(), ::getuid(), ::getgid()};
+  char control[CMSG_SPACE(sizeof cred)] = {};
+  struct iovec iov {const_cast<char*>(msg.data()), msg.size()};
+  struct msghdr mh {};
+  mh.msg_name = &sa;
+  mh.msg_namelen = sizeof sa;
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_CREDENTIALS;
+  c->cmsg_len = CMSG_LEN(sizeof cred);
+  std::memcpy(CMSG_DATA(c), &cred, sizeof cred);
+  if (::sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) log_warn("cannot notify " + std::string(path) + ": " + std::strerror(errno));
+}
+
+// Fork and exec one app. Returns its pid once execve succeeded; throws with
+// the child's own message when it did not.
+pid_t spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
+  UniqueFd log;
+  if (!rt.interactive) {
+    int fd = ::openat(logs_dirfd, (spec.app + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    if (fd < 0) throw_sys("app " + spec.app + ": cannot open its log");
+    log.reset(fd);
+  }
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) < 0) throw_sys("pipe2");
+  UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+  pid_t pid = ::fork();
+  if (pid < 0) throw_sys("fork");
+  if (pid == 0) {
+    reset_signals_in_child();
+    ::setsid();
+    if (rt.interactive) {
+      if (::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    } else {
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(log.get(), STDOUT_FILENO) < 0 ||
+          ::dup2(log.get(), STDERR_FILENO) < 0) {
+        const char m[] = "cannot set up stdio";
+        (void)!::write(wr.get(), m, sizeof m - 1);
+        ::_exit(127);
+      }
+    }
+    exec_app(spec, wr.get());
+  }
+  wr.reset();
+  std::string err = read_fd(rd.get(), "exec status pipe", 4096);
+  if (!err.empty()) {
+    ::waitpid(pid, nullptr, 0);
+    if (err.rfind("pod-init: ", 0) == 0) err = err.substr(10);
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    throw Error("app " + spec.app + ": " + err);
+  }
+  return pid;
+}
+
+std::string exit_record(int status, int& exit_code) {
+  if (WIFSIGNALED(status)) {
+    int sig = WTERMSIG(status);
+    exit_code = 128 + sig;
+    return "{\"exitCode\":" + std::to_string(exit_code) + ",\"signal\":" + std::to_string(sig) + "}\n";
+  }
+  exit_code = WEXITSTATUS(status);
+  return "{\"exitCode\":" + std::to_string(exit_code) + "}\n";
+}
+
+void kill_all(int sig) {
+  if (::getpid() == 1) {
+    ::kill(-1, sig);  // everything in our pid namespace but us
+  }
+}
+
+class Supervisor {
+ public:
+  Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
+    for (const auto& a : cfg.apps) apps_.push_back({&a, 0, std::nullopt});
+  }
+
+  int run() {
+    UniqueFd sigfd = setup_signals();
+    notify("STATUS=starting");
+    UniqueFd status_dir = mkdirs_at(pod_dirfd_, "appstatus");
+    UniqueFd logs_dir = mkdirs_at(pod_dirfd_, "logs");
+    std::vector<ExecSpec> specs;
+    for (const auto& r : apps_) {
+      prepare_app_rootfs(*r.app, cfg_);
+      specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
+    }
+    try {
+      for (size_t i = 0; i < apps_.size(); ++i) {
+        apps_[i].pid = spawn(specs[i], cfg_.runtime, logs_dir.get());
+        log_debug("started app " + apps_[i].app->name + " as pid " + std::to_string(apps_[i].pid));
+      }
+    } catch (...) {
+      kill_all(SIGKILL);
+      reap_all();
+      throw;
+    }
+    write_file_at(pod_dirfd_, "ready", "", 0644, Durability::kVolatile);
+    notify("READY=1");
+    loop(sigfd.get(), status_dir.get());
+    std::vector<int> codes;
+    for (const auto& r : apps_) codes.push_back(r.exit_code.value_or(0));
+    return pod_exit_status(codes);
+  }
+
+ private:
+  size_t running() const {
+    size_t n = 0;
+    for (const auto& r : apps_) n += r.pid && !r.exit_code;
+    return n;
+  }
+
+  void reap(int status_dirfd) {
+    for (;;) {
+      int status;
+      pid_t pid = ::waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) return;
+      for (auto& r : apps_) {
+        if (r.pid != pid || r.exit_code) continue;
+        int code;
+        write_file_atomic_at(status_dirfd, r.app->name, exit_record(status, code), 0644, Durability::kVolatile);
+        r.exit_code = code;
+        log_debug("app " + r.app->name + " exited with " + std::to_string(code));
+      }
+    }
+  }
+
+  void reap_all() {
+    while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
+    }
+  }
+
+  void stop(int sig, int timerfd) {
+    log_debug(std::string("stopping the apps (") + strsignal(sig) + ")");
+    for (const auto& r : apps_)
+      if (r.pid && !r.exit_code) ::kill(r.pid, SIGTERM);
+    struct itimerspec its {};
+    its.it_value.tv_sec = cfg_.runtime.stop_timeout_s > 0 ? cfg_.runtime.stop_timeout_s : 1;
+    if (!stopping_) ::timerfd_settime(timerfd, 0, &its, nullptr);
+    stopping_ = true;
+  }
+
+  void loop(int sigfd, int status_dirfd) {
+    int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+    if (tfd < 0) throw_sys("timerfd_create");
+    UniqueFd timer(tfd);
+    reap(status_dirfd);
+    while (running() > 0) {
+      struct pollfd p[2] = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
+      if (::poll(p, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        throw_sys("poll");
+      }
+      if (p[1].revents & POLLIN) {
+        log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
+        uint64_t n;
+        (void)!::read(tfd, &n, sizeof n);
+        kill_all(SIGKILL);
+        for (const auto& r : apps_)
+          if (r.pid && !r.exit_code) ::kill(r.pid, SIGKILL);
+      }
+      struct signalfd_siginfo si;
+      while (::read(sigfd, &si, sizeof si) == sizeof si) {
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) stop(sig, tfd);
+      }
+      reap(status_dirfd);
+    }
+    // Whatever the apps left behind (daemons) goes with the pod.
+    kill_all(SIGKILL);
+    reap_all();
+  }
+
+  const PodConfig& cfg_;
+  int pod_dirfd_;
+  std::vector<Running> apps_;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int pod_exit_status(const std::vector<int>& exit_codes) {
+  for (int c : exit_codes)
+    if (c != 0) return c;
+  return 0;
+}
+
+int run_pod(const PodConfig& cfg, int pod_dirfd) { return Supervisor(cfg, pod_dirfd).run(); }
+
+}  // namespace pod::init

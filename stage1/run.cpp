@@ -1,0 +1,292 @@
+// stage1 nspawn flavour: the run entrypoint (Documentation/stage1-abi.md).
+//
+//   run [--debug] [--interactive] <uuid>     cwd = $P, env POD_LOCK_FD=<locked $P>
+//
+// Forks systemd-nspawn (tuned: Documentation/stage1-nspawn.md) with the pod
+// init as the container's PID 1 and waits for it while holding the pod lock.
+// The init reports its pid (as a datagram with credentials on
+// stage1-state/notify: the kernel translates it to our pid namespace), which
+// becomes $P/pid. SIGTERM/SIGINT/SIGHUP are forwarded to the init. The exit
+// status is the pod's, as the init recorded it; without that record
+// something below the apps failed: $P/failure is written and we exit 125.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "common.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+using namespace pod;
+using namespace pod::stage1;
+
+extern char** environ;
+
+namespace {
+
+struct Options {
+  bool debug = false;
+  bool interactive = false;
+  std::string uuid;
+  int lock_fd = -1;
+  std::string pod_path;
+  nlohmann::json runtime;
+  nlohmann::json manifest;
+};
+
+bool any_tty() { return ::isatty(STDIN_FILENO) || ::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO); }
+
+std::string find_nspawn() {
+  if (const char* p = ::getenv("POD_NSPAWN")) return p;  // tests and odd installs
+  for (const char* p : {"/usr/bin/systemd-nspawn", "/bin/systemd-nspawn", "/usr/local/bin/systemd-nspawn"})
+    if (::access(p, X_OK) == 0) return p;
+  throw Error("systemd-nspawn not found (install systemd-container)");
+}
+
+// The systemd-nspawn command line; see Documentation/stage1-nspawn.md for why
+// each option is there.
+std::vector<std::string> nspawn_argv(const Options& o) {
+  std::vector<std::string> a = {find_nspawn()};
+  if (!o.debug) a.push_back("-q");
+  if (sd_booted() > 0) {
+    a.push_back("--register=yes");
+  } else {
+    a.push_back("--register=no");
+    a.push_back("--keep-unit");
+  }
+  if (o.interactive && ::isatty(STDIN_FILENO)) a.push_back("--console=interactive");
+  else if (any_tty()) a.push_back("--console=passive");  // never hand the host tty to the pod
+  else a.push_back("--console=pipe");
+  for (const char* f : {"--resolv-conf=off", "--timezone=off", "--link-journal=no", "--settings=no"}) a.push_back(f);
+  a.push_back("--machine=pod-" + o.uuid);
+  a.push_back("--directory=" + o.pod_path + "/stage1/rootfs");
+  a.push_back("--bind=" + o.pod_path + ":/pod");
+  if (o.manifest.contains("volumes") && o.manifest["volumes"].is_array()) {
+    for (const auto& v : o.manifest["volumes"]) {
+      if (v.value("kind", "") != "host") continue;
+      std::string src = v.value("source", "");
+      std::string name = v.value("name", "");
+      if (src.empty() || src[0] != '/') throw Error("volume " + name + ": source must be an absolute path");
+      struct stat st;
+      if (::stat(src.c_str(), &st) < 0) throw_sys("volume " + name + ": source " + src);
+      if (src.find(':') != std::string::npos) throw Error("volume " + name + ": source paths with ':' are not supported");
+      a.push_back((v.value("readOnly", false) ? "--bind-ro=" : "--bind=") + src + ":/host-volumes/" + name);
+    }
+  }
+  if (o.runtime.value("net", "host") == "none") a.push_back("--private-network");
+  a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
+  a.push_back("--");
+  a.push_back("/init");
+  if (o.debug) a.push_back("--debug");
+  return a;
+}
+
+std::vector<std::string> nspawn_env() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string s = *e;
+    // The lock stays with us; NOTIFY_SOCKET is ours to answer, not nspawn's.
+    if (s.rfind("POD_LOCK_FD=", 0) == 0 || s.rfind("NOTIFY_SOCKET=", 0) == 0 || s.rfind("SYSTEMD_", 0) == 0) continue;
+    env.push_back(s);
+  }
+  // Seccomp is installed by the pod init from a precompiled filter (never run
+  // SYSTEMD_SECCOMP=0 without it); cgroup2 only; no image lock (own rootfs).
+  for (const char* e : {"SYSTEMD_SECCOMP=0", "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1", "SYSTEMD_NSPAWN_LOCK=0"})
+    env.emplace_back(e);
+  return env;
+}
+
+UniqueFd notify_socket(int pod_dirfd, const std::string& pod_path) {
+  ::unlinkat(pod_dirfd, kNotifySocket, 0);
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) throw_sys("socket");
+  UniqueFd s(fd);
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  std::string path = pod_path + "/" + kNotifySocket;
+  if (path.size() >= sizeof sa.sun_path) throw Error("pod dir path too long for a socket: " + path);
+  std::strcpy(sa.sun_path, path.c_str());
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) throw_sys("cannot bind " + path);
+  int on = 1;
+  if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) throw_sys("SO_PASSCRED");
+  return s;
+}
+
+// One datagram from the init: its text and its pid as seen from here.
+std::optional<std::pair<std::string, pid_t>> receive(int fd) {
+  char buf[512];
+  char control[CMSG_SPACE(sizeof(struct ucred))];
+  struct iovec iov {buf, sizeof buf - 1};
+  struct msghdr mh {};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = control;
+  mh.msg_controllen = sizeof control;
+  ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) return std::nullopt;
+  pid_t pid = 0;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+      struct ucred cred;
+      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
+      pid = cred.pid;
+    }
+  return std::make_pair(std::string(buf, static_cast<size_t>(n)), pid);
+}
+
+// In the forked child: join the pod's cgroups and exec nspawn. Failures are
+// recorded in `failure` here, since the parent only sees an exit status.
+[[noreturn]] void exec_nspawn(const Options& o, std::vector<std::string> argv_s, std::vector<std::string> env_s,
+                              const sigset_t& blocked) {
+  try {
+    if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
+    // stdin is the pod's only in interactive mode.
+    if (!o.interactive) {
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null >= 0) ::dup2(null, STDIN_FILENO);
+    }
+    std::vector<char*> argv, env;
+    for (auto& s : argv_s) argv.push_back(s.data());
+    argv.push_back(nullptr);
+    for (auto& s : env_s) env.push_back(s.data());
+    env.push_back(nullptr);
+    if (o.debug) {
+      std::string line;
+      for (const auto& s : argv_s) line += " " + s;
+      std::cerr << "run: exec" << line << "\n";
+    }
+    ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
+    ::execve(argv[0], argv.data(), env.data());
+    throw_sys("cannot execute " + argv_s[0]);
+  } catch (const std::exception& e) {
+    std::cerr << "run: " << e.what() << "\n";
+    try {
+      write_file_atomic_at(o.lock_fd, kFailureFile, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
+    } catch (const std::exception&) {
+    }
+  }
+  ::_exit(kExitFailure);
+}
+
+std::string describe(int status) {
+  if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
+  return "exited with status " + std::to_string(WEXITSTATUS(status));
+}
+
+int run_main(int argc, char** argv) {
+  Args args = parse_args(argc, argv, {"--debug", "--interactive"});
+  if (args.positional.size() != 1) throw usage_error("usage: run [--debug] [--interactive] <uuid>");
+  Options o;
+  o.uuid = args.positional[0];
+  o.debug = args.has("--debug");
+  const char* lock = ::getenv("POD_LOCK_FD");
+  if (!lock) throw usage_error("POD_LOCK_FD is not set");
+  o.lock_fd = std::atoi(lock);
+  // We keep the lock for the life of the pod; nothing we start inherits it.
+  if (::fcntl(o.lock_fd, F_SETFD, FD_CLOEXEC) < 0) throw_sys("POD_LOCK_FD " + std::string(lock));
+  const int pod = o.lock_fd;  // the locked fd is the pod dir itself
+  o.pod_path = fd_path(pod);
+  try {
+    o.runtime = nlohmann::json::parse(try_read_file_at(pod, "runtime.json").value_or("{}"));
+    o.manifest = nlohmann::json::parse(read_file_at(pod, "pod"));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(std::string("cannot parse the pod's manifest or runtime.json: ") + e.what());
+  }
+  o.interactive = args.has("--interactive") || o.runtime.value("interactive", false);
+  o.debug = o.debug || o.runtime.value("debug", false);
+
+  for (const char* d : {kStateDir, "appstatus", "logs"}) mkdirs_at(pod, d);
+  for (const char* f : {kPidFile, kExitStatus, kForceStopped, "ready"}) ::unlinkat(pod, f, 0);
+  ::unlinkat(pod, kResolvConf, 0);
+  if (o.runtime.value("net", "host") == "host")
+    if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
+  UniqueFd sock = notify_socket(pod, o.pod_path);
+
+  sigset_t blocked;
+  sigemptyset(&blocked);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&blocked, s);
+  ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
+  int sfd = ::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (sfd < 0) throw_sys("signalfd");
+  UniqueFd sigfd(sfd);
+
+  auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
+  auto env_s = nspawn_env();
+  pid_t child = ::fork();
+  if (child < 0) throw_sys("fork");
+  if (child == 0) exec_nspawn(o, std::move(argv_s), std::move(env_s), blocked);
+
+  pid_t init_pid = 0;
+  int pending_stop = 0;  // a signal that arrived before the init's pid
+  std::string notify_ready = o.runtime.value("notifyReady", "none");
+  int status = 0;
+  for (;;) {
+    struct pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0 && errno != EINTR) throw_sys("poll");
+    while (auto msg = receive(sock.get())) {
+      if (msg->first.rfind("STATUS=starting", 0) == 0 && msg->second > 0 && !init_pid) {
+        init_pid = msg->second;
+        write_file_atomic_at(pod, kPidFile, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
+        if (pending_stop) ::kill(init_pid, pending_stop);
+      } else if (msg->first.rfind("READY=1", 0) == 0 && notify_ready != "none") {
+        sd_notifyf(0, "READY=1\nMAINPID=%d", static_cast<int>(::getpid()));
+      }
+    }
+    struct signalfd_siginfo si;
+    bool exited = false;
+    while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
+      int sig = static_cast<int>(si.ssi_signo);
+      if (sig == SIGCHLD) {
+        if (::waitpid(child, &status, WNOHANG) == child) exited = true;
+      } else if (init_pid) {
+        ::kill(init_pid, SIGTERM);
+      } else {
+        pending_stop = SIGTERM;
+      }
+    }
+    if (exited) break;
+  }
+  ::unlinkat(pod, kNotifySocket, 0);
+
+  if (auto rec = try_read_file_at(pod, kExitStatus, 64)) return std::atoi(rec->c_str());
+  // No record from the init: it never ran to its end.
+  std::string why;
+  int code = kExitFailure;
+  if (exists_at(pod, kForceStopped)) {
+    why = "pod was killed by stop --force";
+    code = 128 + SIGKILL;
+  } else {
+    why = "systemd-nspawn " + describe(status) + " before the pod init recorded an exit status";
+  }
+  if (!exists_at(pod, kFailureFile)) write_file_atomic_at(pod, kFailureFile, why + "\n", 0644, Durability::kVolatile);
+  std::cerr << "run: " << why << "\n";
+  return code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run_main(argc, argv);
+  } catch (const std::exception& e) {
+    // A failure of our own: record it for `pod status` (cwd is $P).
+    std::cerr << "run: " << e.what() << "\n";
+    try {
+      write_file_atomic_at(AT_FDCWD, kFailureFile, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
+    } catch (const std::exception&) {
+    }
+    return kExitFailure;
+  }
+}
