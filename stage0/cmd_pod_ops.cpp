@@ -130,9 +130,11 @@ void register_pod_ops(CLI::App& app, Context& ctx) {
   auto* e = app.add_subcommand("enter", "Run a command inside a running pod: pod enter [--app NAME] UUID [CMD...]");
   e->add_option("--app", ef->app, "App whose root and environment to use");
   e->add_option("uuid", ef->uuid, "Pod UUID or unique prefix")->required();
-  e->add_option("cmd", ef->cmd, "Command (default /bin/sh)");
-  e->prefix_command();
-  e->callback([&ctx, ef] { run_enter(ctx, *ef); });
+  e->callback([&ctx, ef] {
+    ef->cmd = ctx.tail;
+    if (!ef->cmd.empty() && ef->cmd.front() == "--") ef->cmd.erase(ef->cmd.begin());
+    run_enter(ctx, *ef);
+  });
 
   auto sf = std::make_shared<StopFlags>();
   auto* s = app.add_subcommand("stop", "Stop running pods (SIGTERM to the apps, SIGKILL after a timeout)");

@@ -18,9 +18,9 @@ struct RunFlags {
   bool quiet = false;
 };
 
-Pod prepare_from_flags(Context& ctx, RunFlags& f, CLI::App* cmd) {
+Pod prepare_from_flags(Context& ctx, RunFlags& f) {
   finish_pod_flags(f.spec, f.volumes, f.hosts, f.insecure);
-  f.spec.apps = parse_app_groups(cmd->remaining());
+  f.spec.apps = parse_app_groups(ctx.tail);
   f.spec.runtime.debug = ctx.debug;
   auto images = images::ImageStore::open(ctx.store().path());
   return run::prepare_pod(ctx.store(), images, f.spec, [&](const std::string& m) { ctx.debug_log(m); });
@@ -33,9 +33,8 @@ void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
                                       : "Prepare a pod to run later: pod prepare [flags] IMAGE [app flags] [--- IMAGE …]");
   add_pod_flags(*c, f->spec, f->volumes, f->hosts, f->insecure);
   if (!run_it) c->add_flag("--quiet", f->quiet, "Print only the UUID");
-  c->prefix_command();
-  c->callback([&ctx, f, c, run_it] {
-    Pod pod = prepare_from_flags(ctx, *f, c);
+  c->callback([&ctx, f, run_it] {
+    Pod pod = prepare_from_flags(ctx, *f);
     if (!run_it) {
       pod.to_prepared();
       std::cout << pod.uuid() << "\n";

@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "pods/gc.hpp"
 #include "images/store.hpp"
@@ -15,6 +16,9 @@ struct Context {
   std::string dir_flag;
   bool debug = false;
   int rc = 0;  // exit code chosen by the command that ran
+  // Arguments that belong to the command's payload (IMAGE + app flags, or the
+  // command to enter), split off before CLI11 parses (see main.cpp).
+  std::vector<std::string> tail;
 
   // Opens the data dir on first use.
   const Store& store();

@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,43 @@ std::vector<std::string> normalize_args(int argc, char** argv) {
     if (a == "status") status = true;
     if (status && (a == "--wait" || a == "--wait-ready")) a += "=forever";
   }
-  std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
+  return args;
+}
+
+// `pod run|prepare [pod flags] IMAGE [app flags]…` and `pod enter [flags] UUID CMD…`
+// end in arguments that are not the subcommand's own. CLI11 (2.3) cannot stop
+// a subcommand at its first positional, so split argv here, using the
+// subcommand's own option table to know which flags take a value: the head
+// goes to CLI11, the tail to the command (Context::tail).
+std::vector<std::string> split_tail(CLI::App& app, std::vector<std::string> args, pod::cli::Context& ctx) {
+  static const std::map<std::string, size_t> keep_positionals = {{"run", 0}, {"prepare", 0}, {"enter", 1}};
+  size_t i = 0;
+  CLI::App* sub = nullptr;
+  size_t kept = 0, keep = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (!sub) {
+      if (a == "--dir") ++i;
+      else if (!a.empty() && a[0] != '-') {
+        auto it = keep_positionals.find(a);
+        if (it == keep_positionals.end()) return args;
+        sub = app.get_subcommand(a);
+        keep = it->second;
+      }
+      continue;
+    }
+    if (a == "--") break;
+    if (a.size() > 1 && a[0] == '-') {
+      if (a.find('=') != std::string::npos) continue;
+      const CLI::Option* o = sub->get_option_no_throw(a);
+      if (o && o->get_expected_min() > 0) ++i;  // its value is the next argument
+      continue;
+    }
+    if (kept++ < keep) continue;
+    break;
+  }
+  ctx.tail.assign(args.begin() + static_cast<long>(std::min(i, args.size())), args.end());
+  args.resize(std::min(i, args.size()));
   return args;
 }
 
@@ -56,6 +93,8 @@ int main(int argc, char** argv) {
 
   try {
     auto args = normalize_args(argc, argv);
+    args = split_tail(app, std::move(args), ctx);
+    std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
     app.parse(args);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
