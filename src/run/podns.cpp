@@ -85,6 +85,12 @@ void run_pod(Pod& pod, const RuntimeOptions* override_rt) {
   if (::access(run_ep.c_str(), X_OK) < 0)
     throw_sys("stage1 run entrypoint " + run_ep + " is not executable (was its image removed?)");
   RuntimeOptions rt = override_rt ? *override_rt : read_runtime(pod);
+  // On a terminal the apps' output goes there (not to logs/<app>.log).
+  const bool attach = !rt.interactive && ::isatty(STDOUT_FILENO);
+  if (attach != rt.attach) {
+    rt.attach = attach;
+    override_rt = &rt;
+  }
   if (override_rt) write_file_atomic_at(pod.fd(), "runtime.json", runtime_json(rt).dump(2) + "\n", 0644, Durability::kVolatile);
 
   if (::unshare(CLONE_NEWNS) < 0) throw_sys("cannot create the pod's mount namespace (are you root?)");

@@ -264,7 +264,7 @@ nlohmann::json runtime_json(const RuntimeOptions& rt) {
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto& [ip, h] : rt.hosts) hosts.push_back({{"ip", ip}, {"host", h}});
   return {{"net", rt.net},       {"hostname", rt.hostname},     {"dns", rt.dns},
-          {"hostsEntries", hosts}, {"interactive", rt.interactive}, {"notifyReady", rt.notify_ready},
+          {"hostsEntries", hosts}, {"interactive", rt.interactive}, {"attach", rt.attach}, {"notifyReady", rt.notify_ready},
           {"cpus", rt.cpus},     {"memory", rt.memory},         {"hypervisor", rt.hypervisor},
           {"accel", rt.accel},   {"debug", rt.debug}};
 }

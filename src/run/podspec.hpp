@@ -47,6 +47,7 @@ struct RuntimeOptions {
   std::vector<std::string> dns;
   std::vector<std::pair<std::string, std::string>> hosts;  // ip, hostname
   bool interactive = false;
+  bool attach = false;  // set by run: stdout is a terminal, show the apps' output there
   std::string notify_ready = "none";  // none | started | app
   int cpus = 1;
   long long memory = 0;  // bytes; 0 = flavour default

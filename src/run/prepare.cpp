@@ -137,6 +137,7 @@ RuntimeOptions read_runtime(const Pod& pod) {
   if (j.contains("hostsEntries"))
     for (const auto& h : j["hostsEntries"]) rt.hosts.emplace_back(h.value("ip", ""), h.value("host", ""));
   rt.interactive = j.value("interactive", false);
+  rt.attach = j.value("attach", false);
   rt.notify_ready = j.value("notifyReady", rt.notify_ready);
   rt.cpus = j.value("cpus", rt.cpus);
   rt.memory = j.value("memory", rt.memory);

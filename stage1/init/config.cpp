@@ -134,6 +134,7 @@ Runtime parse_runtime(const json& r) {
   for (const auto& d : array(r, "dns")) rt.dns.push_back(d.get<std::string>());
   for (const auto& h : array(r, "hostsEntries")) rt.hosts_entries.push_back({str(h, "ip"), str(h, "host")});
   rt.interactive = boolean(r, "interactive", false);
+  rt.attach = boolean(r, "attach", false);
   rt.debug = boolean(r, "debug", false);
   if (r.contains("stopTimeout") && r["stopTimeout"].is_number_integer()) rt.stop_timeout_s = r["stopTimeout"].get<int>();
   return rt;

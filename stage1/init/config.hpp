@@ -49,6 +49,7 @@ struct Runtime {
   std::vector<std::string> dns;
   std::vector<HostEntry> hosts_entries;
   bool interactive = false;
+  bool attach = false;  // app output to the console (pod run on a terminal) instead of logs/<app>.log
   bool debug = false;
   int stop_timeout_s = 10;  // SIGTERM -> SIGKILL
 };

@@ -91,7 +91,8 @@ void notify(const std::string& msg) {
 // the child's own message when it did not.
 pid_t spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
   UniqueFd log;
-  if (!rt.interactive) {
+  const bool to_console = rt.interactive || rt.attach;
+  if (!to_console) {
     int fd = ::openat(logs_dirfd, (spec.app + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0) throw_sys("app " + spec.app + ": cannot open its log");
     log.reset(fd);
@@ -106,6 +107,13 @@ pid_t spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
     ::setsid();
     if (rt.interactive) {
       if (::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    } else if (rt.attach) {
+      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (null < 0 || ::dup2(null, STDIN_FILENO) < 0) {
+        const char m[] = "cannot set up stdio";
+        (void)!::write(wr.get(), m, sizeof m - 1);
+        ::_exit(127);
+      }
     } else {
       int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
       if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(log.get(), STDOUT_FILENO) < 0 ||
