@@ -16,11 +16,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -146,12 +151,29 @@ std::optional<std::pair<std::string, pid_t>> receive(int fd) {
   return std::make_pair(std::string(buf, static_cast<size_t>(n)), pid);
 }
 
+// nspawn keeps a propagation dir under /run/systemd/nspawn and, when /run is
+// not a tmpfs (as on these hosts), complains at every exit ("Attempted to
+// remove disk file system …"). In the pod's own mount namespace (made by
+// stage0; never in the host's) give that dir a small tmpfs of its own.
+void private_nspawn_run_dir() {
+  const char* priv = std::getenv("POD_PRIVATE_MOUNT_NS");
+  if (!priv || std::string(priv) != "1") return;
+  const char* dir = "/run/systemd/nspawn";
+  ::mkdir("/run/systemd", 0755);
+  ::mkdir(dir, 0755);
+  struct statfs sf;
+  if (::statfs(dir, &sf) == 0 && sf.f_type == TMPFS_MAGIC) return;
+  if (::mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=1m") < 0)
+    std::cerr << "run: warning: cannot mount a tmpfs on " << dir << ": " << std::strerror(errno) << "\n";
+}
+
 // In the forked child: join the pod's cgroups and exec nspawn. Failures are
 // recorded in `failure` here, since the parent only sees an exit status.
 [[noreturn]] void exec_nspawn(const Options& o, std::vector<std::string> argv_s, std::vector<std::string> env_s,
                               const sigset_t& blocked) {
   try {
     if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
+    private_nspawn_run_dir();
     // stdin is the pod's only in interactive mode.
     if (!o.interactive) {
       int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);

@@ -106,7 +106,7 @@ void run_pod(Pod& pod, const RuntimeOptions* override_rt) {
     args.push_back(pod.uuid());
     // run executes from the pod's own stage1 rootfs, mounted in this namespace.
     stage1::exec_path(pod, pod.path() + "/stage1/rootfs" + eps.run, args,
-                      {"POD_LOCK_FD=" + std::to_string(fd), "POD_STAGE1_ABI=1"});
+                      {"POD_LOCK_FD=" + std::to_string(fd), "POD_STAGE1_ABI=1", "POD_PRIVATE_MOUNT_NS=1"});
   } catch (const Error& e) {
     try {
       write_file_atomic_at(pod.fd(), podfile::kFailure, std::string(e.what()) + "\n");
