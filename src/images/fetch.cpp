@@ -83,6 +83,10 @@ class HttpsConn {
     ctx_.reset(SSL_CTX_new(TLS_client_method()));
     if (!ctx_) throw Error("cannot create a TLS context: " + ssl_error());
     SSL_CTX_set_default_verify_paths(ctx_.get());
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    // Many servers close without close_notify; truncation is caught by Content-Length instead.
+    SSL_CTX_set_options(ctx_.get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);
     ssl_.reset(SSL_new(ctx_.get()));
     SSL_set_fd(ssl_.get(), sock_.get());
@@ -158,8 +162,16 @@ Response https_get(const std::string& url_in, const std::function<void(const cha
     }
     if (r.status != 200) return r;
     if (!chunked) {
+      long long want = -1, got = static_cast<long long>(body0.size());
+      if (auto p = lower.find("\r\ncontent-length:"); p != std::string::npos) want = std::atoll(lower.c_str() + p + 17);
       if (!body0.empty()) sink(body0.data(), body0.size());
-      while ((n = c.read(buf, sizeof buf)) > 0) sink(buf, n);
+      while ((n = c.read(buf, sizeof buf)) > 0) {
+        sink(buf, n);
+        got += static_cast<long long>(n);
+      }
+      if (want >= 0 && got != want)
+        throw Error("download from " + u.host + " was cut short: " + std::to_string(got) + " of " +
+                    std::to_string(want) + " bytes");
       return r;
     }
     // Chunked: decode from a growing buffer.

@@ -1,0 +1,87 @@
+"""https:// fetch and appc name discovery against a loopback https server with a self-signed cert."""
+import functools
+import http.server
+import json
+import os
+import shutil
+import ssl
+import subprocess
+import threading
+
+import pytest
+
+from acis import manifest, simple_aci
+
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl tool")
+
+
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        if "ac-discovery=1" in self.path:
+            port = self.server.server_address[1]
+            body = (f'<html><head><meta name="ac-discovery" content="localhost/ '
+                    f'https://localhost:{port}/acis/{{name}}-{{version}}-{{os}}-{{arch}}.{{ext}}"></head></html>')
+            data = body.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def https_server(tmp_path):
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    root = tmp_path / "www"
+    (root / "acis" / "localhost").mkdir(parents=True)
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(str(cert), str(key))
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield root, srv.server_address[1], str(cert)
+    srv.shutdown()
+
+
+def test_fetch_https_url(pod, https_server, tmp_path):
+    root, port, cert = https_server
+    simple_aci(str(root / "x.aci"), m=manifest("example.com/remote"), mode="w:gz")
+    url = f"https://localhost:{port}/x.aci"
+    r = pod.run("fetch", url, env={"SSL_CERT_FILE": cert})
+    assert r.returncode == 2 and "--insecure-options=image" in r.stderr
+    r = pod.run("fetch", "--insecure-options=image", url)  # untrusted certificate
+    assert r.returncode == 1 and "TLS" in r.stderr
+    id_ = pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert}, check=0).stdout.strip()
+    assert json.loads(pod.run("image", "list", "--format=json", check=0).stdout)[0]["source"] == url
+    # Already stored: answered from the store without the server.
+    os.remove(root / "x.aci")
+    assert pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert}, check=0).stdout.strip() == id_
+    r = pod.run("fetch", "--insecure-options=image", f"https://localhost:{port}/missing.aci", env={"SSL_CERT_FILE": cert})
+    assert r.returncode == 3 and "404" in r.stderr
+    assert os.listdir(os.path.join(pod.dir, "images", "tmp")) == []
+
+
+def test_fetch_by_name_discovery(pod, https_server):
+    root, port, cert = https_server
+    simple_aci(str(root / "acis" / "localhost" / "app-2.0-linux-amd64.aci"),
+               m=manifest("localhost/app", labels=[{"name": "version", "value": "2.0"}]))
+    simple_aci(str(root / "acis" / "localhost" / "wrong-latest-linux-amd64.aci"), m=manifest("localhost/other"))
+    env = {"SSL_CERT_FILE": cert, "POD_DISCOVERY_PORT": str(port)}
+    id_ = pod.run("fetch", "--insecure-options=image", "localhost/app:2.0", env=env, check=0).stdout.strip()
+    assert pod.run("image", "cat-manifest", "localhost/app:2.0", check=0).stdout.count("localhost/app") == 1
+    # A stored name is used without discovery.
+    assert pod.run("fetch", "localhost/app:2.0", check=0).stdout.strip() == id_
+    r = pod.run("fetch", "--insecure-options=image", "localhost/wrong", env=env)
+    assert r.returncode == 1 and "is named localhost/other" in r.stderr
+    r = pod.run("fetch", "--insecure-options=image", "localhost/nothere:1", env=env)
+    assert r.returncode == 3
+    assert len(json.loads(pod.run("image", "list", "--format=json", check=0).stdout)) == 1
