@@ -186,3 +186,34 @@ def test_parallel_fetches_of_different_images(pod, tmp_path):
         p.communicate(timeout=60)
         assert p.returncode == 0
     assert len(json.loads(pod.run("image", "list", "--format=json", check=0).stdout)) == 4
+
+
+@pytest.fixture
+def small_fs(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to mount a tmpfs")
+    d = tmp_path / "small"
+    d.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(d)], check=True)
+    yield d
+    subprocess.run(["umount", "-l", str(d)])
+
+
+def test_disk_full_leaves_nothing_behind(small_fs, tmp_path):
+    from conftest import Pod
+    pod = Pod(str(small_fs / "data"))
+    aci = big_aci(str(tmp_path / "big.aci"), mib=30)  # blob + tree = 60 MiB > 40 MiB
+    r = pod.run("fetch", aci)
+    assert r.returncode == 1
+    assert "free space" in r.stderr or "disk full" in r.stderr, r.stderr
+    store_is_empty(pod)
+
+
+def test_read_only_store_gives_clear_error(small_fs, tmp_path):
+    from conftest import Pod
+    pod = Pod(str(small_fs / "data"))
+    aci = simple_aci(str(tmp_path / "a.aci"))
+    pod.run("image", "list", check=0)
+    subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
+    r = pod.run("fetch", aci)
+    assert r.returncode == 1 and "read-only" in r.stderr.lower(), r.stderr
