@@ -74,6 +74,16 @@ TEST_CASE("image ID is the SHA-512 of the uncompressed tar, whatever the compres
     CHECK(store.fetch("file://" + c, o) == want);
   }
   CHECK(store.list().size() == 1);
+  // The tree extracted during the fetch is the cached rendered tree: no re-extraction.
+  const std::string tree_dir = t.path() + "/data/images/trees/" + store.tree_id(want);
+  struct stat before;
+  REQUIRE(::stat((tree_dir + "/rootfs/a").c_str(), &before) == 0);
+  auto tree = store.render(want);
+  CHECK(tree.path == tree_dir);
+  struct stat after;
+  REQUIRE(::stat((tree.path + "/rootfs/a").c_str(), &after) == 0);
+  CHECK(before.st_ino == after.st_ino);
+  CHECK(slurp(tree.path + "/rootfs/a") == "hello");
   CHECK(store.resolve(want.substr(0, 20)) == want);
   CHECK(store.resolve("example.com/id") == want);
   CHECK_THROWS_AS(store.resolve("example.com/nope"), Error);
