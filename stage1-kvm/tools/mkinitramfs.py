@@ -17,6 +17,7 @@ import lzma
 import os
 import subprocess
 import sys
+import tempfile
 
 
 def read_modules_dep(moddir):
@@ -114,12 +115,13 @@ class Cpio:
 
 def stripped(path):
     """The program without symbols (smaller initramfs, faster boot)."""
-    try:
-        return subprocess.run(["strip", "--strip-all", "-o", "/dev/stdout", path],
-                              check=True, capture_output=True).stdout
-    except (OSError, subprocess.CalledProcessError):
-        with open(path, "rb") as f:
-            return f.read()
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "init")
+        if subprocess.run(["strip", "--strip-all", "-o", out, path]).returncode == 0:
+            with open(out, "rb") as f:
+                return f.read()
+    with open(path, "rb") as f:
+        return f.read()
 
 
 def main():
