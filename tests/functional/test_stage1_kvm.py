@@ -116,6 +116,20 @@ class KvmPod:
             time.sleep(0.1)
         return False
 
+    def wait_log(self, app, text, timeout=60):
+        """Wait until the app's log shows `text` (the app is past its setup)."""
+        end = time.time() + timeout
+        while time.time() < end:
+            try:
+                if text in self.read("logs/%s.log" % app):
+                    return True
+            except OSError:
+                pass
+            if self.proc and self.proc.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return False
+
     def tool(self, name, *args, timeout=60, input=None):
         return subprocess.run([self.entry(name), *args], cwd=self.dir, capture_output=True, text=True,
                               timeout=timeout, input=input)
@@ -248,9 +262,9 @@ def test_host_volume_read_and_written(kvm, tmp_path):
 
 def test_enter_and_graceful_stop(kvm):
     p = kvm([{"name": "app", "env": {"WHO": "app-env"},
-              "exec": ["/bin/sh", "-c", "trap 'echo got TERM; exit 42' TERM; while true; do sleep 0.2; done"]}])
+              "exec": ["/bin/sh", "-c", "trap 'echo got TERM; exit 42' TERM; echo armed; while true; do sleep 0.2; done"]}])
     p.start()
-    assert p.wait_file("ready"), p.console()
+    assert p.wait_log("app", "armed"), p.console()
     r = p.tool("enter", "--app=app", p.uuid, "--", "/bin/sh", "-c", "echo $WHO; cat; echo err >&2; exit 5",
                input="piped stdin\n")
     assert r.returncode == 5, r.stderr + p.console()
@@ -267,9 +281,9 @@ def test_enter_and_graceful_stop(kvm):
 
 
 def test_sigterm_to_run_is_a_graceful_stop(kvm):
-    p = kvm([{"name": "app", "exec": ["/bin/sh", "-c", "trap 'exit 9' TERM; while true; do sleep 0.2; done"]}])
+    p = kvm([{"name": "app", "exec": ["/bin/sh", "-c", "trap 'exit 9' TERM; echo armed; while true; do sleep 0.2; done"]}])
     p.start()
-    assert p.wait_file("ready"), p.console()
+    assert p.wait_log("app", "armed"), p.console()
     p.proc.send_signal(signal.SIGTERM)
     assert p.wait() == 9, p.stderr + p.console()
     assert_clean(p)
