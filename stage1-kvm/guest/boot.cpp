@@ -49,7 +49,9 @@ void logmsg(const char* fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
-  fprintf(stderr, "pod-kvm-boot: %s\n", buf);
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  fprintf(stderr, "[%5ld.%03ld] pod-kvm-boot: %s\n", static_cast<long>(ts.tv_sec), ts.tv_nsec / 1000000, buf);
 }
 
 #define DEBUG(...) \
@@ -94,8 +96,8 @@ bool do_mount(const char* src, const std::string& dst, const char* type, unsigne
   return false;
 }
 
-void load_modules() {
-  std::ifstream order("/etc/modules.order");
+void load_modules(const char* list) {
+  std::ifstream order(list);
   std::string mod;
   while (std::getline(order, mod)) {
     if (mod.empty()) continue;
@@ -394,7 +396,9 @@ int main() {
     fflush(stdout);
     power_off("probe done");
   }
-  load_modules();
+  load_modules("/etc/modules.order");
+  // After virtio itself; the drivers loaded above bind when the mmio devices appear.
+  if (params.count("pod.mmio")) load_modules("/etc/modules.mmio");
 
   Config cfg;
   if (params.count("pod.share")) cfg.share = params["pod.share"];

@@ -19,6 +19,7 @@ std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type) {
   c += " pod.share=" + share_type;
   c += " pod.uuid=" + vm.uuid;
   if (vm.debug) c += " pod.debug";
+  if (vm.machine == "microvm") c += " pod.mmio";
   if (!vm.kernel_cmdline_extra.empty()) c += " " + vm.kernel_cmdline_extra;
   return c;
 }

@@ -131,6 +131,8 @@ def main():
     ap.add_argument("--moddir", help="default /lib/modules/KVER")
     ap.add_argument("--module", action="append", default=[], help="module to include (with deps)")
     ap.add_argument("--require", action="append", default=[], help="module that must exist")
+    ap.add_argument("--mmio-module", action="append", default=[],
+                    help="module loaded only on virtio-mmio machines (kernel parameter pod.mmio)")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--depfile")
     ap.add_argument("--info", help="write a JSON summary (kernel version, modules) here")
@@ -145,6 +147,8 @@ def main():
     for m in more:
         if m not in order:
             order.append(m)
+    mmio, _ = resolve(a.mmio_module, deps, builtin, False)
+    mmio = [m for m in mmio if m not in order]
     if missing:
         print("mkinitramfs: not available in %s (skipped): %s" % (a.kver, " ".join(missing)))
 
@@ -162,6 +166,14 @@ def main():
         c.file(dst, decompress(src))
         listed.append("/" + dst)
     c.file("etc/modules.order", ("\n".join(listed) + "\n").encode())
+    listed_mmio = []
+    for rel in mmio:
+        src = os.path.join(moddir, rel)
+        inputs.append(src)
+        dst = "lib/modules/%s/%s.ko" % (a.kver, modname(rel))
+        c.file(dst, decompress(src))
+        listed_mmio.append("/" + dst)
+    c.file("etc/modules.mmio", ("\n".join(listed_mmio) + "\n").encode())
     data = c.finish()
     if a.gzip:
         data = gzip.compress(data, 6)
