@@ -43,8 +43,11 @@ constexpr char kStateDir[] = "stage1-state";
 
 bool g_debug = false;
 
+int64_t now_ms();
+
 void debug(const std::string& msg) {
-  if (g_debug) std::cerr << "stage1-kvm: " << msg << "\n";
+  static const int64_t start = now_ms();
+  if (g_debug) std::cerr << "stage1-kvm: [+" << (now_ms() - start) << "ms] " << msg << "\n";
 }
 
 void warn(const std::string& msg) { std::cerr << "stage1-kvm: " << msg << "\n"; }
