@@ -181,26 +181,22 @@ void setup_root(const Config& cfg) {
   do_mount("sysfs", "/newroot/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   do_mount("tmpfs", "/newroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
 
+  // Host volumes go where the pod init binds them from (stage1/init/rootfs.hpp
+  // kHostVolumesDir); kind=empty volumes are in the pod dir already.
   int n = 0;
   for (const auto& v : cfg.guest.value("volumes", json::array())) {
     std::string tag = v.value("tag", "");
-    bool ro = v.value("readOnly", false);
+    std::string name = v.value("name", "");
+    if (tag.empty() || name.empty() || name.find('/') != std::string::npos) continue;
     std::string src = "/vols/" + std::to_string(n++);
-    if (v.contains("podPath")) {
-      // kind=empty: the backing dir is $P/volumes/<name>, already shared.
-      src = "/pod/" + v.value("podPath", "");
-      tag = src;
-    } else if (!mount_share(tag, src, cfg.share, ro)) {
-      logmsg("volume %s (%s) not mounted", v.value("name", "").c_str(), tag.c_str());
+    if (!mount_share(tag, src, cfg.share, v.value("readOnly", false))) {
+      logmsg("volume %s (%s) not mounted", name.c_str(), tag.c_str());
       continue;
     }
-    for (const auto& t : v.value("targets", json::array())) {
-      std::string dst = "/newroot/" + t.get<std::string>();
-      mkdir_p(dst);
-      if (do_mount(src.c_str(), dst, nullptr, MS_BIND) && ro)
-        do_mount(nullptr, dst, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
-      DEBUG("volume %s at %s", tag.c_str(), dst.c_str());
-    }
+    std::string dst = "/newroot/host-volumes/" + name;
+    mkdir_p(dst);
+    do_mount(src.c_str(), dst, nullptr, MS_BIND);
+    DEBUG("volume %s at %s", name.c_str(), dst.c_str());
   }
 }
 
@@ -232,26 +228,6 @@ pid_t start_init(const Config& cfg) {
 
 // ---- enter sessions -------------------------------------------------------
 
-json find_app(const std::string& name) {
-  json pm = json::parse(read_file("/pod/pod"), nullptr, false);
-  if (pm.is_discarded()) return nullptr;
-  for (const auto& a : pm.value("apps", json::array()))
-    if (a.value("name", "") == name) return a;
-  return nullptr;
-}
-
-long numeric_id(const json& j, long dflt) {
-  if (j.is_number_integer()) return j.get<long>();
-  if (j.is_string()) {
-    std::string s = j.get<std::string>();
-    if (s == "root") return 0;
-    char* end = nullptr;
-    long v = strtol(s.c_str(), &end, 10);
-    if (!s.empty() && *end == '\0') return v;
-  }
-  return dflt;
-}
-
 // Runs in a child of PID 1 that owns the enter port for one session.
 [[noreturn]] void enter_session(int port, pid_t init_pid) {
   podkvm::Frame req;
@@ -265,14 +241,16 @@ long numeric_id(const json& j, long dflt) {
   std::string app_name = r.value("app", "");
   std::vector<std::string> args = r.value("argv", std::vector<std::string>{});
   if (args.empty()) fail("no command given");
-  json app = find_app(app_name);
-  if (app.is_null()) fail("no app named \"" + app_name + "\" in the pod manifest");
-  json a = app.value("app", json::object());
 
-  std::string nspath = "/proc/" + std::to_string(init_pid) + "/ns/pid";
-  int nsfd = open(nspath.c_str(), O_RDONLY | O_CLOEXEC);
-  if (nsfd < 0 || setns(nsfd, CLONE_NEWPID) != 0) fail("the pod is not running");
-  close(nsfd);
+  // The pod's mount and PID namespaces are the pod init's; inside them
+  // `/init enter` sets up the app's root, environment and user exactly as it
+  // does for the app itself.
+  for (const char* ns : {"mnt", "pid"}) {
+    std::string nspath = "/proc/" + std::to_string(init_pid) + "/ns/" + ns;
+    int nsfd = open(nspath.c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0 || setns(nsfd, 0) != 0) fail("the pod is not running");
+    close(nsfd);
+  }
 
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) fail("pipe failed");
@@ -282,33 +260,19 @@ long numeric_id(const json& j, long dflt) {
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);
-    std::string root = "/newroot/opt/stage2/" + app_name + "/rootfs";
-    if (chroot(root.c_str()) != 0) {
-      fprintf(stderr, "enter: chroot %s: %s\n", root.c_str(), strerror(errno));
+    if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) {
+      fprintf(stderr, "enter: cannot enter the stage1 root: %s\n", strerror(errno));
       _exit(125);
     }
-    std::string wd = a.value("workingDirectory", "/");
-    if (chdir(wd.empty() ? "/" : wd.c_str()) != 0 && chdir("/") != 0) _exit(125);
-    clearenv();
-    setenv("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", 1);
-    for (const auto& e : a.value("environment", json::array()))
-      setenv(e.value("name", "").c_str(), e.value("value", "").c_str(), 1);
-    setenv("AC_APP_NAME", app_name.c_str(), 1);
-    gid_t gid = static_cast<gid_t>(numeric_id(a.value("group", json("0")), 0));
-    uid_t uid = static_cast<uid_t>(numeric_id(a.value("user", json("0")), 0));
-    std::vector<gid_t> groups;
-    for (const auto& g : a.value("supplementaryGIDs", json::array()))
-      if (g.is_number_integer()) groups.push_back(g.get<gid_t>());
-    if (setgroups(groups.size(), groups.data()) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
-      fprintf(stderr, "enter: cannot switch to %u:%u: %s\n", uid, gid, strerror(errno));
-      _exit(125);
-    }
+    std::vector<std::string> full = {"/init", "enter", "--app=" + app_name, "--"};
+    full.insert(full.end(), args.begin(), args.end());
     std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
+    for (auto& x : full) argv.push_back(x.data());
     argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    fprintf(stderr, "enter: %s: %s\n", argv[0], strerror(errno));
-    _exit(errno == ENOENT ? 127 : 126);
+    const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+    execve("/init", argv.data(), const_cast<char**>(envp));
+    fprintf(stderr, "enter: exec /init: %s\n", strerror(errno));
+    _exit(126);
   }
   close(in[0]);
   close(out[1]);

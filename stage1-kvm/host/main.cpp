@@ -252,6 +252,8 @@ void write_failure(const std::string& msg) {
   warn(msg);
 }
 
+int pod_status(int pdir, const std::vector<std::string>& apps, const std::string& how, const std::string& P);
+
 int run_pod(const RunArgs& ra) {
   UniqueFd pdir = pod::open_dir(".");
   const std::string P = pod::fd_path(pdir.get());
@@ -312,7 +314,7 @@ int run_pod(const RunArgs& ra) {
   UniqueFd sdir = pod::open_dir_at(pdir.get(), kStateDir);
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
-  unlinkat(sdir.get(), "stop-request", 0);
+  for (const char* stale : {"stop-request", "exit-status", "force-stopped"}) unlinkat(sdir.get(), stale, 0);
   vm.console_log = interactive ? "" : std::string(kStateDir) + "/console.log";
   vm.ctl_socket = sock_path(kCtlSocket);
   vm.enter_socket = sock_path(kEnterSocket);
@@ -409,8 +411,23 @@ int run_pod(const RunArgs& ra) {
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
 
+  std::string how = WIFEXITED(vmm_status) ? "exited with status " + std::to_string(WEXITSTATUS(vmm_status))
+                                          : "was killed by signal " + std::to_string(WTERMSIG(vmm_status));
+  debug("the VMM " + how);
+  return pod_status(pdir.get(), apps, "the VMM " + how, P);
+}
+
+// The pod exit status after the VM is gone, as the nspawn flavour reports it:
+// the pod init's own record (stage1-state/exit-status), else the apps' exit
+// records, else 137 after stop --force, else a failure of ours (125).
+int pod_status(int pdir, const std::vector<std::string>& apps, const std::string& how, const std::string& P) {
+  if (auto rec = pod::try_read_file_at(pdir, std::string(kStateDir) + "/exit-status", 64)) {
+    char* end = nullptr;
+    long v = strtol(rec->c_str(), &end, 10);
+    if (end != rec->c_str()) return static_cast<int>(v);
+  }
   std::vector<std::optional<json>> records;
-  UniqueFd st_dir = pod::try_open_dir_at(pdir.get(), "appstatus");
+  UniqueFd st_dir = pod::try_open_dir_at(pdir, "appstatus");
   for (const auto& a : apps) {
     std::optional<json> rec;
     if (st_dir)
@@ -420,16 +437,14 @@ int run_pod(const RunArgs& ra) {
       }
     records.push_back(rec);
   }
-  auto status = pod_exit_status(apps, records);
-  std::string how = WIFEXITED(vmm_status) ? "exited with status " + std::to_string(WEXITSTATUS(vmm_status))
-                                          : "was killed by signal " + std::to_string(WTERMSIG(vmm_status));
-  debug("the VMM " + how);
-  if (!status) {
-    write_failure("stage1-kvm: the VM ended without an app exit record (the VMM " + how + "; see " + P + "/" +
-                  kStateDir + "/console.log)");
-    return kExitFailure;
+  if (auto status = pod_exit_status(apps, records)) return *status;
+  if (pod::exists_at(pdir, std::string(kStateDir) + "/force-stopped")) {
+    if (!pod::exists_at(pdir, "failure")) write_failure("pod was killed by stop --force");
+    return 128 + SIGKILL;
   }
-  return *status;
+  write_failure("stage1-kvm: the VM ended without an app exit record (" + how + "; see " + P + "/" + kStateDir +
+                "/console.log)");
+  return kExitFailure;
 }
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -553,6 +568,7 @@ int cmd_stop(const std::vector<std::string>& args) {
     return 0;
   }
   if (force) {
+    pod::write_file_at(pdir.get(), std::string(kStateDir) + "/force-stopped", "");
     kill(*pid, SIGKILL);
     return 0;
   }

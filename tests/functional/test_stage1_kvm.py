@@ -296,8 +296,8 @@ def test_stop_force_kills_the_vmm(kvm):
     assert p.vmm_alive()
     r = p.tool("stop", "--force", p.uuid)
     assert r.returncode == 0, r.stderr
-    assert p.wait(timeout=30) == 125
-    assert "without an app exit record" in p.read("failure")
+    assert p.wait(timeout=30) == 128 + 9
+    assert "stop --force" in p.read("failure")
     assert_clean(p)
 
 

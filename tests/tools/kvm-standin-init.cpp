@@ -1,6 +1,8 @@
-// A minimal stand-in for the pod init (stage1/init), used by the stage1-kvm
-// tests and image until the real init is merged: it follows the same contract
-// (Documentation/stage1-abi.md) for what the tests check.
+// A minimal stand-in for the pod init (stage1/init), used in the stage1-kvm
+// image only when stage1/ is not part of the build: it follows the same
+// contract (Documentation/stage1-abi.md) for what the tests check, including
+// `init enter --app=NAME -- CMD` and volumes from /host-volumes/<name> and
+// /pod/volumes/<name>.
 //
 // Reads /pod/pod, starts every app (chroot into /opt/stage2/<app>/rootfs, the
 // app's environment, user, group and working directory, output to
@@ -10,6 +12,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -59,27 +62,31 @@ long id_of(const json& j) {
   return 0;
 }
 
-pid_t start_app(const json& app) {
+void mkdir_p(const std::string& path) {
+  for (size_t i = 1; i <= path.size(); i++)
+    if (i == path.size() || path[i] == '/') mkdir(path.substr(0, i).c_str(), 0755);
+}
+
+void mount_volumes(const json& pm, const json& app) {
+  std::string root = "/opt/stage2/" + app.value("name", "") + "/rootfs";
+  for (const auto& m : app.value("mounts", json::array())) {
+    std::string vname = m.value("volume", "");
+    std::string path = m.value("path", "");
+    for (const auto& v : pm.value("volumes", json::array())) {
+      if (v.value("name", "") != vname || path.empty()) continue;
+      std::string src = (v.value("kind", "") == "host" ? "/host-volumes/" : "/pod/volumes/") + vname;
+      mkdir_p(src);
+      mkdir_p(root + path);
+      if (mount(src.c_str(), (root + path).c_str(), nullptr, MS_BIND, nullptr) != 0)
+        fprintf(stderr, "init: volume %s: %s\n", vname.c_str(), strerror(errno));
+    }
+  }
+}
+
+// chroot into the app, its environment and user, then exec `exec`.
+[[noreturn]] void exec_as_app(const json& app, std::vector<std::string> exec) {
   std::string name = app.value("name", "");
   json a = app.value("app", json::object());
-  std::vector<std::string> exec = a.value("exec", std::vector<std::string>{});
-  mkdir("/pod/logs", 0755);
-  int log = open(("/pod/logs/" + name + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  pid_t pid = fork();
-  if (pid != 0) {
-    if (log >= 0) close(log);
-    return pid;
-  }
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  setsid();
-  int devnull = open("/dev/null", O_RDWR);
-  if (devnull >= 0) dup2(devnull, 0);
-  if (log >= 0) {
-    dup2(log, 1);
-    dup2(log, 2);
-  }
   std::string root = "/opt/stage2/" + name + "/rootfs";
   if (chroot(root.c_str()) != 0) {
     fprintf(stderr, "init: chroot %s: %s\n", root.c_str(), strerror(errno));
@@ -104,21 +111,64 @@ pid_t start_app(const json& app) {
   }
   if (exec.empty()) _exit(125);
   std::vector<char*> argv;
-  for (auto& s : exec) argv.push_back(s.data());
+  for (auto& x : exec) argv.push_back(x.data());
   argv.push_back(nullptr);
   execvp(argv[0], argv.data());
   fprintf(stderr, "init: exec %s: %s\n", argv[0], strerror(errno));
   _exit(errno == ENOENT ? 127 : 126);
 }
 
+pid_t start_app(const json& pm, const json& app) {
+  std::string name = app.value("name", "");
+  mkdir("/pod/logs", 0755);
+  int log = open(("/pod/logs/" + name + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  pid_t pid = fork();
+  if (pid != 0) {
+    if (log >= 0) close(log);
+    return pid;
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  setsid();
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull >= 0) dup2(devnull, 0);
+  if (log >= 0) {
+    dup2(log, 1);
+    dup2(log, 2);
+  }
+  mount_volumes(pm, app);
+  exec_as_app(app, app.value("app", json::object()).value("exec", std::vector<std::string>{}));
+}
+
+int enter_mode(int argc, char** argv, const json& pm) {
+  std::string name;
+  std::vector<std::string> cmd;
+  int i = 2;
+  for (; i < argc; i++) {
+    std::string x = argv[i];
+    if (x == "--") {
+      i++;
+      break;
+    }
+    if (x.rfind("--app=", 0) == 0) name = x.substr(6);
+  }
+  for (; i < argc; i++) cmd.emplace_back(argv[i]);
+  for (const auto& app : pm.value("apps", json::array()))
+    if (app.value("name", "") == name) exec_as_app(app, cmd);
+  fprintf(stderr, "init: no app named %s in this pod\n", name.c_str());
+  return 2;
+}
+
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
   json pm = json::parse(slurp("/pod/pod"), nullptr, false);
   if (pm.is_discarded()) {
     fprintf(stderr, "init: cannot parse /pod/pod\n");
     return 125;
   }
+  if (argc >= 2 && std::string(argv[1]) == "enter") return enter_mode(argc, argv, pm);
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t mask;
   sigemptyset(&mask);
@@ -134,7 +184,7 @@ int main() {
   std::map<std::string, int> codes;
   for (const auto& app : pm.value("apps", json::array())) {
     order.push_back(app.value("name", ""));
-    running[start_app(app)] = order.back();
+    running[start_app(pm, app)] = order.back();
   }
   write_atomic("/pod/ready", "");
 
