@@ -1,0 +1,490 @@
+// pod-kvm-boot: PID 1 of a stage1-kvm guest, the /init of the initramfs.
+//
+// Loads the kernel modules listed in /etc/modules.order, mounts the pod
+// directory share (virtiofs tag "pod", or 9p for lkvm), assembles the stage1
+// root (/newroot = $P/stage1/rootfs, with $P bound at /newroot/pod and the host
+// volumes bound at the apps' mount points), starts the pod init
+// (/newroot/init) in a new PID namespace, and serves the enter/stop agent on
+// virtio-serial ports until the pod init exits. Then it powers the VM off.
+//
+// Static, libc + libstdc++ only: there is nothing else in the initramfs.
+#include <dirent.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "../common/frame.hpp"
+
+using json = nlohmann::json;
+
+namespace {
+
+bool g_debug = false;
+
+void logmsg(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  timespec ts;
+  clock_gettime(CLOCK_BOOTTIME, &ts);
+  fprintf(stderr, "[%5ld.%03ld] pod-kvm-boot: %s\n", static_cast<long>(ts.tv_sec), ts.tv_nsec / 1000000, buf);
+}
+
+#define DEBUG(...) \
+  do {             \
+    if (g_debug) logmsg(__VA_ARGS__); \
+  } while (0)
+
+[[noreturn]] void power_off(const char* why) {
+  logmsg("powering off: %s", why);
+  sync();
+  reboot(RB_POWER_OFF);
+  // Some machine types have no working power-off; qemu runs with -no-reboot,
+  // so a reset ends it as well.
+  reboot(RB_AUTOBOOT);
+  for (;;) pause();
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+void mkdir_p(const std::string& path, mode_t mode = 0755) {
+  std::string cur;
+  size_t i = 0;
+  while (i <= path.size()) {
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    cur = path.substr(0, j);
+    if (!cur.empty()) mkdir(cur.c_str(), mode);
+    i = j + 1;
+  }
+}
+
+bool do_mount(const char* src, const std::string& dst, const char* type, unsigned long flags,
+              const char* data = nullptr, bool quiet = false) {
+  if (mount(src, dst.c_str(), type, flags, data) == 0) return true;
+  if (!quiet) logmsg("mount %s on %s (%s): %s", src ? src : "-", dst.c_str(), type ? type : "bind",
+                     strerror(errno));
+  return false;
+}
+
+void load_modules(const char* list) {
+  std::ifstream order(list);
+  std::string mod;
+  while (std::getline(order, mod)) {
+    if (mod.empty()) continue;
+    int fd = open(mod.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      logmsg("module %s: %s", mod.c_str(), strerror(errno));
+      continue;
+    }
+    if (syscall(SYS_finit_module, fd, "", 0) != 0 && errno != EEXIST)
+      logmsg("loading %s: %s", mod.c_str(), strerror(errno));
+    else
+      DEBUG("loaded %s", mod.c_str());
+    close(fd);
+  }
+}
+
+std::map<std::string, std::string> kernel_params() {
+  std::map<std::string, std::string> m;
+  std::istringstream in(read_file("/proc/cmdline"));
+  std::string w;
+  while (in >> w) {
+    auto eq = w.find('=');
+    if (eq == std::string::npos)
+      m[w] = "";
+    else
+      m[w.substr(0, eq)] = w.substr(eq + 1);
+  }
+  return m;
+}
+
+// Mount a host share by tag, waiting for the device to show up (the virtio
+// probe may still be running right after the modules were loaded).
+bool mount_share(const std::string& tag, const std::string& dst, const std::string& kind, bool ro) {
+  mkdir_p(dst);
+  unsigned long flags = ro ? MS_RDONLY : 0;
+  for (int i = 0; i < 100; i++) {
+    bool ok;
+    if (kind == "9p")
+      ok = do_mount(tag.c_str(), dst, "9p", flags,
+                    "trans=virtio,version=9p2000.L,msize=262144,cache=none,access=client", true);
+    else
+      ok = do_mount(tag.c_str(), dst, "virtiofs", flags, nullptr, true);
+    if (ok) return true;
+    usleep(50 * 1000);
+  }
+  return do_mount(tag.c_str(), dst, kind == "9p" ? "9p" : "virtiofs", flags, nullptr);
+}
+
+// /dev/vportNpM of the virtio-serial port called `name`, or "".
+std::string find_port(const std::string& name) {
+  DIR* d = opendir("/sys/class/virtio-ports");
+  if (!d) return "";
+  std::string found;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    std::string n = read_file(std::string("/sys/class/virtio-ports/") + e->d_name + "/name");
+    while (!n.empty() && (n.back() == '\n' || n.back() == '\0')) n.pop_back();
+    if (n == name) {
+      found = std::string("/dev/") + e->d_name;
+      break;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+struct Config {
+  std::string share = "virtiofs";
+  json guest;  // $P/stage1-state/guest.json
+};
+
+void setup_root(const Config& cfg) {
+  mkdir_p("/newroot");
+  if (!do_mount("/pod/stage1/rootfs", "/newroot", nullptr, MS_BIND | MS_REC))
+    power_off("cannot bind the stage1 rootfs");
+  mkdir("/newroot/pod", 0755);
+  if (!do_mount("/pod", "/newroot/pod", nullptr, MS_BIND)) power_off("cannot bind the pod dir");
+  for (const char* d : {"/newroot/dev", "/newroot/proc", "/newroot/sys", "/newroot/run", "/newroot/tmp"})
+    mkdir(d, 0755);
+  do_mount("devtmpfs", "/newroot/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  do_mount("sysfs", "/newroot/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  do_mount("tmpfs", "/newroot/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755");
+
+  // Host volumes go where the pod init binds them from (stage1/init/rootfs.hpp
+  // kHostVolumesDir); kind=empty volumes are in the pod dir already.
+  int n = 0;
+  for (const auto& v : cfg.guest.value("volumes", json::array())) {
+    std::string tag = v.value("tag", "");
+    std::string name = v.value("name", "");
+    if (tag.empty() || name.empty() || name.find('/') != std::string::npos) continue;
+    std::string src = "/vols/" + std::to_string(n++);
+    if (!mount_share(tag, src, cfg.share, v.value("readOnly", false))) {
+      logmsg("volume %s (%s) not mounted", name.c_str(), tag.c_str());
+      continue;
+    }
+    std::string dst = "/newroot/host-volumes/" + name;
+    mkdir_p(dst);
+    do_mount(src.c_str(), dst, nullptr, MS_BIND);
+    DEBUG("volume %s at %s", name.c_str(), dst.c_str());
+  }
+}
+
+pid_t start_init(const Config& cfg) {
+  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0));
+  if (pid < 0) power_off("cannot clone the pod init");
+  if (pid > 0) return pid;
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+  do_mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) {
+    logmsg("cannot enter the stage1 rootfs: %s", strerror(errno));
+    _exit(125);
+  }
+  setsid();
+  std::vector<std::string> args = {"/init"};
+  if (cfg.guest.value("debug", false)) args.push_back("--debug");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                        "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm", nullptr};
+  execve("/init", argv.data(), const_cast<char**>(envp));
+  logmsg("cannot exec the pod init /init: %s", strerror(errno));
+  _exit(125);
+}
+
+// ---- enter sessions -------------------------------------------------------
+
+// Runs in a child of PID 1 that owns the enter port for one session.
+[[noreturn]] void enter_session(int port, pid_t init_pid) {
+  podkvm::Frame req;
+  if (!podkvm::recv_frame(port, req) || req.type != podkvm::kReqEnter) _exit(1);
+  auto fail = [&](const std::string& msg) {
+    podkvm::send_frame(port, podkvm::kError, msg);
+    _exit(1);
+  };
+  json r = json::parse(req.data, nullptr, false);
+  if (r.is_discarded()) fail("bad enter request");
+  std::string app_name = r.value("app", "");
+  std::vector<std::string> args = r.value("argv", std::vector<std::string>{});
+  if (args.empty()) fail("no command given");
+
+  // The pod's mount and PID namespaces are the pod init's; inside them
+  // `/init enter` sets up the app's root, environment and user exactly as it
+  // does for the app itself.
+  for (const char* ns : {"mnt", "pid"}) {
+    std::string nspath = "/proc/" + std::to_string(init_pid) + "/ns/" + ns;
+    int nsfd = open(nspath.c_str(), O_RDONLY | O_CLOEXEC);
+    if (nsfd < 0 || setns(nsfd, 0) != 0) fail("the pod is not running");
+    close(nsfd);
+  }
+
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) fail("pipe failed");
+  pid_t child = fork();
+  if (child < 0) fail("fork failed");
+  if (child == 0) {
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) {
+      fprintf(stderr, "enter: cannot enter the stage1 root: %s\n", strerror(errno));
+      _exit(125);
+    }
+    std::vector<std::string> full = {"/init", "enter", "--app=" + app_name, "--"};
+    full.insert(full.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (auto& x : full) argv.push_back(x.data());
+    argv.push_back(nullptr);
+    const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
+    execve("/init", argv.data(), const_cast<char**>(envp));
+    fprintf(stderr, "enter: exec /init: %s\n", strerror(errno));
+    _exit(126);
+  }
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  int stdin_w = in[1];
+  bool out_open = true, err_open = true;
+  char buf[65536];
+  while (out_open || err_open) {
+    pollfd p[3] = {{port, POLLIN, 0}, {out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+    if (!out_open) p[1].fd = -1;
+    if (!err_open) p[2].fd = -1;
+    if (poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[0].revents & POLLIN) {
+      podkvm::Frame f;
+      if (!podkvm::recv_frame(port, f)) {
+        kill(child, SIGKILL);
+        _exit(1);
+      }
+      if (f.type == podkvm::kStdin && stdin_w >= 0) {
+        if (!podkvm::write_all(stdin_w, f.data.data(), f.data.size())) {
+          close(stdin_w);
+          stdin_w = -1;
+        }
+      } else if (f.type == podkvm::kStdinEof && stdin_w >= 0) {
+        close(stdin_w);
+        stdin_w = -1;
+      }
+    } else if (p[0].revents & (POLLHUP | POLLERR)) {
+      // The host went away: end the command.
+      kill(child, SIGKILL);
+      _exit(1);
+    }
+    for (int i = 1; i < 3; i++) {
+      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = read(p[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        (i == 1 ? out_open : err_open) = false;
+        continue;
+      }
+      podkvm::send_frame(port, i == 1 ? podkvm::kStdout : podkvm::kStderr, buf, static_cast<size_t>(n));
+    }
+  }
+  if (stdin_w >= 0) close(stdin_w);
+  int st = 0;
+  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  podkvm::send_frame(port, podkvm::kExit, std::to_string(code));
+  _exit(0);
+}
+
+int64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+int main() {
+  if (getpid() != 1) {
+    fprintf(stderr, "pod-kvm-boot: must run as PID 1 of a stage1-kvm guest\n");
+    return 1;
+  }
+  mkdir("/proc", 0755);
+  mkdir("/sys", 0755);
+  mkdir("/dev", 0755);
+  do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  do_mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
+  int con = open("/dev/console", O_RDWR | O_NOCTTY);
+  if (con >= 0) {
+    dup2(con, 1);
+    dup2(con, 2);
+    if (con > 2) close(con);
+  }
+  auto params = kernel_params();
+  g_debug = params.count("pod.debug") > 0;
+  if (params.count("pod.probe")) {
+    // The accel probe only needs to know that the kernel reached userspace.
+    printf("POD-KVM-PROBE-OK\n");
+    fflush(stdout);
+    power_off("probe done");
+  }
+  load_modules("/etc/modules.order");
+  // After virtio itself; the drivers loaded above bind when the mmio devices appear.
+  if (params.count("pod.mmio")) load_modules("/etc/modules.mmio");
+
+  Config cfg;
+  if (params.count("pod.share")) cfg.share = params["pod.share"];
+  if (!mount_share("pod", "/pod", cfg.share, false)) power_off("cannot mount the pod dir share");
+  cfg.guest = json::parse(read_file("/pod/stage1-state/guest.json"), nullptr, false);
+  if (cfg.guest.is_discarded()) cfg.guest = json::object();
+  if (cfg.guest.value("debug", false)) g_debug = true;
+  setup_root(cfg);
+
+  sigset_t mask;
+  sigemptyset(&mask);
+  sigaddset(&mask, SIGCHLD);
+  sigaddset(&mask, SIGTERM);
+  sigaddset(&mask, SIGINT);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  pid_t init_pid = start_init(cfg);
+  DEBUG("pod init is pid %d", init_pid);
+  int init_status = -1;
+
+  std::string ctl_path, enter_path;
+  int ctl = -1, enter = -1;
+  pid_t session = -1;
+  int64_t kill_at = -1, poweroff_at = -1;
+  int64_t ctl_idle_until = 0, enter_idle_until = 0, next_stop_check = 0;
+  const int stop_timeout_ms = cfg.guest.value("stopTimeout", 10) * 1000 + 5000;
+
+  while (init_status < 0) {
+    int64_t now = now_ms();
+    if (ctl < 0 && (ctl_path = find_port(podkvm::kCtlPort)) != "")
+      ctl = open(ctl_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
+    if (enter < 0 && (enter_path = find_port(podkvm::kEnterPort)) != "")
+      enter = open(enter_path.c_str(), O_RDWR | O_CLOEXEC);
+    pollfd p[3] = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    // An unconnected port polls as POLLHUP at once; look at it again later.
+    if (ctl >= 0 && now >= ctl_idle_until) p[1].fd = ctl;
+    if (enter >= 0 && session < 0 && now >= enter_idle_until) p[2].fd = enter;
+    int timeout = 100;
+    if (ctl < 0 || enter < 0) timeout = 50;
+    if (kill_at >= 0) timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, kill_at - now)));
+    int n = poll(p, 3, timeout);
+    now = now_ms();
+    if (n < 0 && errno != EINTR) break;
+    if (p[0].revents & POLLIN) {
+      signalfd_siginfo si;
+      while (read(sfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) kill(init_pid, SIGTERM);
+        if (si.ssi_signo != SIGCHLD) continue;
+        int st;
+        pid_t w;
+        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
+          if (w == init_pid) init_status = st;
+          if (w == session) session = -1;
+        }
+      }
+    }
+    if (p[1].fd >= 0 && p[1].revents) {
+      if (p[1].revents & POLLIN) {
+        podkvm::Frame f;
+        int flags = fcntl(ctl, F_GETFL);
+        fcntl(ctl, F_SETFL, flags & ~O_NONBLOCK);
+        bool ok = podkvm::recv_frame(ctl, f);
+        fcntl(ctl, F_SETFL, flags);
+        if (ok && f.type == podkvm::kReqStop) {
+          logmsg("stop requested (%s)", f.data.c_str());
+          if (f.data == "force") {
+            kill(init_pid, SIGKILL);
+          } else {
+            kill(init_pid, SIGTERM);
+            if (kill_at < 0) kill_at = now + stop_timeout_ms;
+          }
+          podkvm::send_frame(ctl, podkvm::kAck, "");
+        }
+      } else {
+        ctl_idle_until = now + 100;
+      }
+    }
+    if (p[2].fd >= 0 && p[2].revents) {
+      if (p[2].revents & POLLIN) {
+        session = fork();
+        if (session == 0) {
+          sigprocmask(SIG_UNBLOCK, &mask, nullptr);
+          close(sfd);
+          enter_session(enter, init_pid);
+        }
+      } else {
+        enter_idle_until = now + 100;
+      }
+    }
+    // A stop request can also arrive as a file in the shared pod dir (the
+    // host writes it when it cannot reach the ctl port, e.g. under lkvm).
+    if (kill_at < 0 && now >= next_stop_check) {
+      next_stop_check = now + 200;
+      std::string req = read_file("/pod/stage1-state/stop-request");
+      if (!req.empty()) {
+        logmsg("stop requested through the pod dir (%s)", req.c_str());
+        unlink("/pod/stage1-state/stop-request");
+        if (req.rfind("force", 0) == 0) {
+          kill(init_pid, SIGKILL);
+        } else {
+          kill(init_pid, SIGTERM);
+          kill_at = now + stop_timeout_ms;
+        }
+      }
+    }
+    if (kill_at >= 0 && now >= kill_at) {
+      logmsg("pod init did not stop in time, killing it");
+      kill(init_pid, SIGKILL);
+      kill_at = -1;
+      poweroff_at = now + 5000;
+    }
+    if (poweroff_at >= 0 && now >= poweroff_at) break;
+  }
+  if (session > 0) kill(session, SIGKILL);
+  if (init_status >= 0) {
+    if (WIFEXITED(init_status))
+      DEBUG("pod init exited with status %d", WEXITSTATUS(init_status));
+    else
+      logmsg("pod init killed by signal %d", WTERMSIG(init_status));
+  }
+  sync();
+  umount2("/newroot/pod", MNT_DETACH);
+  power_off("pod finished");
+}

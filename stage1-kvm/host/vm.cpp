@@ -1,0 +1,206 @@
+#include "vm.hpp"
+
+#include <cctype>
+#include <cstring>
+
+#include "util/error.hpp"
+
+using json = nlohmann::json;
+
+namespace podkvm {
+
+const char* to_string(Hypervisor h) { return h == Hypervisor::Qemu ? "qemu" : "lkvm"; }
+const char* to_string(Accel a) { return a == Accel::Kvm ? "kvm" : "tcg"; }
+
+std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type) {
+  // quiet: under TCG every console byte costs; panic=-1 + -no-reboot turn a
+  // guest panic into a VMM exit instead of a hang.
+  std::string c = "console=ttyS0 quiet panic=-1 reboot=t tsc=reliable";
+  c += " pod.share=" + share_type;
+  c += " pod.uuid=" + vm.uuid;
+  if (vm.debug) c += " pod.debug";
+  if (vm.machine == "microvm") c += " pod.mmio";
+  if (!vm.kernel_cmdline_extra.empty()) c += " " + vm.kernel_cmdline_extra;
+  return c;
+}
+
+std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
+  const bool mmio = vm.machine == "microvm";
+  const std::string dev_fs = mmio ? "vhost-user-fs-device" : "vhost-user-fs-pci";
+  const std::string dev_serial = mmio ? "virtio-serial-device" : "virtio-serial-pci";
+  std::string machine = vm.machine;
+  if (mmio) machine += ",isa-serial=on,rtc=on";
+  machine += ",memory-backend=mem";
+  std::vector<std::string> a = {
+      qemu,
+      "-name", "pod-" + vm.uuid + ",process=pod-" + vm.uuid,
+      "-uuid", vm.uuid,
+      "-machine", machine,
+      "-accel", to_string(vm.accel),
+      "-smp", std::to_string(vm.cpus),
+      "-m", std::to_string(vm.memory_mib) + "M",
+      // virtiofsd maps guest RAM: it must be a shared memfd.
+      "-object", "memory-backend-memfd,id=mem,size=" + std::to_string(vm.memory_mib) + "M,share=on",
+      "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+  };
+  if (vm.accel == Accel::Kvm) a.insert(a.end(), {"-cpu", "host"});
+  if (vm.console_log.empty()) {
+    a.insert(a.end(), {"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0"});
+  } else {
+    a.insert(a.end(), {"-chardev", "file,id=con0,path=" + vm.console_log, "-serial", "chardev:con0"});
+  }
+  a.insert(a.end(), {"-kernel", vm.kernel, "-initrd", vm.initrd, "-append", kernel_cmdline(vm, "virtiofs")});
+  int i = 0;
+  for (const auto& s : vm.shares) {
+    std::string id = "fs" + std::to_string(i++);
+    a.insert(a.end(), {"-chardev", "socket,id=" + id + ",path=" + s.socket, "-device",
+                       dev_fs + ",chardev=" + id + ",tag=" + s.tag + ",queue-size=1024"});
+  }
+  a.insert(a.end(), {"-device", dev_serial + ",id=vser0,max_ports=4",
+                     "-chardev", "socket,id=ctl,path=" + vm.ctl_socket + ",server=on,wait=off",
+                     "-device", "virtserialport,bus=vser0.0,chardev=ctl,name=pod.ctl",
+                     "-chardev", "socket,id=enter,path=" + vm.enter_socket + ",server=on,wait=off",
+                     "-device", "virtserialport,bus=vser0.0,chardev=enter,name=pod.enter"});
+  return a;
+}
+
+std::vector<std::string> virtiofsd_argv(const std::string& virtiofsd, const Share& s) {
+  // sandbox=chroot: the namespace sandbox needs unprivileged userns/pivot_root
+  // tricks that fail in containers; we run as root anyway.
+  std::vector<std::string> a = {virtiofsd, "--socket-path=" + s.socket, "-o", "source=" + s.host_path,
+                                "-o", "cache=auto", "-o", "sandbox=chroot", "-o", "log_level=err"};
+  // virtiofsd 7.2 has no read-only export: a read-only share is enforced by
+  // the guest's read-only mount.
+  return a;
+}
+
+std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm) {
+  std::vector<std::string> a = {lkvm, "run",
+                                "--name", "pod-" + vm.uuid,
+                                "--kernel", vm.kernel,
+                                "--initrd", vm.initrd,
+                                "--cpus", std::to_string(vm.cpus),
+                                "--mem", std::to_string(vm.memory_mib),
+                                "--console", "serial",
+                                "--params", kernel_cmdline(vm, "9p")};
+  for (const auto& s : vm.shares) a.insert(a.end(), {"--9p", s.host_path + "," + s.tag});
+  return a;
+}
+
+std::optional<uint64_t> parse_memory(const json& v) {
+  if (v.is_number_unsigned() || v.is_number_integer()) {
+    if (v.get<int64_t>() < 0) return std::nullopt;
+    return v.get<uint64_t>();
+  }
+  if (!v.is_string()) return std::nullopt;
+  std::string s = v.get<std::string>();
+  size_t i = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) i++;
+  if (i == 0) return std::nullopt;
+  double n = std::stod(s.substr(0, i));
+  std::string unit = s.substr(i);
+  double mult = 1;
+  if (unit.empty()) mult = 1;
+  else if (unit == "K" || unit == "k") mult = 1e3;
+  else if (unit == "M") mult = 1e6;
+  else if (unit == "G") mult = 1e9;
+  else if (unit == "T") mult = 1e12;
+  else if (unit == "Ki") mult = 1024.0;
+  else if (unit == "Mi") mult = 1024.0 * 1024;
+  else if (unit == "Gi") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "Ti") mult = 1024.0 * 1024 * 1024 * 1024;
+  else return std::nullopt;
+  return static_cast<uint64_t>(n * mult);
+}
+
+uint64_t vm_memory_mib(const json& pm, const json& runtime) {
+  constexpr uint64_t kMiB = 1024 * 1024;
+  if (runtime.is_object() && runtime.contains("memory")) {
+    if (auto b = parse_memory(runtime["memory"]); b && *b > 0) return std::max<uint64_t>(64, (*b + kMiB - 1) / kMiB);
+  }
+  uint64_t total = 128 * kMiB;
+  for (const auto& app : pm.value("apps", json::array())) {
+    for (const auto& iso : app.value("app", json::object()).value("isolators", json::array())) {
+      if (iso.value("name", "") != "resource/memory") continue;
+      const json& val = iso.contains("value") ? iso["value"] : json();
+      if (val.is_object() && val.contains("limit"))
+        if (auto b = parse_memory(val["limit"])) total += *b;
+    }
+  }
+  return (total + kMiB - 1) / kMiB;
+}
+
+int vm_cpus(const json& runtime) {
+  if (runtime.is_object() && runtime.contains("cpus") && runtime["cpus"].is_number()) {
+    int n = static_cast<int>(runtime["cpus"].get<double>() + 0.999);
+    if (n >= 1) return std::min(n, 64);
+  }
+  return 1;
+}
+
+std::vector<Volume> pod_volumes(const json& pm) {
+  std::vector<Volume> vols;
+  for (const auto& v : pm.value("volumes", json::array())) {
+    Volume vol;
+    vol.name = v.value("name", "");
+    vol.kind = v.value("kind", "");
+    vol.source = v.value("source", "");
+    vol.read_only = v.value("readOnly", false);
+    if (vol.kind == "host" && (vol.source.empty() || vol.source[0] != '/'))
+      throw pod::Error("volume \"" + vol.name + "\": host volume needs an absolute source");
+    vols.push_back(vol);
+  }
+  for (const auto& app : pm.value("apps", json::array())) {
+    std::string an = app.value("name", "");
+    json a = app.value("app", json::object());
+    for (const auto& m : app.value("mounts", json::array())) {
+      std::string vname = m.value("volume", "");
+      std::string path = m.value("path", "");
+      if (path.empty()) {
+        // Older manifests name an image mount point instead of a path.
+        std::string mp = m.value("mountPoint", "");
+        for (const auto& p : a.value("mountPoints", json::array()))
+          if (p.value("name", "") == mp) path = p.value("path", "");
+      }
+      if (path.empty()) throw pod::Error("app \"" + an + "\": mount of volume \"" + vname + "\" has no path");
+      while (!path.empty() && path[0] == '/') path.erase(0, 1);
+      if (path.find("..") != std::string::npos)
+        throw pod::Error("app \"" + an + "\": mount path \"" + path + "\" contains \"..\"");
+      for (auto& vol : vols)
+        if (vol.name == vname) vol.targets.push_back("opt/stage2/" + an + "/rootfs/" + path);
+    }
+  }
+  return vols;
+}
+
+std::optional<int> pod_exit_status(const std::vector<std::string>& apps,
+                                   const std::vector<std::optional<json>>& records) {
+  bool any = false;
+  for (size_t i = 0; i < apps.size() && i < records.size(); i++) {
+    if (!records[i]) continue;
+    any = true;
+    int code = records[i]->value("exitCode", 0);
+    if (code != 0) return code;
+  }
+  if (!any) return std::nullopt;
+  return 0;
+}
+
+Choice resolve_choice(const json& runtime, const char* env_hyp, const char* env_accel) {
+  Choice c;
+  auto pick = [&](const char* key, const char* env, std::initializer_list<const char*> allowed) {
+    std::string v = "auto";
+    if (runtime.is_object() && runtime.contains(key) && runtime[key].is_string()) v = runtime[key].get<std::string>();
+    if ((v.empty() || v == "auto") && env && *env) v = env;
+    if (v.empty()) v = "auto";
+    bool ok = v == "auto";
+    for (const char* a : allowed) ok = ok || v == a;
+    if (!ok) throw pod::Error(std::string("invalid ") + key + " \"" + v + "\"");
+    return v;
+  };
+  c.hypervisor = pick("hypervisor", env_hyp, {"qemu", "lkvm"});
+  c.accel = pick("accel", env_accel, {"kvm", "tcg"});
+  return c;
+}
+
+}  // namespace podkvm

@@ -1,0 +1,93 @@
+// How stage1-kvm turns a pod into a VM: the choice of hypervisor and
+// accelerator, the VM's size, and the VMM command lines. Pure functions of
+// their inputs (no I/O) so that they are unit-tested; see probe.hpp for the
+// part that looks at the host.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace podkvm {
+
+enum class Hypervisor { Qemu, Lkvm };
+enum class Accel { Kvm, Tcg };
+
+const char* to_string(Hypervisor h);
+const char* to_string(Accel a);
+
+// A host directory the guest mounts by tag.
+struct Share {
+  std::string tag;          // "pod", "vol0", …
+  std::string host_path;    // absolute
+  std::string socket;       // qemu: the virtiofsd socket (relative to $P)
+  bool read_only = false;
+};
+
+struct VmSpec {
+  std::string uuid;
+  std::string kernel;
+  std::string initrd;
+  std::string kernel_cmdline_extra;  // appended to the default command line
+  int cpus = 1;
+  uint64_t memory_mib = 128;
+  Accel accel = Accel::Tcg;
+  std::string machine = "pc";        // qemu machine type: pc, q35 or microvm
+  std::string console_log;           // file for the serial console; empty = stdio (interactive)
+  std::string ctl_socket;            // unix socket paths serving the agent ports
+  std::string enter_socket;
+  std::vector<Share> shares;         // shares[0] is the pod dir, tag "pod"
+  bool debug = false;
+};
+
+// The guest kernel command line (console, quiet boot, which share type the
+// guest mounts, the pod uuid).
+std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type);
+
+// argv of qemu-system-x86_64 (argv[0] = qemu) for the spec. The shares are
+// served by virtiofsd (vhost-user-fs), which needs guest RAM in a shared memfd.
+std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm);
+// argv of virtiofsd serving one share.
+std::vector<std::string> virtiofsd_argv(const std::string& virtiofsd, const Share& s);
+// argv of `lkvm run` for the spec: shares as 9p (lkvm has no vhost-user-fs),
+// the agent ports on virtio-console are not available, so enter/stop use the
+// 9p-shared stage1-state dir (see Documentation/stage1-kvm.md).
+std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm);
+
+// ---- what the pod asks for -----------------------------------------------
+
+// Parse an appc memory quantity ("128M", "1Gi", "1048576") into bytes.
+std::optional<uint64_t> parse_memory(const nlohmann::json& v);
+// VM memory in MiB: runtime.json "memory" (bytes) if set, else 128 MiB plus
+// the apps' resource/memory isolator limits.
+uint64_t vm_memory_mib(const nlohmann::json& pod_manifest, const nlohmann::json& runtime);
+int vm_cpus(const nlohmann::json& runtime);
+
+struct Volume {
+  std::string name;
+  std::string kind;       // "host" or "empty"
+  std::string source;     // host: absolute host path
+  bool read_only = false;
+  std::vector<std::string> targets;  // relative to the stage1 rootfs: opt/stage2/<app>/rootfs/<path>
+};
+// Volumes of the pod manifest with the mount targets of every app.
+std::vector<Volume> pod_volumes(const nlohmann::json& pod_manifest);
+
+// The pod exit status from the apps' exit records: the first app (manifest
+// order) whose record has a non-zero exitCode, else 0; nullopt when no app has
+// a record. `records` maps app name -> parsed record.
+std::optional<int> pod_exit_status(const std::vector<std::string>& apps,
+                                   const std::vector<std::optional<nlohmann::json>>& records);
+
+// Hypervisor/accel requests: "auto", or a forced value.
+struct Choice {
+  std::string hypervisor = "auto";  // runtime.json "hypervisor", env POD_KVM_HYPERVISOR
+  std::string accel = "auto";       // runtime.json "accel", env POD_KVM_ACCEL
+};
+// Combine runtime.json with the environment: an explicit (non-auto) value in
+// runtime.json wins, then the environment. Throws pod::Error on bad values.
+Choice resolve_choice(const nlohmann::json& runtime, const char* env_hypervisor, const char* env_accel);
+
+}  // namespace podkvm

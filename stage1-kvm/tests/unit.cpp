@@ -1,0 +1,147 @@
+// Unit tests of the pure parts of stage1-kvm: VMM command lines, VM sizing,
+// volumes, exit status and hypervisor/accel selection.
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
+
+#include <algorithm>
+
+#include "../host/vm.hpp"
+#include "util/error.hpp"
+
+using json = nlohmann::json;
+using namespace podkvm;
+
+namespace {
+
+bool has_pair(const std::vector<std::string>& v, const std::string& a, const std::string& b) {
+  for (size_t i = 0; i + 1 < v.size(); i++)
+    if (v[i] == a && v[i + 1] == b) return true;
+  return false;
+}
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+VmSpec spec() {
+  VmSpec vm;
+  vm.uuid = "0b4e3d39-0000-4000-8000-000000000001";
+  vm.kernel = "/k/vmlinuz";
+  vm.initrd = "/k/initramfs.img";
+  vm.memory_mib = 256;
+  vm.cpus = 2;
+  vm.console_log = "stage1-state/console.log";
+  vm.ctl_socket = "stage1-state/ctl.sock";
+  vm.enter_socket = "stage1-state/enter.sock";
+  vm.shares = {{"pod", "/var/lib/pod/pods/run/x", "stage1-state/x-fs0.sock", false},
+               {"vol1", "/srv/data", "stage1-state/x-fs1.sock", true}};
+  return vm;
+}
+
+}  // namespace
+
+TEST_CASE("qemu command line") {
+  VmSpec vm = spec();
+  auto a = qemu_argv("/usr/bin/qemu-system-x86_64", vm);
+  CHECK(a[0] == "/usr/bin/qemu-system-x86_64");
+  CHECK(has_pair(a, "-accel", "tcg"));
+  CHECK(!contains(a, "-cpu"));
+  CHECK(has_pair(a, "-m", "256M"));
+  CHECK(has_pair(a, "-smp", "2"));
+  CHECK(has_pair(a, "-uuid", vm.uuid));
+  CHECK(has_pair(a, "-machine", "pc,memory-backend=mem"));
+  CHECK(has_pair(a, "-object", "memory-backend-memfd,id=mem,size=256M,share=on"));
+  CHECK(has_pair(a, "-device", "vhost-user-fs-pci,chardev=fs0,tag=pod,queue-size=1024"));
+  CHECK(has_pair(a, "-device", "vhost-user-fs-pci,chardev=fs1,tag=vol1,queue-size=1024"));
+  CHECK(has_pair(a, "-chardev", "file,id=con0,path=stage1-state/console.log"));
+  CHECK(has_pair(a, "-device", "virtserialport,bus=vser0.0,chardev=ctl,name=pod.ctl"));
+  CHECK(contains(a, "-no-reboot"));
+  auto it = std::find(a.begin(), a.end(), "-append");
+  REQUIRE(it != a.end());
+  CHECK((it + 1)->find("pod.share=virtiofs") != std::string::npos);
+  CHECK((it + 1)->find("pod.uuid=" + vm.uuid) != std::string::npos);
+
+  vm.accel = Accel::Kvm;
+  vm.machine = "microvm";
+  vm.console_log.clear();
+  a = qemu_argv("qemu", vm);
+  CHECK(has_pair(a, "-accel", "kvm"));
+  CHECK(has_pair(a, "-cpu", "host"));
+  CHECK(has_pair(a, "-machine", "microvm,isa-serial=on,rtc=on,memory-backend=mem"));
+  CHECK(has_pair(a, "-device", "vhost-user-fs-device,chardev=fs0,tag=pod,queue-size=1024"));
+  CHECK(has_pair(a, "-chardev", "stdio,id=con0,signal=off"));
+}
+
+TEST_CASE("lkvm and virtiofsd command lines") {
+  VmSpec vm = spec();
+  auto a = lkvm_argv("/usr/local/bin/lkvm", vm);
+  CHECK(a[1] == "run");
+  CHECK(has_pair(a, "--mem", "256"));
+  CHECK(has_pair(a, "--cpus", "2"));
+  CHECK(has_pair(a, "--9p", "/srv/data,vol1"));
+  CHECK(has_pair(a, "--9p", "/var/lib/pod/pods/run/x,pod"));
+  CHECK(has_pair(a, "--name", "pod-" + vm.uuid));
+  auto it = std::find(a.begin(), a.end(), "--params");
+  REQUIRE(it != a.end());
+  CHECK((it + 1)->find("pod.share=9p") != std::string::npos);
+
+  auto v = virtiofsd_argv("/usr/lib/qemu/virtiofsd", vm.shares[1]);
+  CHECK(contains(v, "--socket-path=stage1-state/x-fs1.sock"));
+  CHECK(contains(v, "source=/srv/data"));
+}
+
+TEST_CASE("memory and cpus") {
+  CHECK(parse_memory(json("128M")) == 128000000u);
+  CHECK(parse_memory(json("1Gi")) == 1073741824u);
+  CHECK(parse_memory(json(4096)) == 4096u);
+  CHECK(!parse_memory(json("12X")));
+  CHECK(!parse_memory(json("")));
+  json pm = {{"apps", {{{"name", "a"}, {"app", {{"isolators", {{{"name", "resource/memory"},
+                                                                {"value", {{"limit", "64Mi"}}}}}}}}}}}};
+  CHECK(vm_memory_mib(pm, json::object()) == 192);
+  CHECK(vm_memory_mib(pm, json{{"memory", 512 * 1024 * 1024}}) == 512);
+  CHECK(vm_memory_mib(json::object(), json::object()) == 128);
+  CHECK(vm_cpus(json::object()) == 1);
+  CHECK(vm_cpus(json{{"cpus", 3}}) == 3);
+  CHECK(vm_cpus(json{{"cpus", 0.5}}) == 1);
+}
+
+TEST_CASE("volumes map to app mount points") {
+  json pm = json::parse(R"({
+    "volumes": [{"name": "data", "kind": "host", "source": "/srv/data", "readOnly": true},
+                {"name": "scratch", "kind": "empty"}],
+    "apps": [{"name": "web", "app": {"mountPoints": [{"name": "scratch", "path": "/var/scratch"}]},
+              "mounts": [{"volume": "data", "path": "/data"}, {"volume": "scratch", "mountPoint": "scratch"}]},
+             {"name": "db", "mounts": [{"volume": "data", "path": "/mnt/d"}]}]})");
+  auto v = pod_volumes(pm);
+  REQUIRE(v.size() == 2);
+  CHECK(v[0].read_only);
+  CHECK(v[0].targets == std::vector<std::string>{"opt/stage2/web/rootfs/data", "opt/stage2/db/rootfs/mnt/d"});
+  CHECK(v[1].kind == "empty");
+  CHECK(v[1].targets == std::vector<std::string>{"opt/stage2/web/rootfs/var/scratch"});
+  json bad = json::parse(R"({"volumes": [{"name": "x", "kind": "host", "source": "rel"}]})");
+  CHECK_THROWS_AS(pod_volumes(bad), pod::Error);
+  json dotdot = json::parse(R"({"volumes": [{"name": "x", "kind": "empty"}],
+    "apps": [{"name": "a", "mounts": [{"volume": "x", "path": "/../etc"}]}]})");
+  CHECK_THROWS_AS(pod_volumes(dotdot), pod::Error);
+}
+
+TEST_CASE("pod exit status") {
+  std::vector<std::string> apps = {"a", "b", "c"};
+  CHECK(!pod_exit_status(apps, {std::nullopt, std::nullopt, std::nullopt}));
+  CHECK(pod_exit_status(apps, {json{{"exitCode", 0}}, json{{"exitCode", 0}}, std::nullopt}) == 0);
+  CHECK(pod_exit_status(apps, {json{{"exitCode", 0}}, json{{"exitCode", 3}}, json{{"exitCode", 4}}}) == 3);
+  CHECK(pod_exit_status(apps, {std::nullopt, json{{"exitCode", 143}, {"signal", 15}}, json{{"exitCode", 1}}}) ==
+        143);
+}
+
+TEST_CASE("hypervisor and accel choice") {
+  CHECK(resolve_choice(json::object(), nullptr, nullptr).accel == "auto");
+  CHECK(resolve_choice(json::object(), nullptr, "tcg").accel == "tcg");
+  CHECK(resolve_choice(json{{"accel", "kvm"}}, nullptr, "tcg").accel == "kvm");
+  CHECK(resolve_choice(json{{"accel", "auto"}}, nullptr, "tcg").accel == "tcg");
+  CHECK(resolve_choice(json{{"hypervisor", "lkvm"}}, "qemu", nullptr).hypervisor == "lkvm");
+  CHECK(resolve_choice(json::object(), "qemu", nullptr).hypervisor == "qemu");
+  CHECK_THROWS_AS(resolve_choice(json{{"accel", "hvf"}}, nullptr, nullptr), pod::Error);
+  CHECK_THROWS_AS(resolve_choice(json::object(), "xen", nullptr), pod::Error);
+}

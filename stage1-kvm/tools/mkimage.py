@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Assemble the stage1-kvm image: a directory (manifest + rootfs/) in the
+build tree for tests, and the ACI (a tar of the same, made with GNU tar
+--numeric-owner --sort=name so that it is reproducible)."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--outdir", required=True, help="image directory (manifest + rootfs/)")
+    ap.add_argument("--aci", required=True)
+    ap.add_argument("--init", required=True, help="the pod init, becomes /init")
+    ap.add_argument("--host", required=True, help="the host entrypoints binary")
+    ap.add_argument("--kernel", required=True)
+    ap.add_argument("--initrd", required=True)
+    ap.add_argument("--initrd-info", required=True)
+    ap.add_argument("--version", required=True)
+    a = ap.parse_args()
+
+    out = a.outdir
+    if os.path.exists(out):
+        shutil.rmtree(out)
+    root = os.path.join(out, "rootfs")
+    os.makedirs(os.path.join(root, "kvm"))
+    os.makedirs(os.path.join(root, "opt", "stage2"))
+    for d in ("dev", "proc", "sys", "run", "tmp", "pod"):
+        os.makedirs(os.path.join(root, d))
+    for src, dst in ((a.init, "init"), (a.host, "kvm/stage1-kvm")):
+        dst = os.path.join(root, dst)
+        if subprocess.run(["strip", "--strip-unneeded", "-o", dst, src]).returncode != 0:
+            shutil.copy2(src, dst)
+        os.chmod(dst, 0o755)
+    for ep in ("run", "enter", "stop", "gc"):
+        os.symlink("stage1-kvm", os.path.join(root, "kvm", ep))
+    shutil.copyfile(a.kernel, os.path.join(root, "kvm", "vmlinuz"))
+    shutil.copyfile(a.initrd, os.path.join(root, "kvm", "initramfs.img"))
+    shutil.copyfile(a.initrd_info, os.path.join(root, "kvm", "initramfs.json"))
+    manifest = {
+        "acKind": "ImageManifest",
+        "acVersion": "0.8.11",
+        "name": "pod/stage1-kvm",
+        "labels": [
+            {"name": "version", "value": a.version},
+            {"name": "arch", "value": "amd64"},
+            {"name": "os", "value": "linux"},
+        ],
+        "annotations": [
+            {"name": "pod/stage1/run", "value": "/kvm/run"},
+            {"name": "pod/stage1/enter", "value": "/kvm/enter"},
+            {"name": "pod/stage1/stop", "value": "/kvm/stop"},
+            {"name": "pod/stage1/gc", "value": "/kvm/gc"},
+            {"name": "pod/stage1/interface-version", "value": "1"},
+            {"name": "pod/stage1/flavor", "value": "kvm"},
+        ],
+    }
+    with open(os.path.join(out, "manifest"), "w") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    tmp = a.aci + ".tmp"
+    subprocess.run(["tar", "--numeric-owner", "--sort=name", "--owner=0", "--group=0",
+                    "--mtime=@0", "-C", out, "-cf", tmp, "manifest", "rootfs"], check=True)
+    os.rename(tmp, a.aci)
+
+
+if __name__ == "__main__":
+    main()
