@@ -25,7 +25,7 @@ bool is_final(PodState s) {
 }
 
 bool is_ready(const Pod& p, PodState s) {
-  return s == PodState::Running && exists_at(p.fd(), podfile::kPid);
+  return s == PodState::Running && exists_at(p.fd(), podfile::kReady);
 }
 
 // Poll until pred holds or the deadline passes. Returns the last state.

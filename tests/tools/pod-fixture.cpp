@@ -71,6 +71,7 @@ int main(int argc, char** argv) {
           for (;;) ::pause();
         }
         write_file_at(p.fd(), podfile::kPid, std::to_string(kid) + "\n");
+        write_file_at(p.fd(), podfile::kReady, "");
         std::cout << p.uuid() << " " << kid << "\n";
         continue;
       } else {
