@@ -1,0 +1,181 @@
+#include "systemd/sd.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod::sd {
+
+namespace {
+constexpr const char* kReadyMarker = "ready";  // Documentation/stage1-abi.md
+// systemd reads at most this much per notify datagram (NOTIFY_BUFFER_MAX).
+constexpr size_t kNotifyMax = 4096;
+
+bool starts_with(const std::string& s, const char* p) { return s.compare(0, std::strlen(p), p) == 0; }
+
+void sleep_ms(int ms) {
+  struct timespec ts {ms / 1000, (ms % 1000) * 1000000L};
+  ::nanosleep(&ts, nullptr);
+}
+
+// Close fds that arrived as SCM_RIGHTS (FDSTORE=1 from the app); we never keep them.
+void close_passed_fds(struct msghdr& mh) {
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    int* fds = reinterpret_cast<int*>(CMSG_DATA(c));
+    for (size_t i = 0; i < n; ++i) ::close(fds[i]);
+  }
+}
+}  // namespace
+
+bool booted() { return ::sd_booted() > 0; }
+
+bool notify_socket_set() {
+  const char* e = std::getenv("NOTIFY_SOCKET");
+  return e && *e;
+}
+
+bool notify(const std::string& state, pid_t as_pid) {
+  if (!notify_socket_set() || state.empty()) return false;
+  int r = as_pid > 0 ? ::sd_pid_notify(as_pid, 0, state.c_str()) : ::sd_notify(0, state.c_str());
+  return r > 0;
+}
+
+bool notify_ready(const std::string& status, pid_t as_pid) {
+  std::string s = "READY=1";
+  if (!status.empty()) s += "\nSTATUS=" + status;
+  return notify(s, as_pid);
+}
+
+std::string filter_app_notify(const std::string& message) {
+  std::string out;
+  size_t i = 0;
+  while (i <= message.size()) {
+    size_t j = message.find('\n', i);
+    if (j == std::string::npos) j = message.size();
+    std::string line = message.substr(i, j - i);
+    i = j + 1;
+    bool keep = line == "READY=1" || line == "STOPPING=1" || line == "RELOADING=1" || starts_with(line, "STATUS=") ||
+                starts_with(line, "ERRNO=") || starts_with(line, "MONOTONIC_USEC=");
+    if (!keep) continue;
+    if (!out.empty()) out += '\n';
+    out += line;
+  }
+  return out;
+}
+
+NotifyRelay NotifyRelay::open(int dirfd, const std::string& name) {
+  if (name.empty() || name.find('/') != std::string::npos) throw Error("bad notify socket name \"" + name + "\"");
+  NotifyRelay r;
+  int dfd = ::fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+  if (dfd < 0) throw_sys("cannot duplicate directory fd");
+  r.dir_ = UniqueFd(dfd);
+  r.name_ = name;
+  r.path_ = fd_path(dfd) + "/" + name;
+  if (auto st = stat_at(dfd, name)) {
+    if (!S_ISSOCK(st->st_mode)) throw Error(r.path_ + " exists and is not a socket", EEXIST);
+    if (::unlinkat(dfd, name.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove stale " + r.path_);
+  }
+  int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (s < 0) throw_sys("cannot create notify socket");
+  r.fd_ = UniqueFd(s);
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  std::string via = "/proc/self/fd/" + std::to_string(dfd) + "/" + name;
+  if (via.size() >= sizeof(sa.sun_path)) throw Error("notify socket name too long: " + name, ENAMETOOLONG);
+  std::memcpy(sa.sun_path, via.c_str(), via.size() + 1);
+  if (::bind(s, reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)) < 0) throw_sys("cannot bind " + r.path_);
+  // Accept SCM_CREDENTIALS like systemd's own notify socket does (senders
+  // may attach them); we read and ignore them.
+  int one = 1;
+  (void)::setsockopt(s, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one));
+  // The app in the pod may run as any user.
+  (void)::fchmodat(dfd, name.c_str(), 0666, 0);
+  return r;
+}
+
+RelayEvents NotifyRelay::pump(int timeout_ms) {
+  RelayEvents ev;
+  if (!fd_) return ev;
+  struct pollfd pfd {fd_.get(), POLLIN, 0};
+  int pr;
+  do pr = ::poll(&pfd, 1, timeout_ms);
+  while (pr < 0 && errno == EINTR);
+  if (pr < 0) throw_sys("cannot poll notify socket " + path_);
+  if (pr == 0) return ev;
+  for (;;) {
+    char buf[kNotifyMax + 1];
+    alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 253)];
+    struct iovec iov {buf, sizeof(buf) - 1};
+    struct msghdr mh {};
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof(ctl);
+    ssize_t n = ::recvmsg(fd_.get(), &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      throw_sys("cannot read notify socket " + path_);
+    }
+    close_passed_fds(mh);
+    if (static_cast<size_t>(n) > kNotifyMax || (mh.msg_flags & MSG_TRUNC)) continue;  // systemd drops these too
+    std::string msg(buf, static_cast<size_t>(n));
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\0')) msg.pop_back();
+    std::string kept = filter_app_notify(msg);
+    if (kept.size() != msg.size()) {
+      std::string rest = msg;
+      for (size_t i = 0; i <= rest.size();) {
+        size_t j = rest.find('\n', i);
+        if (j == std::string::npos) j = rest.size();
+        std::string line = rest.substr(i, j - i);
+        if (!line.empty() && filter_app_notify(line).empty()) ev.dropped.push_back(line);
+        i = j + 1;
+      }
+    }
+    if (kept.empty()) continue;
+    if (("\n" + kept + "\n").find("\nREADY=1\n") != std::string::npos) ev.ready = true;
+    notify(kept, forward_pid_);
+    ev.forwarded.push_back(kept);
+  }
+  return ev;
+}
+
+void NotifyRelay::close() {
+  if (dir_ && !name_.empty()) (void)::unlinkat(dir_.get(), name_.c_str(), 0);
+  fd_.reset();
+  dir_.reset();
+}
+
+NotifyRelay::~NotifyRelay() { close(); }
+
+bool notify_when_ready_marker(int pod_dirfd, int timeout_ms, const std::function<bool()>& still_running, pid_t as_pid) {
+  struct timespec start {};
+  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  for (;;) {
+    if (exists_at(pod_dirfd, kReadyMarker)) {
+      notify_ready("pod started", as_pid);
+      return true;
+    }
+    if (still_running && !still_running()) return false;
+    struct timespec now {};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (timeout_ms >= 0 && elapsed >= timeout_ms) return false;
+    sleep_ms(20);
+  }
+}
+
+}  // namespace pod::sd

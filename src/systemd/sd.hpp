@@ -1,0 +1,92 @@
+// systemd integration: service readiness (sd_notify), machined registration
+// and journal output. Everything here degrades to a no-op without systemd:
+// pod is daemonless and must run the same on hosts where systemd is not PID 1,
+// so none of these functions throws because systemd is absent.
+#pragma once
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "util/fd.hpp"
+
+namespace pod::sd {
+
+// sd_booted(): systemd is PID 1 (machined and journald can be expected).
+bool booted();
+
+// Is $NOTIFY_SOCKET set (we run as a Type=notify service's main process)?
+bool notify_socket_set();
+
+// Send `state` (newline-separated KEY=VALUE) to $NOTIFY_SOCKET, on behalf of
+// `as_pid` (0 = this process; another pid needs privileges, see
+// sd_pid_notify(3)). Returns true when it was sent, false without
+// NOTIFY_SOCKET or when the manager is gone (never throws).
+bool notify(const std::string& state, pid_t as_pid = 0);
+
+// READY=1, plus STATUS=<status> when given: `--notify-ready=started`.
+bool notify_ready(const std::string& status = "", pid_t as_pid = 0);
+
+// Keep only the notify lines a pod's app may pass to the service manager:
+// READY=1, STATUS=, STOPPING=1, RELOADING=1, ERRNO=. Everything else (MAINPID=
+// above all, FDSTORE=, WATCHDOG=, BARRIER=) would let the app act on the
+// unit of `pod run` itself, so it is dropped. Returns the kept lines joined
+// by '\n' ("" when nothing is left).
+std::string filter_app_notify(const std::string& message);
+
+// What NotifyRelay::pump() saw.
+struct RelayEvents {
+  bool ready = false;                   // a READY=1 arrived (and was forwarded)
+  std::vector<std::string> forwarded;   // filtered messages sent on
+  std::vector<std::string> dropped;     // lines filter_app_notify() removed
+};
+
+// A private AF_UNIX datagram socket that stands in for $NOTIFY_SOCKET inside
+// the pod (the stage1 hands its path to the app as NOTIFY_SOCKET, normally
+// $P/stage1-state/notify) and relays what the app says to the real
+// $NOTIFY_SOCKET of `pod run`. Datagrams carry SCM_CREDENTIALS when the
+// sender's libsystemd adds them; those are received and ignored. Works (and
+// still reports READY=1) when pod itself has no NOTIFY_SOCKET: then nothing
+// is forwarded.
+class NotifyRelay {
+ public:
+  // Bind `name` beneath the directory `dirfd` (a stale socket file of that
+  // name is replaced). The bind goes through /proc/self/fd so long data dir
+  // paths do not hit the 108-byte sun_path limit; `path()` is the socket's
+  // real absolute path for the app's NOTIFY_SOCKET.
+  static NotifyRelay open(int dirfd, const std::string& name = "notify");
+  // Forward on behalf of this pid (0 = ourselves). `pod run` execs stage1,
+  // so a relay running in a helper process passes the stage1's pid, which
+  // is the unit's main pid.
+  void set_forward_pid(pid_t pid) { forward_pid_ = pid; }
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_.get(); }
+
+  // Read every queued datagram, waiting up to timeout_ms (-1 = forever,
+  // 0 = don't wait) for the first one.
+  RelayEvents pump(int timeout_ms);
+
+  // Remove the socket file (done by the destructor too, when still bound).
+  void close();
+  NotifyRelay(NotifyRelay&&) noexcept = default;
+  NotifyRelay& operator=(NotifyRelay&&) noexcept = default;
+  ~NotifyRelay();
+
+ private:
+  NotifyRelay() = default;
+  UniqueFd fd_;
+  UniqueFd dir_;
+  std::string name_, path_;
+  pid_t forward_pid_ = 0;
+};
+
+// `--notify-ready=started`: wait until the stage1 creates the `ready` marker
+// in the pod dir (see Documentation/stage1-abi.md), then send READY=1. Gives
+// up (false) after timeout_ms (-1 = forever) or as soon as `still_running`
+// returns false.
+bool notify_when_ready_marker(int pod_dirfd, int timeout_ms, const std::function<bool()>& still_running,
+                              pid_t as_pid = 0);
+
+}  // namespace pod::sd

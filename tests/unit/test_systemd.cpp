@@ -1,0 +1,218 @@
+// pod::sd: the sd_notify relay against real datagram sockets, and the
+// machined/journal no-op contract when systemd is not PID 1.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <thread>
+
+#include "helpers.hpp"
+#include "systemd/journal.hpp"
+#include "systemd/machine.hpp"
+#include "systemd/sd.hpp"
+#include "util/fs.hpp"
+
+using namespace pod;
+using podtest::TempDir;
+
+namespace {
+// Plays the service manager: a datagram socket that NOTIFY_SOCKET points to.
+class FakeManager {
+ public:
+  explicit FakeManager(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    struct sockaddr_un sa {};
+    sa.sun_family = AF_UNIX;
+    REQUIRE(path.size() < sizeof(sa.sun_path));
+    std::strcpy(sa.sun_path, path.c_str());
+    REQUIRE(::bind(fd_, reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)) == 0);
+    const char* old = std::getenv("NOTIFY_SOCKET");
+    if (old) saved_ = old;
+    ::setenv("NOTIFY_SOCKET", path.c_str(), 1);
+  }
+  ~FakeManager() {
+    if (saved_) ::setenv("NOTIFY_SOCKET", saved_->c_str(), 1);
+    else ::unsetenv("NOTIFY_SOCKET");
+    ::close(fd_);
+  }
+  // The next datagram, or "" after timeout.
+  std::string receive(int timeout_ms = 2000) {
+    struct pollfd p {fd_, POLLIN, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return "";
+    char buf[4096];
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  std::optional<std::string> saved_;
+};
+
+void send_to(const std::string& path, const std::string& msg) {
+  int s = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(s >= 0);
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof(sa.sun_path));
+  std::strcpy(sa.sun_path, path.c_str());
+  CHECK(::sendto(s, msg.data(), msg.size(), 0, reinterpret_cast<struct sockaddr*>(&sa), sizeof(sa)) ==
+        static_cast<ssize_t>(msg.size()));
+  ::close(s);
+}
+
+struct NoNotifySocket {
+  std::optional<std::string> saved;
+  NoNotifySocket() {
+    if (const char* e = std::getenv("NOTIFY_SOCKET")) saved = e;
+    ::unsetenv("NOTIFY_SOCKET");
+  }
+  ~NoNotifySocket() {
+    if (saved) ::setenv("NOTIFY_SOCKET", saved->c_str(), 1);
+  }
+};
+
+// Shown once in the unit test output so a skipped systemd test is not silent.
+const bool kAnnounced = [] {
+  if (!sd::booted())
+    std::fprintf(stderr, "[skip] machined/journal tests need systemd as PID 1 (sd_booted() is false here)\n");
+  return true;
+}();
+}  // namespace
+
+TEST_CASE("notify_ready sends READY=1 and STATUS to NOTIFY_SOCKET (direct mode)") {
+  TempDir t;
+  FakeManager mgr(t.path() + "/manager");
+  CHECK(sd::notify_socket_set());
+  CHECK(sd::notify_ready("pod started"));
+  CHECK(mgr.receive() == "READY=1\nSTATUS=pod started");
+}
+
+TEST_CASE("without NOTIFY_SOCKET every notify call is a quiet no-op") {
+  NoNotifySocket none;
+  CHECK_FALSE(sd::notify_socket_set());
+  CHECK_FALSE(sd::notify_ready());
+  CHECK_FALSE(sd::notify("STATUS=x"));
+  // The relay still works and still sees readiness; it just has nowhere to forward.
+  TempDir t;
+  UniqueFd d = open_dir(t.path());
+  auto relay = sd::NotifyRelay::open(d.get());
+  send_to(relay.path(), "READY=1");
+  auto ev = relay.pump(2000);
+  CHECK(ev.ready);
+}
+
+TEST_CASE("filter_app_notify keeps readiness and status, drops MAINPID and fd store") {
+  CHECK(sd::filter_app_notify("READY=1\nSTATUS=up\nMAINPID=1\nFDSTORE=1") == "READY=1\nSTATUS=up");
+  CHECK(sd::filter_app_notify("MAINPID=4242") == "");
+  CHECK(sd::filter_app_notify("STOPPING=1") == "STOPPING=1");
+  CHECK(sd::filter_app_notify("READY=10") == "");
+}
+
+TEST_CASE("NotifyRelay forwards what an app in the pod sends to the real NOTIFY_SOCKET") {
+  TempDir t;
+  FakeManager mgr(t.path() + "/manager");
+  UniqueFd state = mkdirs_at(open_dir(t.path()).get(), "pod/stage1-state");
+  auto relay = sd::NotifyRelay::open(state.get(), "notify");
+  CHECK(relay.path() == t.path() + "/pod/stage1-state/notify");
+  CHECK(exists_at(state.get(), "notify"));
+
+  SUBCASE("a plain datagram, with a line the app may not send") {
+    send_to(relay.path(), "STATUS=warming up\nMAINPID=1\n");
+    auto ev = relay.pump(2000);
+    CHECK_FALSE(ev.ready);
+    REQUIRE(ev.forwarded.size() == 1);
+    CHECK(ev.dropped == std::vector<std::string>{"MAINPID=1"});
+    CHECK(mgr.receive() == "STATUS=warming up");
+    send_to(relay.path(), "READY=1");
+    ev = relay.pump(2000);
+    CHECK(ev.ready);
+    CHECK(mgr.receive() == "READY=1");
+  }
+  SUBCASE("libsystemd's own sd_notify from the app, with SCM_CREDENTIALS attached") {
+    pid_t kid = podtest::spawn_child([&] {
+      ::setenv("NOTIFY_SOCKET", relay.path().c_str(), 1);
+      return ::sd_pid_notify(::getpid(), 0, "READY=1\nSTATUS=app up") > 0 ? 0 : 1;
+    });
+    CHECK(podtest::wait_child(kid) == 0);
+    auto ev = relay.pump(2000);
+    CHECK(ev.ready);
+    CHECK(mgr.receive() == "READY=1\nSTATUS=app up");
+  }
+  SUBCASE("a stale socket file from an earlier run is replaced") {
+    relay.close();
+    CHECK_FALSE(exists_at(state.get(), "notify"));
+    auto again = sd::NotifyRelay::open(state.get(), "notify");
+    auto again2 = sd::NotifyRelay::open(state.get(), "notify");  // replaces the bound one too
+    send_to(again2.path(), "READY=1");
+    CHECK(again2.pump(2000).ready);
+  }
+}
+
+TEST_CASE("NotifyRelay binds below data dirs longer than sun_path") {
+  TempDir t;
+  FakeManager mgr(t.path() + "/manager");
+  std::string deep(40, 'd');
+  UniqueFd d = mkdirs_at(open_dir(t.path()).get(), deep + "/" + deep + "/" + deep + "/stage1-state");
+  auto relay = sd::NotifyRelay::open(d.get());
+  REQUIRE(relay.path().size() > 108);
+  // Clients reach it the same way (a long path goes through /proc/self/fd too).
+  send_to("/proc/self/fd/" + std::to_string(d.get()) + "/notify", "READY=1");
+  CHECK(relay.pump(2000).ready);
+  CHECK(mgr.receive() == "READY=1");
+}
+
+TEST_CASE("notify_when_ready_marker sends READY=1 once the stage1 writes `ready`") {
+  TempDir t;
+  FakeManager mgr(t.path() + "/manager");
+  UniqueFd pd = mkdirs_at(open_dir(t.path()).get(), "pod");
+  CHECK_FALSE(sd::notify_when_ready_marker(pd.get(), 50, nullptr));
+  CHECK_FALSE(sd::notify_when_ready_marker(pd.get(), -1, [] { return false; }));  // pod died first
+  CHECK(mgr.receive(100) == "");
+  std::thread stage1([&] {
+    ::usleep(100 * 1000);
+    write_file_at(pd.get(), "ready", "");
+  });
+  CHECK(sd::notify_when_ready_marker(pd.get(), 5000, [] { return true; }));
+  stage1.join();
+  CHECK(mgr.receive() == "READY=1\nSTATUS=pod started");
+}
+
+TEST_CASE("machined and journal calls are no-ops without systemd as PID 1") {
+  if (sd::booted()) return;  // covered by the booted test below
+  sd::MachineRegistration m;
+  m.pod_uuid = "3f1c2b9e-0d4a-4c1e-9a8b-7c6d5e4f3a2b";
+  m.leader = ::getpid();
+  CHECK_NOTHROW(CHECK_FALSE(sd::register_machine(m)));
+  CHECK_FALSE(sd::terminate_machine(m.pod_uuid));
+  CHECK_FALSE(sd::journal_send(m.pod_uuid, "web", "hello"));
+  CHECK(sd::machine_name(m.pod_uuid) == "pod-3f1c2b9e0d4a4c1e9a8b7c6d5e4f3a2b");
+}
+
+TEST_CASE("machined registration and journal fields with systemd as PID 1" *
+          doctest::skip(!sd::booted()) * doctest::description("skipped: needs systemd as PID 1")) {
+  pid_t leader = podtest::spawn_child([] {
+    for (;;) ::pause();
+    return 0;
+  });
+  sd::MachineRegistration m;
+  m.pod_uuid = "3f1c2b9e-0d4a-4c1e-9a8b-7c6d5e4f3a2b";
+  m.leader = leader;
+  m.root_directory = "/";
+  CHECK(sd::register_machine(m));
+  CHECK(sd::terminate_machine(m.pod_uuid));  // kills the leader
+  ::kill(leader, SIGKILL);
+  podtest::wait_child(leader);
+  CHECK(sd::journal_send(m.pod_uuid, "web", "pod unit test entry"));
+}
