@@ -41,6 +41,7 @@ void register_fetch(CLI::App&, Context&);
 void register_image(CLI::App&, Context&);
 void register_run(CLI::App&, Context&);
 void register_pod_ops(CLI::App&, Context&);
+void register_install_units(CLI::App&, Context&);
 
 // --insecure-options=image,... -> fetch options.
 images::ImageStore::FetchOptions parse_insecure_options(const std::string& list);
