@@ -13,20 +13,46 @@ namespace pod {
 
 namespace {
 
+// Number of runs that found a mount below the pod busy (decimal).
+constexpr const char* kBusyAttempts = "gc-busy-attempts";
+
 // Evaluated at the moment of each decision: a pod marked earlier in this very
 // sweep is old enough for a zero grace period.
 bool older_than(const std::optional<Clock::time_point>& t, std::chrono::milliseconds age) {
   return !t || Clock::now() - *t >= age;
 }
 
-void unmount_pod(Pod& pod, const GcLog& log) {
-  auto rep = unmount_below(pod.path());
-  for (const auto& d : rep.detached) log("pod " + pod.uuid() + ": " + d + " was busy; detached lazily");
+// Unmount everything below the pod without detaching. A busy mount is
+// reported (thrown, so gc counts the pod as a failure and moves on) and
+// retried on the next run; only after `busy_retries` such runs is it
+// detached lazily, and that is logged too.
+void unmount_pod(Pod& pod, const GcLog& log, int busy_retries) {
+  const std::string dir = pod.path();
+  auto rep = try_unmount_below(dir);
+  if (rep.busy.empty()) return;
+  int attempts = 1;
+  if (auto s = try_read_file_at(pod.fd(), kBusyAttempts, 32)) {
+    try {
+      attempts = std::stoi(*s) + 1;
+    } catch (const std::exception&) {
+    }
+  }
+  if (attempts <= busy_retries) {
+    write_file_at(pod.fd(), kBusyAttempts, std::to_string(attempts) + "\n", 0644, Durability::kVolatile);
+    throw Error("mount " + rep.busy.front() + " is busy (a process has files open or its working directory below it); " +
+                    "left for the next run (" + std::to_string(attempts) + " of " + std::to_string(busy_retries) +
+                    ", then it is detached lazily)",
+                EBUSY);
+  }
+  auto last = unmount_below(dir);
+  for (const auto& d : last.detached)
+    log("pod " + pod.uuid() + ": " + d + " was still busy after " + std::to_string(attempts - 1) +
+        " runs; detached lazily (it lives on, invisible, until its users exit)");
 }
 
 }  // namespace
 
-void delete_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log) {
+void delete_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log, int busy_retries) {
   if (!pod.locked()) throw Error("bug: delete_pod without the pod lock");
   auto d = pod.locate();
   if (!d) return;  // someone finished it already
@@ -39,18 +65,18 @@ void delete_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log) {
       }
     }
     crashpoint("delete:after-teardown");
-    unmount_pod(pod, log);
+    unmount_pod(pod, log, busy_retries);
     crashpoint("delete:after-unmount");
     pod.to_garbage();
     d = PodDir::Garbage;
   }
   if (*d != PodDir::Garbage) throw Error("bug: deleting pod " + pod.uuid() + " from " + pod_dir_name(*d));
-  unmount_pod(pod, log);
+  unmount_pod(pod, log, busy_retries);
   crashpoint("delete:before-remove");
   remove_tree_at(pod.store().dir_fd(PodDir::Garbage), pod.uuid());
 }
 
-void remove_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log) {
+void remove_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log, int busy_retries) {
   PodState s = pod.state();
   switch (s) {
     case PodState::Exited:
@@ -72,7 +98,7 @@ void remove_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log) {
   }
   if (!pod.try_lock_exclusive())
     throw Error("cannot remove pod " + pod.uuid() + ": it is being deleted by another process", EBUSY, kExitBusy);
-  delete_pod(pod, teardown, log);
+  delete_pod(pod, teardown, log, busy_retries);
 }
 
 GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& teardown, const GcLog& log) {
@@ -83,62 +109,74 @@ GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& tear
     r.failures.push_back(p.uuid() + ": " + why);
     log("pod " + p.uuid() + ": " + why);
   };
-  auto guarded = [&](Pod& p, const std::function<void()>& fn) {
-    try {
-      fn();
-    } catch (const Error& e) {
-      if (e.errnum() == ENOENT || p.state() == PodState::Gone) return;  // moved or removed by someone else
-      fail(p, e.what());
-    }
+  auto detach_log = [&](const std::string& m) {
+    if (m.find("detached lazily") != std::string::npos) r.detached.push_back(m);
+    log(m);
   };
 
-  // Pass 1: mark. Exited pods -> exited-garbage; aborted prepares and stale embryos -> garbage.
-  walk_pods(store, mask_of(PodState::Exited) | mask_of(PodState::AbortedPrepare) | mask_of(PodState::Embryo),
-            [&](Pod& p, PodState s) {
-              guarded(p, [&] {
-                if (s == PodState::Exited) {
-                  log("moving pod " + p.uuid() + " to exited-garbage");
-                  p.to_exited_garbage();
-                } else if (s == PodState::AbortedPrepare) {
-                  log("moving aborted pod " + p.uuid() + " to garbage");
-                  p.to_garbage();
-                } else {
-                  if (!older_than(p.read_time(podfile::kCreatedAt), o.embryo_grace)) return;
-                  if (!p.try_lock_exclusive()) return;  // its creator is alive
-                  log("moving stale embryo pod " + p.uuid() + " to garbage");
-                  p.to_garbage();
-                }
-                r.marked.push_back(p.uuid());
-                p.unlock();
-              });
-            });
-  if (o.mark_only) return r;
+  // One walk over the state dirs. Each pod goes as far as it may in this run:
+  //   exited -> exited-garbage; aborted prepare, stale embryo -> garbage (mark);
+  //   prepared past --expire-prepared -> garbage;
+  //   exited-garbage past the grace period, and garbage -> deleted.
+  // The decisions are the same as three separate passes would make.
+  walk_pods(store, kAllStates, [&](Pod& p, PodState s) {
+    try {
+      if (s == PodState::Exited) {
+        log("moving pod " + p.uuid() + " to exited-garbage");
+        p.to_exited_garbage();
+        r.marked.push_back(p.uuid());
+        p.unlock();
+        s = PodState::ExitedGarbage;
+      } else if (s == PodState::AbortedPrepare) {
+        log("moving aborted pod " + p.uuid() + " to garbage");
+        p.to_garbage();
+        r.marked.push_back(p.uuid());
+        p.unlock();
+        s = PodState::Garbage;
+      } else if (s == PodState::Embryo) {
+        // Without created-at (its creator is between mkdir and lock, or died
+        // there) the dir's ctime says how old it is.
+        auto born = p.read_time(podfile::kCreatedAt);
+        if (!born) {
+          struct stat st = stat_fd(p.fd());
+          born = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
+              std::chrono::seconds(st.st_ctim.tv_sec) + std::chrono::nanoseconds(st.st_ctim.tv_nsec)));
+        }
+        if (!older_than(born, o.embryo_grace)) return;
+        if (!p.try_lock_exclusive()) return;  // its creator is alive
+        log("moving stale embryo pod " + p.uuid() + " to garbage");
+        p.to_garbage();
+        r.marked.push_back(p.uuid());
+        p.unlock();
+        s = PodState::Garbage;
+      }
+      if (o.mark_only) return;
 
-  // Pass 2: expire prepared pods.
-  walk_pods(store, mask_of(PodState::Prepared), [&](Pod& p, PodState) {
-    guarded(p, [&] {
-      auto t = p.read_time(podfile::kPreparedAt);
-      if (!t) t = p.read_time(podfile::kCreatedAt);
-      if (!older_than(t, o.expire_prepared)) return;
-      log("moving expired prepared pod " + p.uuid() + " to garbage");
-      p.to_garbage();
-      r.marked.push_back(p.uuid());
-      p.unlock();
-    });
-  });
+      if (s == PodState::Prepared) {
+        auto t = p.read_time(podfile::kPreparedAt);
+        if (!t) t = p.read_time(podfile::kCreatedAt);
+        if (!older_than(t, o.expire_prepared)) return;
+        log("moving expired prepared pod " + p.uuid() + " to garbage");
+        p.to_garbage();
+        r.marked.push_back(p.uuid());
+        p.unlock();
+        s = PodState::Garbage;
+      }
 
-  // Pass 3: delete exited-garbage past the grace period, and all garbage.
-  walk_pods(store, mask_of(PodState::ExitedGarbage) | mask_of(PodState::Garbage), [&](Pod& p, PodState s) {
-    guarded(p, [&] {
+      if (s != PodState::ExitedGarbage && s != PodState::Garbage) return;
       if (s == PodState::ExitedGarbage && !older_than(p.read_time(podfile::kGcMarkedAt), o.grace_period)) {
         r.kept.push_back(p.uuid());
         return;
       }
       if (!p.try_lock_exclusive()) return;  // another rm/gc is deleting it
       log("garbage collecting pod " + p.uuid());
-      delete_pod(p, teardown, log);
+      delete_pod(p, teardown, detach_log, o.busy_retries);
       r.collected.push_back(p.uuid());
-    });
+    } catch (const Error& e) {
+      p.unlock();
+      if (e.errnum() == ENOENT || p.state() == PodState::Gone) return;  // moved or removed by someone else
+      fail(p, e.what());
+    }
   });
   return r;
 }

@@ -40,7 +40,7 @@ Pod Pod::create(const Store& store) {
       throw_sys("cannot create pod directory in " + store.path() + "/pods/embryo");
     }
     crashpoint("create:after-mkdir");
-    Pod p(store, uuid, open_dir_at(efd, uuid));
+    Pod p(store, uuid, open_dir_at(efd, uuid), PodDir::Embryo);
     // Only we know the name yet, so this cannot block for long.
     lock_fd(p.fd(), LockMode::Exclusive, "pod " + uuid);
     p.locked_ = true;
@@ -54,9 +54,15 @@ std::optional<Pod> Pod::try_open(const Store& store, const std::string& uuid) {
   if (!is_canonical_uuid(uuid)) return std::nullopt;
   // Lifecycle order: pods only move forward, so a pod that moves while we
   // look is still found in a later directory.
+  return try_open(store, uuid, PodDir::Embryo);
+}
+
+std::optional<Pod> Pod::try_open(const Store& store, const std::string& uuid, PodDir seen_in) {
+  if (!is_canonical_uuid(uuid)) return std::nullopt;
   for (PodDir d : kAllPodDirs) {
+    if (static_cast<int>(d) < static_cast<int>(seen_in)) continue;
     UniqueFd fd = try_open_dir_at(store.dir_fd(d), uuid);
-    if (fd) return Pod(store, uuid, std::move(fd));
+    if (fd) return Pod(store, uuid, std::move(fd), d);
   }
   return std::nullopt;
 }
@@ -69,9 +75,15 @@ Pod Pod::open(const Store& store, const std::string& uuid) {
 
 std::optional<PodDir> Pod::locate() const {
   struct stat me = stat_fd(fd_.get());
-  for (PodDir d : kAllPodDirs) {
+  auto here = [&](PodDir d) {
     auto st = stat_at(store_->dir_fd(d), uuid_);
-    if (st && st->st_ino == me.st_ino && st->st_dev == me.st_dev) return d;
+    return st && st->st_ino == me.st_ino && st->st_dev == me.st_dev;
+  };
+  if (here(last_seen_)) return last_seen_;
+  for (PodDir d : kAllPodDirs) {
+    if (d == last_seen_ || !here(d)) continue;
+    last_seen_ = d;
+    return d;
   }
   return std::nullopt;
 }

@@ -51,6 +51,9 @@ class Pod {
   // Open an existing pod by its full canonical UUID (no lock taken).
   // Returns nullopt when no state dir holds it.
   static std::optional<Pod> try_open(const Store& store, const std::string& uuid);
+  // Same, for a pod seen listed in state dir `seen_in`: pods only move
+  // forward, so the search starts there (one openat instead of up to six).
+  static std::optional<Pod> try_open(const Store& store, const std::string& uuid, PodDir seen_in);
   // Like try_open but throws a not-found Error.
   static Pod open(const Store& store, const std::string& uuid);
 
@@ -87,7 +90,8 @@ class Pod {
   void write_time(const char* file, Clock::time_point t = Clock::now());
 
  private:
-  Pod(const Store& store, std::string uuid, UniqueFd fd) : store_(&store), uuid_(std::move(uuid)), fd_(std::move(fd)) {}
+  Pod(const Store& store, std::string uuid, UniqueFd fd, PodDir where)
+      : store_(&store), uuid_(std::move(uuid)), fd_(std::move(fd)), last_seen_(where) {}
   // Durable moves fsync both state dirs; volatile ones rely on gc to recover
   // after a power loss (Documentation/pod-lifecycle.md, "Durability").
   void move(PodDir from, PodDir to, const char* crash_tag, bool durable = false);
@@ -97,6 +101,8 @@ class Pod {
   std::string uuid_;
   UniqueFd fd_;
   bool locked_ = false;
+  // Where locate() found the pod last; checked first (by inode) next time.
+  mutable PodDir last_seen_;
 };
 
 }  // namespace pod

@@ -31,6 +31,7 @@ void Pod::move(PodDir from, PodDir to, const char* crash_tag, bool durable) {
       throw Error("pod " + uuid_ + " moved concurrently; it is now " + state_name(state()), ENOENT, kExitBusy);
     throw_sys("cannot move pod " + uuid_ + " from " + pod_dir_name(from) + " to " + pod_dir_name(to));
   }
+  last_seen_ = to;
   crashpoint(crash_tag);
   if (durable) {
     fsync_fd(tfd, std::string("pods/") + pod_dir_name(to));

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <set>
+#include <map>
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -14,19 +14,28 @@
 namespace pod {
 
 namespace {
-std::vector<std::string> all_uuids(const Store& store, std::initializer_list<PodDir> dirs) {
-  std::set<std::string> names;
+// UUID -> the first (earliest in the lifecycle) state dir it was listed in.
+// Dirs are listed in lifecycle order and pods only move forward, so a pod
+// that moves while we list is still seen once.
+std::map<std::string, PodDir> listed_pods(const Store& store, std::initializer_list<PodDir> dirs) {
+  std::map<std::string, PodDir> names;
   for (PodDir d : dirs)
     for (auto& n : list_dir(store.dir_fd(d)))
-      if (is_canonical_uuid(n)) names.insert(std::move(n));
-  return {names.begin(), names.end()};
+      if (is_canonical_uuid(n)) names.emplace(std::move(n), d);
+  return names;
+}
+
+std::vector<std::string> all_uuids(const Store& store, std::initializer_list<PodDir> dirs) {
+  std::vector<std::string> out;
+  for (auto& [u, d] : listed_pods(store, dirs)) out.push_back(u);
+  return out;
 }
 }  // namespace
 
 void walk_pods(const Store& store, StateMask mask, const std::function<void(Pod&, PodState)>& fn) {
-  for (const auto& uuid : all_uuids(store, {PodDir::Embryo, PodDir::Prepare, PodDir::Prepared, PodDir::Run,
-                                            PodDir::ExitedGarbage, PodDir::Garbage})) {
-    auto p = Pod::try_open(store, uuid);
+  for (const auto& [uuid, seen_in] : listed_pods(store, {PodDir::Embryo, PodDir::Prepare, PodDir::Prepared, PodDir::Run,
+                                                         PodDir::ExitedGarbage, PodDir::Garbage})) {
+    auto p = Pod::try_open(store, uuid, seen_in);
     if (!p) continue;
     PodState s = p->state();
     if (s == PodState::Gone || !(mask & mask_of(s))) continue;

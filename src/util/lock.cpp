@@ -32,9 +32,16 @@ void unlock_fd(int fd) { ::flock(fd, LOCK_UN); }
 
 bool exclusive_lock_held(int fd) {
   // A fresh open file description is needed: flock on the same description
-  // would just convert our own lock. Reopen through /proc.
-  std::string p = "/proc/self/fd/" + std::to_string(fd);
-  int probe = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  // would just convert our own lock. For a directory, openat(fd, ".") gives
+  // one without the path walk through /proc (a third of `pod list`'s system
+  // time at 10 000 pods); other files are reopened through /proc.
+  int probe = ::openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (probe < 0 && errno == ENOTDIR) {
+    std::string p = "/proc/self/fd/" + std::to_string(fd);
+    probe = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  // A removed directory cannot be reopened by "."; nobody can lock it any more.
+  if (probe < 0 && errno == ENOENT) return false;
   if (probe < 0) throw_sys("cannot reopen fd for lock probe");
   UniqueFd f(probe);
   bool got = try_lock_fd(probe, LockMode::Shared, "lock probe");

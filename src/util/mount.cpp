@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "util/error.hpp"
+#include "util/fd.hpp"
+#include "util/fs.hpp"
 
 namespace pod {
 
@@ -65,23 +67,60 @@ std::vector<std::string> mounts_below(const std::string& dir) {
   return out;
 }
 
-UnmountReport unmount_below(const std::string& dir) {
+namespace {
+UnmountReport unmount_impl(const std::string& dir, bool detach) {
   UnmountReport rep;
   for (int round = 0; round < 64; ++round) {
     auto mps = mounts_below(dir);
     if (mps.empty()) return rep;
+    bool progress = false, all_busy = true;
     for (const auto& mp : mps) {
       if (::umount2(mp.c_str(), UMOUNT_NOFOLLOW) == 0) {
         rep.unmounted.push_back(mp);
-      } else if (errno == EBUSY && round >= 2) {
-        if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) rep.detached.push_back(mp);
+        progress = true;
+        continue;
+      }
+      if (errno != EBUSY) all_busy = false;
+      if (errno == EBUSY && detach && round >= 2) {
+        if (::umount2(mp.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW) == 0) {
+          rep.detached.push_back(mp);
+          progress = true;
+        }
       }
       // EINVAL/ENOENT: already gone via a parent's propagation; next round re-reads.
+    }
+    // Without detaching, a round in which every mount is busy changes nothing;
+    // give a process that is about to let go two more rounds, then report.
+    if (!detach && !progress && all_busy && round >= 2) {
+      rep.busy = mps;
+      return rep;
     }
   }
   auto left = mounts_below(dir);
   if (!left.empty()) throw Error("cannot unmount " + left.front() + " (still mounted after retries)", EBUSY);
   return rep;
+}
+}  // namespace
+
+UnmountReport unmount_below(const std::string& dir) { return unmount_impl(dir, true); }
+
+UnmountReport try_unmount_below(const std::string& dir) { return unmount_impl(dir, false); }
+
+bool is_mount_point(const std::string& path) {
+  for (const auto& m : read_mountinfo())
+    if (m.mount_point == path) return true;
+  return false;
+}
+
+void make_private_mountpoint(const std::string& path) {
+  if (path.empty() || path[0] != '/') throw Error("make_private_mountpoint: " + path + " is not absolute", EINVAL);
+  // Mount by path, so the path must be the real one (no symlink swapped in).
+  UniqueFd fd = open_dir(path);
+  if (fd_path(fd.get()) != path) throw Error("refusing to mount on " + path + ": it is not a symlink-free path", EINVAL);
+  if (!is_mount_point(path) && ::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr) < 0)
+    throw_sys("cannot bind-mount " + path + " onto itself");
+  if (::mount(nullptr, path.c_str(), nullptr, MS_PRIVATE | MS_REC, nullptr) < 0)
+    throw_sys("cannot make " + path + " a private mount");
 }
 
 }  // namespace pod
