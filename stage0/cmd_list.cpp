@@ -25,7 +25,8 @@ void run_list(Context& ctx, const ListOptions& o) {
   std::vector<PodInfo> pods;
   const StateMask mask = kAllStates & ~mask_of(PodState::Embryo) & ~mask_of(PodState::Garbage) &
                          ~mask_of(PodState::Deleting);
-  walk_pods(store, mask, [&](Pod& p, PodState s) { pods.push_back(read_pod_info(p, s)); });
+  const InfoDetail detail = o.format == "table" ? InfoDetail::Summary : InfoDetail::Full;
+  walk_pods(store, mask, [&](Pod& p, PodState s) { pods.push_back(read_pod_info(p, s, detail)); });
   if (o.format == "json" || o.format == "json-pretty") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& p : pods) arr.push_back(to_json(p));

@@ -32,7 +32,7 @@ std::string image_display_name(const nlohmann::json& image) {
   return name;
 }
 
-void read_apps(const Pod& pod, PodInfo& info) {
+void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
   auto text = try_read_file_at(pod.fd(), podfile::kManifest, 16 << 20);
   if (!text) {
     if (info.state != PodState::Embryo && info.state != PodState::Preparing) info.manifest_error = "no pod manifest";
@@ -43,7 +43,8 @@ void read_apps(const Pod& pod, PodInfo& info) {
     info.manifest_error = "pod manifest is not valid JSON with an \"apps\" list";
     return;
   }
-  UniqueFd sdir = try_open_dir_at(pod.fd(), podfile::kAppStatusDir);
+  UniqueFd sdir;
+  if (detail == InfoDetail::Full) sdir = try_open_dir_at(pod.fd(), podfile::kAppStatusDir);
   for (const auto& a : j["apps"]) {
     if (!a.is_object()) continue;
     AppInfo app;
@@ -60,11 +61,16 @@ void read_apps(const Pod& pod, PodInfo& info) {
 }
 }  // namespace
 
-PodInfo read_pod_info(const Pod& pod, PodState state) {
+PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail) {
   PodInfo info;
   info.uuid = pod.uuid();
   info.state = state;
   info.created = pod.read_time(podfile::kCreatedAt);
+  if (detail == InfoDetail::Summary) {
+    info.started = pod.read_time(podfile::kStartedAt);
+    read_apps(pod, info, detail);
+    return info;
+  }
   info.prepared = pod.read_time(podfile::kPreparedAt);
   info.started = pod.read_time(podfile::kStartedAt);
   info.gc_marked = pod.read_time(podfile::kGcMarkedAt);
@@ -80,7 +86,7 @@ PodInfo read_pod_info(const Pod& pod, PodState state) {
     info.failure = *f;
     while (!info.failure.empty() && info.failure.back() == '\n') info.failure.pop_back();
   }
-  read_apps(pod, info);
+  read_apps(pod, info, detail);
   return info;
 }
 

@@ -91,7 +91,13 @@ std::optional<PodDir> Pod::locate() const {
 PodState Pod::state() const {
   auto d = locate();
   if (!d) return PodState::Gone;
-  bool held = locked_ || exclusive_lock_held(fd_.get());
+  // Without a lock of our own, our description can probe directly (a shared
+  // try-lock, released at once): no reopen needed.
+  bool held = locked_;
+  if (!held) {
+    held = !try_lock_fd(fd_.get(), LockMode::Shared, "pod " + uuid_);
+    if (!held) unlock_fd(fd_.get());
+  }
   switch (*d) {
     case PodDir::Embryo: return PodState::Embryo;
     case PodDir::Prepare: return held ? PodState::Preparing : PodState::AbortedPrepare;
