@@ -46,9 +46,10 @@ bool is_mount_point(const std::string& path);
 // below it does.
 //
 // Not for the pod dir itself: rename(2) of a mount point fails with EBUSY,
-// and pods move between state dirs by rename. stage0 uses it on
-// $P/stage1 before mounting the stage1 and app rootfs overlays below it;
-// gc's unmount_below($P) removes it together with them.
+// and pods move between state dirs by rename. Use it on $P/stage1 before
+// mounting below a pod in the host's namespace (`pod run` mounts its
+// overlays in a namespace of its own and does not need it); gc's
+// unmount_below($P) removes it together with what is below.
 void make_private_mountpoint(const std::string& path);
 
 }  // namespace pod
