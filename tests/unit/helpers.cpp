@@ -47,6 +47,19 @@ int wait_child(pid_t pid) {
   return st;
 }
 
+pod::Pod make_pod(const pod::Store& s, pod::PodState state) {
+  pod::Pod p = pod::Pod::create(s);
+  p.to_preparing();
+  if (state == pod::PodState::Preparing) return p;
+  if (state == pod::PodState::Prepared) {
+    p.to_prepared();
+    return p;
+  }
+  p.to_run();
+  if (state == pod::PodState::Exited) p.unlock();
+  return p;
+}
+
 int run_in_child(const std::function<int()>& fn) { return wait_child(spawn_child(fn)); }
 
 Latch::Latch() {

@@ -6,6 +6,8 @@
 #include <functional>
 #include <string>
 
+#include "pods/pod.hpp"
+
 namespace podtest {
 
 class TempDir {
@@ -26,6 +28,10 @@ int run_in_child(const std::function<int()>& fn);
 // Fork a child running fn and return its pid without waiting.
 pid_t spawn_child(const std::function<int()>& fn);
 int wait_child(pid_t pid);
+
+// A new pod driven to `state`: Preparing, Prepared, Running (this process
+// holds the lock, as a stage1 would) or Exited.
+pod::Pod make_pod(const pod::Store& s, pod::PodState state);
 
 // A pipe-based one-shot signal between processes.
 class Latch {

@@ -72,10 +72,7 @@ TEST_CASE("a kill -9 between any two steps is finished or rolled back by gc") {
 TEST_CASE("gc marks exited pods first and deletes them only after the grace period") {
   TempDir t;
   Store s = Store::open(t.path());
-  Pod p = Pod::create(s);
-  p.to_preparing();
-  p.to_run();
-  p.unlock();
+  Pod p = podtest::make_pod(s, PodState::Exited);
   GcOptions o;
   o.mark_only = true;
   auto r = gc_pods(s, o, nullptr, quiet);
@@ -95,14 +92,9 @@ TEST_CASE("gc marks exited pods first and deletes them only after the grace peri
 TEST_CASE("gc keeps running and preparing pods and fresh prepared ones") {
   TempDir t;
   Store s = Store::open(t.path());
-  Pod running = Pod::create(s);
-  running.to_preparing();
-  running.to_run();
-  Pod preparing = Pod::create(s);
-  preparing.to_preparing();
-  Pod prepared = Pod::create(s);
-  prepared.to_preparing();
-  prepared.to_prepared();
+  Pod running = podtest::make_pod(s, PodState::Running);
+  Pod preparing = podtest::make_pod(s, PodState::Preparing);
+  Pod prepared = podtest::make_pod(s, PodState::Prepared);
   GcOptions o;
   o.grace_period = std::chrono::milliseconds(0);
   auto r = gc_pods(s, o, nullptr, quiet);
@@ -116,10 +108,7 @@ TEST_CASE("gc keeps running and preparing pods and fresh prepared ones") {
 TEST_CASE("a failing stage1 teardown is reported and the pod is still removed") {
   TempDir t;
   Store s = Store::open(t.path());
-  Pod p = Pod::create(s);
-  p.to_preparing();
-  p.to_run();
-  p.unlock();
+  Pod p = podtest::make_pod(s, PodState::Exited);
   std::vector<std::string> logs;
   auto r = gc_pods(s, collect_everything(), [](Pod&) { throw Error("stage1 gc exploded"); },
                    [&](const std::string& m) { logs.push_back(m); });
@@ -133,9 +122,7 @@ TEST_CASE("two run-prepared racing on one pod: exactly one wins, the other is to
   TempDir t;
   Store s = Store::open(t.path());
   for (int round = 0; round < 20; ++round) {
-    Pod p = Pod::create(s);
-    p.to_preparing();
-    p.to_prepared();
+    Pod p = podtest::make_pod(s, PodState::Prepared);
     const std::string uuid = p.uuid();
     auto racer = [&] {
       Store s2 = Store::open(t.path());

@@ -136,9 +136,7 @@ TEST_CASE("lookup by full UUID, unique prefix, ambiguous prefix and junk") {
   Store s = Store::open(t.path());
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) {
-    Pod p = Pod::create(s);
-    p.to_preparing();
-    p.to_prepared();
+    Pod p = podtest::make_pod(s, PodState::Prepared);
     ids.push_back(p.uuid());
   }
   CHECK(lookup_pod(s, ids[0]).uuid() == ids[0]);
@@ -176,11 +174,8 @@ TEST_CASE("lookup by full UUID, unique prefix, ambiguous prefix and junk") {
 TEST_CASE("walk_pods filters by state mask and sorts by UUID") {
   TempDir t;
   Store s = Store::open(t.path());
-  Pod a = Pod::create(s);
-  a.to_preparing();
-  a.to_prepared();
-  Pod b = Pod::create(s);
-  b.to_preparing();  // we still hold it: preparing
+  Pod a = podtest::make_pod(s, PodState::Prepared);
+  Pod b = podtest::make_pod(s, PodState::Preparing);  // we still hold it
   std::vector<std::string> seen;
   walk_pods(s, mask_of(PodState::Prepared), [&](Pod& p, PodState st) {
     CHECK(st == PodState::Prepared);
