@@ -1,0 +1,51 @@
+// Helpers shared by the kvm stage1's host entrypoints (main.cpp: run;
+// control.cpp: enter, stop, gc, probe).
+#pragma once
+#include <sys/types.h>
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/fd.hpp"
+
+namespace podkvm {
+
+using json = nlohmann::json;
+
+constexpr int kExitFailure = 125;
+constexpr char kStateDir[] = "stage1-state";
+extern bool g_debug;
+
+struct Paths {
+  std::string kernel, initrd, qemu, lkvm, virtiofsd;
+  json initrd_info;
+};
+
+void debug(const std::string& msg);
+int64_t now_ms();
+std::string getenv_str(const char* name);
+std::string which(const std::string& prog);
+std::string exe_dir();
+json read_json_at(int dirfd, const std::string& name, bool optional);
+std::optional<pid_t> read_pid_at(int dirfd);
+bool is_pod_process(pid_t pid, const std::string& uuid);
+bool wait_gone(pid_t pid, int timeout_ms);
+pod::UniqueFd connect_unix(const std::string& path);
+void warn(const std::string& msg);
+std::string sock_path(const std::string& name);
+bool request_stop(const std::string& mode, int wait_ack_ms);
+pid_t spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio);
+std::string join(const std::vector<std::string>& v);
+Paths find_paths();
+bool initrd_has_9p(const json& info);
+
+int cmd_run(const std::vector<std::string>& args);
+int cmd_enter(const std::vector<std::string>& args);
+int cmd_stop(const std::vector<std::string>& args);
+int cmd_gc(const std::vector<std::string>& args);
+int cmd_probe();
+
+}  // namespace podkvm
