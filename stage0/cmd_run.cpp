@@ -33,6 +33,10 @@ void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
                                       : "Prepare a pod to run later: pod prepare [flags] IMAGE [app flags] [--- IMAGE …]");
   add_pod_flags(*c, f->spec, f->volumes, f->hosts, f->insecure);
   if (!run_it) c->add_flag("--quiet", f->quiet, "Print only the UUID");
+  c->footer(
+      "App flags, after each IMAGE: --name NAME, --exec CMD, --set-env N=V, --set-env-file FILE, --inherit-env,\n"
+      "--user NAME|UID, --group NAME|GID, --working-dir DIR, --mount volume=NAME,target=PATH, --readonly-rootfs;\n"
+      "then `-- ARGS` for the app's arguments and `---` before the next IMAGE. See Documentation/cli.md.");
   c->callback([&ctx, f, run_it] {
     Pod pod = prepare_from_flags(ctx, *f);
     if (!run_it) {
