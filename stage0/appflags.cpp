@@ -4,6 +4,13 @@
 
 namespace pod::cli {
 
+void check_notify_ready(const std::string& mode) {
+  // The stage1s relay READY=1 once every app has started; relaying an app's
+  // own sd_notify needs the relay socket inside the app's root, not there yet.
+  if (mode == "app")
+    throw usage_error("--notify-ready=app is not supported yet; use --notify-ready=started");
+}
+
 void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volumes, std::vector<std::string>& hosts,
                    std::string& insecure) {
   c.add_option("--volume", volumes, "NAME,kind=host,source=PATH[,readOnly=true] or NAME,kind=empty[,mode=,uid=,gid=]");
@@ -32,6 +39,7 @@ void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volum
 
 void finish_pod_flags(run::PodSpec& s, const std::vector<std::string>& volumes, const std::vector<std::string>& hosts,
                       const std::string& insecure) {
+  check_notify_ready(s.runtime.notify_ready);
   for (const auto& v : volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : hosts) s.runtime.hosts.push_back(run::parse_hosts_entry(h));
   size_t i = 0;
