@@ -189,6 +189,11 @@ void private_nspawn_run_dir() {
       for (const auto& s : argv_s) line += " " + s;
       std::cerr << "run: exec" << line << "\n";
     }
+    // nspawn holds the pod lock too (it keeps inherited fds for itself, not for
+    // the payload): if this supervisor is killed -9, the pod stays "running"
+    // for as long as nspawn and so the apps live, instead of looking exited.
+    int fl = ::fcntl(o.lock_fd, F_GETFD);
+    if (fl >= 0) ::fcntl(o.lock_fd, F_SETFD, fl & ~FD_CLOEXEC);
     ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
     ::execve(argv[0], argv.data(), env.data());
     throw_sys("cannot execute " + argv_s[0]);
@@ -216,7 +221,8 @@ int run_main(int argc, char** argv) {
   const char* lock = ::getenv("POD_LOCK_FD");
   if (!lock) throw usage_error("POD_LOCK_FD is not set");
   o.lock_fd = std::atoi(lock);
-  // We keep the lock for the life of the pod; nothing we start inherits it.
+  // We keep the lock for the life of the pod; of what we start only nspawn
+  // inherits it (see exec_nspawn).
   if (::fcntl(o.lock_fd, F_SETFD, FD_CLOEXEC) < 0) throw_sys("POD_LOCK_FD " + std::string(lock));
   const int pod = o.lock_fd;  // the locked fd is the pod dir itself
   o.pod_path = fd_path(pod);

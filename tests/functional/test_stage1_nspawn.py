@@ -337,8 +337,13 @@ def test_gc_after_kill_9_of_run_kills_strays(pods):
     run = h.start_pod(p)
     h.wait_for(lambda: p.exists("ready"), what="ready")
     init_pid = int(p.read("pid"))
+    nspawn_pid = int(open(f"/proc/{init_pid}/stat").read().rsplit(")", 1)[1].split()[1])
     run.kill()
     run.wait()
+    # nspawn holds the lock as well: with only the supervisor gone the pod is still running
+    time.sleep(0.3)
+    assert h.lock_held(p)
+    os.kill(nspawn_pid, signal.SIGKILL)
     h.wait_for(lambda: not h.lock_held(p), what="lock released")
     r = h.entrypoint(p, "gc", p.uuid)
     assert r.returncode == 0, r.stderr
