@@ -135,7 +135,12 @@ def run_pod(pod, *flags, timeout=60, input=None):
 
 def lock_held(pod):
     """Is the pod's exclusive lock held by someone (probe with a shared non-blocking flock)?"""
-    fd = os.open(pod.path, os.O_RDONLY | os.O_DIRECTORY)
+    return lock_held_at(pod.path)
+
+
+def lock_held_at(path):
+    """Is the exclusive lock on the pod directory `path` held by someone?"""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
         return False

@@ -17,6 +17,7 @@ import uuid as uuidlib
 import pytest
 
 from conftest import BUILD
+from stage1_helpers import lock_held_at
 
 IMAGE = os.path.join(BUILD, "stage1-kvm", "image")
 ACI = os.path.join(BUILD, "stage1-kvm", "pod-stage1-kvm.aci")
@@ -135,14 +136,7 @@ class KvmPod:
                               timeout=timeout, input=input)
 
     def lock_free(self):
-        fd = os.open(self.dir, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            return False
-        finally:
-            os.close(fd)
+        return not lock_held_at(self.dir)
 
     def vmm_alive(self):
         try:
