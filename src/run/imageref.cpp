@@ -8,7 +8,7 @@
 
 namespace pod::run {
 
-std::string resolve_image(images::ImageStore& is, const Store&, const std::string& ref, bool insecure) {
+std::string resolve_image(images::ImageStore& is, const std::string& ref, bool insecure) {
   if (ref.empty()) throw usage_error("empty image reference");
   images::ImageStore::FetchOptions o;
   o.insecure_image = insecure;

@@ -3,7 +3,6 @@
 #pragma once
 #include <string>
 
-#include "pods/store.hpp"
 
 namespace pod::images {
 class ImageStore;
@@ -13,6 +12,6 @@ namespace pod::run {
 
 // IDs resolve in the store; files and URLs are fetched (O(1) for a file the
 // store has seen unchanged); a name not in the store is discovered.
-std::string resolve_image(images::ImageStore& is, const Store& store, const std::string& ref, bool insecure);
+std::string resolve_image(images::ImageStore& is, const std::string& ref, bool insecure);
 
 }  // namespace pod::run

@@ -19,7 +19,7 @@ namespace pod::run {
 
 namespace {
 
-std::string stage1_image_id(images::ImageStore& is, const Store& store, const stage1::Selection& sel) {
+std::string stage1_image_id(images::ImageStore& is, const stage1::Selection& sel) {
   int given = !sel.path.empty() + !sel.name.empty() + !sel.hash.empty() + !sel.flavor.empty();
   if (given > 1) throw usage_error("give only one of --stage1-path, --stage1-name, --stage1-hash, --stage1-flavor");
   if (!sel.name.empty() || !sel.hash.empty()) return is.resolve(sel.name.empty() ? sel.hash : sel.name);
@@ -34,7 +34,7 @@ std::string stage1_image_id(images::ImageStore& is, const Store& store, const st
     if (path.empty()) path = stage1::shipped_stage1_path(flavor);
   }
   // The stage1 is chosen by the operator, not pulled from the network.
-  return resolve_image(is, store, path, /*insecure=*/true);
+  return resolve_image(is, path, /*insecure=*/true);
 }
 
 // Pod files need no fsync of their own: `pod prepare` ends with a syncfs
@@ -60,12 +60,12 @@ void make_empty_volume(int podfd, const VolumeSpec& v) {
 
 Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const Progress& debug) {
   // Resolve (and fetch) everything before the pod exists: bad input leaves nothing behind.
-  const std::string s1_id = stage1_image_id(is, store, spec.stage1);
+  const std::string s1_id = stage1_image_id(is, spec.stage1);
   const nlohmann::json s1_manifest = is.manifest(s1_id);
   stage1::parse_entrypoints(s1_manifest);  // refuse a non-stage1 early
   std::vector<ResolvedApp> apps;
   for (const auto& a : spec.apps) {
-    ResolvedApp r{a, resolve_image(is, store, a.image, spec.insecure_image), {}};
+    ResolvedApp r{a, resolve_image(is, a.image, spec.insecure_image), {}};
     r.image_manifest = is.manifest(r.image_id);
     apps.push_back(std::move(r));
   }
