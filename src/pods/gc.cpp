@@ -156,6 +156,13 @@ GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& tear
         auto t = p.read_time(podfile::kPreparedAt);
         if (!t) t = p.read_time(podfile::kCreatedAt);
         if (!older_than(t, o.expire_prepared)) return;
+        // Locked: `prepare` is finishing it or `run-prepared` is starting it.
+        // Once locked, it may have moved on to run/ in the meantime.
+        if (!p.try_lock_exclusive()) return;
+        if (p.locate() != PodDir::Prepared) {
+          p.unlock();
+          return;
+        }
         log("moving expired prepared pod " + p.uuid() + " to garbage");
         p.to_garbage();
         r.marked.push_back(p.uuid());
