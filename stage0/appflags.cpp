@@ -4,13 +4,6 @@
 
 namespace pod::cli {
 
-void check_notify_ready(const std::string& mode) {
-  // The stage1s relay READY=1 once every app has started; relaying an app's
-  // own sd_notify needs the relay socket inside the app's root, not there yet.
-  if (mode == "app")
-    throw usage_error("--notify-ready=app is not supported yet; use --notify-ready=started");
-}
-
 void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volumes, std::vector<std::string>& hosts,
                    std::string& insecure) {
   c.add_option("--volume", volumes, "NAME,kind=host,source=PATH[,readOnly=true] or NAME,kind=empty[,mode=,uid=,gid=]");
@@ -31,7 +24,9 @@ void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volum
       ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
   c.add_option("--cpus", s.runtime.cpus, "kvm stage1: virtual CPUs")->check(CLI::Range(1, 64));
   c.add_option("--memory", s.runtime.memory, "kvm stage1: guest memory in bytes");
-  c.add_option("--notify-ready", s.runtime.notify_ready, "sd_notify READY=1: none, started or app")
+  c.add_option("--notify-ready", s.runtime.notify_ready,
+               "sd_notify READY=1: none, started or app (default: app when an image declares "
+               "appc.io/executor/supports-systemd-notify, else started)")
       ->check(CLI::IsMember({"none", "started", "app"}));
   c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
@@ -39,7 +34,6 @@ void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volum
 
 void finish_pod_flags(run::PodSpec& s, const std::vector<std::string>& volumes, const std::vector<std::string>& hosts,
                       const std::string& insecure) {
-  check_notify_ready(s.runtime.notify_ready);
   for (const auto& v : volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : hosts) s.runtime.hosts.push_back(run::parse_hosts_entry(h));
   size_t i = 0;

@@ -13,8 +13,6 @@ void add_pod_flags(CLI::App& cmd, run::PodSpec& spec, std::vector<std::string>& 
                    std::vector<std::string>& hosts, std::string& insecure);
 // Parse the per-app groups left over after the pod flags; errors are usage errors.
 std::vector<run::AppSpec> parse_app_groups(const std::vector<std::string>& rest);
-// Refuse notify modes the stage1s cannot honour (usage error).
-void check_notify_ready(const std::string& mode);
 // Apply the string-valued pod flags collected by add_pod_flags.
 void finish_pod_flags(run::PodSpec& spec, const std::vector<std::string>& volumes,
                       const std::vector<std::string>& hosts, const std::string& insecure);

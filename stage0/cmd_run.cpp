@@ -82,10 +82,7 @@ void register_run_prepared(CLI::App& app, Context& ctx) {
       for (const auto& h : f->hosts) rt.hosts.push_back(run::parse_hosts_entry(h));
     }
     if (o_int->count()) rt.interactive = f->interactive;
-    if (o_nr->count()) {
-      check_notify_ready(f->notify_ready);
-      rt.notify_ready = f->notify_ready;
-    }
+    if (o_nr->count()) rt.notify_ready = f->notify_ready;
     rt.debug = rt.debug || ctx.debug;
     run::run_pod(pod, changed ? &rt : nullptr);
   });

@@ -14,6 +14,7 @@ namespace pod::stage1 {
 // Pod-dir files private to this flavour (under stage1-state/).
 inline constexpr const char* kStateDir = "stage1-state";
 inline constexpr const char* kNotifySocket = "stage1-state/notify";      // init -> run datagrams
+inline constexpr const char* kAppNotifyDir = "stage1-state/notify-apps";  // app -> run, one socket per app
 inline constexpr const char* kExitStatus = "stage1-state/exit-status";   // written by the init
 inline constexpr const char* kForceStopped = "stage1-state/force-stopped";  // written by stop --force
 inline constexpr const char* kResolvConf = "stage1-state/resolv.conf";   // host's, for net=host

@@ -31,6 +31,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "stage1abi/stage1.hpp"
+#include "systemd/sd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -92,6 +94,7 @@ std::vector<std::string> nspawn_argv(const Options& o) {
   }
   if (o.runtime.value("net", "host") == "none") a.push_back("--private-network");
   a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
+  a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
   a.push_back("--");
   a.push_back("/init");
   if (o.debug) a.push_back("--debug");
@@ -241,6 +244,16 @@ int run_main(int argc, char** argv) {
   if (o.runtime.value("net", "host") == "host")
     if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
   UniqueFd sock = notify_socket(pod, o.pod_path);
+  // In "app" mode every app that may notify gets a relay socket of its own
+  // (bound into its rootfs by the init): we know who said READY=1.
+  const NotifyPlan plan = notify_plan(o.runtime, o.manifest);
+  ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);  // empty after a clean run; a stale one is refilled below
+  std::vector<sd::NotifyRelay> relays;
+  if (!plan.apps.empty()) {
+    UniqueFd dir = mkdirs_at(pod, kAppNotifyDir, 0755);
+    for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
+  }
+  sd::PodNotifier notifier(plan.mode, plan.apps);
 
   sigset_t blocked;
   sigemptyset(&blocked);
@@ -258,18 +271,21 @@ int run_main(int argc, char** argv) {
 
   pid_t init_pid = 0;
   int pending_stop = 0;  // a signal that arrived before the init's pid
-  std::string notify_ready = o.runtime.value("notifyReady", "none");
   int status = 0;
   for (;;) {
-    struct pollfd p[2] = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
-    if (::poll(p, 2, -1) < 0 && errno != EINTR) throw_sys("poll");
+    std::vector<struct pollfd> p = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
+    for (const auto& r : relays) p.push_back({r.fd(), POLLIN, 0});
+    if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) throw_sys("poll");
+    for (size_t i = 0; i < relays.size(); ++i)
+      if (p[2 + i].revents & POLLIN)
+        for (const auto& msg : relays[i].receive(0)) notifier.app_message(plan.apps[i], msg);
     while (auto msg = receive(sock.get())) {
       if (msg->first.rfind("STATUS=starting", 0) == 0 && msg->second > 0 && !init_pid) {
         init_pid = msg->second;
         write_file_atomic_at(pod, kPidFile, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
         if (pending_stop) ::kill(init_pid, pending_stop);
-      } else if (msg->first.rfind("READY=1", 0) == 0 && notify_ready != "none") {
-        sd_notifyf(0, "READY=1\nMAINPID=%d", static_cast<int>(::getpid()));
+      } else if (msg->first.rfind("READY=1", 0) == 0) {
+        notifier.init_ready();
       }
     }
     struct signalfd_siginfo si;
@@ -287,6 +303,8 @@ int run_main(int argc, char** argv) {
     if (exited) break;
   }
   ::unlinkat(pod, kNotifySocket, 0);
+  relays.clear();  // removes their sockets
+  ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);
 
   if (auto rec = try_read_file_at(pod, kExitStatus, 64)) return std::atoi(rec->c_str());
   // No record from the init: it never ran to its end.

@@ -264,7 +264,8 @@ nlohmann::json runtime_json(const RuntimeOptions& rt) {
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto& [ip, h] : rt.hosts) hosts.push_back({{"ip", ip}, {"host", h}});
   return {{"net", rt.net},       {"hostname", rt.hostname},     {"dns", rt.dns},
-          {"hostsEntries", hosts}, {"interactive", rt.interactive}, {"attach", rt.attach}, {"notifyReady", rt.notify_ready},
+          {"hostsEntries", hosts}, {"interactive", rt.interactive}, {"attach", rt.attach}, {"notifyReady", rt.notify_ready.empty() ? "started" : rt.notify_ready},
+          {"notifyApps", rt.notify_apps},
           {"cpus", rt.cpus},     {"memory", rt.memory},         {"hypervisor", rt.hypervisor},
           {"accel", rt.accel},   {"debug", rt.debug}};
 }

@@ -48,7 +48,13 @@ struct RuntimeOptions {
   std::vector<std::pair<std::string, std::string>> hosts;  // ip, hostname
   bool interactive = false;
   bool attach = false;  // set by run: stdout is a terminal, show the apps' output there
-  std::string notify_ready = "none";  // none | started | app
+  // none | started | app; "" = not given: prepare_pod picks app when an
+  // image declares appc.io/executor/supports-systemd-notify, else started.
+  std::string notify_ready;
+  // The apps that get their own NOTIFY_SOCKET in "app" mode: those whose
+  // image declares support ("" = every app, when app mode was asked for
+  // without any image declaring it).
+  std::vector<std::string> notify_apps;
   int cpus = 1;
   long long memory = 0;  // bytes; 0 = flavour default
   std::string hypervisor = "auto", accel = "auto";

@@ -56,6 +56,24 @@ void make_empty_volume(int podfd, const VolumeSpec& v) {
   if (::fchown(vd.get(), v.uid, v.gid) < 0) throw_sys("chown volume " + v.name);
 }
 
+// appc: an image whose app calls sd_notify itself says so with this annotation.
+bool supports_notify(const nlohmann::json& image_manifest) {
+  if (!image_manifest.contains("annotations") || !image_manifest["annotations"].is_array()) return false;
+  for (const auto& a : image_manifest["annotations"])
+    if (a.is_object() && a.value("name", "") == "appc.io/executor/supports-systemd-notify")
+      return a.value("value", "") == "true";
+  return false;
+}
+
+// Which apps get a NOTIFY_SOCKET, and the readiness mode when not given
+// (Documentation/systemd.md "Readiness").
+void resolve_notify(RuntimeOptions& rt, const std::vector<ResolvedApp>& apps, const nlohmann::json& manifest) {
+  rt.notify_apps.clear();
+  for (size_t i = 0; i < apps.size(); ++i)
+    if (supports_notify(apps[i].image_manifest)) rt.notify_apps.push_back(manifest["apps"][i]["name"]);
+  if (rt.notify_ready.empty()) rt.notify_ready = rt.notify_apps.empty() ? "started" : "app";
+}
+
 }  // namespace
 
 Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const Progress& debug) {
@@ -70,6 +88,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     apps.push_back(std::move(r));
   }
   nlohmann::json manifest = build_pod_manifest(spec, apps);
+  resolve_notify(spec.runtime, apps, manifest);
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
 
@@ -139,6 +158,7 @@ RuntimeOptions read_runtime(const Pod& pod) {
   rt.interactive = j.value("interactive", false);
   rt.attach = j.value("attach", false);
   rt.notify_ready = j.value("notifyReady", rt.notify_ready);
+  rt.notify_apps = j.value("notifyApps", rt.notify_apps);
   rt.cpus = j.value("cpus", rt.cpus);
   rt.memory = j.value("memory", rt.memory);
   rt.hypervisor = j.value("hypervisor", rt.hypervisor);

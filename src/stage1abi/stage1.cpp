@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -138,6 +139,27 @@ void exec_path(const Pod& pod, const std::string& path, const std::vector<std::s
   auto argv = argv_of(path, args);
   ::execv(path.c_str(), argv.data());
   throw_sys("cannot execute stage1 entrypoint " + path);
+}
+
+NotifyPlan notify_plan(const nlohmann::json& runtime, const nlohmann::json& pod_manifest) {
+  NotifyPlan plan;
+  if (!runtime.is_object()) return plan;
+  plan.mode = runtime.value("notifyReady", "none");
+  if (plan.mode != "started" && plan.mode != "app") plan.mode = "none";
+  if (plan.mode != "app") return plan;
+  std::vector<std::string> names;
+  if (pod_manifest.contains("apps") && pod_manifest["apps"].is_array())
+    for (const auto& a : pod_manifest["apps"])
+      if (a.is_object() && a.contains("name") && a["name"].is_string()) names.push_back(a["name"]);
+  const nlohmann::json asked = runtime.value("notifyApps", nlohmann::json::array());
+  if (!asked.is_array()) throw Error("runtime.json: notifyApps must be an array of app names");
+  for (const auto& n : asked) {
+    if (!n.is_string() || std::find(names.begin(), names.end(), n.get<std::string>()) == names.end())
+      throw Error("runtime.json: notifyApps names " + n.dump() + ", which is not an app of this pod");
+    plan.apps.push_back(n);
+  }
+  if (plan.apps.empty()) plan.apps = names;
+  return plan;
 }
 
 }  // namespace pod::stage1

@@ -49,6 +49,16 @@ inline constexpr const char* kStage1TreeFile = "stage1/tree";  // absolute path 
 std::string entrypoint_path(const Pod& pod, const std::string& ep);
 Entrypoints pod_entrypoints(const Pod& pod);
 
+// sd_notify readiness as runtime.json asks (Documentation/systemd.md): the
+// mode ("none", "started" or "app") and, in "app" mode, the apps that get a
+// NOTIFY_SOCKET of their own: runtime.json notifyApps, every app of the pod
+// when that is empty. Names not in the pod manifest are errors.
+struct NotifyPlan {
+  std::string mode = "none";
+  std::vector<std::string> apps;
+};
+NotifyPlan notify_plan(const nlohmann::json& runtime, const nlohmann::json& pod_manifest);
+
 // Run an entrypoint as a child with cwd = pod dir and wait; returns its exit status.
 int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& args, bool quiet_stdout = false);
 // exec an entrypoint in place of this process (run, enter). Never returns.

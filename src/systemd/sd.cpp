@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
-#include <time.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -18,16 +17,31 @@
 namespace pod::sd {
 
 namespace {
-constexpr const char* kReadyMarker = "ready";  // Documentation/stage1-abi.md
 // systemd reads at most this much per notify datagram (NOTIFY_BUFFER_MAX).
 constexpr size_t kNotifyMax = 4096;
 
 bool starts_with(const std::string& s, const char* p) { return s.compare(0, std::strlen(p), p) == 0; }
 
-void sleep_ms(int ms) {
-  struct timespec ts {ms / 1000, (ms % 1000) * 1000000L};
-  ::nanosleep(&ts, nullptr);
+// Calls f for every line of a newline-separated notify message (a trailing
+// newline or NUL, as some senders add, gives no extra line).
+template <typename F>
+void for_each_line(std::string msg, F&& f) {
+  while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\0')) msg.pop_back();
+  size_t i = 0;
+  while (i <= msg.size()) {
+    size_t j = msg.find('\n', i);
+    if (j == std::string::npos) j = msg.size();
+    f(msg.substr(i, j - i));
+    i = j + 1;
+  }
 }
+
+bool has_line(const std::string& msg, const std::string& line) {
+  bool found = false;
+  for_each_line(msg, [&](const std::string& l) { found = found || l == line; });
+  return found;
+}
+
 
 // Close fds that arrived as SCM_RIGHTS (FDSTORE=1 from the app); we never keep them.
 void close_passed_fds(struct msghdr& mh) {
@@ -61,18 +75,11 @@ bool notify_ready(const std::string& status, pid_t as_pid) {
 
 std::string filter_app_notify(const std::string& message) {
   std::string out;
-  size_t i = 0;
-  while (i <= message.size()) {
-    size_t j = message.find('\n', i);
-    if (j == std::string::npos) j = message.size();
-    std::string line = message.substr(i, j - i);
-    i = j + 1;
+  for_each_line(message, [&](const std::string& line) {
     bool keep = line == "READY=1" || line == "STOPPING=1" || line == "RELOADING=1" || starts_with(line, "STATUS=") ||
                 starts_with(line, "ERRNO=") || starts_with(line, "MONOTONIC_USEC=");
-    if (!keep) continue;
-    if (!out.empty()) out += '\n';
-    out += line;
-  }
+    if (keep) out += (out.empty() ? "" : "\n") + line;
+  });
   return out;
 }
 
@@ -106,15 +113,15 @@ NotifyRelay NotifyRelay::open(int dirfd, const std::string& name) {
   return r;
 }
 
-RelayEvents NotifyRelay::pump(int timeout_ms) {
-  RelayEvents ev;
-  if (!fd_) return ev;
+std::vector<std::string> NotifyRelay::receive(int timeout_ms, std::vector<std::string>* dropped) {
+  std::vector<std::string> out;
+  if (!fd_) return out;
   struct pollfd pfd {fd_.get(), POLLIN, 0};
   int pr;
   do pr = ::poll(&pfd, 1, timeout_ms);
   while (pr < 0 && errno == EINTR);
   if (pr < 0) throw_sys("cannot poll notify socket " + path_);
-  if (pr == 0) return ev;
+  if (pr == 0) return out;
   for (;;) {
     char buf[kNotifyMax + 1];
     alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 253)];
@@ -133,24 +140,56 @@ RelayEvents NotifyRelay::pump(int timeout_ms) {
     close_passed_fds(mh);
     if (static_cast<size_t>(n) > kNotifyMax || (mh.msg_flags & MSG_TRUNC)) continue;  // systemd drops these too
     std::string msg(buf, static_cast<size_t>(n));
-    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '\0')) msg.pop_back();
+    if (dropped)
+      for_each_line(msg, [&](const std::string& line) {
+        if (!line.empty() && filter_app_notify(line).empty()) dropped->push_back(line);
+      });
     std::string kept = filter_app_notify(msg);
-    if (kept.size() != msg.size()) {
-      std::string rest = msg;
-      for (size_t i = 0; i <= rest.size();) {
-        size_t j = rest.find('\n', i);
-        if (j == std::string::npos) j = rest.size();
-        std::string line = rest.substr(i, j - i);
-        if (!line.empty() && filter_app_notify(line).empty()) ev.dropped.push_back(line);
-        i = j + 1;
-      }
-    }
-    if (kept.empty()) continue;
-    if (("\n" + kept + "\n").find("\nREADY=1\n") != std::string::npos) ev.ready = true;
+    if (!kept.empty()) out.push_back(std::move(kept));
+  }
+  return out;
+}
+
+RelayEvents NotifyRelay::pump(int timeout_ms) {
+  RelayEvents ev;
+  for (auto& kept : receive(timeout_ms, &ev.dropped)) {
+    if (has_line(kept, "READY=1")) ev.ready = true;
     notify(kept, forward_pid_);
-    ev.forwarded.push_back(kept);
+    ev.forwarded.push_back(std::move(kept));
   }
   return ev;
+}
+
+PodNotifier::PodNotifier(std::string mode, std::vector<std::string> apps, pid_t as_pid)
+    : mode_(std::move(mode)), waiting_(std::move(apps)), as_pid_(as_pid) {}
+
+void PodNotifier::send(const std::string& lines) {
+  if (!lines.empty()) notify(lines, as_pid_);
+}
+
+void PodNotifier::init_ready() {
+  if (mode_ != "started" || ready_sent_) return;
+  ready_sent_ = true;
+  send("READY=1\nSTATUS=pod started");
+}
+
+void PodNotifier::app_message(const std::string& app, const std::string& raw) {
+  if (mode_ != "app") return;
+  std::string out;
+  bool ready = false;
+  for_each_line(filter_app_notify(raw), [&](const std::string& line) {
+    if (line == "READY=1") {
+      ready = true;
+      return;
+    }
+    out += (out.empty() ? "" : "\n") + line;
+  });
+  if (ready) std::erase(waiting_, app);
+  if (ready && waiting_.empty() && !ready_sent_) {
+    ready_sent_ = true;
+    out += (out.empty() ? "" : "\n") + std::string("READY=1");
+  }
+  send(out);
 }
 
 void NotifyRelay::close() {
@@ -160,22 +199,5 @@ void NotifyRelay::close() {
 }
 
 NotifyRelay::~NotifyRelay() { close(); }
-
-bool notify_when_ready_marker(int pod_dirfd, int timeout_ms, const std::function<bool()>& still_running, pid_t as_pid) {
-  struct timespec start {};
-  ::clock_gettime(CLOCK_MONOTONIC, &start);
-  for (;;) {
-    if (exists_at(pod_dirfd, kReadyMarker)) {
-      notify_ready("pod started", as_pid);
-      return true;
-    }
-    if (still_running && !still_running()) return false;
-    struct timespec now {};
-    ::clock_gettime(CLOCK_MONOTONIC, &now);
-    long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-    if (timeout_ms >= 0 && elapsed >= timeout_ms) return false;
-    sleep_ms(20);
-  }
-}
 
 }  // namespace pod::sd

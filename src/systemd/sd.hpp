@@ -5,7 +5,6 @@
 #pragma once
 #include <sys/types.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -65,8 +64,13 @@ class NotifyRelay {
   int fd() const { return fd_.get(); }
 
   // Read every queued datagram, waiting up to timeout_ms (-1 = forever,
-  // 0 = don't wait) for the first one.
+  // 0 = don't wait) for the first one, and forward what filter_app_notify()
+  // keeps.
   RelayEvents pump(int timeout_ms);
+  // The same without forwarding: the kept part of each datagram (never ""),
+  // dropped lines appended to `dropped` when given. For a caller that decides
+  // itself what to forward (PodNotifier).
+  std::vector<std::string> receive(int timeout_ms, std::vector<std::string>* dropped = nullptr);
 
   // Remove the socket file (done by the destructor too, when still bound).
   void close();
@@ -82,11 +86,31 @@ class NotifyRelay {
   pid_t forward_pid_ = 0;
 };
 
-// `--notify-ready=started`: wait until the stage1 creates the `ready` marker
-// in the pod dir (see Documentation/stage1-abi.md), then send READY=1. Gives
-// up (false) after timeout_ms (-1 = forever) or as soon as `still_running`
-// returns false.
-bool notify_when_ready_marker(int pod_dirfd, int timeout_ms, const std::function<bool()>& still_running,
-                              pid_t as_pid = 0);
+// What a pod tells the service manager, by runtime.json `notifyReady`:
+//   "started": READY=1 (with STATUS=pod started) once the pod init reports
+//              that every app has been started;
+//   "app":     the apps' own messages (filter_app_notify) as they come, but
+//              READY=1 only once every app in `apps` has sent it;
+//   anything else ("none"): nothing.
+// Both stage1 flavours feed it: the nspawn run entrypoint from its sockets,
+// the kvm one from what the guest relays over virtio-serial.
+class PodNotifier {
+ public:
+  PodNotifier(std::string mode, std::vector<std::string> apps, pid_t as_pid = 0);
+  // The pod init said READY=1.
+  void init_ready();
+  // A datagram from the relay socket of app `app` (raw: filtered here).
+  void app_message(const std::string& app, const std::string& raw);
+  bool ready_sent() const { return ready_sent_; }
+  // The apps that have not said READY=1 yet (mode "app").
+  const std::vector<std::string>& waiting_for() const { return waiting_; }
+
+ private:
+  void send(const std::string& lines);
+  std::string mode_;
+  std::vector<std::string> waiting_;
+  pid_t as_pid_;
+  bool ready_sent_ = false;
+};
 
 }  // namespace pod::sd

@@ -106,7 +106,8 @@ ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> a
   ExecSpec s;
   s.app = app.name;
   s.root = app_rootfs(app.name);
-  s.argv = argv.empty() ? app.exec : std::move(argv);
+  const bool entered = !argv.empty();
+  s.argv = entered ? std::move(argv) : app.exec;
   s.capabilities = app.capabilities;
   s.no_new_privs = app.no_new_privs;
   UniqueFd rootfd = open_dir(s.root);
@@ -118,6 +119,9 @@ ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> a
   s.env = {std::string("PATH=") + kDefaultPath, "AC_APP_NAME=" + app.name, "container=pod", "HOME=" + s.creds.home};
   if (const char* term = ::getenv("TERM"); term && with_term) s.env.push_back(std::string("TERM=") + term);
   for (const auto& [k, v] : app.environment) set_env(s.env, k, v);
+  // The app's own readiness goes through the socket prepare_app_rootfs bound
+  // (not for commands run by enter: they are not the service).
+  if (!entered && !app_notify_source(app.name).empty()) set_env(s.env, "NOTIFY_SOCKET", kAppNotifySocket);
 
   s.cwd = app.working_dir;
   UniqueFd cwd = try_open_in_root(rootfd.get(), s.cwd, O_PATH | O_DIRECTORY);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 
 #include "log.hpp"
 #include "util/error.hpp"
@@ -137,6 +138,14 @@ void bind_at(const std::string& src, int target_fd, bool read_only) {
 
 std::string app_rootfs(const std::string& app) { return "/opt/stage2/" + app + "/rootfs"; }
 
+std::string app_notify_source(const std::string& app) {
+  const char* dir = ::getenv("POD_APP_NOTIFY_DIR");
+  if (!dir || !*dir) return "";
+  std::string path = std::string(dir) + "/" + app;
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) ? path : "";
+}
+
 void ensure_api_filesystems() {
   if (!is_fs("/proc", PROC_SUPER_MAGIC)) {
     ::mkdir("/proc", 0555);
@@ -174,6 +183,12 @@ void prepare_app_rootfs(const App& app, const PodConfig& cfg) {
     UniqueFd target = mount_target(rootfd.get(), m.path, S_ISDIR(st.st_mode));
     log_debug("app " + app.name + ": volume " + v.name + " at " + m.path + (v.read_only || m.read_only ? " (ro)" : ""));
     bind_at(src, target.get(), v.read_only || m.read_only);
+  }
+  // After the volumes, so that a volume at /run does not hide it.
+  if (std::string notify = app_notify_source(app.name); !notify.empty()) {
+    UniqueFd target = mount_target(rootfd.get(), kAppNotifySocket, false);
+    log_debug("app " + app.name + ": sd_notify socket at " + kAppNotifySocket);
+    bind_at(notify, target.get(), false);
   }
   if (app.read_only_rootfs) do_mount("", root, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }

@@ -19,6 +19,15 @@ inline constexpr const char* kHostResolvConf = "/pod/stage1-state/resolv.conf";
 
 std::string app_rootfs(const std::string& app);  // /opt/stage2/<app>/rootfs
 
+// sd_notify from an app (Documentation/systemd.md "Readiness"): for each app
+// that may notify, the stage1 binds a datagram socket named after the app in
+// the directory $POD_APP_NOTIFY_DIR (it receives and relays what arrives).
+// The init binds that socket into the app's rootfs here, and the app gets
+// NOTIFY_SOCKET pointing to it.
+inline constexpr const char* kAppNotifySocket = "/run/pod/notify";
+// The stage1's socket for `app`, or "" when it made none.
+std::string app_notify_source(const std::string& app);
+
 // Mount /proc, /sys and a minimal /dev where the flavour has not already.
 void ensure_api_filesystems();
 

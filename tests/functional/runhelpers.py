@@ -30,6 +30,20 @@ def flavor_skip_reason(flavor):
     return None
 
 
+both = pytest.mark.both_flavors
+
+
+@pytest.fixture(params=["nspawn", "kvm"])
+def flavor(request):
+    """The stage1 flavour a test runs on; kvm only for tests marked `both` (emulated VMs are slow)."""
+    if request.param == "kvm" and not request.node.get_closest_marker("both_flavors"):
+        pytest.skip("kvm flavour: covered by the tests marked for both flavours (emulated VMs are slow)")
+    reason = flavor_skip_reason(request.param)
+    if reason:
+        pytest.skip(reason)
+    return request.param
+
+
 def run_pod(pod, flavor, *args, pod_flags=(), timeout=120, check=None, tmp_path=None, input=None):
     """`pod run` of the busybox image with app args; returns (CompletedProcess, uuid)."""
     uuid_file = os.path.join(pod.dir, f"uuid-{time.monotonic_ns()}")

@@ -11,20 +11,8 @@ import time
 
 import pytest
 
-from runhelpers import (BUSYBOX_ACI, STAGE1, flavor_skip_reason, logs, mounts_under, run_pod, sh, start_pod,
-                        status)
-
-both = pytest.mark.both_flavors
-
-
-@pytest.fixture(params=["nspawn", "kvm"])
-def flavor(request):
-    if request.param == "kvm" and not request.node.get_closest_marker("both_flavors"):
-        pytest.skip("kvm flavour: covered by the tests marked for both flavours (emulated VMs are slow)")
-    reason = flavor_skip_reason(request.param)
-    if reason:
-        pytest.skip(reason)
-    return request.param
+from runhelpers import (BUSYBOX_ACI, STAGE1, both, flavor, logs, mounts_under, run_pod, sh,  # noqa: F401 (fixture)
+                        start_pod, status)
 
 
 @both

@@ -355,10 +355,12 @@ def test_gc_after_kill_9_of_run_kills_strays(pods):
 
 def test_ready_is_relayed_to_notify_socket(pods, tmp_path):
     import socket
+    import struct
     p = pods([sh("main", "sleep 0.2")], runtime={"notifyReady": "started"})
     path = str(tmp_path / "notify")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(path)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
     s.settimeout(20)
     fd = h.lock_pod(p)
     try:
@@ -367,8 +369,10 @@ def test_ready_is_relayed_to_notify_socket(pods, tmp_path):
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     finally:
         os.close(fd)
-    msg = s.recv(4096).decode()
-    assert "READY=1" in msg and f"MAINPID={run.pid}" in msg
+    data, anc, _, _ = s.recvmsg(4096, socket.CMSG_SPACE(12))
+    assert data.decode().split("\n") == ["READY=1", "STATUS=pod started"]
+    # From the run entrypoint itself, the unit's main process (systemd's NotifyAccess=main).
+    assert [struct.unpack("iII", d)[0] for _, _, d in anc] == [run.pid]
     assert run.wait(timeout=20) == 0
     s.close()
 

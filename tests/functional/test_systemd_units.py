@@ -39,7 +39,8 @@ def test_install_units_writes_units_with_this_binary(tmp_path):
     assert not (tmp_path / "etc" / "cron.d").exists()
     binary = os.path.realpath(POD_BIN)
     svc = (unit_dir / "pod@.service").read_text()
-    assert f"ExecStart={binary} run --notify-ready=" in svc
+    assert f"ExecStart={binary} run --uuid-file-save=" in svc
+    assert "NotifyAccess=main" in svc
     assert f"ExecStop={binary} stop " in svc
     assert "Type=notify" in svc and "KillMode=mixed" in svc
     assert f"ExecStart={binary} gc " in (unit_dir / "pod-gc.service").read_text()

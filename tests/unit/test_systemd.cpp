@@ -13,12 +13,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
-#include <thread>
 
 #include "helpers.hpp"
 #include "systemd/journal.hpp"
 #include "systemd/machine.hpp"
+#include "stage1abi/stage1.hpp"
 #include "systemd/sd.hpp"
+#include "util/error.hpp"
 #include "util/fs.hpp"
 
 using namespace pod;
@@ -173,20 +174,61 @@ TEST_CASE("NotifyRelay binds below data dirs longer than sun_path") {
   CHECK(mgr.receive() == "READY=1");
 }
 
-TEST_CASE("notify_when_ready_marker sends READY=1 once the stage1 writes `ready`") {
+TEST_CASE("PodNotifier: started mode sends READY=1 once, when the pod init says every app started") {
   TempDir t;
   FakeManager mgr(t.path() + "/manager");
-  UniqueFd pd = mkdirs_at(open_dir(t.path()).get(), "pod");
-  CHECK_FALSE(sd::notify_when_ready_marker(pd.get(), 50, nullptr));
-  CHECK_FALSE(sd::notify_when_ready_marker(pd.get(), -1, [] { return false; }));  // pod died first
+  sd::PodNotifier n("started", {});
+  n.app_message("web", "READY=1");  // apps have no socket in this mode; ignored if anything arrives
   CHECK(mgr.receive(100) == "");
-  std::thread stage1([&] {
-    ::usleep(100 * 1000);
-    write_file_at(pd.get(), "ready", "");
-  });
-  CHECK(sd::notify_when_ready_marker(pd.get(), 5000, [] { return true; }));
-  stage1.join();
+  n.init_ready();
+  CHECK(n.ready_sent());
   CHECK(mgr.receive() == "READY=1\nSTATUS=pod started");
+  n.init_ready();
+  CHECK(mgr.receive(100) == "");
+}
+
+TEST_CASE("PodNotifier: app mode waits for READY=1 from every app, forwards status at once") {
+  TempDir t;
+  FakeManager mgr(t.path() + "/manager");
+  sd::PodNotifier n("app", {"web", "db"});
+  n.init_ready();  // every app started is not every app ready
+  CHECK(mgr.receive(100) == "");
+  n.app_message("web", "STATUS=warming\nMAINPID=1\n");
+  CHECK(mgr.receive() == "STATUS=warming");
+  n.app_message("web", "READY=1");
+  CHECK(mgr.receive(100) == "");
+  CHECK(n.waiting_for() == std::vector<std::string>{"db"});
+  n.app_message("db", "READY=1\nSTATUS=db up");
+  CHECK(mgr.receive() == "STATUS=db up\nREADY=1");
+  CHECK(n.ready_sent());
+  n.app_message("web", "READY=1\nSTATUS=reloaded");  // readiness is said once
+  CHECK(mgr.receive() == "STATUS=reloaded");
+}
+
+TEST_CASE("PodNotifier: none sends nothing") {
+  TempDir t;
+  FakeManager mgr(t.path() + "/manager");
+  sd::PodNotifier n("none", {"web"});
+  n.init_ready();
+  n.app_message("web", "READY=1");
+  CHECK(mgr.receive(100) == "");
+  CHECK_FALSE(n.ready_sent());
+}
+
+TEST_CASE("notify_plan: mode and the apps that get a NOTIFY_SOCKET, from runtime.json") {
+  const nlohmann::json pm = {{"apps", {{{"name", "web"}}, {{"name", "db"}}}}};
+  auto plan = stage1::notify_plan({{"notifyReady", "app"}, {"notifyApps", {"db"}}}, pm);
+  CHECK(plan.mode == "app");
+  CHECK(plan.apps == std::vector<std::string>{"db"});
+  plan = stage1::notify_plan({{"notifyReady", "app"}}, pm);  // asked for, no image declared it: every app
+  CHECK(plan.apps == std::vector<std::string>{"web", "db"});
+  plan = stage1::notify_plan({{"notifyReady", "started"}, {"notifyApps", {"db"}}}, pm);
+  CHECK(plan.mode == "started");
+  CHECK(plan.apps.empty());
+  CHECK(stage1::notify_plan(nlohmann::json::object(), pm).mode == "none");
+  CHECK(stage1::notify_plan({{"notifyReady", "bogus"}}, pm).mode == "none");
+  CHECK_THROWS_WITH_AS(stage1::notify_plan({{"notifyReady", "app"}, {"notifyApps", {"../x"}}}, pm),
+                       doctest::Contains("not an app of this pod"), pod::Error);
 }
 
 TEST_CASE("machined and journal calls are no-ops without systemd as PID 1") {
