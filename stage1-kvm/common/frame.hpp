@@ -17,6 +17,7 @@ namespace podkvm {
 // of the host-side unix sockets in $P/stage1-state/ that qemu serves them on.
 inline constexpr const char kCtlPort[] = "pod.ctl";
 inline constexpr const char kEnterPort[] = "pod.enter";
+inline constexpr const char kNotifyPort[] = "pod.notify";
 inline constexpr const char kCtlSocket[] = "ctl.sock";
 inline constexpr const char kEnterSocket[] = "enter.sock";
 inline constexpr uint32_t kMaxFrame = 1 << 20;
@@ -33,6 +34,7 @@ enum FrameType : uint8_t {
   kExit = 'X',       // decimal exit status of the entered command
   kError = 'F',      // the agent could not run the command; message
   kAck = 'A',        // ctl port: request accepted
+  kNotify = 'N',     // notify port: "<app>\n<sd_notify message>" (app "" = the pod init)
 };
 
 inline bool write_all(int fd, const void* buf, size_t n) {

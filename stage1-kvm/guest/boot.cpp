@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "relay.hpp"
 
 using json = nlohmann::json;
 
@@ -219,8 +220,11 @@ pid_t start_init(const Config& cfg) {
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  const std::string init_notify = std::string("POD_INIT_NOTIFY=") + podkvm::GuestRelay::kInitSocket;
+  const std::string app_notify = std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir;
   const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm", nullptr};
+                        "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm", init_notify.c_str(), app_notify.c_str(),
+                        nullptr};
   execve("/init", argv.data(), const_cast<char**>(envp));
   logmsg("cannot exec the pod init /init: %s", strerror(errno));
   _exit(125);
@@ -380,12 +384,15 @@ int main() {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
+  podkvm::GuestRelay relay;
+  if (!relay.bind("/newroot", cfg.guest.value("notifyApps", std::vector<std::string>{})))
+    logmsg("sd_notify from the pod will not reach the host");
   pid_t init_pid = start_init(cfg);
   DEBUG("pod init is pid %d", init_pid);
   int init_status = -1;
 
-  std::string ctl_path, enter_path;
-  int ctl = -1, enter = -1;
+  std::string ctl_path, enter_path, notify_path;
+  int ctl = -1, enter = -1, notify = -1;
   pid_t session = -1;
   int64_t kill_at = -1, poweroff_at = -1;
   int64_t ctl_idle_until = 0, enter_idle_until = 0, next_stop_check = 0;
@@ -397,16 +404,20 @@ int main() {
       ctl = open(ctl_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
     if (enter < 0 && (enter_path = find_port(podkvm::kEnterPort)) != "")
       enter = open(enter_path.c_str(), O_RDWR | O_CLOEXEC);
-    pollfd p[3] = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    if (notify < 0 && (notify_path = find_port(podkvm::kNotifyPort)) != "")
+      notify = open(notify_path.c_str(), O_WRONLY | O_CLOEXEC);
+    std::vector<pollfd> p = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
+    relay.add_pollfds(p);
     // An unconnected port polls as POLLHUP at once; look at it again later.
     if (ctl >= 0 && now >= ctl_idle_until) p[1].fd = ctl;
     if (enter >= 0 && session < 0 && now >= enter_idle_until) p[2].fd = enter;
     int timeout = 100;
     if (ctl < 0 || enter < 0) timeout = 50;
     if (kill_at >= 0) timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, kill_at - now)));
-    int n = poll(p, 3, timeout);
+    int n = poll(p.data(), p.size(), timeout);
     now = now_ms();
     if (n < 0 && errno != EINTR) break;
+    relay.handle(p, notify);
     if (p[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {

@@ -21,12 +21,15 @@
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "notify.hpp"
 #include "probe.hpp"
+#include "stage1abi/stage1.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -139,7 +142,16 @@ int run_pod(const RunArgs& ra) {
     }
     gvols.push_back(g);
   }
-  json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}};
+  // sd_notify: the guest binds the sockets, we get what it relays.
+  const pod::stage1::NotifyPlan plan = pod::stage1::notify_plan(runtime, pm);
+  std::optional<GuestNotify> notify;
+  if (hyp == Hypervisor::Qemu) {
+    vm.notify_socket = sock_path("notify.sock");
+    notify.emplace(vm.notify_socket, pod::sd::PodNotifier(plan.mode, plan.apps));
+  } else if (plan.mode != "none") {
+    warn("lkvm has no virtio-serial port for sd_notify: READY=1 is not relayed (see Documentation/stage1-kvm.md)");
+  }
+  json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}, {"notifyApps", plan.apps}};
   pod::write_file_atomic_at(sdir.get(), "guest.json", guest.dump() + "\n");
 
   sigset_t mask;
@@ -181,9 +193,11 @@ int run_pod(const RunArgs& ra) {
   int64_t force_at = -1;
   int stops = 0;
   while (vmm_status < 0) {
-    pollfd p{sfd.get(), POLLIN, 0};
+    std::vector<pollfd> p = {{sfd.get(), POLLIN, 0}};
+    if (notify) notify->add_pollfds(p);
     int timeout = force_at < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, force_at - now_ms()));
-    poll(&p, 1, timeout);
+    poll(p.data(), p.size(), timeout);
+    if (notify) notify->handle(p);
     signalfd_siginfo si;
     while (read(sfd.get(), &si, sizeof si) == sizeof si) {
       if (si.ssi_signo == SIGCHLD) continue;

@@ -38,6 +38,7 @@ struct VmSpec {
   std::string console_log;           // file for the serial console; empty = stdio (interactive)
   std::string ctl_socket;            // unix socket paths serving the agent ports
   std::string enter_socket;
+  std::string notify_socket;         // qemu connects the pod.notify port to it (we listen); "" = none
   std::vector<Share> shares;         // shares[0] is the pod dir, tag "pod"
   bool debug = false;
 };

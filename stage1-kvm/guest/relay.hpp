@@ -1,0 +1,38 @@
+// sd_notify inside the guest (see host/notify.hpp for the other end). The
+// guest's PID 1 binds a datagram socket for the pod init and one per app that
+// may notify, beneath the stage1 root the pod init is chrooted into; the pod
+// init finds them through POD_INIT_NOTIFY and POD_APP_NOTIFY_DIR (the same
+// contract as in the nspawn flavour) and binds the app sockets into the apps'
+// roots. Every datagram is passed on as a kNotify frame on the pod.notify port.
+#pragma once
+#include <poll.h>
+
+#include <string>
+#include <vector>
+
+namespace podkvm {
+
+class GuestRelay {
+ public:
+  // Paths as the pod init sees them (inside the stage1 root).
+  static constexpr const char* kInitSocket = "/run/pod-init-notify";
+  static constexpr const char* kAppDir = "/run/pod-notify";
+
+  // Bind the sockets beneath `root` (the stage1 root as PID 1 sees it).
+  // Returns false (after logging) when a socket cannot be made.
+  bool bind(const std::string& root, const std::vector<std::string>& apps);
+  void add_pollfds(std::vector<pollfd>& p) const;
+  // Read what arrived and send it on `port` (-1: the port is missing, as
+  // under lkvm: dropped).
+  void handle(const std::vector<pollfd>& p, int port);
+  ~GuestRelay();
+
+ private:
+  struct Sock {
+    std::string app;  // "" = the pod init
+    int fd;
+  };
+  std::vector<Sock> socks_;
+};
+
+}  // namespace podkvm

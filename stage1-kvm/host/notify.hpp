@@ -1,0 +1,34 @@
+// sd_notify from inside the VM. The guest's PID 1 (guest/boot.cpp) binds the
+// pod init's and the apps' notify sockets in the guest and relays every
+// datagram as a kNotify frame ("<app>\n<message>", app "" = the pod init)
+// over the virtio-serial port pod.notify. qemu connects that port to a unix
+// socket this side listens on before qemu starts, so nothing the guest sends
+// early is lost. What arrives goes to sd::PodNotifier, exactly as the nspawn
+// flavour feeds it from its own sockets.
+#pragma once
+#include <poll.h>
+
+#include <string>
+#include <vector>
+
+#include "systemd/sd.hpp"
+#include "util/fd.hpp"
+
+namespace podkvm {
+
+class GuestNotify {
+ public:
+  // Listen on `socket_path` (relative to the cwd, the pod dir).
+  GuestNotify(const std::string& socket_path, pod::sd::PodNotifier notifier);
+  // The fds to poll for POLLIN: the listening socket, then the connection.
+  void add_pollfds(std::vector<pollfd>& p) const;
+  // After poll: accept qemu's connection, read and hand on frames.
+  void handle(const std::vector<pollfd>& p);
+
+ private:
+  void on_frame(const std::string& payload);
+  pod::UniqueFd listen_, conn_;
+  pod::sd::PodNotifier notifier_;
+};
+
+}  // namespace podkvm
