@@ -32,6 +32,7 @@
 
 #include "common.hpp"
 #include "stage1abi/stage1.hpp"
+#include "systemd/journal.hpp"
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -254,6 +255,9 @@ int run_main(int argc, char** argv) {
     for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
   }
   sd::PodNotifier notifier(plan.mode, plan.apps);
+  std::vector<std::string> app_names;
+  for (const auto& a : o.manifest.value("apps", nlohmann::json::array())) app_names.push_back(a.value("name", ""));
+  auto journal = sd::JournalForwarder::open(pod, o.uuid, app_names);  // only where journald runs
 
   sigset_t blocked;
   sigemptyset(&blocked);
@@ -275,7 +279,9 @@ int run_main(int argc, char** argv) {
   for (;;) {
     std::vector<struct pollfd> p = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
     for (const auto& r : relays) p.push_back({r.fd(), POLLIN, 0});
+    if (journal) p.push_back({journal->fd(), POLLIN, 0});
     if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) throw_sys("poll");
+    if (journal && (p.back().revents & POLLIN)) journal->pump();
     for (size_t i = 0; i < relays.size(); ++i)
       if (p[2 + i].revents & POLLIN)
         for (const auto& msg : relays[i].receive(0)) notifier.app_message(plan.apps[i], msg);
@@ -303,6 +309,7 @@ int run_main(int argc, char** argv) {
     if (exited) break;
   }
   ::unlinkat(pod, kNotifySocket, 0);
+  if (journal) journal->finish();
   relays.clear();  // removes their sockets
   ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);
 

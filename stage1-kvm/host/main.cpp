@@ -30,6 +30,8 @@
 #include "notify.hpp"
 #include "probe.hpp"
 #include "stage1abi/stage1.hpp"
+#include "systemd/journal.hpp"
+#include "systemd/machine.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
 #include "util/fs.hpp"
@@ -151,6 +153,7 @@ int run_pod(const RunArgs& ra) {
   } else if (plan.mode != "none") {
     warn("lkvm has no virtio-serial port for sd_notify: READY=1 is not relayed (see Documentation/stage1-kvm.md)");
   }
+  auto journal = pod::sd::JournalForwarder::open(pdir.get(), ra.uuid, apps);  // only where journald runs
   json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}, {"notifyApps", plan.apps}};
   pod::write_file_atomic_at(sdir.get(), "guest.json", guest.dump() + "\n");
 
@@ -188,6 +191,12 @@ int run_pod(const RunArgs& ra) {
   pid_t vmm = spawn(argv, vmm_log, !interactive, interactive);
   if (interactive) sigprocmask(SIG_BLOCK, &mask, nullptr);
   pod::write_file_atomic_at(pdir.get(), "pid", std::to_string(vmm) + "\n");
+  bool registered = false;
+  try {
+    registered = pod::sd::register_machine({ra.uuid, vmm, "", "vm", "pod"});  // only when systemd runs
+  } catch (const std::exception& e) {
+    warn(std::string("cannot register with systemd-machined: ") + e.what());
+  }
 
   int vmm_status = -1;
   int64_t force_at = -1;
@@ -195,9 +204,11 @@ int run_pod(const RunArgs& ra) {
   while (vmm_status < 0) {
     std::vector<pollfd> p = {{sfd.get(), POLLIN, 0}};
     if (notify) notify->add_pollfds(p);
+    if (journal) p.push_back({journal->fd(), POLLIN, 0});
     int timeout = force_at < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, force_at - now_ms()));
     poll(p.data(), p.size(), timeout);
     if (notify) notify->handle(p);
+    if (journal && (p.back().revents & POLLIN)) journal->pump();
     signalfd_siginfo si;
     while (read(sfd.get(), &si, sizeof si) == sizeof si) {
       if (si.ssi_signo == SIGCHLD) continue;
@@ -221,6 +232,8 @@ int run_pod(const RunArgs& ra) {
     while ((w = waitpid(-1, &st, WNOHANG)) > 0)
       if (w == vmm) vmm_status = st;
   }
+  if (journal) journal->finish();
+  if (registered) pod::sd::terminate_machine(ra.uuid);
   for (pid_t h : helpers) kill(h, SIGTERM);
   for (pid_t h : helpers)
     if (!wait_gone(h, 2000)) kill(h, SIGKILL), waitpid(h, nullptr, 0);
