@@ -87,3 +87,55 @@ def test_shipped_examples_match_what_install_units_writes(tmp_path):
             assert (tmp_path / "etc" / "systemd" / "system" / name).read_text() == f.read()
     with open(os.path.join(EXAMPLES, "pod-gc.cron")) as f:
         assert (tmp_path / "etc" / "cron.d" / "pod-gc").read_text() == f.read()
+
+
+def unit_command(svc, key, instance, runtime_dir, datadir, pod_args=()):
+    """argv of the unit's Exec<key>= line as systemd would run it for `instance` (without systemd)."""
+    line = next(l for l in svc.splitlines() if l.startswith(key + "="))
+    argv = []
+    for w in line[len(key) + 1:].split():
+        w = w.replace("%i", instance).replace("/run/pod", runtime_dir)
+        if w == "$POD_ARGS":
+            argv += list(pod_args)
+        elif not argv:  # the binary install-units put in
+            argv += [w, "--dir", datadir]
+        else:
+            argv.append(w)
+    return argv
+
+
+def test_the_units_start_and_stop_commands_drive_a_real_pod(pod, tmp_path):
+    """What systemd does with pod@.service, done by hand: ExecStart= as a Type=notify main process with a
+    NOTIFY_SOCKET, then ExecStop=; the main process must end with the pod, cleanly, nothing left behind."""
+    import socket
+    from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, logs, sh, status
+    if flavor_skip_reason("nspawn"):
+        pytest.skip(flavor_skip_reason("nspawn"))
+    installed(tmp_path, "--binary", POD_BIN)
+    svc = (tmp_path / "etc/systemd/system/pod@.service").read_text()
+    runtime_dir = str(tmp_path / "run")
+    os.makedirs(runtime_dir)  # RuntimeDirectory=pod
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(tmp_path / "notify"))
+    notify.settimeout(60)
+    args = ["--insecure-options=image", f"--stage1-path={STAGE1['nspawn']}", BUSYBOX_ACI,
+            *sh("trap 'echo got SIGTERM; exit 0' TERM; while true; do sleep 0.1; done")]
+    start = unit_command(svc, "ExecStart", "web", runtime_dir, pod.dir, args)
+    main = subprocess.Popen(start, env=dict(os.environ, NOTIFY_SOCKET=str(tmp_path / "notify")),
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert "READY=1" in notify.recv(4096).decode().split("\n")  # Type=notify: started
+        stop = subprocess.run(unit_command(svc, "ExecStop", "web", runtime_dir, pod.dir), capture_output=True,
+                              text=True, timeout=60)
+        assert stop.returncode == 0, stop.stderr
+        # ExecStop returns once the pod lock is free, i.e. the main process has ended: KillMode=mixed then
+        # finds nothing left to SIGKILL.
+        assert main.wait(timeout=5) == 0, main.stderr.read()
+    finally:
+        if main.poll() is None:
+            main.kill()
+        notify.close()
+    uuid = open(os.path.join(runtime_dir, "web.uuid")).read().strip()
+    st = status(pod, uuid)
+    assert st["state"] == "exited" and st["app-busybox"] == "0"
+    assert "got SIGTERM" in logs(pod, uuid)
