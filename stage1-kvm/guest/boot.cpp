@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,8 +61,10 @@ void logmsg(const char* fmt, ...) {
     if (g_debug) logmsg(__VA_ARGS__); \
   } while (0)
 
-[[noreturn]] void power_off(const char* why) {
-  logmsg("powering off: %s", why);
+// `normal`: the pod simply ended; said only with pod.debug (the console may
+// be the user's terminal).
+[[noreturn]] void power_off(const char* why, bool normal = false) {
+  if (!normal || g_debug) logmsg("powering off: %s", why);
   sync();
   reboot(RB_POWER_OFF);
   // Some machine types have no working power-off; qemu runs with -no-reboot,
@@ -163,6 +166,16 @@ std::string find_port(const std::string& name) {
   }
   closedir(d);
   return found;
+}
+
+// Interactive with a pipe (not a terminal) on the host's stdin: the app's
+// tty must neither echo the input back nor turn \n into \r\n.
+void console_as_pipe() {
+  termios t;
+  if (tcgetattr(0, &t) != 0) return;
+  t.c_lflag &= ~static_cast<tcflag_t>(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOKE);
+  t.c_oflag &= ~static_cast<tcflag_t>(OPOST);
+  tcsetattr(0, TCSANOW, &t);
 }
 
 struct Config {
@@ -368,6 +381,7 @@ int main() {
   // After virtio itself; the drivers loaded above bind when the mmio devices appear.
   if (params.count("pod.mmio")) load_modules("/etc/modules.mmio");
 
+  if (params.count("pod.console") && params["pod.console"] == "pipe") console_as_pipe();
   Config cfg;
   if (params.count("pod.share")) cfg.share = params["pod.share"];
   if (!mount_share("pod", "/pod", cfg.share, false)) power_off("cannot mount the pod dir share");
@@ -497,5 +511,5 @@ int main() {
   }
   sync();
   umount2("/newroot/pod", MNT_DETACH);
-  power_off("pod finished");
+  power_off("pod finished", true);
 }

@@ -143,6 +143,36 @@ UniqueFd connect_unix(const std::string& path) {
   return fd;
 }
 
+VmmSocket::VmmSocket(const std::string& path) {
+  ::unlink(path.c_str());
+  listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listen_) pod::throw_sys("socket");
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path) throw pod::Error("socket path too long: " + path);
+  memcpy(sa.sun_path, path.c_str(), path.size() + 1);
+  if (bind(listen_.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || listen(listen_.get(), 1) != 0)
+    pod::throw_sys("cannot listen on " + path);
+}
+
+void VmmSocket::add_pollfds(std::vector<pollfd>& p) const {
+  p.push_back({listen_ ? listen_.get() : -1, POLLIN, 0});
+  p.push_back({conn_ ? conn_.get() : -1, POLLIN, 0});
+}
+
+bool VmmSocket::readable(const pollfd& q) {
+  if (q.fd < 0 || !(q.revents & (POLLIN | POLLHUP | POLLERR))) return false;
+  if (listen_ && q.fd == listen_.get()) {
+    int c = accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+    if (c >= 0) {
+      conn_.reset(c);
+      listen_.reset();  // qemu connects once
+    }
+    return false;
+  }
+  return conn_ && q.fd == conn_.get();
+}
+
 std::string sock_path(const std::string& name) { return std::string(kStateDir) + "/" + name; }
 
 // Ask the guest to stop: a request file in the shared pod dir (which the

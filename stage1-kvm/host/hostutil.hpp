@@ -1,6 +1,7 @@
 // Helpers shared by the kvm stage1's host entrypoints (main.cpp: run;
 // control.cpp: enter, stop, gc, probe).
 #pragma once
+#include <poll.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -34,6 +35,25 @@ std::optional<pid_t> read_pid_at(int dirfd);
 bool is_pod_process(pid_t pid, const std::string& uuid);
 bool wait_gone(pid_t pid, int timeout_ms);
 pod::UniqueFd connect_unix(const std::string& path);
+
+// A unix socket that qemu connects one of its chardevs to as a client. We
+// listen before qemu starts, so nothing the guest sends early is lost; the
+// one connection is accepted from the poll loop.
+class VmmSocket {
+ public:
+  explicit VmmSocket(const std::string& path);
+  // The listener (until qemu connected), then the connection.
+  void add_pollfds(std::vector<pollfd>& p) const;
+  // After poll: accepts qemu's connection when it arrives; true when `q`
+  // is the connection and has data or was hung up.
+  bool readable(const pollfd& q);
+  int conn() const { return conn_.get(); }
+  bool connected() const { return static_cast<bool>(conn_); }
+  void close_conn() { conn_.reset(); }
+
+ private:
+  pod::UniqueFd listen_, conn_;
+};
 void warn(const std::string& msg);
 std::string sock_path(const std::string& name);
 bool request_stop(const std::string& mode, int wait_ack_ms);

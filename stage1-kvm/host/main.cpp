@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "console.hpp"
 #include "notify.hpp"
 #include "probe.hpp"
 #include "stage1abi/stage1.hpp"
@@ -44,6 +45,7 @@ using pod::UniqueFd;
 
 namespace podkvm {
 // ---- run ------------------------------------------------------------------
+namespace {
 
 struct RunArgs {
   bool interactive = false;
@@ -122,7 +124,15 @@ int run_pod(const RunArgs& ra) {
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
   for (const char* stale : {"stop-request", "exit-status", "force-stopped"}) unlinkat(sdir.get(), stale, 0);
-  vm.console_log = interactive ? "" : std::string(kStateDir) + "/console.log";
+  // Interactive: qemu's console goes through ConsoleRelay; lkvm keeps stdio.
+  std::optional<ConsoleRelay> console;
+  if (!interactive) {
+    vm.console_log = std::string(kStateDir) + "/console.log";
+  } else if (hyp == Hypervisor::Qemu) {
+    vm.console_socket = sock_path("console.sock");
+    vm.console_pipe = !ConsoleRelay::stdin_is_tty();
+    console.emplace(vm.console_socket);
+  }
   vm.ctl_socket = sock_path(kCtlSocket);
   vm.enter_socket = sock_path(kEnterSocket);
 
@@ -187,9 +197,10 @@ int run_pod(const RunArgs& ra) {
     argv = lkvm_argv(paths.lkvm, vm);
   }
   debug(std::string("hypervisor ") + to_string(hyp) + ", accel " + to_string(vm.accel) + ": " + join(argv));
-  if (interactive) sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-  pid_t vmm = spawn(argv, vmm_log, !interactive, interactive);
-  if (interactive) sigprocmask(SIG_BLOCK, &mask, nullptr);
+  const bool vmm_stdio = interactive && !console;  // lkvm
+  if (vmm_stdio) sigprocmask(SIG_UNBLOCK, &mask, nullptr);
+  pid_t vmm = spawn(argv, vmm_log, !vmm_stdio, vmm_stdio);
+  if (vmm_stdio) sigprocmask(SIG_BLOCK, &mask, nullptr);
   pod::write_file_atomic_at(pdir.get(), "pid", std::to_string(vmm) + "\n");
   bool registered = false;
   try {
@@ -204,10 +215,15 @@ int run_pod(const RunArgs& ra) {
   while (vmm_status < 0) {
     std::vector<pollfd> p = {{sfd.get(), POLLIN, 0}};
     if (notify) notify->add_pollfds(p);
+    if (console) console->add_pollfds(p);
     if (journal) p.push_back({journal->fd(), POLLIN, 0});
     int timeout = force_at < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, force_at - now_ms()));
     poll(p.data(), p.size(), timeout);
     if (notify) notify->handle(p);
+    if (console) {
+      if (notify && notify->apps_started()) console->open_input();
+      console->handle(p);
+    }
     if (journal && (p.back().revents & POLLIN)) journal->pump();
     signalfd_siginfo si;
     while (read(sfd.get(), &si, sizeof si) == sizeof si) {
@@ -233,6 +249,7 @@ int run_pod(const RunArgs& ra) {
       if (w == vmm) vmm_status = st;
   }
   if (journal) journal->finish();
+  if (console) console->drain();
   if (registered) pod::sd::terminate_machine(ra.uuid);
   for (pid_t h : helpers) kill(h, SIGTERM);
   for (pid_t h : helpers)
@@ -275,6 +292,8 @@ int pod_status(int pdir, const std::vector<std::string>& apps, const std::string
                 "/console.log)");
   return kExitFailure;
 }
+
+}  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
   RunArgs ra;

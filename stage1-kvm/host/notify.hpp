@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "hostutil.hpp"
 #include "systemd/sd.hpp"
-#include "util/fd.hpp"
 
 namespace podkvm {
 
@@ -24,11 +24,14 @@ class GuestNotify {
   void add_pollfds(std::vector<pollfd>& p) const;
   // After poll: accept qemu's connection, read and hand on frames.
   void handle(const std::vector<pollfd>& p);
+  // Has the pod init said that every app has been started?
+  bool apps_started() const { return apps_started_; }
 
  private:
   void on_frame(const std::string& payload);
-  pod::UniqueFd listen_, conn_;
+  VmmSocket sock_;
   pod::sd::PodNotifier notifier_;
+  bool apps_started_ = false;
 };
 
 }  // namespace podkvm

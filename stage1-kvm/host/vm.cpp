@@ -19,6 +19,10 @@ std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type) {
   c += " pod.share=" + share_type;
   c += " pod.uuid=" + vm.uuid;
   if (vm.debug) c += " pod.debug";
+  // The console is the app's terminal: no kernel messages on it, not even
+  // the final "reboot: Power down" (emergency level).
+  else if (!vm.console_socket.empty()) c += " loglevel=0";
+  if (vm.console_pipe) c += " pod.console=pipe";
   if (vm.machine == "microvm") c += " pod.mmio";
   if (!vm.kernel_cmdline_extra.empty()) c += " " + vm.kernel_cmdline_extra;
   return c;
@@ -44,7 +48,9 @@ std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
       "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
   };
   if (vm.accel == Accel::Kvm) a.insert(a.end(), {"-cpu", "host"});
-  if (vm.console_log.empty()) {
+  if (!vm.console_socket.empty()) {
+    a.insert(a.end(), {"-chardev", "socket,id=con0,path=" + vm.console_socket, "-serial", "chardev:con0"});
+  } else if (vm.console_log.empty()) {
     a.insert(a.end(), {"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0"});
   } else {
     a.insert(a.end(), {"-chardev", "file,id=con0,path=" + vm.console_log, "-serial", "chardev:con0"});

@@ -35,7 +35,10 @@ struct VmSpec {
   uint64_t memory_mib = 128;
   Accel accel = Accel::Tcg;
   std::string machine = "pc";        // qemu machine type: pc, q35 or microvm
-  std::string console_log;           // file for the serial console; empty = stdio (interactive)
+  std::string console_log;           // file for the serial console
+  std::string console_socket;        // or: qemu connects it to this socket (interactive; ConsoleRelay)
+  bool console_pipe = false;         // interactive with stdin not a terminal: no echo in the guest
+                                     // (neither: stdio, lkvm's interactive console)
   std::string ctl_socket;            // unix socket paths serving the agent ports
   std::string enter_socket;
   std::string notify_socket;         // qemu connects the pod.notify port to it (we listen); "" = none

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import POD_BIN
-from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, mounts_under, sh, status
+from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, mounts_under, sh, start_pod, status
 
 GC_COLLECTED = re.compile(r'^collected "([0-9a-f-]{36})"$')
 # What gc may say on stderr (stage0/cmd_gc.cpp, src/pods/gc.cpp): progress, and the documented busy-mount case.
@@ -78,19 +78,8 @@ def prepare(pod, stage1, script):
 
 def start(pod, stage1, script, pod_flags=(), app_flags=()):
     """`pod run` in the background; returns (Popen, uuid) once the pod is running with its app started."""
-    f = uuid_file(pod)
-    p = subprocess.Popen([POD_BIN, "--dir", pod.dir, "run", "--insecure-options=image", f"--stage1-path={stage1}",
-                          f"--uuid-file-save={f}", *pod_flags, BUSYBOX_ACI, *app_flags, *sh(script)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
-    deadline = time.monotonic() + 90
-    while not os.path.exists(f):
-        if p.poll() is not None or time.monotonic() > deadline:
-            out, err = p.communicate()
-            raise AssertionError(f"pod run did not start: {p.returncode}\n{out}\n{err}")
-        time.sleep(0.01)
-    u = open(f).read().strip()
-    pod.run("status", "--wait-ready=90s", u, check=0)
-    return p, u
+    assert stage1 == STAGE1["nspawn"]
+    return start_pod(pod, "nspawn", *app_flags, *sh(script), pod_flags=pod_flags)
 
 
 def reap(pod, p, u):

@@ -120,6 +120,17 @@ def test_prepare_then_run_prepared_and_cat_manifest(pod, flavor):
 
 
 @both
+def test_interactive_stdin_output_and_exit_code(pod, flavor):
+    # Piped stdin reaches the app whole (nothing eaten while the pod starts), its output is exactly what it
+    # wrote (no echo, no \r, no boot or power-off messages), end of input is end of file.
+    script = 'read x; echo "got:$x"; read y; echo "got:$y"; read z || echo eof; exit 3'
+    r, u = run_pod(pod, flavor, *sh(script), pod_flags=["--interactive"], input="hello there\nsecond\n")
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == "got:hello there\ngot:second\neof\n"
+    assert status(pod, u)["app-busybox"] == "3"
+
+
+@both
 def test_enter_and_stop(pod, flavor):
     p, u = start_pod(pod, flavor, *sh("echo started; sleep 600"))
     try:
