@@ -37,6 +37,7 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "net.hpp"
 #include "relay.hpp"
 
 using json = nlohmann::json;
@@ -380,6 +381,11 @@ int main() {
   load_modules("/etc/modules.order");
   // After virtio itself; the drivers loaded above bind when the mmio devices appear.
   if (params.count("pod.mmio")) load_modules("/etc/modules.mmio");
+  podkvm::bring_up_loopback();
+  if (params.count("pod.net")) {
+    load_modules("/etc/modules.net");
+    if (!podkvm::configure_net(params["pod.net"])) logmsg("the pod has no network");
+  }
 
   if (params.count("pod.console") && params["pod.console"] == "pipe") console_as_pipe();
   Config cfg;

@@ -136,6 +136,20 @@ int run_pod(const RunArgs& ra) {
   vm.ctl_socket = sock_path(kCtlSocket);
   vm.enter_socket = sock_path(kEnterSocket);
 
+  // Network: --net=none is no NIC at all; otherwise (the default, "host")
+  // the VMM's user-mode NAT, with a resolv.conf for the pod init to use
+  // (stage1-abi: stage1-state/resolv.conf, unless --dns was given).
+  vm.user_net = runtime.value("net", "host") != "none";
+  unlinkat(pdir.get(), (std::string(kStateDir) + "/resolv.conf").c_str(), 0);
+  if (vm.user_net) {
+    std::string dns = user_net(hyp).dns;
+    std::string conf = dns.empty() ? pod::try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536).value_or("")
+                                   : "nameserver " + dns + "\n";
+    pod::mkdirs_at(pdir.get(), kStateDir, 0700);
+    pod::write_file_atomic_at(pdir.get(), std::string(kStateDir) + "/resolv.conf", conf, 0644,
+                              pod::Durability::kVolatile);
+  }
+
   // Shares: the pod dir, then one per host volume.
   auto share_socket = [&](size_t i) { return sock_path(ra.uuid + "-fs" + std::to_string(i) + ".sock"); };
   vm.shares.push_back({"pod", P, share_socket(0), false});

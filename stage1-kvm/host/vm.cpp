@@ -12,6 +12,11 @@ namespace podkvm {
 const char* to_string(Hypervisor h) { return h == Hypervisor::Qemu ? "qemu" : "lkvm"; }
 const char* to_string(Accel a) { return a == Accel::Kvm ? "kvm" : "tcg"; }
 
+UserNet user_net(Hypervisor h) {
+  if (h == Hypervisor::Qemu) return {"10.0.2.15/24", "10.0.2.2", "10.0.2.3"};
+  return {"192.168.33.15/24", "192.168.33.1", ""};
+}
+
 std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type) {
   // quiet: under TCG every console byte costs; panic=-1 + -no-reboot turn a
   // guest panic into a VMM exit instead of a hang.
@@ -23,6 +28,10 @@ std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type) {
   // the final "reboot: Power down" (emergency level).
   else if (!vm.console_socket.empty()) c += " loglevel=0";
   if (vm.console_pipe) c += " pod.console=pipe";
+  if (vm.user_net) {
+    UserNet n = user_net(share_type == "9p" ? Hypervisor::Lkvm : Hypervisor::Qemu);
+    c += " pod.net=" + n.address + "," + n.gateway;
+  }
   if (vm.machine == "microvm") c += " pod.mmio";
   if (!vm.kernel_cmdline_extra.empty()) c += " " + vm.kernel_cmdline_extra;
   return c;
@@ -56,6 +65,9 @@ std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
     a.insert(a.end(), {"-chardev", "file,id=con0,path=" + vm.console_log, "-serial", "chardev:con0"});
   }
   a.insert(a.end(), {"-kernel", vm.kernel, "-initrd", vm.initrd, "-append", kernel_cmdline(vm, "virtiofs")});
+  if (vm.user_net)
+    a.insert(a.end(), {"-netdev", "user,id=net0", "-device",
+                       std::string(mmio ? "virtio-net-device" : "virtio-net-pci") + ",netdev=net0"});
   int i = 0;
   for (const auto& s : vm.shares) {
     std::string id = "fs" + std::to_string(i++);
@@ -91,6 +103,7 @@ std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm) {
                                 "--cpus", std::to_string(vm.cpus),
                                 "--mem", std::to_string(vm.memory_mib),
                                 "--console", "serial",
+                                "--network", vm.user_net ? "mode=user" : "mode=none",
                                 "--params", kernel_cmdline(vm, "9p")};
   for (const auto& s : vm.shares) a.insert(a.end(), {"--9p", s.host_path + "," + s.tag});
   return a;

@@ -43,8 +43,17 @@ struct VmSpec {
   std::string enter_socket;
   std::string notify_socket;         // qemu connects the pod.notify port to it (we listen); "" = none
   std::vector<Share> shares;         // shares[0] is the pod dir, tag "pod"
+  bool user_net = false;             // the VMM's user-mode (NAT) network; false = no NIC at all
   bool debug = false;
 };
+
+// The user-mode network as the guest sees it (qemu's slirp, kvmtool's uip):
+// its address/prefix, gateway, and the name server to use ("" = the host's,
+// which the VMM's DHCP hands out).
+struct UserNet {
+  std::string address, gateway, dns;
+};
+UserNet user_net(Hypervisor h);
 
 // The guest kernel command line (console, quiet boot, which share type the
 // guest mounts, the pod uuid).

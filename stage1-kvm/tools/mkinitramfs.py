@@ -133,6 +133,8 @@ def main():
     ap.add_argument("--require", action="append", default=[], help="module that must exist")
     ap.add_argument("--mmio-module", action="append", default=[],
                     help="module loaded only on virtio-mmio machines (kernel parameter pod.mmio)")
+    ap.add_argument("--net-module", action="append", default=[],
+                    help="module loaded only when the pod has a network (kernel parameter pod.net)")
     ap.add_argument("--gzip", action="store_true")
     ap.add_argument("--depfile")
     ap.add_argument("--info", help="write a JSON summary (kernel version, modules) here")
@@ -147,8 +149,11 @@ def main():
     for m in more:
         if m not in order:
             order.append(m)
-    mmio, _ = resolve(a.mmio_module, deps, builtin, False)
-    mmio = [m for m in mmio if m not in order]
+    # Modules only some VMs load, each group listed in /etc/modules.<group>.
+    groups = {}
+    for group, names in (("mmio", a.mmio_module), ("net", a.net_module)):
+        mods, _ = resolve(names, deps, builtin, False)
+        groups[group] = [m for m in mods if m not in order]
     if missing:
         print("mkinitramfs: not available in %s (skipped): %s" % (a.kver, " ".join(missing)))
 
@@ -166,14 +171,18 @@ def main():
         c.file(dst, decompress(src))
         listed.append("/" + dst)
     c.file("etc/modules.order", ("\n".join(listed) + "\n").encode())
-    listed_mmio = []
-    for rel in mmio:
-        src = os.path.join(moddir, rel)
-        inputs.append(src)
-        dst = "lib/modules/%s/%s.ko" % (a.kver, modname(rel))
-        c.file(dst, decompress(src))
-        listed_mmio.append("/" + dst)
-    c.file("etc/modules.mmio", ("\n".join(listed_mmio) + "\n").encode())
+    written = set(order)
+    for group, mods in groups.items():
+        listed_group = []
+        for rel in mods:
+            dst = "lib/modules/%s/%s.ko" % (a.kver, modname(rel))
+            if rel not in written:
+                src = os.path.join(moddir, rel)
+                inputs.append(src)
+                c.file(dst, decompress(src))
+                written.add(rel)
+            listed_group.append("/" + dst)
+        c.file("etc/modules." + group, ("\n".join(listed_group) + "\n").encode())
     data = c.finish()
     if a.gzip:
         data = gzip.compress(data, 6)

@@ -36,7 +36,8 @@ def app_rootfs(root):
     for d in ("etc", "tmp", "proc", "dev", "work"):
         os.makedirs(os.path.join(root, d), exist_ok=True)
     shutil.copy2(BUSYBOX, os.path.join(root, "bin", "busybox"))
-    for t in ("sh", "echo", "cat", "true", "false", "ls", "id", "pwd", "sleep", "env", "test", "kill"):
+    for t in ("sh", "echo", "cat", "true", "false", "ls", "id", "pwd", "sleep", "env", "test", "kill", "wget", "ping",
+              "grep"):
         os.symlink("busybox", os.path.join(root, "bin", t))
 
 
@@ -332,4 +333,30 @@ def test_kvm_accel_when_usable(kvm):
         pytest.skip("KVM not usable here: " + probe.stdout.strip())
     p = kvm([{"name": "app", "exec": ["/bin/sh", "-c", "exit 6"]}], runtime={"accel": "kvm"})
     assert p.run() == 6, p.stderr + p.console()
+    assert_clean(p)
+
+
+def test_user_mode_network_reaches_the_host_and_none_has_no_nic(kvm, tmp_path):
+    # A server on the host's loopback, reached through qemu's user-mode NAT (the host is 10.0.2.2).
+    import http.server
+    import threading
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "f.txt").write_text("hello from the host\n")
+    handler = lambda *a: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path / "www"))  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        script = (f"wget -q -O - http://10.0.2.2:{port}/f.txt && ping -c1 -W5 127.0.0.1 >/dev/null && "
+                  "grep -q '^nameserver 10.0.2.3' /etc/resolv.conf && ls /sys/class/net")
+        p = kvm([{"name": "app", "exec": ["/bin/sh", "-c", script]}], runtime={"net": "host"})
+        assert p.run() == 0, p.stderr + p.read("logs/app.log") + p.console()
+        assert p.read("logs/app.log") == "hello from the host\neth0\nlo\n"
+        assert_clean(p)
+    finally:
+        server.shutdown()
+    p = kvm([{"name": "app", "exec": ["/bin/sh", "-c", "ls /sys/class/net; ping -c1 -W5 127.0.0.1 >/dev/null"]}],
+            runtime={"net": "none"})
+    assert p.run() == 0, p.stderr + p.console()
+    assert p.read("logs/app.log") == "lo\n"  # no NIC at all; loopback up
     assert_clean(p)
