@@ -72,6 +72,32 @@ TEST_CASE("qemu command line") {
   CHECK(has_pair(a, "-chardev", "stdio,id=con0,signal=off"));
 }
 
+TEST_CASE("qemu command line: network, notify port, interactive console") {
+  VmSpec vm = spec();
+  auto a = qemu_argv("qemu", vm);
+  CHECK(!contains(a, "-netdev"));  // --net=none: no NIC at all
+  CHECK(!has_pair(a, "-device", "virtserialport,bus=vser0.0,chardev=notify,name=pod.notify"));
+  vm.user_net = true;
+  vm.notify_socket = "stage1-state/notify.sock";
+  vm.console_log.clear();
+  vm.console_socket = "stage1-state/console.sock";
+  vm.console_pipe = true;
+  a = qemu_argv("qemu", vm);
+  CHECK(has_pair(a, "-netdev", "user,id=net0"));
+  CHECK(has_pair(a, "-device", "virtio-net-pci,netdev=net0"));
+  // qemu is the client of both: run listens before qemu starts.
+  CHECK(has_pair(a, "-chardev", "socket,id=notify,path=stage1-state/notify.sock"));
+  CHECK(has_pair(a, "-device", "virtserialport,bus=vser0.0,chardev=notify,name=pod.notify"));
+  CHECK(has_pair(a, "-chardev", "socket,id=con0,path=stage1-state/console.sock"));
+  const std::string cmdline = *(std::find(a.begin(), a.end(), "-append") + 1);
+  CHECK(cmdline.find(" pod.net=10.0.2.15/24,10.0.2.2") != std::string::npos);
+  CHECK(cmdline.find(" pod.console=pipe") != std::string::npos);
+  CHECK(cmdline.find(" loglevel=0") != std::string::npos);  // the console is the app's terminal
+  vm.debug = true;
+  CHECK(kernel_cmdline(vm, "virtiofs").find("loglevel=0") == std::string::npos);
+  CHECK(kernel_cmdline(vm, "9p").find(" pod.net=192.168.33.15/24,192.168.33.1") != std::string::npos);
+}
+
 TEST_CASE("lkvm and virtiofsd command lines") {
   VmSpec vm = spec();
   auto a = lkvm_argv("/usr/local/bin/lkvm", vm);
