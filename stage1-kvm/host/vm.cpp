@@ -43,7 +43,13 @@ std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
       "-object", "memory-backend-memfd,id=mem,size=" + std::to_string(vm.memory_mib) + "M,share=on",
       "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
   };
-  if (vm.accel == Accel::Kvm) a.insert(a.end(), {"-cpu", "host"});
+  // The guest's RNG must be seeded before the pod init runs: the first
+  // getrandom() (std::random_device in the init, or any app) otherwise blocks
+  // until the kernel has gathered jitter entropy, 1.5-2 s under TCG. With
+  // RDRAND (TCG emulates it from the host's getrandom) the kernel trusts the
+  // CPU (CONFIG_RANDOM_TRUST_CPU) and the crng is ready at boot; KVM's
+  // "host" model passes the host's RDRAND through.
+  a.insert(a.end(), {"-cpu", vm.accel == Accel::Kvm ? "host" : "qemu64,+rdrand"});
   if (vm.console_log.empty()) {
     a.insert(a.end(), {"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0"});
   } else {

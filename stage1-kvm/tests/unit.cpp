@@ -45,7 +45,7 @@ TEST_CASE("qemu command line") {
   auto a = qemu_argv("/usr/bin/qemu-system-x86_64", vm);
   CHECK(a[0] == "/usr/bin/qemu-system-x86_64");
   CHECK(has_pair(a, "-accel", "tcg"));
-  CHECK(!contains(a, "-cpu"));
+  CHECK(has_pair(a, "-cpu", "qemu64,+rdrand"));
   CHECK(has_pair(a, "-m", "256M"));
   CHECK(has_pair(a, "-smp", "2"));
   CHECK(has_pair(a, "-uuid", vm.uuid));
