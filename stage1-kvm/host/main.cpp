@@ -123,7 +123,7 @@ int run_pod(const RunArgs& ra) {
 
   // Shares: the pod dir, then one per host volume.
   auto share_socket = [&](size_t i) { return sock_path(ra.uuid + "-fs" + std::to_string(i) + ".sock"); };
-  vm.shares.push_back({"pod", P, share_socket(0), false});
+  vm.shares.push_back({"pod", P, share_socket(0), false, true});
   json gvols = json::array();
   for (const auto& v : pod_volumes(pm)) {
     json g = {{"name", v.name}, {"readOnly", v.read_only}, {"targets", v.targets}};

@@ -24,6 +24,9 @@ struct Share {
   std::string host_path;    // absolute
   std::string socket;       // qemu: the virtiofsd socket (relative to $P)
   bool read_only = false;
+  // Keep the guest's page cache of a file across opens (see virtiofsd_argv):
+  // for the pod dir, whose binaries the guest execs, not for host volumes.
+  bool keep_cache = false;
 };
 
 struct VmSpec {

@@ -33,7 +33,7 @@ VmSpec spec() {
   vm.console_log = "stage1-state/console.log";
   vm.ctl_socket = "stage1-state/ctl.sock";
   vm.enter_socket = "stage1-state/enter.sock";
-  vm.shares = {{"pod", "/var/lib/pod/pods/run/x", "stage1-state/x-fs0.sock", false},
+  vm.shares = {{"pod", "/var/lib/pod/pods/run/x", "stage1-state/x-fs0.sock", false, true},
                {"vol1", "/srv/data", "stage1-state/x-fs1.sock", true}};
   return vm;
 }
@@ -88,6 +88,10 @@ TEST_CASE("lkvm and virtiofsd command lines") {
   auto v = virtiofsd_argv("/usr/lib/qemu/virtiofsd", vm.shares[1]);
   CHECK(contains(v, "--socket-path=stage1-state/x-fs1.sock"));
   CHECK(contains(v, "source=/srv/data"));
+  CHECK(contains(v, "cache=auto"));
+  v = virtiofsd_argv("/usr/lib/qemu/virtiofsd", vm.shares[0]);
+  CHECK(contains(v, "cache=always"));
+  CHECK(contains(v, "timeout=1"));
 }
 
 TEST_CASE("memory and cpus") {
