@@ -60,6 +60,7 @@ TEST_CASE("qemu command line") {
   REQUIRE(it != a.end());
   CHECK((it + 1)->find("pod.share=virtiofs") != std::string::npos);
   CHECK((it + 1)->find("pod.uuid=" + vm.uuid) != std::string::npos);
+  CHECK((it + 1)->find("pci=noacpi") != std::string::npos);
 
   vm.accel = Accel::Kvm;
   vm.machine = "microvm";
