@@ -71,6 +71,9 @@ TEST_CASE("qemu command line") {
   CHECK(has_pair(a, "-machine", "microvm,isa-serial=on,rtc=on,memory-backend=mem"));
   CHECK(has_pair(a, "-device", "vhost-user-fs-device,chardev=fs0,tag=pod,queue-size=1024"));
   CHECK(has_pair(a, "-chardev", "stdio,id=con0,signal=off"));
+  it = std::find(a.begin(), a.end(), "-append");
+  REQUIRE(it != a.end());
+  CHECK((it + 1)->find("pci=noacpi") == std::string::npos);
 }
 
 TEST_CASE("lkvm and virtiofsd command lines") {
