@@ -149,7 +149,8 @@ int run_pod(const RunArgs& ra) {
   UniqueFd sfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
   std::vector<pid_t> helpers;
-  std::vector<std::string> argv;
+  std::vector<std::string> argv, argv_memfd;
+  std::string ram_dir;
   const std::string vmm_log = std::string(kStateDir) + "/vmm.log";
   if (hyp == Hypervisor::Qemu) {
     std::string pids;
@@ -167,13 +168,28 @@ int run_pod(const RunArgs& ra) {
         usleep(5000);
       }
     }
-    argv = qemu_argv(paths.qemu, vm);
+    argv_memfd = qemu_argv(paths.qemu, vm);
+    // Guest RAM on a huge-page tmpfs that the VMM mounts over this empty dir
+    // in its own mount namespace (vm.cpp says why), else a memfd.
+    if (mkdirat(sdir.get(), "ram", 0700) == 0 || errno == EEXIST) {
+      VmSpec huge = vm;
+      huge.ram_dir = ram_dir = std::string(kStateDir) + "/ram";
+      argv = qemu_argv(paths.qemu, huge);
+    } else {
+      argv = argv_memfd;
+    }
   } else {
-    argv = lkvm_argv(paths.lkvm, vm);
+    argv = argv_memfd = lkvm_argv(paths.lkvm, vm);
   }
   debug(std::string("hypervisor ") + to_string(hyp) + ", accel " + to_string(vm.accel) + ": " + join(argv));
   if (interactive) sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-  pid_t vmm = spawn(argv, vmm_log, !interactive, interactive);
+  pid_t vmm = spawn(
+      [&] {
+        if (ram_dir.empty() || mount_private_huge_tmpfs(ram_dir)) return argv;
+        fprintf(stderr, "stage1-kvm: no huge-page tmpfs for the guest RAM (%s); using a memfd\n", strerror(errno));
+        return argv_memfd;
+      },
+      vmm_log, !interactive, interactive);
   if (interactive) sigprocmask(SIG_BLOCK, &mask, nullptr);
   pod::write_file_atomic_at(pdir.get(), "pid", std::to_string(vmm) + "\n");
 

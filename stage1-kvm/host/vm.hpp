@@ -38,6 +38,7 @@ struct VmSpec {
   uint64_t memory_mib = 128;
   Accel accel = Accel::Tcg;
   std::string machine = "pc";        // qemu machine type: pc, q35 or microvm
+  std::string ram_dir;               // guest RAM in a file here (a huge-page tmpfs); empty = memfd
   std::string console_log;           // file for the serial console; empty = stdio (interactive)
   std::string ctl_socket;            // unix socket paths serving the agent ports
   std::string enter_socket;

@@ -62,6 +62,13 @@ TEST_CASE("qemu command line") {
   CHECK((it + 1)->find("pod.uuid=" + vm.uuid) != std::string::npos);
   CHECK((it + 1)->find("pci=noacpi") != std::string::npos);
 
+  vm.ram_dir = "stage1-state/ram";
+  vm.memory_mib = 129;
+  a = qemu_argv("qemu", vm);
+  CHECK(has_pair(a, "-m", "130M"));
+  CHECK(has_pair(a, "-object", "memory-backend-file,id=mem,mem-path=stage1-state/ram,align=2M,size=130M,share=on"));
+  vm.ram_dir.clear();
+
   vm.accel = Accel::Kvm;
   vm.machine = "microvm";
   vm.console_log.clear();
