@@ -2,6 +2,8 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -199,6 +201,11 @@ bool request_stop(const std::string& mode, int wait_ack_ms) {
 }
 
 pid_t spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio) {
+  return spawn([&] { return args; }, log, own_pgrp, stdio);
+}
+
+pid_t spawn(const std::function<std::vector<std::string>()>& args_in_child, const std::string& log, bool own_pgrp,
+            bool stdio) {
   pid_t pid = fork();
   if (pid < 0) pod::throw_sys("fork");
   if (pid > 0) return pid;
@@ -217,12 +224,20 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log, bool o
       dup2(out, 2);
     }
   }
+  const std::vector<std::string> args = args_in_child();
   std::vector<char*> argv;
   for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
   argv.push_back(nullptr);
   execv(argv[0], argv.data());
   fprintf(stderr, "stage1-kvm: exec %s: %s\n", argv[0], strerror(errno));
   _exit(127);
+}
+
+bool mount_private_huge_tmpfs(const std::string& dir) {
+  // Private, so the mount is invisible to the host and goes away with the
+  // VMM (and virtiofsd's mapping of its one file).
+  if (unshare(CLONE_NEWNS) != 0 || mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return false;
+  return mount("pod-guest-ram", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "huge=always,mode=0700") == 0;
 }
 
 std::string join(const std::vector<std::string>& v) {

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -58,6 +59,14 @@ void warn(const std::string& msg);
 std::string sock_path(const std::string& name);
 bool request_stop(const std::string& mode, int wait_ack_ms);
 pid_t spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio);
+// The same, with the argv chosen in the child right before exec (after its
+// stdio went to the log), for setup that only the child can do.
+pid_t spawn(const std::function<std::vector<std::string>()>& args_in_child, const std::string& log, bool own_pgrp,
+            bool stdio);
+// In a child about to exec the VMM: a private mount namespace with a tmpfs
+// that backs its memory with transparent huge pages at `dir`. False (and
+// nothing mounted) when the host does not allow it.
+bool mount_private_huge_tmpfs(const std::string& dir);
 std::string join(const std::vector<std::string>& v);
 Paths find_paths();
 bool initrd_has_9p(const json& info);

@@ -152,7 +152,7 @@ int run_pod(const RunArgs& ra) {
 
   // Shares: the pod dir, then one per host volume.
   auto share_socket = [&](size_t i) { return sock_path(ra.uuid + "-fs" + std::to_string(i) + ".sock"); };
-  vm.shares.push_back({"pod", P, share_socket(0), false});
+  vm.shares.push_back({"pod", P, share_socket(0), false, true});
   json gvols = json::array();
   for (const auto& v : pod_volumes(pm)) {
     json g = {{"name", v.name}, {"readOnly", v.read_only}, {"targets", v.targets}};
@@ -188,7 +188,8 @@ int run_pod(const RunArgs& ra) {
   UniqueFd sfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
   std::vector<pid_t> helpers;
-  std::vector<std::string> argv;
+  std::vector<std::string> argv, argv_memfd;
+  std::string ram_dir;
   const std::string vmm_log = std::string(kStateDir) + "/vmm.log";
   if (hyp == Hypervisor::Qemu) {
     std::string pids;
@@ -206,14 +207,29 @@ int run_pod(const RunArgs& ra) {
         usleep(5000);
       }
     }
-    argv = qemu_argv(paths.qemu, vm);
+    argv_memfd = qemu_argv(paths.qemu, vm);
+    // Guest RAM on a huge-page tmpfs that the VMM mounts over this empty dir
+    // in its own mount namespace (vm.cpp says why), else a memfd.
+    if (mkdirat(sdir.get(), "ram", 0700) == 0 || errno == EEXIST) {
+      VmSpec huge = vm;
+      huge.ram_dir = ram_dir = std::string(kStateDir) + "/ram";
+      argv = qemu_argv(paths.qemu, huge);
+    } else {
+      argv = argv_memfd;
+    }
   } else {
-    argv = lkvm_argv(paths.lkvm, vm);
+    argv = argv_memfd = lkvm_argv(paths.lkvm, vm);
   }
   debug(std::string("hypervisor ") + to_string(hyp) + ", accel " + to_string(vm.accel) + ": " + join(argv));
   const bool vmm_stdio = interactive && !console;  // lkvm
   if (vmm_stdio) sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-  pid_t vmm = spawn(argv, vmm_log, !vmm_stdio, vmm_stdio);
+  pid_t vmm = spawn(
+      [&] {
+        if (ram_dir.empty() || mount_private_huge_tmpfs(ram_dir)) return argv;
+        fprintf(stderr, "stage1-kvm: no huge-page tmpfs for the guest RAM (%s); using a memfd\n", strerror(errno));
+        return argv_memfd;
+      },
+      vmm_log, !vmm_stdio, vmm_stdio);
   if (vmm_stdio) sigprocmask(SIG_BLOCK, &mask, nullptr);
   pod::write_file_atomic_at(pdir.get(), "pid", std::to_string(vmm) + "\n");
   bool registered = false;

@@ -24,6 +24,9 @@ struct Share {
   std::string host_path;    // absolute
   std::string socket;       // qemu: the virtiofsd socket (relative to $P)
   bool read_only = false;
+  // Keep the guest's page cache of a file across opens (see virtiofsd_argv):
+  // for the pod dir, whose binaries the guest execs, not for host volumes.
+  bool keep_cache = false;
 };
 
 struct VmSpec {
@@ -35,6 +38,7 @@ struct VmSpec {
   uint64_t memory_mib = 128;
   Accel accel = Accel::Tcg;
   std::string machine = "pc";        // qemu machine type: pc, q35 or microvm
+  std::string ram_dir;               // guest RAM in a file here (a huge-page tmpfs); empty = memfd
   std::string console_log;           // file for the serial console
   std::string console_socket;        // or: qemu connects it to this socket (interactive; ConsoleRelay)
   bool console_pipe = false;         // interactive with stdin not a terminal: no echo in the guest

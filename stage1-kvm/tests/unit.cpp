@@ -33,7 +33,7 @@ VmSpec spec() {
   vm.console_log = "stage1-state/console.log";
   vm.ctl_socket = "stage1-state/ctl.sock";
   vm.enter_socket = "stage1-state/enter.sock";
-  vm.shares = {{"pod", "/var/lib/pod/pods/run/x", "stage1-state/x-fs0.sock", false},
+  vm.shares = {{"pod", "/var/lib/pod/pods/run/x", "stage1-state/x-fs0.sock", false, true},
                {"vol1", "/srv/data", "stage1-state/x-fs1.sock", true}};
   return vm;
 }
@@ -45,7 +45,7 @@ TEST_CASE("qemu command line") {
   auto a = qemu_argv("/usr/bin/qemu-system-x86_64", vm);
   CHECK(a[0] == "/usr/bin/qemu-system-x86_64");
   CHECK(has_pair(a, "-accel", "tcg"));
-  CHECK(!contains(a, "-cpu"));
+  CHECK(has_pair(a, "-cpu", "qemu64,+rdrand"));
   CHECK(has_pair(a, "-m", "256M"));
   CHECK(has_pair(a, "-smp", "2"));
   CHECK(has_pair(a, "-uuid", vm.uuid));
@@ -60,6 +60,14 @@ TEST_CASE("qemu command line") {
   REQUIRE(it != a.end());
   CHECK((it + 1)->find("pod.share=virtiofs") != std::string::npos);
   CHECK((it + 1)->find("pod.uuid=" + vm.uuid) != std::string::npos);
+  CHECK((it + 1)->find("pci=noacpi") != std::string::npos);
+
+  vm.ram_dir = "stage1-state/ram";
+  vm.memory_mib = 129;
+  a = qemu_argv("qemu", vm);
+  CHECK(has_pair(a, "-m", "130M"));
+  CHECK(has_pair(a, "-object", "memory-backend-file,id=mem,mem-path=stage1-state/ram,align=2M,size=130M,share=on"));
+  vm.ram_dir.clear();
 
   vm.accel = Accel::Kvm;
   vm.machine = "microvm";
@@ -70,6 +78,9 @@ TEST_CASE("qemu command line") {
   CHECK(has_pair(a, "-machine", "microvm,isa-serial=on,rtc=on,memory-backend=mem"));
   CHECK(has_pair(a, "-device", "vhost-user-fs-device,chardev=fs0,tag=pod,queue-size=1024"));
   CHECK(has_pair(a, "-chardev", "stdio,id=con0,signal=off"));
+  it = std::find(a.begin(), a.end(), "-append");
+  REQUIRE(it != a.end());
+  CHECK((it + 1)->find("pci=noacpi") == std::string::npos);
 }
 
 TEST_CASE("qemu command line: network, notify port, interactive console") {
@@ -114,6 +125,10 @@ TEST_CASE("lkvm and virtiofsd command lines") {
   auto v = virtiofsd_argv("/usr/lib/qemu/virtiofsd", vm.shares[1]);
   CHECK(contains(v, "--socket-path=stage1-state/x-fs1.sock"));
   CHECK(contains(v, "source=/srv/data"));
+  CHECK(contains(v, "cache=auto"));
+  v = virtiofsd_argv("/usr/lib/qemu/virtiofsd", vm.shares[0]);
+  CHECK(contains(v, "cache=always"));
+  CHECK(contains(v, "timeout=1"));
 }
 
 TEST_CASE("memory and cpus") {

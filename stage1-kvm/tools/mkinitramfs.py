@@ -5,7 +5,8 @@ It holds /init (the static guest boot program), /etc/modules.order (absolute
 paths in load order) and the kernel modules named on the command line together
 with their dependencies, resolved with the kernel's modules.dep. Compressed
 modules (.ko.xz, .ko.zst, .ko.gz) are decompressed here so the guest can load
-them with a plain finit_module(2). Modules that the kernel has built in
+them with a plain finit_module(2); their signatures are dropped (see
+strip_signature). Modules that the kernel has built in
 (modules.builtin) or that it does not have at all are skipped; --require makes
 a missing module an error.
 """
@@ -61,6 +62,24 @@ def decompress(path):
     if path.endswith(".zst"):
         return subprocess.run(["zstd", "-dc", path], check=True, capture_output=True).stdout
     return data
+
+
+SIG_MAGIC = b"~Module signature appended~\n"
+
+
+def strip_signature(data):
+    """The module without its appended signature.
+
+    The guest kernel would verify it (sha256 of the whole module, then RSA)
+    on every load: under TCG that is most of the load time of a large module
+    (fuse.ko: ~400 KB). It is not enforced (no CONFIG_MODULE_SIG_FORCE, no
+    lockdown), and the modules come from the host's own kernel package."""
+    if not data.endswith(SIG_MAGIC):
+        return data
+    # struct module_signature: 12 bytes ending in the big-endian sig_len.
+    info = data[-len(SIG_MAGIC) - 12:-len(SIG_MAGIC)]
+    sig_len = int.from_bytes(info[8:12], "big")
+    return data[:-len(SIG_MAGIC) - 12 - sig_len]
 
 
 def resolve(wanted, deps, builtin, require):
@@ -168,7 +187,7 @@ def main():
         src = os.path.join(moddir, rel)
         inputs.append(src)
         dst = "lib/modules/%s/%s.ko" % (a.kver, modname(rel))
-        c.file(dst, decompress(src))
+        c.file(dst, strip_signature(decompress(src)))
         listed.append("/" + dst)
     c.file("etc/modules.order", ("\n".join(listed) + "\n").encode())
     written = set(order)
@@ -179,7 +198,7 @@ def main():
             if rel not in written:
                 src = os.path.join(moddir, rel)
                 inputs.append(src)
-                c.file(dst, decompress(src))
+                c.file(dst, strip_signature(decompress(src)))
                 written.add(rel)
             listed_group.append("/" + dst)
         c.file("etc/modules." + group, ("\n".join(listed_group) + "\n").encode())
