@@ -17,9 +17,12 @@ JOURNALD = "/lib/systemd/systemd-journald"
 
 # $1 = the uuid file `pod run` saves; the rest is the `pod run` command line.
 SCRIPT = r'''
-set -u
+set -eu
+# Never let this journald touch the host's /run: stop here unless both tmpfs mounts are in place.
+mkdir -p /run/systemd /run/log
 mount -t tmpfs tmpfs /run/systemd
-mkdir -p /run/log && mount -t tmpfs tmpfs /run/log
+mount -t tmpfs tmpfs /run/log
+set +e
 ''' + JOURNALD + r''' & J=$!
 trap 'kill $J; wait $J' EXIT
 for i in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
