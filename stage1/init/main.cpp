@@ -39,6 +39,7 @@ void record_failure(int pod_dirfd, const std::string& why) {
 
 int run_mode(bool debug) {
   set_debug(debug);
+  log_debug("pod init started");
   UniqueFd pod_dir;
   int status = kExitStage1Failure;
   try {

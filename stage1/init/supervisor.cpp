@@ -164,6 +164,7 @@ class Supervisor {
     UniqueFd status_dir = mkdirs_at(pod_dirfd_, "appstatus");
     UniqueFd logs_dir = mkdirs_at(pod_dirfd_, "logs");
     std::vector<ExecSpec> specs;
+    log_debug("setting up the apps' roots");
     for (const auto& r : apps_) {
       prepare_app_rootfs(*r.app, cfg_);
       specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
