@@ -218,7 +218,7 @@ std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions&
     } catch (const nlohmann::json::exception&) {
     }
   }
-  Staging stage(tmp_.get());
+  Staging stage(tmp_.get(), locks_.get());
   {
     int fd = ::openat(stage.fd(), "download", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) throw_sys("cannot create the download file");

@@ -17,10 +17,13 @@ struct Layer {
 
 // A private scratch dir under images/tmp, flocked for its lifetime so that
 // clean_stale() can tell it from one left by a killed process. Removed on
-// destruction unless release()d.
+// destruction unless release()d. Between its mkdir and its flock a new dir
+// looks exactly like a stale one, so it is made under a shared lock on
+// locks/<kStagingLock> and clean_stale() scans under the exclusive one.
+inline constexpr const char* kStagingLock = "staging";
 class Staging {
  public:
-  explicit Staging(int tmp_fd);
+  Staging(int tmp_fd, int locks_fd);
   ~Staging();
   Staging(const Staging&) = delete;
   Staging& operator=(const Staging&) = delete;

@@ -24,19 +24,28 @@ using nlohmann::json;
 
 // ---- Staging ----
 
-Staging::Staging(int tmp_fd) : tmp_fd_(tmp_fd) {
+Staging::Staging(int tmp_fd, int locks_fd) : tmp_fd_(tmp_fd) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
+  constexpr const char* kReadOnly = "the image store is on a read-only file system; nothing can be written";
+  FileLock creating;
+  try {
+    creating = FileLock::acquire(locks_fd, kStagingLock, LockMode::Shared);
+  } catch (const Error& e) {
+    if (e.errnum() == EROFS) throw Error(kReadOnly, EROFS);
+    throw;
+  }
   for (int i = 0; i < 100 && !fd_; ++i) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(rng()));
     name_ = buf;
     if (::mkdirat(tmp_fd, name_.c_str(), 0700) < 0) {
       if (errno == EEXIST) continue;
-      if (errno == EROFS) throw Error("the image store is on a read-only file system; nothing can be written", EROFS);
+      if (errno == EROFS) throw Error(kReadOnly, EROFS);
       throw_sys("cannot create a staging directory in the image store");
     }
     fd_ = open_dir_at(tmp_fd, name_);
   }
+  crashpoint("image-staging-before-lock");
   if (!fd_) throw Error("cannot create a staging directory in the image store");
   lock_fd(fd_.get(), LockMode::Exclusive, "staging directory");
 }
@@ -93,7 +102,10 @@ ImageStore ImageStore::open(const std::string& data_dir) {
 
 std::vector<std::string> ImageStore::clean_stale() {
   std::vector<std::string> removed;
-  for (const auto& n : list_dir(tmp_.get())) {
+  // Opportunistic, as it runs at every open: while another process is making
+  // a staging dir, leave tmp/ for the next time rather than wait.
+  FileLock no_creators = FileLock::try_acquire(locks_.get(), kStagingLock, LockMode::Exclusive);
+  for (const auto& n : no_creators ? list_dir(tmp_.get()) : std::vector<std::string>{}) {
     UniqueFd d = try_open_dir_at(tmp_.get(), n);
     if (d && !try_lock_fd(d.get(), LockMode::Exclusive, "staging directory")) continue;  // in use
     remove_tree_at(tmp_.get(), n);
@@ -230,7 +242,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     }
   }
 
-  Staging stage(tmp_.get());
+  Staging stage(tmp_.get(), locks_.get());
   int blob = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (blob < 0) throw_sys("cannot create the image blob");
   UniqueFd blobfd(blob);

@@ -194,7 +194,7 @@ ImageStore::Tree ImageStore::render(const std::string& id_in) {
   FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
   if (complete()) return out;
   if (exists_at(trees_.get(), tree)) remove_tree_dir(tree);  // not sealed: cannot happen, but never trust it
-  Staging stage(tmp_.get());
+  Staging stage(tmp_.get(), locks_.get());
   UniqueFd tfd = mkdirs_at(stage.fd(), "tree", 0755);
   apply_layers(layers, tfd.get(), false);
   write_file_at(tfd.get(), "manifest", manifest(id).dump(2) + "\n");
@@ -237,7 +237,7 @@ void ImageStore::extract(const std::string& id, const std::string& dir, bool roo
 }
 
 void ImageStore::remove_tree_dir(const std::string& tree) {
-  Staging stage(tmp_.get());
+  Staging stage(tmp_.get(), locks_.get());
   // Renaming over the empty staging dir is atomic: the tree is either
   // complete in trees/ or gone (and its remains are removed with the stage).
   if (::renameat(trees_.get(), tree.c_str(), stage.fd(), "gone") < 0) {

@@ -15,6 +15,8 @@ void crashpoint(const char* name) {
     ::kill(::getpid(), SIGKILL);
     ::pause();
   }
+  const char* pause_at = std::getenv("POD_PAUSEPOINT");
+  if (pause_at && std::strcmp(pause_at, name) == 0) ::raise(SIGSTOP);
 }
 
 }  // namespace pod

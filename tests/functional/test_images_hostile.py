@@ -147,7 +147,8 @@ def test_kill_9_mid_import_leaves_no_partial_image(pod, tmp_path):
     assert pod.run("fetch", aci, check=0).stdout.startswith("sha512-")
 
 
-@pytest.mark.parametrize("point", ["image-import-extracted", "image-import-blob", "image-import-record"])
+@pytest.mark.parametrize("point", ["image-staging-before-lock", "image-import-extracted", "image-import-blob",
+                                   "image-import-record"])
 def test_crash_points_during_import(pod, tmp_path, point):
     aci = simple_aci(str(tmp_path / "a.aci"))
     r = pod.run("fetch", aci, env={"POD_CRASHPOINT": point})
@@ -186,6 +187,32 @@ def test_parallel_fetches_of_different_images(pod, tmp_path):
         p.communicate(timeout=60)
         assert p.returncode == 0
     assert len(json.loads(pod.run("image", "list", "--format=json", check=0).stdout)) == 4
+
+
+def test_a_new_staging_dir_is_not_taken_for_a_stale_one(pod, tmp_path):
+    # Between its mkdir and its flock a staging dir looks like one a killed fetch left behind; a second
+    # fetch (which cleans stale ones when it opens the store) must leave it alone.
+    import signal
+    import time
+    from conftest import POD_BIN
+    a, b = (simple_aci(str(tmp_path / f"{n}.aci"), m=manifest(f"example.com/{n}")) for n in ("a", "b"))
+    env = dict(os.environ, POD_PAUSEPOINT="image-staging-before-lock")
+    first = subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", a], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while open(f"/proc/{first.pid}/stat").read().split(") ")[1][0] != "T":  # stopped at the point
+            assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+            time.sleep(0.01)
+        assert len(os.listdir(os.path.join(pod.dir, "images", "tmp"))) == 1
+        pod.run("fetch", b, check=0)
+        assert len(os.listdir(os.path.join(pod.dir, "images", "tmp"))) == 1  # still there
+    finally:
+        first.send_signal(signal.SIGCONT)
+    out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    assert len(json.loads(pod.run("image", "list", "--format=json", check=0).stdout)) == 2
+    assert os.listdir(os.path.join(pod.dir, "images", "tmp")) == []
 
 
 @pytest.fixture
