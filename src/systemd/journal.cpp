@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -35,13 +37,17 @@ std::optional<JournalForwarder> JournalForwarder::open(int pod_dirfd, const std:
   JournalForwarder f;
   f.uuid_ = pod_uuid;
   f.logs_ = mkdirs_at(pod_dirfd, "logs");
-  int in = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-  if (in < 0) throw_sys("inotify_init1");
-  f.inotify_.reset(in);
   // The dir, not the files: a file the pod init has not created yet is
-  // seen as soon as it appears.
-  if (::inotify_add_watch(in, fd_path(f.logs_.get()).c_str(), IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE) < 0)
-    throw_sys("cannot watch " + fd_path(f.logs_.get()));
+  // seen as soon as it appears. Out of inotify instances or watches (a
+  // per-user limit a host with many pods can reach) the pod still runs.
+  int in = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+  if (in >= 0) f.inotify_.reset(in);
+  if (in < 0 ||
+      ::inotify_add_watch(in, fd_path(f.logs_.get()).c_str(), IN_MODIFY | IN_CREATE | IN_CLOSE_WRITE) < 0) {
+    std::fprintf(stderr, "pod: cannot watch %s (%s): the apps' output stays in the log files only\n",
+                 fd_path(f.logs_.get()).c_str(), std::strerror(errno));
+    return std::nullopt;
+  }
   for (const auto& a : apps) f.apps_.push_back({a, UniqueFd(), ""});
   return f;
 }

@@ -32,7 +32,8 @@ bool journal_send(const std::string& pod_uuid, const std::string& app, const std
 // directly (nspawn) or virtiofsd for a VM (kvm).
 class JournalForwarder {
  public:
-  // nullopt when journald is not available.
+  // nullopt when journald is not available, or (said on stderr) when the
+  // log dir cannot be watched: copying to the journal never stops a pod.
   static std::optional<JournalForwarder> open(int pod_dirfd, const std::string& pod_uuid,
                                               const std::vector<std::string>& apps);
   int fd() const { return inotify_.get(); }
