@@ -74,6 +74,7 @@ ImageStore::RemoveResult ImageStore::remove_impl(const std::string& id, const st
     remove_record(index_.get(), id);  // commit point: from here on the image does not exist
     if (::unlinkat(blobs_.get(), id.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove blob " + id);
     fsync_fd(blobs_.get(), "blob directory");
+    l.remove(locks_.get(), image_lock_name(id));
   }
   // Its trees: those no pod references go now, the others stay for their pods until `image gc`.
   for (const auto& tree : list_dir(trees_.get())) {
@@ -85,6 +86,7 @@ ImageStore::RemoveResult ImageStore::remove_impl(const std::string& id, const st
     }
     FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
     remove_tree_dir(tree);
+    tl.remove(locks_.get(), tree_lock_name(tree));  // the key is gone for good
     res.trees_removed.push_back(tree);
   }
   return res;
@@ -103,6 +105,7 @@ ImageStore::GcResult ImageStore::gc(std::chrono::milliseconds grace) {
     }
     FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
     remove_tree_dir(tree);
+    tl.remove(locks_.get(), tree_lock_name(tree));  // the key is gone for good
     res.trees_removed.push_back(tree);
   }
   const auto now = Clock::now();
@@ -113,13 +116,19 @@ ImageStore::GcResult ImageStore::gc(std::chrono::milliseconds grace) {
     res.images_removed.push_back(id);
   }
   // Source records pointing at images that are gone.
+  // Under the source's lock (a fetch of that source may be writing a fresh
+  // record), which goes with it.
   for (const auto& n : list_dir(sources_.get())) {
+    const std::string key = n.size() > 5 && n.ends_with(".json") ? n.substr(0, n.size() - 5) : "";
+    FileLock sl;
+    if (!key.empty()) sl = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
     auto text = try_read_file_at(sources_.get(), n);
     try {
       if (text && exists_at(index_.get(), nlohmann::json::parse(*text).at("id").get<std::string>() + ".json")) continue;
     } catch (const nlohmann::json::exception&) {
     }
     ::unlinkat(sources_.get(), n.c_str(), 0);
+    if (sl) sl.remove(locks_.get(), "src-" + key);
   }
   return res;
 }

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <cerrno>
@@ -61,20 +62,42 @@ bool try_lock_exclusive_past_probers(int fd, const std::string& what) {
   return false;
 }
 
+namespace {
+// Does dirfd/name still name the file open as fd (not removed by remove())?
+bool still_named(int dirfd, const std::string& name, int fd) {
+  struct stat named, held;
+  if (::fstatat(dirfd, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) < 0) {
+    if (errno == ENOENT) return false;
+    throw_sys("cannot stat lock file " + name);
+  }
+  if (::fstat(fd, &held) < 0) throw_sys("cannot stat lock file " + name);
+  return named.st_ino == held.st_ino && named.st_dev == held.st_dev;
+}
+}  // namespace
+
 FileLock FileLock::acquire(int dirfd, const std::string& name, LockMode mode) {
-  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw_sys("cannot open lock file " + name);
-  UniqueFd f(fd);
-  lock_fd(fd, mode, name);
-  return FileLock(std::move(f));
+  for (;;) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) throw_sys("cannot open lock file " + name);
+    UniqueFd f(fd);
+    lock_fd(fd, mode, name);
+    if (still_named(dirfd, name, fd)) return FileLock(std::move(f));
+  }
 }
 
 FileLock FileLock::try_acquire(int dirfd, const std::string& name, LockMode mode) {
-  int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) throw_sys("cannot open lock file " + name);
-  UniqueFd f(fd);
-  if (!try_lock_fd(fd, mode, name)) return FileLock();
-  return FileLock(std::move(f));
+  for (;;) {
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0) throw_sys("cannot open lock file " + name);
+    UniqueFd f(fd);
+    if (!try_lock_fd(fd, mode, name)) return FileLock();
+    if (still_named(dirfd, name, fd)) return FileLock(std::move(f));
+  }
+}
+
+void FileLock::remove(int dirfd, const std::string& name) {
+  if (fd_ && ::unlinkat(dirfd, name.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove lock file " + name);
+  fd_.reset();
 }
 
 }  // namespace pod

@@ -27,6 +27,12 @@ bool exclusive_lock_held(int fd);
 bool try_lock_exclusive_past_probers(int fd, const std::string& what);
 
 // A lock file (created if missing) locked for the lifetime of the object.
+//
+// Lock files can be removed safely (remove()): whoever holds one exclusively
+// unlinks it before letting go, and every acquire checks after locking that
+// the name still leads to the inode it locked, starting over if not. So a
+// process that opened the file just before the unlink cannot end up holding
+// a lock on a nameless inode while another locks the new file.
 class FileLock {
  public:
   FileLock() = default;
@@ -35,6 +41,9 @@ class FileLock {
   static FileLock try_acquire(int dirfd, const std::string& name, LockMode mode);
   explicit operator bool() const { return static_cast<bool>(fd_); }
   int fd() const { return fd_.get(); }
+  // Unlink dirfd/name (this lock's file, held exclusively) and release it:
+  // for a key that is gone for good (an image or tree removed).
+  void remove(int dirfd, const std::string& name);
 
  private:
   explicit FileLock(UniqueFd fd) : fd_(std::move(fd)) {}

@@ -119,6 +119,10 @@ def test_rm_by_name_and_id(pod, tmp_path):
     assert ida in r.stdout and idb in r.stdout
     assert store_entries(pod, "blobs") == [] and store_entries(pod, "index") == []
     assert store_entries(pod, "trees") == []
+    # The per-image and per-tree lock files go with their keys; the source cache's go at the next gc.
+    assert not [n for n in store_entries(pod, "locks") if n.startswith(("img-", "tree-"))]
+    pod.run("image", "gc", check=0)
+    assert sorted(store_entries(pod, "locks")) == ["prepare", "staging"]
     r = pod.run("image", "rm", "example.com/a")
     assert r.returncode == 3 and "no image" in r.stderr
     assert pod.run("image", "cat-manifest", "sha512-0000000000").returncode == 3

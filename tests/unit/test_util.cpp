@@ -8,6 +8,7 @@
 #include "helpers.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
 #include "util/mount.hpp"
 #include "util/time.hpp"
 #include "util/uuid.hpp"
@@ -116,4 +117,46 @@ TEST_CASE("unmount_below unmounts stacked mounts deepest first" * doctest::skip(
   auto rep = unmount_below(t.path());
   CHECK(rep.unmounted.size() == 3);
   CHECK(mounts_below(t.path()).empty());
+}
+
+TEST_CASE("a removed lock file never leaves two holders: a waiter on the old inode starts over") {
+  podtest::TempDir t;
+  UniqueFd d = open_dir(t.path());
+  FileLock held = FileLock::acquire(d.get(), "img-x", LockMode::Exclusive);
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  // The child opens the file now (its acquire blocks on the inode we hold),
+  // then gets the lock only once we removed the file; it must hold the lock
+  // on the file the name leads to afterwards, not on the removed inode.
+  pid_t kid = podtest::spawn_child([&] {
+    ::close(held.fd());  // our copy of the parent's open file description would keep its lock alive
+    ::close(ready[0]);
+    (void)!::write(ready[1], "x", 1);
+    FileLock mine = FileLock::acquire(d.get(), "img-x", LockMode::Exclusive);
+    struct stat named, locked;
+    if (::fstatat(d.get(), "img-x", &named, 0) < 0 || ::fstat(mine.fd(), &locked) < 0) return 2;
+    if (named.st_ino != locked.st_ino) return 3;
+    ::sleep(1);  // hold it while the parent checks
+    return 0;
+  });
+  ::close(ready[1]);
+  char c;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  ::usleep(100 * 1000);  // let the child block in flock on the old inode
+  held.remove(d.get(), "img-x");
+  CHECK_FALSE(held);
+  // Whoever comes next sees the child's lock on the new file.
+  bool taken = false;
+  for (int i = 0; i < 100 && !taken; ++i) {
+    FileLock probe = FileLock::try_acquire(d.get(), "img-x", LockMode::Exclusive);
+    taken = !probe;
+    if (!taken) ::usleep(5 * 1000);
+  }
+  CHECK(taken);
+  CHECK(podtest::wait_child(kid) == 0);
+  ::close(ready[0]);
+  // Removal of a free key leaves nothing behind.
+  FileLock again = FileLock::acquire(d.get(), "img-x", LockMode::Exclusive);
+  again.remove(d.get(), "img-x");
+  CHECK_FALSE(exists_at(d.get(), "img-x"));
 }
