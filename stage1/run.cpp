@@ -255,9 +255,7 @@ int run_main(int argc, char** argv) {
     for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
   }
   sd::PodNotifier notifier(plan.mode, plan.apps);
-  std::vector<std::string> app_names;
-  for (const auto& a : o.manifest.value("apps", nlohmann::json::array())) app_names.push_back(a.value("name", ""));
-  auto journal = sd::JournalForwarder::open(pod, o.uuid, app_names);  // only where journald runs
+  auto journal = sd::JournalForwarder::open(pod, o.uuid, app_names(o.manifest));  // only where journald runs
 
   sigset_t blocked;
   sigemptyset(&blocked);
@@ -290,8 +288,8 @@ int run_main(int argc, char** argv) {
         init_pid = msg->second;
         write_file_atomic_at(pod, kPidFile, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
         if (pending_stop) ::kill(init_pid, pending_stop);
-      } else if (msg->first.rfind("READY=1", 0) == 0) {
-        notifier.init_ready();
+      } else {
+        notifier.init_message(msg->first);
       }
     }
     struct signalfd_siginfo si;

@@ -141,16 +141,21 @@ void exec_path(const Pod& pod, const std::string& path, const std::vector<std::s
   throw_sys("cannot execute stage1 entrypoint " + path);
 }
 
+std::vector<std::string> app_names(const nlohmann::json& pod_manifest) {
+  std::vector<std::string> names;
+  if (pod_manifest.is_object() && pod_manifest.contains("apps") && pod_manifest["apps"].is_array())
+    for (const auto& a : pod_manifest["apps"])
+      if (a.is_object() && a.contains("name") && a["name"].is_string()) names.push_back(a["name"]);
+  return names;
+}
+
 NotifyPlan notify_plan(const nlohmann::json& runtime, const nlohmann::json& pod_manifest) {
   NotifyPlan plan;
   if (!runtime.is_object()) return plan;
   plan.mode = runtime.value("notifyReady", "none");
   if (plan.mode != "started" && plan.mode != "app") plan.mode = "none";
   if (plan.mode != "app") return plan;
-  std::vector<std::string> names;
-  if (pod_manifest.contains("apps") && pod_manifest["apps"].is_array())
-    for (const auto& a : pod_manifest["apps"])
-      if (a.is_object() && a.contains("name") && a["name"].is_string()) names.push_back(a["name"]);
+  const std::vector<std::string> names = app_names(pod_manifest);
   const nlohmann::json asked = runtime.value("notifyApps", nlohmann::json::array());
   if (!asked.is_array()) throw Error("runtime.json: notifyApps must be an array of app names");
   for (const auto& n : asked) {

@@ -49,6 +49,10 @@ inline constexpr const char* kStage1TreeFile = "stage1/tree";  // absolute path 
 std::string entrypoint_path(const Pod& pod, const std::string& ep);
 Entrypoints pod_entrypoints(const Pod& pod);
 
+// The names of the pod manifest's apps, in manifest order (entries without
+// a string name are skipped).
+std::vector<std::string> app_names(const nlohmann::json& pod_manifest);
+
 // sd_notify readiness as runtime.json asks (Documentation/systemd.md): the
 // mode ("none", "started" or "app") and, in "app" mode, the apps that get a
 // NOTIFY_SOCKET of their own: runtime.json notifyApps, every app of the pod

@@ -167,10 +167,13 @@ void PodNotifier::send(const std::string& lines) {
   if (!lines.empty()) notify(lines, as_pid_);
 }
 
-void PodNotifier::init_ready() {
-  if (mode_ != "started" || ready_sent_) return;
-  ready_sent_ = true;
-  send("READY=1\nSTATUS=pod started");
+bool PodNotifier::init_message(const std::string& raw) {
+  if (!has_line(raw, "READY=1")) return false;
+  if (mode_ == "started" && !ready_sent_) {
+    ready_sent_ = true;
+    send("READY=1\nSTATUS=pod started");
+  }
+  return true;
 }
 
 void PodNotifier::app_message(const std::string& app, const std::string& raw) {

@@ -97,8 +97,9 @@ class NotifyRelay {
 class PodNotifier {
  public:
   PodNotifier(std::string mode, std::vector<std::string> apps, pid_t as_pid = 0);
-  // The pod init said READY=1.
-  void init_ready();
+  // A message from the pod init; READY=1 in it means every app has been
+  // started. Returns whether it said so.
+  bool init_message(const std::string& raw);
   // A datagram from the relay socket of app `app` (raw: filtered here).
   void app_message(const std::string& app, const std::string& raw);
   bool ready_sent() const { return ready_sent_; }

@@ -71,8 +71,7 @@ int run_pod(const RunArgs& ra) {
   if (runtime.value("debug", false)) g_debug = true;
   const bool interactive = ra.interactive || runtime.value("interactive", false);
 
-  std::vector<std::string> apps;
-  for (const auto& a : pm.value("apps", json::array())) apps.push_back(a.value("name", ""));
+  const std::vector<std::string> apps = pod::stage1::app_names(pm);
   if (apps.empty()) throw pod::Error("the pod manifest has no apps");
 
   Paths paths = find_paths();

@@ -29,9 +29,8 @@ void GuestNotify::on_frame(const std::string& payload) {
   debug("notify from " + (app.empty() ? std::string("the pod init") : "app " + app) + ": " + msg);
   if (!app.empty()) {
     notifier_.app_message(app, msg);
-  } else if (("\n" + msg + "\n").find("\nREADY=1\n") != std::string::npos) {
+  } else if (notifier_.init_message(msg)) {
     apps_started_ = true;
-    notifier_.init_ready();
   }
 }
 

@@ -180,10 +180,10 @@ TEST_CASE("PodNotifier: started mode sends READY=1 once, when the pod init says 
   sd::PodNotifier n("started", {});
   n.app_message("web", "READY=1");  // apps have no socket in this mode; ignored if anything arrives
   CHECK(mgr.receive(100) == "");
-  n.init_ready();
+  CHECK(n.init_message("READY=1"));
   CHECK(n.ready_sent());
   CHECK(mgr.receive() == "READY=1\nSTATUS=pod started");
-  n.init_ready();
+  n.init_message("READY=1");
   CHECK(mgr.receive(100) == "");
 }
 
@@ -191,7 +191,7 @@ TEST_CASE("PodNotifier: app mode waits for READY=1 from every app, forwards stat
   TempDir t;
   FakeManager mgr(t.path() + "/manager");
   sd::PodNotifier n("app", {"web", "db"});
-  n.init_ready();  // every app started is not every app ready
+  n.init_message("READY=1");  // every app started is not every app ready
   CHECK(mgr.receive(100) == "");
   n.app_message("web", "STATUS=warming\nMAINPID=1\n");
   CHECK(mgr.receive() == "STATUS=warming");
@@ -209,7 +209,7 @@ TEST_CASE("PodNotifier: none sends nothing") {
   TempDir t;
   FakeManager mgr(t.path() + "/manager");
   sd::PodNotifier n("none", {"web"});
-  n.init_ready();
+  n.init_message("READY=1");
   n.app_message("web", "READY=1");
   CHECK(mgr.receive(100) == "");
   CHECK_FALSE(n.ready_sent());
