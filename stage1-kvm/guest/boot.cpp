@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "util/fs.hpp"
 #include "net.hpp"
 #include "relay.hpp"
 
@@ -88,15 +89,14 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
-void mkdir_p(const std::string& path, mode_t mode = 0755) {
-  std::string cur;
-  size_t i = 0;
-  while (i <= path.size()) {
-    size_t j = path.find('/', i);
-    if (j == std::string::npos) j = path.size();
-    cur = path.substr(0, j);
-    if (!cur.empty()) mkdir(cur.c_str(), mode);
-    i = j + 1;
+// mkdir -p of an absolute path, beneath / without following symlinks
+// (pod::mkdirs_at); a failure is logged and shows again in the mount that
+// needed the directory.
+void mkdir_p(const std::string& path) {
+  try {
+    pod::mkdirs_at(pod::open_dir("/").get(), path.substr(1));
+  } catch (const std::exception& e) {
+    logmsg("cannot create %s: %s", path.c_str(), e.what());
   }
 }
 
