@@ -1,30 +1,25 @@
 #include "appflags.hpp"
 
+#include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
 
-void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volumes, std::vector<std::string>& hosts,
-                   std::string& insecure) {
-  c.add_option("--volume", volumes, "NAME,kind=host,source=PATH[,readOnly=true] or NAME,kind=empty[,mode=,uid=,gid=]");
-  c.add_option("--net", s.runtime.net, "Network: host or none")->check(CLI::IsMember({"host", "none"}));
-  c.add_option("--hostname", s.runtime.hostname, "Pod hostname (default pod-<uuid prefix>)");
-  c.add_option("--dns", s.runtime.dns, "Name server for the pod's /etc/resolv.conf (repeatable)");
-  c.add_option("--hosts-entry", hosts, "IP=HOSTNAME line for the pod's /etc/hosts (repeatable)");
-  c.add_flag("--interactive", s.runtime.interactive, "Pass the terminal through to the (single) app");
-  c.add_option("--insecure-options", insecure, "Comma list: image (skip signature checks), all");
+void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
+  c.add_option("--volume", f.volumes, "NAME,kind=host,source=PATH[,readOnly=true] or NAME,kind=empty[,mode=,uid=,gid=]");
+  c.add_option("--net", s.net, "Network: host or none")->check(CLI::IsMember({"host", "none"}));
+  c.add_option("--hostname", s.hostname, "Pod hostname (default pod-<uuid prefix>)");
+  c.add_option("--dns", s.dns, "Name server for the pod's /etc/resolv.conf (repeatable)");
+  c.add_option("--hosts-entry", f.hosts, "IP=HOSTNAME line for the pod's /etc/hosts (repeatable)");
+  c.add_flag("--interactive", s.interactive, "Pass the terminal through to the (single) app");
+  c.add_option("--insecure-options", f.insecure, "Comma list: image (skip signature checks), all");
   c.add_option("--stage1-path", s.stage1.path, "Stage1 image file");
   c.add_option("--stage1-name", s.stage1.name, "Stage1 image name in the store");
   c.add_option("--stage1-hash", s.stage1.hash, "Stage1 image ID in the store");
-  c.add_option("--stage1-flavor", s.stage1.flavor, "Shipped stage1: nspawn or kvm")
-      ->check(CLI::IsMember({"nspawn", "kvm"}));
-  c.add_option("--stage1-kvm-hypervisor", s.runtime.hypervisor, "kvm stage1: auto, qemu or lkvm")
-      ->check(CLI::IsMember({"auto", "qemu", "lkvm"}));
-  c.add_option("--stage1-kvm-accel", s.runtime.accel, "kvm stage1: auto, kvm or tcg")
-      ->check(CLI::IsMember({"auto", "kvm", "tcg"}));
-  c.add_option("--cpus", s.runtime.cpus, "kvm stage1: virtual CPUs")->check(CLI::Range(1, 64));
-  c.add_option("--memory", s.runtime.memory, "kvm stage1: guest memory in bytes");
-  c.add_option("--notify-ready", s.runtime.notify_ready,
+  c.add_option("--stage1-flavor", s.stage1.flavor, "Stage1 flavour by name (stage1.json; default: the configured one)");
+  c.add_option("--stage1-opt", f.stage1_opts,
+               "NAME=VALUE: an option the stage1 declares (repeatable); Documentation/stage1-abi.md");
+  c.add_option("--notify-ready", s.notify_ready,
                "sd_notify READY=1: none, started or app (default: app when an image declares "
                "appc.io/executor/supports-systemd-notify, else started)")
       ->check(CLI::IsMember({"none", "started", "app"}));
@@ -32,10 +27,14 @@ void add_pod_flags(CLI::App& c, run::PodSpec& s, std::vector<std::string>& volum
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
 }
 
-void finish_pod_flags(run::PodSpec& s, const std::vector<std::string>& volumes, const std::vector<std::string>& hosts,
-                      const std::string& insecure) {
-  for (const auto& v : volumes) s.volumes.push_back(run::parse_volume(v));
-  for (const auto& h : hosts) s.runtime.hosts.push_back(run::parse_hosts_entry(h));
+void finish_pod_flags(PodSpec& s, const PodFlagStrings& f) {
+  for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
+  for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
+  for (const auto& o : f.stage1_opts) {
+    auto [k, v] = stage1::parse_option_flag(o);
+    if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
+  }
+  const std::string& insecure = f.insecure;
   size_t i = 0;
   while (!insecure.empty() && i <= insecure.size()) {
     size_t j = insecure.find(',', i);
@@ -48,8 +47,8 @@ void finish_pod_flags(run::PodSpec& s, const std::vector<std::string>& volumes, 
 }
 
 namespace {
-run::AppSpec parse_group(std::vector<std::string> group) {
-  run::AppSpec a;
+AppSpec parse_group(std::vector<std::string> group) {
+  AppSpec a;
   std::string exec, user, group_name, workdir;
   std::vector<std::string> env, mounts;
   CLI::App g{"app flags", "IMAGE"};
@@ -86,8 +85,8 @@ run::AppSpec parse_group(std::vector<std::string> group) {
 }
 }  // namespace
 
-std::vector<run::AppSpec> parse_app_groups(const std::vector<std::string>& rest) {
-  std::vector<run::AppSpec> apps;
+std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest) {
+  std::vector<AppSpec> apps;
   std::vector<std::string> cur;
   for (const auto& a : rest) {
     if (a == "---") {

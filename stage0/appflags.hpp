@@ -8,13 +8,17 @@
 
 namespace pod::cli {
 
-// Pod-level flags shared by prepare and run, bound to `spec`.
-void add_pod_flags(CLI::App& cmd, run::PodSpec& spec, std::vector<std::string>& volumes,
-                   std::vector<std::string>& hosts, std::string& insecure);
+// Pod flags whose strings are parsed after CLI11 is done.
+struct PodFlagStrings {
+  std::vector<std::string> volumes, hosts, stage1_opts;
+  std::string insecure;
+};
+
+// Pod-level flags shared by prepare and run, bound to `spec` and `strings`.
+void add_pod_flags(CLI::App& cmd, PodSpec& spec, PodFlagStrings& strings);
 // Parse the per-app groups left over after the pod flags; errors are usage errors.
-std::vector<run::AppSpec> parse_app_groups(const std::vector<std::string>& rest);
+std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest);
 // Apply the string-valued pod flags collected by add_pod_flags.
-void finish_pod_flags(run::PodSpec& spec, const std::vector<std::string>& volumes,
-                      const std::vector<std::string>& hosts, const std::string& insecure);
+void finish_pod_flags(PodSpec& spec, const PodFlagStrings& strings);
 
 }  // namespace pod::cli

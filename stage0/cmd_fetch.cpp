@@ -2,7 +2,6 @@
 
 #include "context.hpp"
 #include "images/index.hpp"
-#include "images/store.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
@@ -18,19 +17,19 @@ struct FetchFlags {
 
 void run_fetch(Context& ctx, const FetchFlags& f) {
   if (f.images.empty()) throw usage_error("pod fetch needs an image: a path, file://, https:// URL or name[:version]");
-  images::ImageStore::FetchOptions o = parse_insecure_options(f.insecure);
+  FetchOptions o = parse_insecure_options(f.insecure);
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
-  auto store = images::ImageStore::open(ctx.store().path());
+  Runtime& rt = ctx.runtime();
   for (const auto& what : f.images) {
-    std::string id = store.fetch(what, o);
+    std::string id = rt.fetch_image(what, o);
     std::cout << (f.full ? id : images::short_id(id)) << "\n";
   }
 }
 }  // namespace
 
-images::ImageStore::FetchOptions parse_insecure_options(const std::string& list) {
-  images::ImageStore::FetchOptions o;
+FetchOptions parse_insecure_options(const std::string& list) {
+  FetchOptions o;
   size_t i = 0;
   while (i < list.size()) {
     size_t j = list.find(',', i);

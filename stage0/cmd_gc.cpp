@@ -1,7 +1,8 @@
 #include <iostream>
 
 #include "context.hpp"
-#include "pods/gc.hpp"
+#include "util/time.hpp"
+#include "exitcodes.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
@@ -18,7 +19,7 @@ void run_gc(Context& ctx, const GcFlags& f) {
   o.grace_period = parse_duration(f.grace, "--grace-period");
   o.expire_prepared = parse_duration(f.expire_prepared, "--expire-prepared");
   o.mark_only = f.mark_only;
-  auto r = gc_pods(ctx.store(), o, ctx.teardown(), [](const std::string& m) { std::cerr << "pod: " << m << "\n"; });
+  const GcReport r = ctx.runtime().gc(o);
   for (const auto& u : r.collected) std::cout << "collected \"" << u << "\"\n";
   if (!r.kept.empty() && ctx.debug)
     for (const auto& u : r.kept) std::cerr << "pod: " << u << " not removed: still within grace period\n";

@@ -6,15 +6,18 @@
 #include "images/index.hpp"
 #include "images/store.hpp"
 #include "table.hpp"
+#include "exitcodes.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
 
 namespace {
 
-images::ImageStore open_images(Context& ctx) { return images::ImageStore::open(ctx.store().path()); }
+// The maintenance verbs (export, extract, render, gc, verify, build) work on
+// the image store directly; list, cat-manifest and rm go through the API.
+images::ImageStore open_images(Context& ctx) { return images::ImageStore::open(ctx.runtime().data_dir()); }
 
-std::string display_name(const images::ImageInfo& i) {
+std::string display_name(const ImageSummary& i) {
   auto v = i.labels.find("version");
   return v == i.labels.end() ? i.name : i.name + ":" + v->second;
 }
@@ -35,13 +38,12 @@ struct ListFlags {
 };
 
 void run_list(Context& ctx, const ListFlags& f) {
-  auto store = open_images(ctx);
-  auto imgs = store.list();
+  const auto imgs = ctx.runtime().list_images();
   if (f.format != "table") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& i : imgs)
       arr.push_back({{"id", i.id}, {"name", i.name}, {"labels", i.labels}, {"size", i.size},
-                     {"importTime", format_rfc3339(i.import_time)}, {"lastUsed", format_rfc3339(i.last_used)},
+                     {"importTime", format_rfc3339(i.imported)}, {"lastUsed", format_rfc3339(i.last_used)},
                      {"source", i.source}});
     std::cout << (f.format == "json" ? arr.dump() : arr.dump(2)) << "\n";
     return;
@@ -50,7 +52,7 @@ void run_list(Context& ctx, const ListFlags& f) {
   for (const auto& i : imgs)
     rows.push_back({f.full ? i.id : images::short_id(i.id), display_name(i),
                     f.full ? std::to_string(i.size) : human_size(i.size),
-                    f.full ? format_time(i.import_time) : format_ago(i.import_time),
+                    f.full ? format_time(i.imported) : format_ago(i.imported),
                     f.full ? format_time(i.last_used) : format_ago(i.last_used)});
   print_table(std::cout, {"ID", "NAME", "SIZE", "IMPORT TIME", "LAST USED"}, rows, !f.no_legend);
 }
@@ -79,17 +81,16 @@ struct RmFlags {
 
 void run_rm(Context& ctx, const RmFlags& f) {
   if (f.images.empty()) throw usage_error("pod image rm needs at least one image ID or name");
-  auto store = open_images(ctx);
+  Runtime& rt = ctx.runtime();
   for (const auto& ref : f.images) {
     try {
-      std::string id = store.resolve(ref);
-      auto r = store.remove(id);
+      auto [id, kept] = rt.remove_image(ref);
       std::cout << "removed image " << id << "\n";
-      for (const auto& t : r.trees_kept)
+      for (const auto& t : kept)
         std::cerr << "pod: tree " << t << " is still used by a pod; `pod image gc` removes it once the pod is gone\n";
     } catch (const Error& e) {
       std::cerr << "pod: " << e.what() << "\n";
-      if (!ctx.rc) ctx.rc = e.exit_code();
+      if (!ctx.rc) ctx.rc = exit_code_for(e);
     }
   }
 }

@@ -1,10 +1,10 @@
 #include <iostream>
 
 #include "context.hpp"
-#include "pods/info.hpp"
-#include "pods/walk.hpp"
+#include "podjson.hpp"
 #include "table.hpp"
 #include "util/error.hpp"
+#include "util/time.hpp"
 
 namespace pod::cli {
 
@@ -15,21 +15,16 @@ struct ListOptions {
   std::string format = "table";
 };
 
-std::string when(const std::optional<Clock::time_point>& t, bool full) {
+std::string when(const std::optional<TimePoint>& t, bool full) {
   if (!t) return "-";
   return full ? format_time(*t) : format_ago(*t);
 }
 
 void run_list(Context& ctx, const ListOptions& o) {
-  const Store& store = ctx.store();
-  std::vector<PodInfo> pods;
-  const StateMask mask = kAllStates & ~mask_of(PodState::Embryo) & ~mask_of(PodState::Garbage) &
-                         ~mask_of(PodState::Deleting);
-  const InfoDetail detail = o.format == "table" ? InfoDetail::Summary : InfoDetail::Full;
-  walk_pods(store, mask, [&](Pod& p, PodState s) { pods.push_back(read_pod_info(p, s, detail)); });
+  const std::vector<PodStatus> pods = ctx.runtime().list_pods(o.format == "table");
   if (o.format == "json" || o.format == "json-pretty") {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& p : pods) arr.push_back(to_json(p));
+    for (const auto& p : pods) arr.push_back(status_json(p));
     std::cout << (o.format == "json" ? arr.dump() : arr.dump(2)) << "\n";
     return;
   }

@@ -1,7 +1,7 @@
 #include <iostream>
 
 #include "context.hpp"
-#include "pods/walk.hpp"
+#include "exitcodes.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
@@ -13,19 +13,17 @@ struct RmOptions {
 };
 
 void run_rm(Context& ctx, const RmOptions& o) {
-  if (o.uuids.empty() && o.uuid_file.empty()) throw usage_error("pod rm needs at least one UUID (or --uuid-file)");
-  const Store& store = ctx.store();
-  std::vector<std::string> args = o.uuids;
-  if (!o.uuid_file.empty()) args.push_back(read_uuid_file(o.uuid_file));
+  const auto args = uuids_from_args(o.uuids, o.uuid_file, "rm");
+  Runtime& rt = ctx.runtime();
   int failed_code = 0;
   for (const auto& a : args) {
     try {
-      Pod p = lookup_pod(store, a);
-      remove_pod(p, ctx.teardown(), [](const std::string& m) { std::cerr << "pod: " << m << "\n"; });
-      std::cout << "\"" << p.uuid() << "\"\n";
+      const std::string uuid = rt.resolve_pod(a);
+      rt.remove_pod(uuid);
+      std::cout << "\"" << uuid << "\"\n";
     } catch (const Error& e) {
       std::cerr << "pod: " << e.what() << "\n";
-      if (!failed_code) failed_code = e.exit_code();
+      if (!failed_code) failed_code = exit_code_for(e);
     }
   }
   ctx.rc = failed_code;

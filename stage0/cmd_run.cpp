@@ -3,57 +3,48 @@
 
 #include "appflags.hpp"
 #include "context.hpp"
-#include "images/store.hpp"
-#include "pods/walk.hpp"
-#include "run/prepare.hpp"
+#include "exitcodes.hpp"
+#include "run/podspec.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
 
 namespace {
 struct RunFlags {
-  run::PodSpec spec;
-  std::vector<std::string> volumes, hosts;
-  std::string insecure;
+  PodSpec spec;
+  PodFlagStrings strings;
   bool quiet = false;
 };
-
-Pod prepare_from_flags(Context& ctx, RunFlags& f) {
-  finish_pod_flags(f.spec, f.volumes, f.hosts, f.insecure);
-  f.spec.apps = parse_app_groups(ctx.tail);
-  f.spec.runtime.debug = ctx.debug;
-  auto images = images::ImageStore::open(ctx.store().path());
-  return run::prepare_pod(ctx.store(), images, f.spec, [&](const std::string& m) { ctx.debug_log(m); });
-}
 
 void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
   auto f = std::make_shared<RunFlags>();
   auto* c = app.add_subcommand(run_it ? "run" : "prepare",
                                run_it ? "Prepare and run a pod: pod run [flags] IMAGE [app flags] [-- args] [--- IMAGE …]"
                                       : "Prepare a pod to run later: pod prepare [flags] IMAGE [app flags] [--- IMAGE …]");
-  add_pod_flags(*c, f->spec, f->volumes, f->hosts, f->insecure);
+  add_pod_flags(*c, f->spec, f->strings);
   if (!run_it) c->add_flag("--quiet", f->quiet, "Print only the UUID");
   c->footer(
       "App flags, after each IMAGE: --name NAME, --exec CMD, --set-env N=V, --set-env-file FILE, --inherit-env,\n"
       "--user NAME|UID, --group NAME|GID, --working-dir DIR, --mount volume=NAME,target=PATH, --readonly-rootfs;\n"
       "then `-- ARGS` for the app's arguments and `---` before the next IMAGE. See Documentation/cli.md.");
   c->callback([&ctx, f, run_it] {
-    Pod pod = prepare_from_flags(ctx, *f);
+    finish_pod_flags(f->spec, f->strings);
+    f->spec.apps = parse_app_groups(ctx.tail);
+    f->spec.debug = ctx.debug;
+    Runtime& rt = ctx.runtime();
     if (!run_it) {
-      pod.to_prepared();
-      std::cout << pod.uuid() << "\n";
+      std::cout << rt.create_pod(f->spec) << "\n";
       return;
     }
-    run::run_pod(pod, nullptr);  // does not return
+    rt.exec_new_pod(f->spec);  // does not return
   });
 }
 
 struct RunPreparedFlags {
   std::string uuid;
-  std::string net, hostname;
+  std::string net, hostname, notify_ready;
   std::vector<std::string> dns, hosts;
   bool interactive = false;
-  std::string notify_ready;
 };
 
 void register_run_prepared(CLI::App& app, Context& ctx) {
@@ -68,23 +59,18 @@ void register_run_prepared(CLI::App& app, Context& ctx) {
   auto* o_nr = c->add_option("--notify-ready", f->notify_ready, "none, started or app")
                    ->check(CLI::IsMember({"none", "started", "app"}));
   c->callback([&ctx, f, o_net, o_host, o_dns, o_hosts, o_int, o_nr] {
-    Pod pod = lookup_pod(ctx.store(), f->uuid);
-    if (PodState s = pod.state(); s != PodState::Prepared)
-      throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(s) + ", not prepared", EINVAL, kExitBusy);
-    bool changed = o_net->count() || o_host->count() || o_dns->count() || o_hosts->count() || o_int->count() ||
-                   o_nr->count() || ctx.debug;
-    run::RuntimeOptions rt = run::read_runtime(pod);
-    if (o_net->count()) rt.net = f->net;
-    if (o_host->count()) rt.hostname = f->hostname;
-    if (o_dns->count()) rt.dns = f->dns;
+    StartOptions o;
+    if (o_net->count()) o.net = f->net;
+    if (o_host->count()) o.hostname = f->hostname;
+    if (o_dns->count()) o.dns = f->dns;
     if (o_hosts->count()) {
-      rt.hosts.clear();
-      for (const auto& h : f->hosts) rt.hosts.push_back(run::parse_hosts_entry(h));
+      o.hosts.emplace();
+      for (const auto& h : f->hosts) o.hosts->push_back(run::parse_hosts_entry(h));
     }
-    if (o_int->count()) rt.interactive = f->interactive;
-    if (o_nr->count()) rt.notify_ready = f->notify_ready;
-    rt.debug = rt.debug || ctx.debug;
-    run::run_pod(pod, changed ? &rt : nullptr);
+    if (o_int->count()) o.interactive = f->interactive;
+    if (o_nr->count()) o.notify_ready = f->notify_ready;
+    o.debug = ctx.debug;
+    ctx.runtime().exec_pod(f->uuid, o);
   });
 }
 }  // namespace

@@ -3,10 +3,9 @@
 #include <iostream>
 
 #include "context.hpp"
-#include "pods/info.hpp"
-#include "pods/walk.hpp"
+#include "podjson.hpp"
 #include "util/error.hpp"
-#include "util/fs.hpp"
+#include "util/time.hpp"
 
 namespace pod::cli {
 
@@ -19,34 +18,17 @@ struct StatusOptions {
   std::string wait_ready;
 };
 
-bool is_final(PodState s) {
-  return s == PodState::Exited || s == PodState::ExitedGarbage || s == PodState::ExitedDeleting ||
-         s == PodState::AbortedPrepare || s == PodState::Garbage || s == PodState::Deleting || s == PodState::Gone;
+// --wait / --wait-ready: "forever" or a duration.
+void wait_for(Runtime& rt, const std::string& uuid, const std::string& spec, const char* flag, bool ready) {
+  std::optional<std::chrono::milliseconds> timeout;
+  if (spec != "forever") timeout = parse_duration(spec, flag);
+  if (!rt.wait_pod(uuid, timeout, ready))
+    throw Error(std::string("timed out waiting (") + flag + "); pod " + uuid + " is " +
+                    state_name(rt.pod_status(uuid).state),
+                ETIMEDOUT);
 }
 
-bool is_ready(const Pod& p, PodState s) {
-  return s == PodState::Running && exists_at(p.fd(), podfile::kReady);
-}
-
-// Poll until pred holds or the deadline passes. Returns the last state.
-template <class Pred>
-PodState wait_for(const Pod& p, const std::string& spec, const char* flag, Pred pred) {
-  std::optional<Clock::time_point> deadline;
-  if (spec != "forever") {
-    auto d = parse_duration(spec, flag);
-    deadline = Clock::now() + d;
-  }
-  for (;;) {
-    PodState s = p.state();
-    if (pred(s)) return s;
-    if (deadline && Clock::now() >= *deadline)
-      throw Error(std::string("timed out waiting (") + flag + "); pod " + p.uuid() + " is " + state_name(s), ETIMEDOUT);
-    struct timespec ts {0, 20 * 1000 * 1000};
-    ::nanosleep(&ts, nullptr);
-  }
-}
-
-void print_text(const PodInfo& i) {
+void print_text(const PodStatus& i) {
   std::cout << "state=" << state_name(i.state) << "\n";
   if (i.created) std::cout << "created=" << format_time(*i.created) << "\n";
   if (i.started) std::cout << "started=" << format_time(*i.started) << "\n";
@@ -54,18 +36,18 @@ void print_text(const PodInfo& i) {
   bool ran = i.started.has_value();
   if (ran) std::cout << "exited=" << (i.state == PodState::Running ? "false" : "true") << "\n";
   for (const auto& a : i.apps)
-    if (a.status) std::cout << "app-" << a.name << "=" << a.status->exit_code << "\n";
+    if (a.exit) std::cout << "app-" << a.name << "=" << a.exit->exit_code << "\n";
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
 }
 
 void run_status(Context& ctx, const StatusOptions& o) {
-  Pod p = pod_from_args(ctx.store(), o.uuid, o.uuid_file);
-  if (!o.wait_ready.empty()) wait_for(p, o.wait_ready, "--wait-ready", [&](PodState s) { return is_ready(p, s) || is_final(s); });
-  if (!o.wait.empty()) wait_for(p, o.wait, "--wait", [](PodState s) { return is_final(s); });
-  PodState s = p.state();
-  PodInfo info = read_pod_info(p, s);
+  Runtime& rt = ctx.runtime();
+  const std::string uuid = rt.resolve_pod(uuid_from_args(o.uuid, o.uuid_file));
+  if (!o.wait_ready.empty()) wait_for(rt, uuid, o.wait_ready, "--wait-ready", true);
+  if (!o.wait.empty()) wait_for(rt, uuid, o.wait, "--wait", false);
+  PodStatus info = rt.pod_status(uuid);
   if (o.format == "json" || o.format == "json-pretty")
-    std::cout << (o.format == "json" ? to_json(info).dump() : to_json(info).dump(2)) << "\n";
+    std::cout << (o.format == "json" ? status_json(info).dump() : status_json(info).dump(2)) << "\n";
   else
     print_text(info);
 }

@@ -2,6 +2,7 @@
 
 #include "config.h"
 #include "context.hpp"
+#include "pods/store.hpp"
 
 namespace pod::cli {
 

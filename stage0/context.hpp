@@ -1,14 +1,11 @@
-// State shared by the stage0 commands: global flags and the opened store.
+// State shared by the stage0 commands: global flags and the opened runtime
+// (the public API, include/pod/pod.hpp).
 #pragma once
 #include <CLI/CLI.hpp>
-#include <functional>
 #include <optional>
+#include <pod/pod.hpp>
 #include <string>
 #include <vector>
-
-#include "pods/gc.hpp"
-#include "images/store.hpp"
-#include "pods/store.hpp"
 
 namespace pod::cli {
 
@@ -21,13 +18,11 @@ struct Context {
   std::vector<std::string> tail;
 
   // Opens the data dir on first use.
-  const Store& store();
-  // The stage1 teardown used by gc/rm (runs the pod's stage1 gc entrypoint).
-  PodTeardown teardown();
+  Runtime& runtime();
   void debug_log(const std::string& msg) const;
 
  private:
-  std::optional<Store> store_;
+  std::optional<Runtime> rt_;
 };
 
 // Each command registers itself on the CLI11 app.
@@ -44,9 +39,12 @@ void register_pod_ops(CLI::App&, Context&);
 void register_install_units(CLI::App&, Context&);
 
 // --insecure-options=image,... -> fetch options.
-images::ImageStore::FetchOptions parse_insecure_options(const std::string& list);
+FetchOptions parse_insecure_options(const std::string& list);
 
-// Resolve a UUID argument or --uuid-file into a pod.
-Pod pod_from_args(const Store& store, const std::string& uuid_arg, const std::string& uuid_file);
+// The UUID argument or --uuid-file's content (exactly one of them).
+std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);
+// UUID arguments plus --uuid-file's, at least one.
+std::vector<std::string> uuids_from_args(const std::vector<std::string>& uuids, const std::string& uuid_file,
+                                         const char* verb);
 
 }  // namespace pod::cli

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "context.hpp"
+#include "exitcodes.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -112,10 +113,14 @@ int main(int argc, char** argv) {
       std::cerr << app.help();
     else
       std::cerr << "Run 'pod --help' for usage.\n";
-    return pod::kExitUsage;
+    return pod::cli::kExitUsage;
   } catch (const pod::Error& e) {
     std::cerr << "pod: " << e.what() << "\n";
-    return e.exit_code();
+    return pod::cli::exit_code_for(e);
+  } catch (const std::exception& e) {
+    // Not a pod::Error: a library bug. Say so instead of std::terminate.
+    std::cerr << "pod: internal error: " << e.what() << "\n";
+    return pod::cli::kExitError;
   }
   return ctx.rc;
 }

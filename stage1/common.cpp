@@ -18,7 +18,7 @@
 namespace pod::stage1 {
 
 std::optional<pid_t> read_pid(int pod_dirfd) {
-  auto s = try_read_file_at(pod_dirfd, kPidFile, 64);
+  auto s = try_read_file_at(pod_dirfd, poddir::kPid, 64);
   if (!s) return std::nullopt;
   try {
     long v = std::stol(*s);
@@ -150,7 +150,7 @@ int guarded_main(const char* prog, int (*body)(int, char**), int argc, char** ar
     return body(argc, argv);
   } catch (const Error& e) {
     std::cerr << prog << ": " << e.what() << "\n";
-    return e.exit_code();
+    return e.kind() == ErrorKind::Usage ? 2 : 1;
   } catch (const std::exception& e) {
     std::cerr << prog << ": " << e.what() << "\n";
     return 1;

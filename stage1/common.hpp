@@ -7,22 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "contract/poddir.hpp"
 #include "util/error.hpp"
 
 namespace pod::stage1 {
 
 // Pod-dir files private to this flavour (under stage1-state/).
-inline constexpr const char* kStateDir = "stage1-state";
 inline constexpr const char* kNotifySocket = "stage1-state/notify";      // init -> run datagrams
 inline constexpr const char* kAppNotifyDir = "stage1-state/notify-apps";  // app -> run, one socket per app
-inline constexpr const char* kExitStatus = "stage1-state/exit-status";   // written by the init
 inline constexpr const char* kForceStopped = "stage1-state/force-stopped";  // written by stop --force
 inline constexpr const char* kResolvConf = "stage1-state/resolv.conf";   // host's, for net=host
-inline constexpr const char* kPidFile = "pid";
-inline constexpr const char* kFailureFile = "failure";
 
 // A failure of the stage1 itself (ABI: write `failure`, exit 125).
-inline constexpr int kExitFailure = kExitRunFailed;
+inline constexpr int kExitFailure = kExitStage1Failed;
 
 // The pid in $P/pid (cwd-relative dirfd), if any.
 std::optional<pid_t> read_pid(int pod_dirfd);

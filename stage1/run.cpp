@@ -31,6 +31,9 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "contract/manifest.hpp"
+#include "contract/poddir.hpp"
+#include "contract/runtime.hpp"
 #include "stage1abi/stage1.hpp"
 #include "systemd/journal.hpp"
 #include "systemd/sd.hpp"
@@ -50,8 +53,8 @@ struct Options {
   std::string uuid;
   int lock_fd = -1;
   std::string pod_path;
-  nlohmann::json runtime;
-  nlohmann::json manifest;
+  contract::Runtime runtime;
+  contract::PodManifest manifest;
 };
 
 bool any_tty() { return ::isatty(STDIN_FILENO) || ::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO); }
@@ -80,20 +83,21 @@ std::vector<std::string> nspawn_argv(const Options& o) {
   for (const char* f : {"--resolv-conf=off", "--timezone=off", "--link-journal=no", "--settings=no"}) a.push_back(f);
   a.push_back("--machine=pod-" + o.uuid);
   a.push_back("--directory=" + o.pod_path + "/stage1/rootfs");
-  a.push_back("--bind=" + o.pod_path + ":/pod");
-  if (o.manifest.contains("volumes") && o.manifest["volumes"].is_array()) {
-    for (const auto& v : o.manifest["volumes"]) {
-      if (v.value("kind", "") != "host") continue;
-      std::string src = v.value("source", "");
-      std::string name = v.value("name", "");
-      if (src.empty() || src[0] != '/') throw Error("volume " + name + ": source must be an absolute path");
-      struct stat st;
-      if (::stat(src.c_str(), &st) < 0) throw_sys("volume " + name + ": source " + src);
-      if (src.find(':') != std::string::npos) throw Error("volume " + name + ": source paths with ':' are not supported");
-      a.push_back((v.value("readOnly", false) ? "--bind-ro=" : "--bind=") + src + ":/host-volumes/" + name);
-    }
+  a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
+  // Host volumes appear at /host-volumes/<name>, where the pod init binds
+  // them into the apps; recursive=false binds without submounts.
+  for (const auto& v : o.manifest.volumes) {
+    if (v.kind != contract::VolumeKind::Host) continue;
+    struct stat st;
+    if (::stat(v.source.c_str(), &st) < 0) throw_sys("volume " + v.name + ": source " + v.source);
+    if (v.source.find(':') != std::string::npos)
+      throw Error("volume " + v.name + ": source paths with ':' are not supported by systemd-nspawn");
+    a.push_back((v.read_only ? "--bind-ro=" : "--bind=") + v.source + ":" + poddir::kHostVolumesInRoot + "/" + v.name +
+                (v.recursive ? ":rbind" : ":norbind"));
   }
-  if (o.runtime.value("net", "host") == "none") a.push_back("--private-network");
+  if (o.runtime.net == "none") a.push_back("--private-network");
+  else if (o.runtime.net != "host")
+    throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
   a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
   a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
   a.push_back("--");
@@ -204,7 +208,7 @@ void private_nspawn_run_dir() {
   } catch (const std::exception& e) {
     std::cerr << "run: " << e.what() << "\n";
     try {
-      write_file_atomic_at(o.lock_fd, kFailureFile, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
+      write_file_atomic_at(o.lock_fd, poddir::kFailure, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
     } catch (const std::exception&) {
     }
   }
@@ -230,24 +234,22 @@ int run_main(int argc, char** argv) {
   if (::fcntl(o.lock_fd, F_SETFD, FD_CLOEXEC) < 0) throw_sys("POD_LOCK_FD " + std::string(lock));
   const int pod = o.lock_fd;  // the locked fd is the pod dir itself
   o.pod_path = fd_path(pod);
-  try {
-    o.runtime = nlohmann::json::parse(try_read_file_at(pod, "runtime.json").value_or("{}"));
-    o.manifest = nlohmann::json::parse(read_file_at(pod, "pod"));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(std::string("cannot parse the pod's manifest or runtime.json: ") + e.what());
-  }
-  o.interactive = args.has("--interactive") || o.runtime.value("interactive", false);
-  o.debug = o.debug || o.runtime.value("debug", false);
+  o.runtime = contract::parse_runtime(try_read_file_at(pod, poddir::kRuntime).value_or(""));
+  o.manifest = contract::parse_pod_manifest(read_file_at(pod, poddir::kManifest));
+  if (!o.runtime.stage1_options.empty())
+    throw Error("this stage1 takes no options, but runtime.json gives " + o.runtime.stage1_options.begin()->first);
+  o.interactive = args.has("--interactive") || o.runtime.interactive;
+  o.debug = o.debug || o.runtime.debug;
 
-  for (const char* d : {kStateDir, "appstatus", "logs"}) mkdirs_at(pod, d);
-  for (const char* f : {kPidFile, kExitStatus, kForceStopped, "ready"}) ::unlinkat(pod, f, 0);
+  for (const char* d : {poddir::kStateDir, poddir::kAppStatusDir, poddir::kLogsDir}) mkdirs_at(pod, d);
+  for (const char* f : {poddir::kPid, poddir::kExitStatus, kForceStopped, poddir::kReady}) ::unlinkat(pod, f, 0);
   ::unlinkat(pod, kResolvConf, 0);
-  if (o.runtime.value("net", "host") == "host")
+  if (o.runtime.net == "host")
     if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
   UniqueFd sock = notify_socket(pod, o.pod_path);
   // In "app" mode every app that may notify gets a relay socket of its own
   // (bound into its rootfs by the init): we know who said READY=1.
-  const NotifyPlan plan = notify_plan(o.runtime, o.manifest);
+  const contract::NotifyPlan plan = contract::notify_plan(o.runtime, o.manifest);
   ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);  // empty after a clean run; a stale one is refilled below
   std::vector<sd::NotifyRelay> relays;
   if (!plan.apps.empty()) {
@@ -255,7 +257,7 @@ int run_main(int argc, char** argv) {
     for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
   }
   sd::PodNotifier notifier(plan.mode, plan.apps);
-  auto journal = sd::JournalForwarder::open(pod, o.uuid, app_names(o.manifest));  // only where journald runs
+  auto journal = sd::JournalForwarder::open(pod, o.uuid, o.manifest.app_names());  // only where journald runs
 
   sigset_t blocked;
   sigemptyset(&blocked);
@@ -286,7 +288,7 @@ int run_main(int argc, char** argv) {
     while (auto msg = receive(sock.get())) {
       if (msg->first.rfind("STATUS=starting", 0) == 0 && msg->second > 0 && !init_pid) {
         init_pid = msg->second;
-        write_file_atomic_at(pod, kPidFile, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
+        write_file_atomic_at(pod, poddir::kPid, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
         if (pending_stop) ::kill(init_pid, pending_stop);
       } else {
         notifier.init_message(msg->first);
@@ -311,7 +313,7 @@ int run_main(int argc, char** argv) {
   relays.clear();  // removes their sockets
   ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);
 
-  if (auto rec = try_read_file_at(pod, kExitStatus, 64)) return std::atoi(rec->c_str());
+  if (auto rec = try_read_file_at(pod, poddir::kExitStatus, 64)) return std::atoi(rec->c_str());
   // No record from the init: it never ran to its end.
   std::string why;
   int code = kExitFailure;
@@ -321,7 +323,7 @@ int run_main(int argc, char** argv) {
   } else {
     why = "systemd-nspawn " + describe(status) + " before the pod init recorded an exit status";
   }
-  if (!exists_at(pod, kFailureFile)) write_file_atomic_at(pod, kFailureFile, why + "\n", 0644, Durability::kVolatile);
+  if (!exists_at(pod, poddir::kFailure)) write_file_atomic_at(pod, poddir::kFailure, why + "\n", 0644, Durability::kVolatile);
   std::cerr << "run: " << why << "\n";
   return code;
 }
@@ -335,7 +337,7 @@ int main(int argc, char** argv) {
     // A failure of our own: record it for `pod status` (cwd is $P).
     std::cerr << "run: " << e.what() << "\n";
     try {
-      write_file_atomic_at(AT_FDCWD, kFailureFile, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
+      write_file_atomic_at(AT_FDCWD, poddir::kFailure, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
     } catch (const std::exception&) {
     }
     return kExitFailure;

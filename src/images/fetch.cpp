@@ -234,7 +234,7 @@ std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions&
         n -= static_cast<size_t>(w);
       }
     });
-    if (r.status != 200) throw Error("fetching " + url + " failed: HTTP status " + std::to_string(r.status), 0, kExitNotFound);
+    if (r.status != 200) throw Error("fetching " + url + " failed: HTTP status " + std::to_string(r.status), 0, ErrorKind::NotFound);
   }
   FetchOptions local = o;
   std::string id = import_file(path_ + "/tmp/" + stage.name() + "/download", url, local);
@@ -258,7 +258,7 @@ std::string ImageStore::fetch_by_name(const std::string& ref, const FetchOptions
   try {
     return resolve(ref);  // already stored
   } catch (const Error& e) {
-    if (e.exit_code() != kExitNotFound) throw;
+    if (e.kind() != ErrorKind::NotFound) throw;
   }
   if (!o.insecure_image)
     throw usage_error("pod cannot verify image signatures; discovering " + ref +
@@ -296,7 +296,7 @@ std::string ImageStore::fetch_by_name(const std::string& ref, const FetchOptions
     if (last == std::string::npos) break;
     prefix.resize(last);
   }
-  throw Error("cannot discover image " + ref + ": no ac-discovery template matched" + errors, ENOENT, kExitNotFound);
+  throw Error("cannot discover image " + ref + ": no ac-discovery template matched" + errors, ENOENT, ErrorKind::NotFound);
 }
 
 }  // namespace pod::images

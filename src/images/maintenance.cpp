@@ -70,7 +70,7 @@ ImageStore::RemoveResult ImageStore::remove_impl(const std::string& id, const st
   RemoveResult res;
   {
     FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
-    if (!exists_at(index_.get(), id + ".json")) throw Error("no image " + id + " in the store", ENOENT, kExitNotFound);
+    if (!exists_at(index_.get(), id + ".json")) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
     remove_record(index_.get(), id);  // commit point: from here on the image does not exist
     if (::unlinkat(blobs_.get(), id.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove blob " + id);
     fsync_fd(blobs_.get(), "blob directory");

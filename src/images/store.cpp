@@ -137,7 +137,7 @@ std::string ImageStore::resolve(const std::string& ref) const {
     std::vector<std::string> hits;
     for (const auto& id : ids)
       if (id.rfind(ref, 0) == 0 && exists_at(blobs_.get(), id)) hits.push_back(id);
-    if (hits.empty()) throw Error("no image " + ref + " in the store; fetch it with `pod fetch`", ENOENT, kExitNotFound);
+    if (hits.empty()) throw Error("no image " + ref + " in the store; fetch it with `pod fetch`", ENOENT, ErrorKind::NotFound);
     if (hits.size() > 1) {
       std::string all;
       for (const auto& h : hits) all += " " + short_id(h);
@@ -159,19 +159,19 @@ std::string ImageStore::resolve(const std::string& ref) const {
     if (!best || r->import_time > best->import_time) best = std::move(r);
   }
   if (!best)
-    throw Error("no image named " + ref + " in the store; fetch it with `pod fetch`", ENOENT, kExitNotFound);
+    throw Error("no image named " + ref + " in the store; fetch it with `pod fetch`", ENOENT, ErrorKind::NotFound);
   return best->id;
 }
 
 ImageInfo ImageStore::info(const std::string& id) const {
   auto r = read_record(index_.get(), id);
-  if (!r) throw Error("no image " + id + " in the store", ENOENT, kExitNotFound);
+  if (!r) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
   return ImageInfo{r->id, r->name, r->labels, r->import_time, r->last_used, r->size, r->source};
 }
 
 json ImageStore::manifest(const std::string& id) const {
   auto r = read_record(index_.get(), id);
-  if (!r) throw Error("no image " + id + " in the store", ENOENT, kExitNotFound);
+  if (!r) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
   return r->manifest;
 }
 
@@ -190,7 +190,7 @@ std::vector<ImageInfo> ImageStore::list() const {
 void ImageStore::touch(const std::string& id) {
   FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
   auto r = read_record(index_.get(), id);
-  if (!r) throw Error("no image " + id + " in the store", ENOENT, kExitNotFound);
+  if (!r) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
   r->last_used = Clock::now();
   write_record(index_.get(), *r);
 }
@@ -215,7 +215,7 @@ std::string ImageStore::fetch(const std::string& what, const FetchOptions& o) {
 std::string ImageStore::import_file(const std::string& path, const std::string& source, const FetchOptions& o) {
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
-    if (errno == ENOENT) throw Error("image file " + path + " does not exist", ENOENT, kExitNotFound);
+    if (errno == ENOENT) throw Error("image file " + path + " does not exist", ENOENT, ErrorKind::NotFound);
     throw_sys("cannot open image file " + path);
   }
   UniqueFd infd(in);

@@ -55,7 +55,7 @@ class ImageStore {
   };
   // path, file://, https://, or name[:version] (discovery). Idempotent: already stored => O(1), returns id.
   std::string fetch(const std::string& what, const FetchOptions& o);
-  // "sha512-…" (prefix ok) or name[:version] among stored images; throws Error(kExitNotFound) when absent.
+  // "sha512-…" (prefix ok) or name[:version] among stored images; throws Error(ErrorKind::NotFound) when absent.
   std::string resolve(const std::string& ref) const;
   nlohmann::json manifest(const std::string& id) const;          // validated image manifest
   struct Tree { std::string id; std::string path; };             // path = dir holding rootfs/ and manifest

@@ -96,9 +96,9 @@ std::string ImageStore::resolve_dependency(const std::string& parent, const appc
     try {
       rec = read_record(index_.get(), resolve(d.image_id));
     } catch (const Error& e) {
-      if (e.exit_code() != kExitNotFound) throw;
+      if (e.kind() != ErrorKind::NotFound) throw;
       throw Error(what + " (imageID " + short_id(d.image_id) + ") is not in the store; fetch it first with `pod fetch`",
-                  ENOENT, kExitNotFound);
+                  ENOENT, ErrorKind::NotFound);
     }
     if (rec->name != d.image_name)
       throw Error(what + ": the image with ID " + short_id(rec->id) + " is named " + rec->name);
@@ -112,7 +112,7 @@ std::string ImageStore::resolve_dependency(const std::string& parent, const appc
       });
       if (match && (!rec || r->import_time > rec->import_time)) rec = std::move(r);
     }
-    if (!rec) throw Error(what + " is not in the store; fetch it first with `pod fetch`", ENOENT, kExitNotFound);
+    if (!rec) throw Error(what + " is not in the store; fetch it first with `pod fetch`", ENOENT, ErrorKind::NotFound);
   }
   if (d.size && *d.size != rec->size)
     throw Error(what + ": size is " + std::to_string(rec->size) + " bytes, the manifest says " + std::to_string(*d.size));
@@ -157,7 +157,7 @@ std::string ImageStore::tree_id(const std::string& id) const { return tree_id_of
 void ImageStore::apply_layers(const std::vector<Layer>& layers, int dirfd, bool rootfs_only) const {
   for (const auto& layer : layers) {
     auto rec = read_record(index_.get(), layer.id);
-    if (!rec) throw Error("image " + layer.id + " vanished from the store while rendering", ENOENT, kExitNotFound);
+    if (!rec) throw Error("image " + layer.id + " vanished from the store while rendering", ENOENT, ErrorKind::NotFound);
     std::vector<std::set<std::string>> sets;
     for (const auto& w : layer.whitelists) sets.emplace_back(w.begin(), w.end());
     ExtractOptions eo;
@@ -227,7 +227,7 @@ void ImageStore::render_to(const std::string& id, const std::string& dir, bool r
 void ImageStore::extract(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite) {
   UniqueFd fd = prepare_target(dir, overwrite);
   auto rec = read_record(index_.get(), id);
-  if (!rec) throw Error("no image " + id + " in the store", ENOENT, kExitNotFound);
+  if (!rec) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
   ExtractOptions eo;
   eo.rootfs_only = rootfs_only;
   eo.allow_devices = rec->has_devices;

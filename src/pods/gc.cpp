@@ -90,18 +90,18 @@ void remove_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log, int bus
     case PodState::Garbage:
       break;
     case PodState::Gone:
-      throw Error("pod " + pod.uuid() + " does not exist any more", ENOENT, kExitNotFound);
+      throw Error("pod " + pod.uuid() + " does not exist any more", ENOENT, ErrorKind::NotFound);
     default:
       throw Error("cannot remove pod " + pod.uuid() + ": it is " + state_name(s) +
                       (s == PodState::Running ? "; stop it first with `pod stop " + pod.uuid() + "`" : ""),
-                  EBUSY, kExitBusy);
+                  EBUSY, ErrorKind::Conflict);
   }
   if (!pod.try_lock_exclusive())
-    throw Error("cannot remove pod " + pod.uuid() + ": it is being deleted by another process", EBUSY, kExitBusy);
+    throw Error("cannot remove pod " + pod.uuid() + ": it is being deleted by another process", EBUSY, ErrorKind::Conflict);
   delete_pod(pod, teardown, log, busy_retries);
 }
 
-GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& teardown, const GcLog& log) {
+GcResult gc_pods(const Store& store, const GcSettings& o, const PodTeardown& teardown, const GcLog& log) {
   // One sweep at a time; a second gc waits for the first (cron overlap is fine).
   FileLock gc_lock = FileLock::acquire(store.locks_fd(), "gc", LockMode::Exclusive);
   GcResult r;
@@ -136,7 +136,7 @@ GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& tear
       } else if (s == PodState::Embryo) {
         // Without created-at (its creator is between mkdir and lock, or died
         // there) the dir's ctime says how old it is.
-        auto born = p.read_time(podfile::kCreatedAt);
+        auto born = p.read_time(poddir::kCreatedAt);
         if (!born) {
           struct stat st = stat_fd(p.fd());
           born = Clock::time_point(std::chrono::duration_cast<Clock::duration>(
@@ -153,8 +153,8 @@ GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& tear
       if (o.mark_only) return;
 
       if (s == PodState::Prepared) {
-        auto t = p.read_time(podfile::kPreparedAt);
-        if (!t) t = p.read_time(podfile::kCreatedAt);
+        auto t = p.read_time(poddir::kPreparedAt);
+        if (!t) t = p.read_time(poddir::kCreatedAt);
         if (!older_than(t, o.expire_prepared)) return;
         // Locked: `prepare` is finishing it or `run-prepared` is starting it.
         // Once locked, it may have moved on to run/ in the meantime.
@@ -171,7 +171,7 @@ GcResult gc_pods(const Store& store, const GcOptions& o, const PodTeardown& tear
       }
 
       if (s != PodState::ExitedGarbage && s != PodState::Garbage) return;
-      if (s == PodState::ExitedGarbage && !older_than(p.read_time(podfile::kGcMarkedAt), o.grace_period)) {
+      if (s == PodState::ExitedGarbage && !older_than(p.read_time(poddir::kGcMarkedAt), o.grace_period)) {
         r.kept.push_back(p.uuid());
         return;
       }

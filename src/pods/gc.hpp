@@ -23,7 +23,7 @@ using GcLog = std::function<void(const std::string&)>;
 // whoever keeps it busy does; that is why it is not the first answer.
 inline constexpr int kDefaultBusyRetries = 2;
 
-struct GcOptions {
+struct GcSettings {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
   // An unlocked embryo younger than this may still be getting its lock.
@@ -40,7 +40,7 @@ struct GcResult {
   std::vector<std::string> detached;   // "uuid: mount point" detached lazily (busy)
 };
 
-GcResult gc_pods(const Store& store, const GcOptions& opts, const PodTeardown& teardown, const GcLog& log);
+GcResult gc_pods(const Store& store, const GcSettings& opts, const PodTeardown& teardown, const GcLog& log);
 
 // Delete one pod that is in exited-garbage/ or garbage/ and locked by us:
 // stage1 teardown, unmount everything below it, move to garbage, remove.

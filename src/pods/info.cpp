@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 
+#include "contract/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -24,36 +25,34 @@ std::string format_app_status(const AppStatus& s) {
 }
 
 namespace {
-std::string image_display_name(const nlohmann::json& image) {
-  std::string name = image.value("name", "");
-  if (image.contains("labels") && image["labels"].is_array())
-    for (const auto& l : image["labels"])
-      if (l.is_object() && l.value("name", "") == "version") name += ":" + l.value("value", "");
+std::string image_display_name(const contract::ImageRef& image) {
+  std::string name = image.name;
+  for (const auto& l : image.labels)
+    if (l.name == "version") name += ":" + l.value;
   return name;
 }
 
 void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
-  auto text = try_read_file_at(pod.fd(), podfile::kManifest, 16 << 20);
+  auto text = try_read_file_at(pod.fd(), poddir::kManifest, 16 << 20);
   if (!text) {
     if (info.state != PodState::Embryo && info.state != PodState::Preparing) info.manifest_error = "no pod manifest";
     return;
   }
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object() || !j.contains("apps") || !j["apps"].is_array()) {
-    info.manifest_error = "pod manifest is not valid JSON with an \"apps\" list";
+  contract::PodManifest m;
+  try {
+    m = contract::parse_pod_manifest(*text);
+  } catch (const Error& e) {
+    info.manifest_error = e.what();
     return;
   }
   UniqueFd sdir;
-  if (detail == InfoDetail::Full) sdir = try_open_dir_at(pod.fd(), podfile::kAppStatusDir);
-  for (const auto& a : j["apps"]) {
-    if (!a.is_object()) continue;
+  if (detail == InfoDetail::Full) sdir = try_open_dir_at(pod.fd(), poddir::kAppStatusDir);
+  for (const auto& a : m.apps) {
     AppInfo app;
-    app.name = a.value("name", "");
-    if (a.contains("image") && a["image"].is_object()) {
-      app.image_name = image_display_name(a["image"]);
-      app.image_id = a["image"].value("id", "");
-    }
-    if (sdir && !app.name.empty() && app.name.find('/') == std::string::npos) {
+    app.name = a.name;
+    app.image_name = image_display_name(a.image);
+    app.image_id = a.image.id;
+    if (sdir) {
       if (auto st = try_read_file_at(sdir.get(), app.name, 4096)) app.status = parse_app_status(*st);
     }
     info.apps.push_back(std::move(app));
@@ -65,24 +64,24 @@ PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail) {
   PodInfo info;
   info.uuid = pod.uuid();
   info.state = state;
-  info.created = pod.read_time(podfile::kCreatedAt);
+  info.created = pod.read_time(poddir::kCreatedAt);
   if (detail == InfoDetail::Summary) {
-    info.started = pod.read_time(podfile::kStartedAt);
+    info.started = pod.read_time(poddir::kStartedAt);
     read_apps(pod, info, detail);
     return info;
   }
-  info.prepared = pod.read_time(podfile::kPreparedAt);
-  info.started = pod.read_time(podfile::kStartedAt);
-  info.gc_marked = pod.read_time(podfile::kGcMarkedAt);
+  info.prepared = pod.read_time(poddir::kPreparedAt);
+  info.started = pod.read_time(poddir::kStartedAt);
+  info.gc_marked = pod.read_time(poddir::kGcMarkedAt);
   if (state == PodState::Running) {
-    if (auto p = try_read_file_at(pod.fd(), podfile::kPid, 64)) {
+    if (auto p = try_read_file_at(pod.fd(), poddir::kPid, 64)) {
       try {
         info.pid = static_cast<pid_t>(std::stol(*p));
       } catch (const std::exception&) {
       }
     }
   }
-  if (auto f = try_read_file_at(pod.fd(), podfile::kFailure, 64 << 10)) {
+  if (auto f = try_read_file_at(pod.fd(), poddir::kFailure, 64 << 10)) {
     info.failure = *f;
     while (!info.failure.empty() && info.failure.back() == '\n') info.failure.pop_back();
   }

@@ -12,11 +12,6 @@
 namespace pod {
 
 // Files the stage1 writes into the pod dir (Documentation/stage1-abi.md).
-namespace podfile {
-inline constexpr const char* kPid = "pid";              // pid of the pod's init/VMM, decimal
-inline constexpr const char* kReady = "ready";          // exists once every app has been started
-inline constexpr const char* kAppStatusDir = "appstatus";  // appstatus/<app>: JSON exit record
-}  // namespace podfile
 
 struct AppStatus {
   int exit_code = 0;            // 128+signal when killed by a signal

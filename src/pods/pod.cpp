@@ -44,7 +44,7 @@ Pod Pod::create(const Store& store) {
     // Only we know the name yet, so this cannot block for long.
     lock_fd(p.fd(), LockMode::Exclusive, "pod " + uuid);
     p.locked_ = true;
-    p.write_time(podfile::kCreatedAt);
+    p.write_time(poddir::kCreatedAt);
     return p;
   }
   throw Error("cannot allocate a unique pod UUID");
@@ -69,7 +69,7 @@ std::optional<Pod> Pod::try_open(const Store& store, const std::string& uuid, Po
 
 Pod Pod::open(const Store& store, const std::string& uuid) {
   auto p = try_open(store, uuid);
-  if (!p) throw Error("no pod with UUID " + uuid, ENOENT, kExitNotFound);
+  if (!p) throw Error("no pod with UUID " + uuid, ENOENT, ErrorKind::NotFound);
   return std::move(*p);
 }
 
@@ -111,7 +111,7 @@ PodState Pod::state() const {
 
 std::string Pod::path() const {
   auto d = locate();
-  if (!d) throw Error("pod " + uuid_ + " is gone", ENOENT, kExitNotFound);
+  if (!d) throw Error("pod " + uuid_ + " is gone", ENOENT, ErrorKind::NotFound);
   return store_->pod_path(*d, uuid_);
 }
 

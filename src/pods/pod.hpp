@@ -8,41 +8,20 @@
 #include <optional>
 #include <string>
 
+#include <pod/types.hpp>
+
+#include "contract/poddir.hpp"
 #include "pods/store.hpp"
 #include "util/fd.hpp"
 #include "util/time.hpp"
 
 namespace pod {
 
-enum class PodState {
-  Embryo,
-  Preparing,       // prepare/ + locked
-  AbortedPrepare,  // prepare/ + unlocked
-  Prepared,        // prepared/
-  Running,         // run/ + locked
-  Exited,          // run/ + unlocked
-  ExitedGarbage,   // exited-garbage/ + unlocked
-  ExitedDeleting,  // exited-garbage/ + locked
-  Garbage,         // garbage/ + unlocked
-  Deleting,        // garbage/ + locked
-  Gone,            // no longer in any state dir
-};
-const char* state_name(PodState s);
 
 using StateMask = unsigned;
 constexpr StateMask mask_of(PodState s) { return 1u << static_cast<unsigned>(s); }
 constexpr StateMask kAllStates = ~0u;
 
-// Files in a pod dir written by stage0 (the stage1 ABI adds its own; see
-// Documentation/stage1-abi.md).
-namespace podfile {
-inline constexpr const char* kManifest = "pod";              // appc pod manifest
-inline constexpr const char* kCreatedAt = "created-at";      // ns since epoch
-inline constexpr const char* kPreparedAt = "prepared-at";
-inline constexpr const char* kStartedAt = "started-at";
-inline constexpr const char* kGcMarkedAt = "gc-marked-at";   // when moved to exited-garbage
-inline constexpr const char* kFailure = "failure";           // why the pod failed (text)
-}  // namespace podfile
 
 class Pod {
  public:

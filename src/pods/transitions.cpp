@@ -20,7 +20,7 @@ PodDir Pod::require_in(std::initializer_list<PodDir> allowed, const char* op) co
     for (PodDir a : allowed)
       if (a == *d) return *d;
   }
-  throw Error("cannot " + std::string(op) + " pod " + uuid_ + ": it is " + state_name(state()), EINVAL, kExitBusy);
+  throw Error("cannot " + std::string(op) + " pod " + uuid_ + ": it is " + state_name(state()), EINVAL, ErrorKind::Conflict);
 }
 
 void Pod::move(PodDir from, PodDir to, const char* crash_tag, bool durable) {
@@ -28,7 +28,7 @@ void Pod::move(PodDir from, PodDir to, const char* crash_tag, bool durable) {
   int ffd = store_->dir_fd(from), tfd = store_->dir_fd(to);
   if (::renameat(ffd, uuid_.c_str(), tfd, uuid_.c_str()) < 0) {
     if (errno == ENOENT)
-      throw Error("pod " + uuid_ + " moved concurrently; it is now " + state_name(state()), ENOENT, kExitBusy);
+      throw Error("pod " + uuid_ + " moved concurrently; it is now " + state_name(state()), ENOENT, ErrorKind::Conflict);
     throw_sys("cannot move pod " + uuid_ + " from " + pod_dir_name(from) + " to " + pod_dir_name(to));
   }
   last_seen_ = to;
@@ -49,7 +49,7 @@ void Pod::to_prepared() {
   if (!locked_) throw Error("bug: to_prepared without the lock");
   // Everything prepare wrote must be on disk before the pod claims to be prepared.
   if (::syncfs(fd_.get()) < 0) throw_sys("cannot sync pod " + uuid_);
-  write_time(podfile::kPreparedAt);
+  write_time(poddir::kPreparedAt);
   move(d, PodDir::Prepared, "to-prepared:after-rename", /*durable=*/true);
   unlock();
 }
@@ -57,11 +57,11 @@ void Pod::to_prepared() {
 void Pod::to_run() {
   PodDir d = require_in({PodDir::Prepare, PodDir::Prepared}, "run");
   if (d == PodDir::Prepare && !locked_)
-    throw Error("cannot run pod " + uuid_ + ": its preparation was aborted", EINVAL, kExitBusy);
+    throw Error("cannot run pod " + uuid_ + ": its preparation was aborted", EINVAL, ErrorKind::Conflict);
   if (!try_lock_exclusive())
-    throw Error("cannot run pod " + uuid_ + ": it is " + state_name(state()), EBUSY, kExitBusy);
+    throw Error("cannot run pod " + uuid_ + ": it is " + state_name(state()), EBUSY, ErrorKind::Conflict);
   d = require_in({PodDir::Prepare, PodDir::Prepared}, "run");  // re-check under the lock
-  write_time(podfile::kStartedAt);
+  write_time(poddir::kStartedAt);
   move(d, PodDir::Run, "to-run:after-rename");
 }
 
@@ -69,16 +69,16 @@ void Pod::to_exited_garbage() {
   require_in({PodDir::Run}, "mark exited pod as garbage");
   if (!try_lock_exclusive())
     throw Error("cannot remove pod " + uuid_ + ": it is running; stop it first with `pod stop " + uuid_ + "`",
-                EBUSY, kExitBusy);
+                EBUSY, ErrorKind::Conflict);
   PodDir d = require_in({PodDir::Run}, "mark exited pod as garbage");
-  write_time(podfile::kGcMarkedAt);
+  write_time(poddir::kGcMarkedAt);
   crashpoint("to-exited-garbage:after-mark");
   move(d, PodDir::ExitedGarbage, "to-exited-garbage:after-rename");
 }
 
 void Pod::to_garbage() {
   if (!try_lock_exclusive())
-    throw Error("cannot remove pod " + uuid_ + ": it is " + state_name(state()), EBUSY, kExitBusy);
+    throw Error("cannot remove pod " + uuid_ + ": it is " + state_name(state()), EBUSY, ErrorKind::Conflict);
   PodDir d = require_in({PodDir::Prepare, PodDir::Prepared, PodDir::ExitedGarbage, PodDir::Embryo}, "move to garbage");
   move(d, PodDir::Garbage, "to-garbage:after-rename");
 }

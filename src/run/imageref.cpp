@@ -21,7 +21,7 @@ std::string resolve_image(images::ImageStore& is, const std::string& ref, bool i
   try {
     return is.resolve(ref);
   } catch (const Error& e) {
-    if (e.exit_code() != kExitNotFound) throw;
+    if (e.kind() != ErrorKind::NotFound) throw;
   }
   return is.fetch(ref, o);
 }

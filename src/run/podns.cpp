@@ -41,14 +41,14 @@ void mount_overlay(const std::string& lower, const std::string& upper, const std
 
 void mount_pod_trees(const Pod& pod) {
   const std::string p = pod.path();
-  const std::string s1root = p + "/stage1/rootfs";
-  mount_overlay(line_of(pod, "stage1/tree") + "/rootfs", p + "/overlay/stage1/upper", p + "/overlay/stage1/work",
+  const std::string s1root = p + "/" + poddir::kStage1Rootfs;
+  mount_overlay(line_of(pod, poddir::kStage1Tree) + "/rootfs", p + "/overlay/stage1/upper", p + "/overlay/stage1/work",
                 s1root);
   UniqueFd root = open_dir(s1root);
-  for (const auto& name : list_dir(open_dir_at(pod.fd(), "apps").get())) {
-    const std::string rel = "opt/stage2/" + name + "/rootfs";
+  for (const auto& name : list_dir(open_dir_at(pod.fd(), poddir::kAppsDir).get())) {
+    const std::string rel = poddir::app_rootfs(name);
     mkdirs_at(root.get(), rel, 0755);
-    mount_overlay(line_of(pod, "apps/" + name + "/tree") + "/rootfs", p + "/overlay/app-" + name + "/upper",
+    mount_overlay(line_of(pod, poddir::app_tree(name)) + "/rootfs", p + "/overlay/app-" + name + "/upper",
                   p + "/overlay/app-" + name + "/work", s1root + "/" + rel);
   }
 }
@@ -73,29 +73,29 @@ bool overlay_usable(const Store& store) {
   return ok;
 }
 
-void run_pod(Pod& pod, const RuntimeOptions* override_rt) {
+void run_pod(Pod& pod, const contract::Runtime* override_rt) {
   if (!pod.try_lock_exclusive())
-    throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()), EBUSY, kExitBusy);
+    throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()), EBUSY, ErrorKind::Conflict);
   auto where = pod.locate();
   if (!where || (*where != PodDir::Prepared && *where != PodDir::Prepare))
     throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()) + ", not prepared", EINVAL,
-                kExitBusy);
+                ErrorKind::Conflict);
   const auto eps = stage1::pod_entrypoints(pod);
   const std::string run_ep = stage1::entrypoint_path(pod, eps.run);
   if (::access(run_ep.c_str(), X_OK) < 0)
     throw_sys("stage1 run entrypoint " + run_ep + " is not executable (was its image removed?)");
-  RuntimeOptions rt = override_rt ? *override_rt : read_runtime(pod);
+  contract::Runtime rt = override_rt ? *override_rt : read_runtime(pod);
   // On a terminal the apps' output goes there (not to logs/<app>.log).
   const bool attach = !rt.interactive && ::isatty(STDOUT_FILENO);
   if (attach != rt.attach) {
     rt.attach = attach;
     override_rt = &rt;
   }
-  if (override_rt) write_file_atomic_at(pod.fd(), "runtime.json", runtime_json(rt).dump(2) + "\n", 0644, Durability::kVolatile);
+  if (override_rt) write_file_atomic_at(pod.fd(), poddir::kRuntime, contract::serialize(rt), 0644, Durability::kVolatile);
 
   if (::unshare(CLONE_NEWNS) < 0) throw_sys("cannot create the pod's mount namespace (are you root?)");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
-  if (line_of(pod, "rootfs-mode") == "overlay") mount_pod_trees(pod);
+  if (line_of(pod, poddir::kRootfsMode) == "overlay") mount_pod_trees(pod);
 
   pod.to_run();
   try {
@@ -105,15 +105,15 @@ void run_pod(Pod& pod, const RuntimeOptions* override_rt) {
     if (rt.interactive) args.push_back("--interactive");
     args.push_back(pod.uuid());
     // run executes from the pod's own stage1 rootfs, mounted in this namespace.
-    stage1::exec_path(pod, pod.path() + "/stage1/rootfs" + eps.run, args,
+    stage1::exec_path(pod, pod.path() + "/" + poddir::kStage1Rootfs + eps.run, args,
                       {"POD_LOCK_FD=" + std::to_string(fd), "POD_STAGE1_ABI=1", "POD_PRIVATE_MOUNT_NS=1"});
   } catch (const Error& e) {
     try {
-      write_file_atomic_at(pod.fd(), podfile::kFailure, std::string(e.what()) + "\n");
+      write_file_atomic_at(pod.fd(), poddir::kFailure, std::string(e.what()) + "\n");
     } catch (const Error&) {
       // the original error is the one to report
     }
-    throw Error(e.what(), e.errnum(), kExitRunFailed);
+    throw Error(e.what(), e.errnum(), ErrorKind::Stage1);
   }
 }
 

@@ -5,9 +5,10 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <set>
 
+#include "appc/image_manifest.hpp"
+#include "appc/names.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -47,10 +48,17 @@ bool parse_bool(const std::string& v, const std::string& what) {
   throw usage_error(what + ": \"" + v + "\" is not true or false");
 }
 
-unsigned parse_uint(const std::string& v, const std::string& what) {
+uint32_t parse_id(const std::string& v, const std::string& what) {
   if (v.empty() || v.find_first_not_of("0123456789") != std::string::npos)
-    throw usage_error(what + ": \"" + v + "\" is not a non-negative number");
-  return static_cast<unsigned>(std::stoul(v));
+    throw usage_error(what + ": \"" + v.substr(0, 32) + "\" is not a non-negative number");
+  uint64_t n = 0;
+  for (char c : v) {
+    n = n * 10 + static_cast<uint64_t>(c - '0');
+    if (n > contract::kMaxId)
+      throw usage_error(what + ": " + v.substr(0, 32) + " is out of range (ids go up to " +
+                        std::to_string(contract::kMaxId) + ")");
+  }
+  return static_cast<uint32_t>(n);
 }
 
 void require_absolute(const std::string& p, const std::string& what) {
@@ -59,11 +67,6 @@ void require_absolute(const std::string& p, const std::string& what) {
     throw usage_error(what + ": \"" + p + "\" must not contain \"..\"");
 }
 }  // namespace
-
-bool is_ac_name(const std::string& s) {
-  static const std::regex re("^[a-z0-9]+(-[a-z0-9]+)*$");
-  return s.size() <= 255 && std::regex_match(s, re);
-}
 
 std::string default_app_name(const std::string& image_name) {
   std::string base = image_name.substr(image_name.rfind('/') + 1);
@@ -82,7 +85,7 @@ VolumeSpec parse_volume(const std::string& s) {
   const std::string what = "--volume " + s;
   VolumeSpec v;
   auto kv = kv_list(s, what, true, &v.name);
-  if (!is_ac_name(v.name)) throw usage_error(what + ": volume name \"" + v.name + "\" must be lowercase letters, digits and dashes");
+  if (!appc::is_ac_name(v.name) || v.name.size() > 255) throw usage_error(what + ": volume name \"" + v.name + "\" must be lowercase letters, digits and dashes");
   v.kind = kv.count("kind") ? kv["kind"] : "";
   if (v.kind != "host" && v.kind != "empty") throw usage_error(what + ": kind must be host or empty");
   for (auto& [k, val] : kv) {
@@ -91,11 +94,12 @@ VolumeSpec parse_volume(const std::string& s) {
     else if (k == "readOnly") v.read_only = parse_bool(val, what);
     else if (k == "recursive" && v.kind == "host") v.recursive = parse_bool(val, what);
     else if (k == "mode" && v.kind == "empty") {
-      if (val.size() < 3 || val.size() > 4 || val.find_first_not_of("01234567") != std::string::npos)
-        throw usage_error(what + ": mode \"" + val + "\" is not octal like 0755");
+      if (val.size() < 3 || val.size() > 5 || val.find_first_not_of("01234567") != std::string::npos ||
+          contract::parse_mode(val, what) > 07777)
+        throw usage_error(what + ": mode \"" + val.substr(0, 16) + "\" is not octal like 0755");
       v.mode = val;
-    } else if (k == "uid" && v.kind == "empty") v.uid = parse_uint(val, what);
-    else if (k == "gid" && v.kind == "empty") v.gid = parse_uint(val, what);
+    } else if (k == "uid" && v.kind == "empty") v.uid = parse_id(val, what);
+    else if (k == "gid" && v.kind == "empty") v.gid = parse_id(val, what);
     else throw usage_error(what + ": unknown or misplaced key \"" + k + "\" for kind=" + v.kind);
   }
   if (v.kind == "host") {
@@ -122,11 +126,11 @@ MountSpec parse_mount(const std::string& s) {
 }
 
 std::pair<std::string, std::string> parse_env(const std::string& s, const char* flag) {
-  static const std::regex re("^[A-Za-z_][A-Za-z_0-9.-]*$");
   auto eq = s.find('=');
   std::string name = s.substr(0, eq);
-  if (eq == std::string::npos || !std::regex_match(name, re))
-    throw usage_error(std::string(flag) + " \"" + s + "\": expected NAME=VALUE with a valid variable name");
+  if (eq == std::string::npos || !appc::is_env_name(name) || name.size() > 4096)
+    throw usage_error(std::string(flag) + " \"" + s.substr(0, 80) + (s.size() > 80 ? "…" : "") +
+                      "\": expected NAME=VALUE with a valid variable name");
   return {name, s.substr(eq + 1)};
 }
 
@@ -139,51 +143,50 @@ std::pair<std::string, std::string> parse_hosts_entry(const std::string& s) {
 
 namespace {
 // Merge into a name-unique env list, later entries overriding earlier ones.
-void set_env(nlohmann::json& env, const std::string& name, const std::string& value) {
+void set_env(std::vector<contract::NameValue>& env, const std::string& name, const std::string& value) {
   for (auto& e : env)
-    if (e.value("name", "") == name) {
-      e["value"] = value;
+    if (e.name == name) {
+      e.value = value;
       return;
     }
-  env.push_back({{"name", name}, {"value", value}});
+  env.push_back({name, value});
 }
 
-nlohmann::json app_section(const ResolvedApp& a) {
+std::string image_name(const ResolvedApp& a) { return a.image_manifest.value("name", a.spec.image); }
+
+// The image's app section with the flags' overrides applied.
+contract::App app_section(const ResolvedApp& a) {
   const AppSpec& s = a.spec;
-  nlohmann::json app = a.image_manifest.contains("app") && a.image_manifest["app"].is_object()
-                           ? a.image_manifest["app"]
-                           : nlohmann::json::object();
-  nlohmann::json exec = app.value("exec", nlohmann::json::array());
+  contract::App app;
+  const nlohmann::json* section = a.image_manifest.contains("app") ? &a.image_manifest["app"] : nullptr;
+  // An image may name no program; the flags must then.
+  if (section && section->is_object()) app = contract::app_from_json(*section, "image " + image_name(a) + ": app", false);
   if (s.exec) {
-    if (exec.empty()) exec.push_back(*s.exec);
-    else exec[0] = *s.exec;
+    if (app.exec.empty()) app.exec.push_back(*s.exec);
+    else app.exec[0] = *s.exec;
   }
   if (s.args_given) {
-    nlohmann::json e = nlohmann::json::array();
-    if (!exec.empty()) e.push_back(exec[0]);
-    for (const auto& x : s.args) e.push_back(x);
-    exec = e;
+    std::vector<std::string> e;
+    if (!app.exec.empty()) e.push_back(app.exec[0]);
+    e.insert(e.end(), s.args.begin(), s.args.end());
+    app.exec = e;
   }
-  if (exec.empty())
-    throw usage_error("image " + a.image_manifest.value("name", s.image) + " has no command to run; give --exec");
-  app["exec"] = exec;
-  if (s.user) app["user"] = *s.user;
-  if (s.group) app["group"] = *s.group;
-  if (!app.contains("user")) app["user"] = "0";
-  if (!app.contains("group")) app["group"] = "0";
+  if (app.exec.empty() || app.exec[0].empty())
+    throw usage_error("image " + image_name(a) + " has no command to run; give --exec");
+  if (s.user) app.user = *s.user;
+  if (s.group) app.group = *s.group;
   if (s.working_dir) {
     require_absolute(*s.working_dir, "--working-dir");
-    app["workingDirectory"] = *s.working_dir;
+    app.working_directory = *s.working_dir;
   }
-  nlohmann::json env = nlohmann::json::array();
+  std::vector<contract::NameValue> env;
   if (s.inherit_env)
     for (char** e = environ; *e; ++e) {
       std::string kv = *e;
       auto eq = kv.find('=');
-      if (eq != std::string::npos && eq > 0) set_env(env, kv.substr(0, eq), kv.substr(eq + 1));
+      if (eq != std::string::npos && eq > 0 && appc::is_env_name(kv.substr(0, eq))) set_env(env, kv.substr(0, eq), kv.substr(eq + 1));
     }
-  if (app.contains("environment") && app["environment"].is_array())
-    for (const auto& e : app["environment"]) set_env(env, e.value("name", ""), e.value("value", ""));
+  for (const auto& e : app.environment) set_env(env, e.name, e.value);
   for (const auto& f : s.env_files) {
     std::string text = read_file(f, 1 << 20);
     size_t i = 0;
@@ -198,76 +201,86 @@ nlohmann::json app_section(const ResolvedApp& a) {
     }
   }
   for (const auto& [k, v] : s.set_env) set_env(env, k, v);
-  app["environment"] = env;
+  app.environment = env;
   return app;
+}
+
+contract::Volume volume_of(const VolumeSpec& v) {
+  contract::Volume cv;
+  cv.name = v.name;
+  cv.kind = v.kind == "host" ? contract::VolumeKind::Host : contract::VolumeKind::Empty;
+  cv.read_only = v.read_only;
+  if (cv.kind == contract::VolumeKind::Host) {
+    cv.source = v.source;
+    cv.recursive = v.recursive;
+  } else {
+    cv.mode = contract::parse_mode(v.mode, "--volume " + v.name + " mode");
+    cv.uid = v.uid;
+    cv.gid = v.gid;
+  }
+  return cv;
 }
 }  // namespace
 
-nlohmann::json build_pod_manifest(const PodSpec& spec, const std::vector<ResolvedApp>& apps) {
+contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<ResolvedApp>& apps) {
   if (apps.empty()) throw usage_error("a pod must contain at least one app (give an IMAGE)");
-  if (spec.runtime.interactive && apps.size() != 1) throw usage_error("--interactive works with exactly one app");
+  if (spec.interactive && apps.size() != 1) throw usage_error("--interactive works with exactly one app");
+  contract::PodManifest m;
   std::set<std::string> names, vol_names;
-  nlohmann::json volumes = nlohmann::json::array();
   for (const auto& v : spec.volumes) {
     if (!vol_names.insert(v.name).second) throw usage_error("volume \"" + v.name + "\" is defined twice");
-    nlohmann::json jv = {{"name", v.name}, {"kind", v.kind}, {"readOnly", v.read_only}};
-    if (v.kind == "host") {
-      jv["source"] = v.source;
-      jv["recursive"] = v.recursive;
-    } else {
-      jv["mode"] = v.mode;
-      jv["uid"] = v.uid;
-      jv["gid"] = v.gid;
-    }
-    volumes.push_back(jv);
+    m.volumes.push_back(volume_of(v));
   }
-  nlohmann::json japps = nlohmann::json::array();
   for (const auto& a : apps) {
-    std::string name = a.spec.name.empty() ? default_app_name(a.image_manifest.value("name", "app")) : a.spec.name;
-    if (!is_ac_name(name))
-      throw usage_error("app name \"" + name + "\" must be lowercase letters, digits and dashes (set it with --name)");
-    if (!names.insert(name).second)
-      throw usage_error("two apps are named \"" + name + "\"; give one of them another name with --name");
-    nlohmann::json app = app_section(a);
-    nlohmann::json mounts = nlohmann::json::array();
+    contract::RuntimeApp ra;
+    ra.name = a.spec.name.empty() ? default_app_name(image_name(a)) : a.spec.name;
+    if (!appc::is_ac_name(ra.name) || ra.name.size() > 255)
+      throw usage_error("app name \"" + ra.name.substr(0, 64) +
+                        "\" must be lowercase letters, digits and dashes (set it with --name)");
+    if (!names.insert(ra.name).second)
+      throw usage_error("two apps are named \"" + ra.name + "\"; give one of them another name with --name");
+    ra.app = app_section(a);
     std::set<std::string> targets;
-    for (const auto& m : a.spec.mounts) {
-      if (!vol_names.count(m.volume))
-        throw usage_error("--mount volume=" + m.volume + ": no --volume named \"" + m.volume + "\"");
-      if (!targets.insert(m.target).second) throw usage_error("app " + name + " mounts two volumes at " + m.target);
-      mounts.push_back({{"volume", m.volume}, {"path", m.target}});
+    for (const auto& mt : a.spec.mounts) {
+      if (!vol_names.count(mt.volume))
+        throw usage_error("--mount volume=" + mt.volume + ": no --volume named \"" + mt.volume + "\"");
+      if (!targets.insert(mt.target).second) throw usage_error("app " + ra.name + " mounts two volumes at " + mt.target);
+      ra.mounts.push_back({mt.volume, mt.target, false});
     }
     // Image mount points are satisfied by pod volumes of the same name.
-    if (app.contains("mountPoints") && app["mountPoints"].is_array())
-      for (const auto& mp : app["mountPoints"]) {
-        std::string vn = mp.value("name", ""), path = mp.value("path", "");
-        if (targets.count(path)) continue;
-        if (!vol_names.count(vn))
-          throw usage_error("image " + a.image_manifest.value("name", "?") + " needs a volume \"" + vn +
-                            "\" (mount point " + path + "); give --volume " + vn + ",kind=…");
-        mounts.push_back({{"volume", vn}, {"path", path}});
-        targets.insert(path);
-      }
-    nlohmann::json image = {{"name", a.image_manifest.value("name", "")}, {"id", a.image_id}};
-    if (a.image_manifest.contains("labels")) image["labels"] = a.image_manifest["labels"];
-    japps.push_back({{"name", name},
-                     {"image", image},
-                     {"app", app},
-                     {"readOnlyRootFS", a.spec.readonly_rootfs},
-                     {"mounts", mounts}});
+    for (const auto& mp : ra.app.mount_points) {
+      if (targets.count(mp.path)) continue;
+      if (!vol_names.count(mp.name))
+        throw usage_error("image " + image_name(a) + " needs a volume \"" + mp.name + "\" (mount point " + mp.path +
+                          "); give --volume " + mp.name + ",kind=…");
+      ra.mounts.push_back({mp.name, mp.path, mp.read_only});
+      targets.insert(mp.path);
+    }
+    ra.image.name = a.image_manifest.value("name", "");
+    ra.image.id = a.image_id;
+    for (const auto& [k, v] : appc::manifest_labels(a.image_manifest)) ra.image.labels.push_back({k, v});
+    ra.read_only_rootfs = a.spec.readonly_rootfs;
+    m.apps.push_back(std::move(ra));
   }
-  return {{"acKind", "PodManifest"}, {"acVersion", "0.8.11"}, {"apps", japps}, {"volumes", volumes},
-          {"annotations", nlohmann::json::array()}, {"ports", nlohmann::json::array()}};
+  try {
+    contract::validate(m);
+  } catch (const Error& e) {
+    throw usage_error(e.what());
+  }
+  return m;
 }
 
-nlohmann::json runtime_json(const RuntimeOptions& rt) {
-  nlohmann::json hosts = nlohmann::json::array();
-  for (const auto& [ip, h] : rt.hosts) hosts.push_back({{"ip", ip}, {"host", h}});
-  return {{"net", rt.net},       {"hostname", rt.hostname},     {"dns", rt.dns},
-          {"hostsEntries", hosts}, {"interactive", rt.interactive}, {"attach", rt.attach}, {"notifyReady", rt.notify_ready.empty() ? "started" : rt.notify_ready},
-          {"notifyApps", rt.notify_apps},
-          {"cpus", rt.cpus},     {"memory", rt.memory},         {"hypervisor", rt.hypervisor},
-          {"accel", rt.accel},   {"debug", rt.debug}};
+contract::Runtime runtime_of(const PodSpec& spec) {
+  contract::Runtime rt;
+  rt.net = spec.net;
+  rt.hostname = spec.hostname;
+  rt.dns = spec.dns;
+  for (const auto& [ip, h] : spec.hosts) rt.hosts.push_back({ip, h});
+  rt.interactive = spec.interactive;
+  rt.debug = spec.debug;
+  rt.notify_ready = spec.notify_ready;
+  rt.stage1_options = spec.stage1.options;
+  return rt;
 }
 
 }  // namespace pod::run

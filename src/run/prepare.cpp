@@ -10,6 +10,8 @@
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
 #include "run/imageref.hpp"
+#include "stage1abi/flavors.hpp"
+#include "stage1abi/options.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -19,7 +21,7 @@ namespace pod::run {
 
 namespace {
 
-std::string stage1_image_id(images::ImageStore& is, const stage1::Selection& sel) {
+std::string stage1_image_id(images::ImageStore& is, const Stage1Spec& sel) {
   int given = !sel.path.empty() + !sel.name.empty() + !sel.hash.empty() + !sel.flavor.empty();
   if (given > 1) throw usage_error("give only one of --stage1-path, --stage1-name, --stage1-hash, --stage1-flavor");
   if (!sel.name.empty() || !sel.hash.empty()) return is.resolve(sel.name.empty() ? sel.hash : sel.name);
@@ -29,9 +31,13 @@ std::string stage1_image_id(images::ImageStore& is, const stage1::Selection& sel
     if (flavor.empty()) {
       if (const char* p = std::getenv("POD_STAGE1_PATH"); p && *p) path = p;
       else if (const char* f = std::getenv("POD_STAGE1_FLAVOR"); f && *f) flavor = f;
-      else flavor = "nspawn";
     }
-    if (path.empty()) path = stage1::shipped_stage1_path(flavor);
+    if (path.empty()) {
+      const stage1::FlavorConfig cfg = stage1::load_flavor_config();
+      if (flavor.empty()) flavor = cfg.default_flavor;
+      if (flavor.empty()) throw usage_error("no default stage1 flavor is configured (stage1.json); give --stage1-flavor");
+      path = stage1::flavor_image(cfg, flavor);
+    }
   }
   // The stage1 is chosen by the operator, not pulled from the network.
   return resolve_image(is, path, /*insecure=*/true);
@@ -50,9 +56,9 @@ void copy_tree(const std::string& from_rootfs, const std::string& to) {
   run_checked({"cp", "-a", "--reflink=auto", from_rootfs + "/.", to}, "copying " + from_rootfs);
 }
 
-void make_empty_volume(int podfd, const VolumeSpec& v) {
-  UniqueFd vd = mkdirs_at(podfd, "volumes/" + v.name, 0755);
-  if (::fchmod(vd.get(), static_cast<mode_t>(std::stoul(v.mode, nullptr, 8))) < 0) throw_sys("chmod volume " + v.name);
+void make_empty_volume(int podfd, const contract::Volume& v) {
+  UniqueFd vd = mkdirs_at(podfd, poddir::empty_volume(v.name), 0755);
+  if (::fchmod(vd.get(), v.mode) < 0) throw_sys("chmod volume " + v.name);
   if (::fchown(vd.get(), v.uid, v.gid) < 0) throw_sys("chown volume " + v.name);
 }
 
@@ -67,10 +73,10 @@ bool supports_notify(const nlohmann::json& image_manifest) {
 
 // Which apps get a NOTIFY_SOCKET, and the readiness mode when not given
 // (Documentation/systemd.md "Readiness").
-void resolve_notify(RuntimeOptions& rt, const std::vector<ResolvedApp>& apps, const nlohmann::json& manifest) {
+void resolve_notify(contract::Runtime& rt, const std::vector<ResolvedApp>& apps, const contract::PodManifest& manifest) {
   rt.notify_apps.clear();
   for (size_t i = 0; i < apps.size(); ++i)
-    if (supports_notify(apps[i].image_manifest)) rt.notify_apps.push_back(manifest["apps"][i]["name"]);
+    if (supports_notify(apps[i].image_manifest)) rt.notify_apps.push_back(manifest.apps[i].name);
   if (rt.notify_ready.empty()) rt.notify_ready = rt.notify_apps.empty() ? "started" : "app";
 }
 
@@ -81,14 +87,17 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   const std::string s1_id = stage1_image_id(is, spec.stage1);
   const nlohmann::json s1_manifest = is.manifest(s1_id);
   stage1::parse_entrypoints(s1_manifest);  // refuse a non-stage1 early
+  stage1::check_options(stage1::declared_options(s1_manifest), spec.stage1.options,
+                        s1_manifest.value("name", s1_id));
   std::vector<ResolvedApp> apps;
   for (const auto& a : spec.apps) {
     ResolvedApp r{a, resolve_image(is, a.image, spec.insecure_image), {}};
     r.image_manifest = is.manifest(r.image_id);
     apps.push_back(std::move(r));
   }
-  nlohmann::json manifest = build_pod_manifest(spec, apps);
-  resolve_notify(spec.runtime, apps, manifest);
+  const contract::PodManifest manifest = build_pod_manifest(spec, apps);
+  contract::Runtime rt = runtime_of(spec);
+  resolve_notify(rt, apps, manifest);
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
 
@@ -102,40 +111,39 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   pod.to_preparing();
   try {
     const int pfd = pod.fd();
-    if (spec.runtime.hostname.empty()) spec.runtime.hostname = "pod-" + pod.uuid().substr(0, 8);
-    UniqueFd trees = mkdirs_at(pfd, "trees", 0755);
+    if (rt.hostname.empty()) rt.hostname = "pod-" + pod.uuid().substr(0, 8);
+    UniqueFd trees = mkdirs_at(pfd, poddir::kTreesDir, 0755);
     put(trees.get(), s1_tree.id, "");
     for (const auto& t : app_trees) put(trees.get(), t.id, "");
-    mkdir_in(pfd, "stage1/rootfs");
-    put(pfd, "stage1/manifest", s1_manifest.dump(2) + "\n", 0644);
-    put(pfd, "rootfs-mode", overlay ? "overlay\n" : "copy\n");
-    const auto& japps = manifest["apps"];
+    mkdir_in(pfd, poddir::kStage1Rootfs);
+    put(pfd, poddir::kStage1Manifest, s1_manifest.dump(2) + "\n", 0644);
+    put(pfd, poddir::kRootfsMode, overlay ? "overlay\n" : "copy\n");
     if (overlay) {
-      put(pfd, stage1::kStage1TreeFile, s1_tree.path + "\n");
+      put(pfd, poddir::kStage1Tree, s1_tree.path + "\n");
       mkdir_in(pfd, "overlay/stage1/upper");
       mkdir_in(pfd, "overlay/stage1/work");
     } else {
-      copy_tree(s1_tree.path + "/rootfs", pod.path() + "/stage1/rootfs");
+      copy_tree(s1_tree.path + "/rootfs", pod.path() + "/" + poddir::kStage1Rootfs);
     }
     for (size_t i = 0; i < apps.size(); ++i) {
-      const std::string name = japps[i]["name"];
-      mkdir_in(pfd, "apps/" + name);
-      put(pfd, "apps/" + name + "/manifest", apps[i].image_manifest.dump(2) + "\n");
-      put(pfd, "apps/" + name + "/tree", app_trees[i].path + "\n");
+      const std::string& name = manifest.apps[i].name;
+      mkdir_in(pfd, std::string(poddir::kAppsDir) + "/" + name);
+      put(pfd, poddir::app_manifest(name), apps[i].image_manifest.dump(2) + "\n");
+      put(pfd, poddir::app_tree(name), app_trees[i].path + "\n");
       if (overlay) {
         mkdir_in(pfd, "overlay/app-" + name + "/upper");
         mkdir_in(pfd, "overlay/app-" + name + "/work");
       } else {
-        const std::string dst = "stage1/rootfs/opt/stage2/" + name + "/rootfs";
+        const std::string dst = poddir::app_rootfs_in_pod(name);
         mkdir_in(pfd, dst);
         copy_tree(app_trees[i].path + "/rootfs", pod.path() + "/" + dst);
       }
     }
-    for (const auto& v : spec.volumes)
-      if (v.kind == "empty") make_empty_volume(pfd, v);
-    for (const char* d : {podfile::kAppStatusDir, "logs", "stage1-state"}) mkdir_in(pfd, d);
-    put(pfd, "runtime.json", runtime_json(spec.runtime).dump(2) + "\n");
-    put(pfd, podfile::kManifest, manifest.dump(2) + "\n", 0640);
+    for (const auto& v : manifest.volumes)
+      if (v.kind == contract::VolumeKind::Empty) make_empty_volume(pfd, v);
+    for (const char* d : {poddir::kAppStatusDir, poddir::kLogsDir, poddir::kStateDir}) mkdir_in(pfd, d);
+    put(pfd, poddir::kRuntime, contract::serialize(rt));
+    put(pfd, poddir::kManifest, contract::serialize(manifest), 0640);
     crashpoint("prepare:before-done");
   } catch (...) {
     pod.unlock();  // leave an aborted prepare for gc
@@ -144,27 +152,12 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   return pod;
 }
 
-RuntimeOptions read_runtime(const Pod& pod) {
-  RuntimeOptions rt;
-  auto text = try_read_file_at(pod.fd(), "runtime.json", 1 << 20);
-  if (!text) return rt;
-  auto j = nlohmann::json::parse(*text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) throw Error("pod " + pod.uuid() + ": runtime.json is not valid JSON");
-  rt.net = j.value("net", rt.net);
-  rt.hostname = j.value("hostname", rt.hostname);
-  rt.dns = j.value("dns", rt.dns);
-  if (j.contains("hostsEntries"))
-    for (const auto& h : j["hostsEntries"]) rt.hosts.emplace_back(h.value("ip", ""), h.value("host", ""));
-  rt.interactive = j.value("interactive", false);
-  rt.attach = j.value("attach", false);
-  rt.notify_ready = j.value("notifyReady", rt.notify_ready);
-  rt.notify_apps = j.value("notifyApps", rt.notify_apps);
-  rt.cpus = j.value("cpus", rt.cpus);
-  rt.memory = j.value("memory", rt.memory);
-  rt.hypervisor = j.value("hypervisor", rt.hypervisor);
-  rt.accel = j.value("accel", rt.accel);
-  rt.debug = j.value("debug", false);
-  return rt;
+contract::Runtime read_runtime(const Pod& pod) {
+  try {
+    return contract::parse_runtime(try_read_file_at(pod.fd(), poddir::kRuntime, 1 << 20).value_or(""));
+  } catch (const Error& e) {
+    throw e.with_context("pod " + pod.uuid());
+  }
 }
 
 }  // namespace pod::run

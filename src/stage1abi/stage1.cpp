@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "config.h"
+#include "contract/poddir.hpp"
 #include "pods/pod.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -28,13 +28,6 @@ std::string annotation(const nlohmann::json& m, const char* name) {
   return "";
 }
 
-std::string exe_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string p(buf, static_cast<size_t>(n));
-  return p.substr(0, p.rfind('/'));
-}
 }  // namespace
 
 Entrypoints parse_entrypoints(const nlohmann::json& m) {
@@ -61,31 +54,18 @@ Entrypoints parse_entrypoints(const nlohmann::json& m) {
   return e;
 }
 
-std::string shipped_stage1_path(const std::string& flavor) {
-  if (flavor != "nspawn" && flavor != "kvm")
-    throw usage_error("unknown stage1 flavor \"" + flavor + "\" (use nspawn or kvm)");
-  const std::string file = "pod-stage1-" + flavor + ".aci";
-  const std::string dir = exe_dir();
-  for (const std::string& cand : {dir + "/../stage1" + (flavor == "kvm" ? "-kvm/" : "/") + file,
-                                  std::string(POD_LIBEXECDIR) + "/" + file, dir + "/" + file}) {
-    if (::access(cand.c_str(), R_OK) == 0) return cand;
-  }
-  throw Error("the " + flavor + " stage1 image (" + file + ") is not installed next to pod or in " POD_LIBEXECDIR
-              "; build it (ninja -C build) or pass --stage1-path");
-}
-
 std::string entrypoint_path(const Pod& pod, const std::string& ep) {
   if (ep.empty()) throw Error("bug: empty entrypoint");
-  auto tree = try_read_file_at(pod.fd(), kStage1TreeFile, 4096);
+  auto tree = try_read_file_at(pod.fd(), poddir::kStage1Tree, 4096);
   if (tree && !tree->empty()) {
     while (!tree->empty() && tree->back() == '\n') tree->pop_back();
     return *tree + "/rootfs" + ep;
   }
-  return pod.path() + "/stage1/rootfs" + ep;
+  return pod.path() + "/" + std::string(poddir::kStage1Rootfs) + ep;
 }
 
 Entrypoints pod_entrypoints(const Pod& pod) {
-  auto text = try_read_file_at(pod.fd(), "stage1/manifest", 1 << 20);
+  auto text = try_read_file_at(pod.fd(), poddir::kStage1Manifest, 1 << 20);
   if (!text) throw Error("pod " + pod.uuid() + " has no stage1 manifest (was it prepared by pod?)");
   auto j = nlohmann::json::parse(*text, nullptr, false);
   if (j.is_discarded()) throw Error("pod " + pod.uuid() + ": stage1 manifest is not valid JSON");
@@ -141,30 +121,17 @@ void exec_path(const Pod& pod, const std::string& path, const std::vector<std::s
   throw_sys("cannot execute stage1 entrypoint " + path);
 }
 
-std::vector<std::string> app_names(const nlohmann::json& pod_manifest) {
-  std::vector<std::string> names;
-  if (pod_manifest.is_object() && pod_manifest.contains("apps") && pod_manifest["apps"].is_array())
-    for (const auto& a : pod_manifest["apps"])
-      if (a.is_object() && a.contains("name") && a["name"].is_string()) names.push_back(a["name"]);
-  return names;
-}
-
-NotifyPlan notify_plan(const nlohmann::json& runtime, const nlohmann::json& pod_manifest) {
-  NotifyPlan plan;
-  if (!runtime.is_object()) return plan;
-  plan.mode = runtime.value("notifyReady", "none");
-  if (plan.mode != "started" && plan.mode != "app") plan.mode = "none";
-  if (plan.mode != "app") return plan;
-  const std::vector<std::string> names = app_names(pod_manifest);
-  const nlohmann::json asked = runtime.value("notifyApps", nlohmann::json::array());
-  if (!asked.is_array()) throw Error("runtime.json: notifyApps must be an array of app names");
-  for (const auto& n : asked) {
-    if (!n.is_string() || std::find(names.begin(), names.end(), n.get<std::string>()) == names.end())
-      throw Error("runtime.json: notifyApps names " + n.dump() + ", which is not an app of this pod");
-    plan.apps.push_back(n);
-  }
-  if (plan.apps.empty()) plan.apps = names;
-  return plan;
+std::function<void(Pod&)> teardown(bool debug) {
+  return [debug](Pod& p) {
+    if (!exists_at(p.fd(), poddir::kStage1Manifest)) return;  // never got a stage1: nothing to tear down
+    auto eps = pod_entrypoints(p);
+    if (eps.gc.empty()) return;
+    std::vector<std::string> args;
+    if (debug) args.push_back("--debug");
+    args.push_back(p.uuid());
+    int st = call(p, eps.gc, args, /*quiet_stdout=*/true);
+    if (st != 0) throw Error("stage1 gc entrypoint exited with status " + std::to_string(st));
+  };
 }
 
 }  // namespace pod::stage1

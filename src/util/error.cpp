@@ -5,16 +5,27 @@
 
 namespace pod {
 
-Error::Error(const std::string& msg, int errnum, int exit_code)
-    : std::runtime_error(msg), errnum_(errnum), exit_code_(exit_code) {}
-
-Error Error::with_context(const std::string& ctx) const {
-  return Error(ctx + ": " + what(), errnum_, exit_code_);
+const char* error_kind_name(ErrorKind k) noexcept {
+  switch (k) {
+    case ErrorKind::Failed: return "failed";
+    case ErrorKind::Usage: return "usage";
+    case ErrorKind::NotFound: return "not-found";
+    case ErrorKind::Conflict: return "conflict";
+    case ErrorKind::Invalid: return "invalid";
+    case ErrorKind::Io: return "io";
+    case ErrorKind::Image: return "image";
+    case ErrorKind::Stage1: return "stage1";
+    case ErrorKind::Internal: return "internal";
+  }
+  return "failed";
 }
 
-void throw_errno(int err, const std::string& what) {
-  throw Error(what + ": " + std::strerror(err), err);
-}
+Error::Error(const std::string& msg, int errnum, ErrorKind kind)
+    : std::runtime_error(msg), errnum_(errnum), kind_(kind) {}
+
+Error Error::with_context(const std::string& ctx) const { return Error(ctx + ": " + what(), errnum_, kind_); }
+
+void throw_errno(int err, const std::string& what) { throw Error(what + ": " + std::strerror(err), err, ErrorKind::Io); }
 
 void throw_sys(const std::string& what) { throw_errno(errno, what); }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "contract/poddir.hpp"
 #include "util/fd.hpp"
 
 namespace podkvm {
@@ -18,7 +19,7 @@ namespace podkvm {
 using json = nlohmann::json;
 
 constexpr int kExitFailure = 125;
-constexpr char kStateDir[] = "stage1-state";
+constexpr const char* kStateDir = pod::poddir::kStateDir;
 extern bool g_debug;
 
 struct Paths {

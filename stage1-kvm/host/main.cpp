@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -30,6 +31,7 @@
 #include "console.hpp"
 #include "notify.hpp"
 #include "probe.hpp"
+#include "contract/poddir.hpp"
 #include "stage1abi/stage1.hpp"
 #include "systemd/journal.hpp"
 #include "systemd/machine.hpp"
@@ -55,7 +57,7 @@ struct RunArgs {
 void write_failure(const std::string& msg) {
   try {
     UniqueFd d = pod::open_dir(".");
-    pod::write_file_atomic_at(d.get(), "failure", msg + "\n");
+    pod::write_file_atomic_at(d.get(), pod::poddir::kFailure, msg + "\n");
   } catch (...) {
   }
   warn(msg);
@@ -63,15 +65,33 @@ void write_failure(const std::string& msg) {
 
 int pod_status(int pdir, const std::vector<std::string>& apps, const std::string& how, const std::string& P);
 
+// The directory virtiofsd/9p share for a host volume: its source, or for
+// recursive=false a bind of it without submounts in this (the pod's private)
+// mount namespace, which vanishes with the pod.
+std::string shared_source(int pdir, const Volume& v) {
+  if (v.recursive) return v.source;
+  const char* priv = getenv("POD_PRIVATE_MOUNT_NS");
+  if (!priv || std::string(priv) != "1")
+    throw pod::Error("volume \"" + v.name + "\": recursive=false needs the pod's private mount namespace");
+  const std::string rel = std::string(kStateDir) + "/volume-" + v.name;
+  pod::mkdirs_at(pdir, rel, 0700);
+  const std::string dst = pod::fd_path(pdir) + "/" + rel;
+  if (mount(v.source.c_str(), dst.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    throw pod::Error("volume \"" + v.name + "\": cannot bind " + v.source + ": " + strerror(errno), errno);
+  return dst;
+}
+
 int run_pod(const RunArgs& ra) {
   UniqueFd pdir = pod::open_dir(".");
   const std::string P = pod::fd_path(pdir.get());
-  json pm = read_json_at(pdir.get(), "pod", false);
-  json runtime = read_json_at(pdir.get(), "runtime.json", true);
-  if (runtime.value("debug", false)) g_debug = true;
-  const bool interactive = ra.interactive || runtime.value("interactive", false);
+  const pod::contract::PodManifest pm =
+      pod::contract::parse_pod_manifest(pod::read_file_at(pdir.get(), pod::poddir::kManifest));
+  const pod::contract::Runtime runtime =
+      pod::contract::parse_runtime(pod::try_read_file_at(pdir.get(), pod::poddir::kRuntime).value_or(""));
+  if (runtime.debug) g_debug = true;
+  const bool interactive = ra.interactive || runtime.interactive;
 
-  const std::vector<std::string> apps = pod::stage1::app_names(pm);
+  const std::vector<std::string> apps = pm.app_names();
   if (apps.empty()) throw pod::Error("the pod manifest has no apps");
 
   Paths paths = find_paths();
@@ -138,7 +158,9 @@ int run_pod(const RunArgs& ra) {
   // Network: --net=none is no NIC at all; otherwise (the default, "host")
   // the VMM's user-mode NAT, with a resolv.conf for the pod init to use
   // (stage1-abi: stage1-state/resolv.conf, unless --dns was given).
-  vm.user_net = runtime.value("net", "host") != "none";
+  if (runtime.net != "host" && runtime.net != "none")
+    throw pod::Error("this stage1 supports --net=host and --net=none, not \"" + runtime.net + "\"");
+  vm.user_net = runtime.net != "none";
   unlinkat(pdir.get(), (std::string(kStateDir) + "/resolv.conf").c_str(), 0);
   if (vm.user_net) {
     std::string dns = user_net(hyp).dns;
@@ -154,21 +176,16 @@ int run_pod(const RunArgs& ra) {
   vm.shares.push_back({"pod", P, share_socket(0), false, true});
   json gvols = json::array();
   for (const auto& v : pod_volumes(pm)) {
-    json g = {{"name", v.name}, {"readOnly", v.read_only}, {"targets", v.targets}};
-    if (v.kind == "host") {
-      struct stat st;
-      if (stat(v.source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-        throw pod::Error("volume \"" + v.name + "\": " + v.source + " is not a directory");
-      std::string tag = "vol" + std::to_string(vm.shares.size());
-      vm.shares.push_back({tag, v.source, share_socket(vm.shares.size()), v.read_only});
-      g["tag"] = tag;
-    } else {
-      g["podPath"] = "volumes/" + v.name;
-    }
-    gvols.push_back(g);
+    if (v.kind != "host") continue;  // kind=empty volumes live in the pod dir, which the guest has
+    struct stat st;
+    if (stat(v.source.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      throw pod::Error("volume \"" + v.name + "\": " + v.source + " is not a directory");
+    std::string tag = "vol" + std::to_string(vm.shares.size());
+    vm.shares.push_back({tag, shared_source(pdir.get(), v), share_socket(vm.shares.size()), v.read_only});
+    gvols.push_back({{"name", v.name}, {"readOnly", v.read_only}, {"tag", tag}});
   }
   // sd_notify: the guest binds the sockets, we get what it relays.
-  const pod::stage1::NotifyPlan plan = pod::stage1::notify_plan(runtime, pm);
+  const pod::contract::NotifyPlan plan = pod::contract::notify_plan(runtime, pm);
   std::optional<GuestNotify> notify;
   if (hyp == Hypervisor::Qemu) {
     vm.notify_socket = sock_path("notify.sock");
@@ -230,7 +247,7 @@ int run_pod(const RunArgs& ra) {
       },
       vmm_log, !vmm_stdio, vmm_stdio);
   if (vmm_stdio) sigprocmask(SIG_BLOCK, &mask, nullptr);
-  pod::write_file_atomic_at(pdir.get(), "pid", std::to_string(vmm) + "\n");
+  pod::write_file_atomic_at(pdir.get(), pod::poddir::kPid, std::to_string(vmm) + "\n");
   bool registered = false;
   try {
     registered = pod::sd::register_machine({ra.uuid, vmm, "", "vm", "pod"});  // only when systemd runs
@@ -302,7 +319,7 @@ int pod_status(int pdir, const std::vector<std::string>& apps, const std::string
     if (end != rec->c_str()) return static_cast<int>(v);
   }
   std::vector<std::optional<json>> records;
-  UniqueFd st_dir = pod::try_open_dir_at(pdir, "appstatus");
+  UniqueFd st_dir = pod::try_open_dir_at(pdir, pod::poddir::kAppStatusDir);
   for (const auto& a : apps) {
     std::optional<json> rec;
     if (st_dir)
@@ -314,7 +331,7 @@ int pod_status(int pdir, const std::vector<std::string>& apps, const std::string
   }
   if (auto status = pod_exit_status(apps, records)) return *status;
   if (pod::exists_at(pdir, std::string(kStateDir) + "/force-stopped")) {
-    if (!pod::exists_at(pdir, "failure")) write_failure("pod was killed by stop --force");
+    if (!pod::exists_at(pdir, pod::poddir::kFailure)) write_failure("pod was killed by stop --force");
     return 128 + SIGKILL;
   }
   write_failure("stage1-kvm: the VM ended without an app exit record (" + how + "; see " + P + "/" + kStateDir +

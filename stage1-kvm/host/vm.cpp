@@ -3,6 +3,7 @@
 #include <cctype>
 #include <cstring>
 
+#include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
 using json = nlohmann::json;
@@ -145,88 +146,41 @@ std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm) {
 }
 
 std::optional<uint64_t> parse_memory(const json& v) {
-  if (v.is_number_unsigned() || v.is_number_integer()) {
-    if (v.get<int64_t>() < 0) return std::nullopt;
-    return v.get<uint64_t>();
-  }
+  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer()) return v.get<int64_t>() < 0 ? std::nullopt : std::optional<uint64_t>(v.get<uint64_t>());
   if (!v.is_string()) return std::nullopt;
-  std::string s = v.get<std::string>();
-  size_t i = 0;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) i++;
-  if (i == 0) return std::nullopt;
-  double n = std::stod(s.substr(0, i));
-  std::string unit = s.substr(i);
-  double mult = 1;
-  if (unit.empty()) mult = 1;
-  else if (unit == "K" || unit == "k") mult = 1e3;
-  else if (unit == "M") mult = 1e6;
-  else if (unit == "G") mult = 1e9;
-  else if (unit == "T") mult = 1e12;
-  else if (unit == "Ki") mult = 1024.0;
-  else if (unit == "Mi") mult = 1024.0 * 1024;
-  else if (unit == "Gi") mult = 1024.0 * 1024 * 1024;
-  else if (unit == "Ti") mult = 1024.0 * 1024 * 1024 * 1024;
-  else return std::nullopt;
-  return static_cast<uint64_t>(n * mult);
+  return pod::stage1::parse_size(v.get<std::string>());
 }
 
-uint64_t vm_memory_mib(const json& pm, const json& runtime) {
+uint64_t vm_memory_mib(const pod::contract::PodManifest& pm, const pod::contract::Runtime& runtime) {
   constexpr uint64_t kMiB = 1024 * 1024;
-  if (runtime.is_object() && runtime.contains("memory")) {
-    if (auto b = parse_memory(runtime["memory"]); b && *b > 0) return std::max<uint64_t>(64, (*b + kMiB - 1) / kMiB);
+  if (std::string m = pod::contract::stage1_option(runtime, "memory", ""); !m.empty()) {
+    auto b = pod::stage1::parse_size(m);
+    if (!b || *b == 0) throw pod::Error("stage1 option memory=" + m + " is not a size");
+    return std::max<uint64_t>(64, (*b + kMiB - 1) / kMiB);
   }
   uint64_t total = 128 * kMiB;
-  for (const auto& app : pm.value("apps", json::array())) {
-    for (const auto& iso : app.value("app", json::object()).value("isolators", json::array())) {
-      if (iso.value("name", "") != "resource/memory") continue;
-      const json& val = iso.contains("value") ? iso["value"] : json();
-      if (val.is_object() && val.contains("limit"))
-        if (auto b = parse_memory(val["limit"])) total += *b;
+  for (const auto& app : pm.apps)
+    for (const auto& iso : app.app.isolators) {
+      if (iso.name != "resource/memory") continue;
+      if (iso.value.is_object() && iso.value.contains("limit"))
+        if (auto b = parse_memory(iso.value["limit"])) total += *b;
     }
-  }
   return (total + kMiB - 1) / kMiB;
 }
 
-int vm_cpus(const json& runtime) {
-  if (runtime.is_object() && runtime.contains("cpus") && runtime["cpus"].is_number()) {
-    int n = static_cast<int>(runtime["cpus"].get<double>() + 0.999);
-    if (n >= 1) return std::min(n, 64);
-  }
-  return 1;
+int vm_cpus(const pod::contract::Runtime& runtime) {
+  const std::string c = pod::contract::stage1_option(runtime, "cpus", "1");
+  if (c.empty() || c.size() > 2 || c.find_first_not_of("0123456789") != std::string::npos)
+    throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
+  int n = std::stoi(c);
+  if (n < 1 || n > 64) throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
+  return n;
 }
 
-std::vector<Volume> pod_volumes(const json& pm) {
+std::vector<Volume> pod_volumes(const pod::contract::PodManifest& pm) {
   std::vector<Volume> vols;
-  for (const auto& v : pm.value("volumes", json::array())) {
-    Volume vol;
-    vol.name = v.value("name", "");
-    vol.kind = v.value("kind", "");
-    vol.source = v.value("source", "");
-    vol.read_only = v.value("readOnly", false);
-    if (vol.kind == "host" && (vol.source.empty() || vol.source[0] != '/'))
-      throw pod::Error("volume \"" + vol.name + "\": host volume needs an absolute source");
-    vols.push_back(vol);
-  }
-  for (const auto& app : pm.value("apps", json::array())) {
-    std::string an = app.value("name", "");
-    json a = app.value("app", json::object());
-    for (const auto& m : app.value("mounts", json::array())) {
-      std::string vname = m.value("volume", "");
-      std::string path = m.value("path", "");
-      if (path.empty()) {
-        // Older manifests name an image mount point instead of a path.
-        std::string mp = m.value("mountPoint", "");
-        for (const auto& p : a.value("mountPoints", json::array()))
-          if (p.value("name", "") == mp) path = p.value("path", "");
-      }
-      if (path.empty()) throw pod::Error("app \"" + an + "\": mount of volume \"" + vname + "\" has no path");
-      while (!path.empty() && path[0] == '/') path.erase(0, 1);
-      if (path.find("..") != std::string::npos)
-        throw pod::Error("app \"" + an + "\": mount path \"" + path + "\" contains \"..\"");
-      for (auto& vol : vols)
-        if (vol.name == vname) vol.targets.push_back("opt/stage2/" + an + "/rootfs/" + path);
-    }
-  }
+  for (const auto& v : pm.volumes) vols.push_back({v.name, pod::contract::to_string(v.kind), v.source, v.read_only, v.recursive});
   return vols;
 }
 
@@ -243,11 +197,10 @@ std::optional<int> pod_exit_status(const std::vector<std::string>& apps,
   return 0;
 }
 
-Choice resolve_choice(const json& runtime, const char* env_hyp, const char* env_accel) {
+Choice resolve_choice(const pod::contract::Runtime& runtime, const char* env_hyp, const char* env_accel) {
   Choice c;
   auto pick = [&](const char* key, const char* env, std::initializer_list<const char*> allowed) {
-    std::string v = "auto";
-    if (runtime.is_object() && runtime.contains(key) && runtime[key].is_string()) v = runtime[key].get<std::string>();
+    std::string v = pod::contract::stage1_option(runtime, key, "auto");
     if ((v.empty() || v == "auto") && env && *env) v = env;
     if (v.empty()) v = "auto";
     bool ok = v == "auto";

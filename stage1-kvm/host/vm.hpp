@@ -10,6 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "contract/manifest.hpp"
+#include "contract/runtime.hpp"
+
 namespace podkvm {
 
 enum class Hypervisor { Qemu, Lkvm };
@@ -77,20 +80,21 @@ std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm);
 
 // Parse an appc memory quantity ("128M", "1Gi", "1048576") into bytes.
 std::optional<uint64_t> parse_memory(const nlohmann::json& v);
-// VM memory in MiB: runtime.json "memory" (bytes) if set, else 128 MiB plus
+// VM memory in MiB: the stage1 option "memory" if set, else 128 MiB plus
 // the apps' resource/memory isolator limits.
-uint64_t vm_memory_mib(const nlohmann::json& pod_manifest, const nlohmann::json& runtime);
-int vm_cpus(const nlohmann::json& runtime);
+uint64_t vm_memory_mib(const pod::contract::PodManifest& pm, const pod::contract::Runtime& runtime);
+// Virtual CPUs: the stage1 option "cpus", else 1.
+int vm_cpus(const pod::contract::Runtime& runtime);
 
 struct Volume {
   std::string name;
   std::string kind;       // "host" or "empty"
   std::string source;     // host: absolute host path
   bool read_only = false;
-  std::vector<std::string> targets;  // relative to the stage1 rootfs: opt/stage2/<app>/rootfs/<path>
+  bool recursive = true;  // host: with its submounts
 };
-// Volumes of the pod manifest with the mount targets of every app.
-std::vector<Volume> pod_volumes(const nlohmann::json& pod_manifest);
+// The pod manifest's volumes.
+std::vector<Volume> pod_volumes(const pod::contract::PodManifest& pm);
 
 // The pod exit status from the apps' exit records: the first app (manifest
 // order) whose record has a non-zero exitCode, else 0; nullopt when no app has
@@ -100,11 +104,11 @@ std::optional<int> pod_exit_status(const std::vector<std::string>& apps,
 
 // Hypervisor/accel requests: "auto", or a forced value.
 struct Choice {
-  std::string hypervisor = "auto";  // runtime.json "hypervisor", env POD_KVM_HYPERVISOR
-  std::string accel = "auto";       // runtime.json "accel", env POD_KVM_ACCEL
+  std::string hypervisor = "auto";  // stage1 option "hypervisor", env POD_KVM_HYPERVISOR
+  std::string accel = "auto";       // stage1 option "accel", env POD_KVM_ACCEL
 };
-// Combine runtime.json with the environment: an explicit (non-auto) value in
-// runtime.json wins, then the environment. Throws pod::Error on bad values.
-Choice resolve_choice(const nlohmann::json& runtime, const char* env_hypervisor, const char* env_accel);
+// Combine the stage1 options with the environment: an explicit (non-auto)
+// option wins, then the environment. Throws pod::Error on bad values.
+Choice resolve_choice(const pod::contract::Runtime& runtime, const char* env_hypervisor, const char* env_accel);
 
 }  // namespace podkvm

@@ -131,40 +131,48 @@ TEST_CASE("lkvm and virtiofsd command lines") {
   CHECK(contains(v, "timeout=1"));
 }
 
+namespace {
+pod::contract::Runtime opts(std::map<std::string, std::string> o) {
+  pod::contract::Runtime r;
+  r.stage1_options = std::move(o);
+  return r;
+}
+}  // namespace
+
 TEST_CASE("memory and cpus") {
   CHECK(parse_memory(json("128M")) == 128000000u);
   CHECK(parse_memory(json("1Gi")) == 1073741824u);
   CHECK(parse_memory(json(4096)) == 4096u);
   CHECK(!parse_memory(json("12X")));
   CHECK(!parse_memory(json("")));
-  json pm = {{"apps", {{{"name", "a"}, {"app", {{"isolators", {{{"name", "resource/memory"},
-                                                                {"value", {{"limit", "64Mi"}}}}}}}}}}}};
-  CHECK(vm_memory_mib(pm, json::object()) == 192);
-  CHECK(vm_memory_mib(pm, json{{"memory", 512 * 1024 * 1024}}) == 512);
-  CHECK(vm_memory_mib(json::object(), json::object()) == 128);
-  CHECK(vm_cpus(json::object()) == 1);
-  CHECK(vm_cpus(json{{"cpus", 3}}) == 3);
-  CHECK(vm_cpus(json{{"cpus", 0.5}}) == 1);
+  CHECK(!parse_memory(json(".")));
+  CHECK(!parse_memory(json(-1)));
+  auto pm = pod::contract::parse_pod_manifest(R"({"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [
+    {"name": "a", "image": {"id": "sha512-0"}, "app": {"exec": ["/x"],
+     "isolators": [{"name": "resource/memory", "value": {"limit": "64Mi"}}]}}]})");
+  CHECK(vm_memory_mib(pm, {}) == 192);
+  CHECK(vm_memory_mib(pm, opts({{"memory", "512Mi"}})) == 512);
+  CHECK(vm_memory_mib({}, {}) == 128);
+  CHECK_THROWS_AS(vm_memory_mib(pm, opts({{"memory", "lots"}})), pod::Error);
+  CHECK(vm_cpus({}) == 1);
+  CHECK(vm_cpus(opts({{"cpus", "3"}})) == 3);
+  CHECK_THROWS_AS(vm_cpus(opts({{"cpus", "0"}})), pod::Error);
+  CHECK_THROWS_AS(vm_cpus(opts({{"cpus", "0.5"}})), pod::Error);
 }
 
-TEST_CASE("volumes map to app mount points") {
-  json pm = json::parse(R"({
-    "volumes": [{"name": "data", "kind": "host", "source": "/srv/data", "readOnly": true},
+TEST_CASE("volumes come from the typed pod manifest") {
+  auto pm = pod::contract::parse_pod_manifest(R"({"acKind": "PodManifest", "acVersion": "0.8.11",
+    "volumes": [{"name": "data", "kind": "host", "source": "/srv/data", "readOnly": true, "recursive": false},
                 {"name": "scratch", "kind": "empty"}],
-    "apps": [{"name": "web", "app": {"mountPoints": [{"name": "scratch", "path": "/var/scratch"}]},
-              "mounts": [{"volume": "data", "path": "/data"}, {"volume": "scratch", "mountPoint": "scratch"}]},
-             {"name": "db", "mounts": [{"volume": "data", "path": "/mnt/d"}]}]})");
+    "apps": [{"name": "web", "image": {"id": "sha512-0"},
+              "app": {"exec": ["/x"], "mountPoints": [{"name": "scratch", "path": "/var/scratch"}]},
+              "mounts": [{"volume": "data", "path": "/data"}, {"volume": "scratch", "mountPoint": "scratch"}]}]})");
   auto v = pod_volumes(pm);
   REQUIRE(v.size() == 2);
   CHECK(v[0].read_only);
-  CHECK(v[0].targets == std::vector<std::string>{"opt/stage2/web/rootfs/data", "opt/stage2/db/rootfs/mnt/d"});
+  CHECK_FALSE(v[0].recursive);
+  CHECK(v[0].source == "/srv/data");
   CHECK(v[1].kind == "empty");
-  CHECK(v[1].targets == std::vector<std::string>{"opt/stage2/web/rootfs/var/scratch"});
-  json bad = json::parse(R"({"volumes": [{"name": "x", "kind": "host", "source": "rel"}]})");
-  CHECK_THROWS_AS(pod_volumes(bad), pod::Error);
-  json dotdot = json::parse(R"({"volumes": [{"name": "x", "kind": "empty"}],
-    "apps": [{"name": "a", "mounts": [{"volume": "x", "path": "/../etc"}]}]})");
-  CHECK_THROWS_AS(pod_volumes(dotdot), pod::Error);
 }
 
 TEST_CASE("pod exit status") {
@@ -177,12 +185,12 @@ TEST_CASE("pod exit status") {
 }
 
 TEST_CASE("hypervisor and accel choice") {
-  CHECK(resolve_choice(json::object(), nullptr, nullptr).accel == "auto");
-  CHECK(resolve_choice(json::object(), nullptr, "tcg").accel == "tcg");
-  CHECK(resolve_choice(json{{"accel", "kvm"}}, nullptr, "tcg").accel == "kvm");
-  CHECK(resolve_choice(json{{"accel", "auto"}}, nullptr, "tcg").accel == "tcg");
-  CHECK(resolve_choice(json{{"hypervisor", "lkvm"}}, "qemu", nullptr).hypervisor == "lkvm");
-  CHECK(resolve_choice(json::object(), "qemu", nullptr).hypervisor == "qemu");
-  CHECK_THROWS_AS(resolve_choice(json{{"accel", "hvf"}}, nullptr, nullptr), pod::Error);
-  CHECK_THROWS_AS(resolve_choice(json::object(), "xen", nullptr), pod::Error);
+  CHECK(resolve_choice({}, nullptr, nullptr).accel == "auto");
+  CHECK(resolve_choice({}, nullptr, "tcg").accel == "tcg");
+  CHECK(resolve_choice(opts({{"accel", "kvm"}}), nullptr, "tcg").accel == "kvm");
+  CHECK(resolve_choice(opts({{"accel", "auto"}}), nullptr, "tcg").accel == "tcg");
+  CHECK(resolve_choice(opts({{"hypervisor", "lkvm"}}), "qemu", nullptr).hypervisor == "lkvm");
+  CHECK(resolve_choice({}, "qemu", nullptr).hypervisor == "qemu");
+  CHECK_THROWS_AS(resolve_choice(opts({{"accel", "hvf"}}), nullptr, nullptr), pod::Error);
+  CHECK_THROWS_AS(resolve_choice({}, "xen", nullptr), pod::Error);
 }

@@ -9,6 +9,19 @@ import shutil
 import subprocess
 
 
+# What --stage1-opt NAME=VALUE this stage1 takes (Documentation/stage1-kvm.md);
+# stage0 checks given values against this list when it prepares a pod.
+OPTIONS = [
+    {"name": "hypervisor", "type": "enum", "values": ["auto", "qemu", "lkvm"], "default": "auto",
+     "help": "the VMM: qemu, lkvm (kvmtool), or auto (lkvm when on PATH and KVM works, else qemu)"},
+    {"name": "accel", "type": "enum", "values": ["auto", "kvm", "tcg"], "default": "auto",
+     "help": "hardware virtualisation (kvm), software emulation (tcg), or auto (kvm when it really works)"},
+    {"name": "cpus", "type": "int", "min": 1, "max": 64, "default": "1", "help": "virtual CPUs"},
+    {"name": "memory", "type": "size",
+     "help": "guest RAM (k/M/G, Ki/Mi/Gi); default 128 MiB plus the apps' memory limits"},
+]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--outdir", required=True, help="image directory (manifest + rootfs/)")
@@ -55,6 +68,7 @@ def main():
             {"name": "pod/stage1/gc", "value": "/kvm/gc"},
             {"name": "pod/stage1/interface-version", "value": "1"},
             {"name": "pod/stage1/flavor", "value": "kvm"},
+            {"name": "pod/stage1/options", "value": json.dumps(OPTIONS)},
         ],
     }
     with open(os.path.join(out, "manifest"), "w") as f:

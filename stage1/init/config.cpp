@@ -5,6 +5,10 @@
 #include <algorithm>
 #include <map>
 
+#include "contract/jsonread.hpp"
+#include "contract/manifest.hpp"
+#include "contract/poddir.hpp"
+#include "contract/runtime.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -12,7 +16,6 @@ namespace pod::init {
 
 namespace {
 
-using nlohmann::json;
 
 const std::map<std::string, int>& cap_names() {
   static const std::map<std::string, int> m = {
@@ -33,110 +36,56 @@ const std::map<std::string, int>& cap_names() {
   return m;
 }
 
-std::string str(const json& j, const char* key, const std::string& def = "") {
-  if (!j.contains(key) || j[key].is_null()) return def;
-  if (!j[key].is_string()) throw Error(std::string("\"") + key + "\" must be a string");
-  return j[key].get<std::string>();
-}
-
-bool boolean(const json& j, const char* key, bool def) {
-  if (!j.contains(key) || j[key].is_null()) return def;
-  if (!j[key].is_boolean()) throw Error(std::string("\"") + key + "\" must be true or false");
-  return j[key].get<bool>();
-}
-
-const json& array(const json& j, const char* key) {
-  static const json empty = json::array();
-  if (!j.contains(key) || j[key].is_null()) return empty;
-  if (!j[key].is_array()) throw Error(std::string("\"") + key + "\" must be a list");
-  return j[key];
-}
-
-uint64_t capability_set(const json& value) {
+uint64_t capability_set(const contract::Isolator& iso) {
   uint64_t set = 0;
-  for (const auto& n : array(value, "set")) set |= 1ull << capability_from_name(n.get<std::string>());
+  contract::Field f("isolator " + iso.name, iso.value);
+  for (const auto& n : f.key("set").strings()) set |= 1ull << capability_from_name(n);
   return set;
 }
 
-void apply_isolators(App& app, const json& isolators) {
-  for (const auto& iso : isolators) {
-    const std::string name = str(iso, "name");
-    const json value = iso.contains("value") ? iso["value"] : json::object();
-    if (name == "os/linux/capabilities-retain-set") {
-      app.capabilities = capability_set(value);
-    } else if (name == "os/linux/capabilities-remove-set") {
-      app.capabilities &= ~capability_set(value);
-    } else if (name == "os/linux/no-new-privileges") {
-      app.no_new_privs = value.is_boolean() ? value.get<bool>() : true;
-    }
-    // Other isolators (resources, seccomp sets, selinux) are handled by stage0
-    // or not at all; stage0 tells the user which ones it ignores.
-  }
-}
-
-App parse_app(const json& a) {
+App app_of(const contract::RuntimeApp& ra) {
   App app;
-  app.name = str(a, "name");
-  if (app.name.empty() || app.name.find('/') != std::string::npos || app.name[0] == '.')
-    throw Error("invalid app name \"" + app.name + "\"");
+  app.name = ra.name;
   app.capabilities = default_capabilities();
-  app.read_only_rootfs = boolean(a, "readOnlyRootFS", false);
-  const json& s = a.contains("app") && a["app"].is_object() ? a["app"] : json::object();
-  for (const auto& e : array(s, "exec")) app.exec.push_back(e.get<std::string>());
-  if (app.exec.empty()) throw Error("app " + app.name + " has no exec");
-  app.user = str(s, "user", "0");
-  app.group = str(s, "group", "0");
-  for (const auto& g : array(s, "supplementaryGIDs")) app.supplementary_gids.push_back(g.get<gid_t>());
-  app.working_dir = str(s, "workingDirectory", "/");
-  if (app.working_dir.empty()) app.working_dir = "/";
-  if (app.working_dir[0] != '/') throw Error("app " + app.name + ": workingDirectory must be absolute");
-  for (const auto& e : array(s, "environment")) app.environment.emplace_back(str(e, "name"), str(e, "value"));
-  apply_isolators(app, array(s, "isolators"));
-  std::map<std::string, std::pair<std::string, bool>> mount_points;  // name -> path, readOnly
-  for (const auto& mp : array(s, "mountPoints"))
-    mount_points[str(mp, "name")] = {str(mp, "path"), boolean(mp, "readOnly", false)};
-  for (const auto& m : array(a, "mounts")) {
-    Mount mount;
-    mount.volume = str(m, "volume");
-    mount.path = str(m, "path");
-    mount.read_only = boolean(m, "readOnly", false);
-    if (mount.path.empty()) {  // older manifests name a mountPoint instead of a path
-      auto it = mount_points.find(str(m, "mountPoint", mount.volume));
-      if (it == mount_points.end()) throw Error("app " + app.name + ": mount of " + mount.volume + " has no path");
-      mount.path = it->second.first;
-    }
-    for (const auto& [_, mp] : mount_points)
-      if (mp.first == mount.path && mp.second) mount.read_only = true;
-    if (mount.path[0] != '/') throw Error("app " + app.name + ": mount path " + mount.path + " is not absolute");
-    app.mounts.push_back(mount);
+  app.read_only_rootfs = ra.read_only_rootfs;
+  app.exec = ra.app.exec;
+  app.user = ra.app.user;
+  app.group = ra.app.group;
+  for (uint32_t g : ra.app.supplementary_gids) app.supplementary_gids.push_back(static_cast<gid_t>(g));
+  app.working_dir = ra.app.working_directory.empty() ? "/" : ra.app.working_directory;
+  for (const auto& e : ra.app.environment) app.environment.emplace_back(e.name, e.value);
+  for (const auto& iso : ra.app.isolators) {
+    if (iso.name == "os/linux/capabilities-retain-set") app.capabilities = capability_set(iso);
+    else if (iso.name == "os/linux/capabilities-remove-set") app.capabilities &= ~capability_set(iso);
+    else if (iso.name == "os/linux/no-new-privileges") app.no_new_privs = iso.value.is_boolean() ? iso.value.get<bool>() : true;
+    // Other isolators (resources, seccomp sets) are not applied by this init yet.
   }
+  for (const auto& m : ra.mounts) app.mounts.push_back({m.volume, m.path, m.read_only});
   return app;
 }
 
-Volume parse_volume(const json& v) {
+Volume volume_of(const contract::Volume& v) {
   Volume vol;
-  vol.name = str(v, "name");
-  vol.kind = str(v, "kind");
-  if (vol.name.empty() || vol.name.find('/') != std::string::npos || vol.name[0] == '.')
-    throw Error("invalid volume name \"" + vol.name + "\"");
-  if (vol.kind != "host" && vol.kind != "empty") throw Error("volume " + vol.name + ": unknown kind " + vol.kind);
-  vol.read_only = boolean(v, "readOnly", false);
-  vol.mode = static_cast<mode_t>(std::stoul(str(v, "mode", "0755"), nullptr, 8));
-  if (v.contains("uid") && v["uid"].is_number_integer()) vol.uid = v["uid"].get<uid_t>();
-  if (v.contains("gid") && v["gid"].is_number_integer()) vol.gid = v["gid"].get<gid_t>();
+  vol.name = v.name;
+  vol.kind = contract::to_string(v.kind);
+  vol.read_only = v.read_only;
+  vol.recursive = v.recursive;
+  vol.mode = v.mode;
+  vol.uid = static_cast<uid_t>(v.uid);
+  vol.gid = static_cast<gid_t>(v.gid);
   return vol;
 }
 
-Runtime parse_runtime(const json& r) {
+Runtime runtime_of(const contract::Runtime& r) {
   Runtime rt;
-  rt.net = str(r, "net", "host");
-  rt.hostname = str(r, "hostname");
-  for (const auto& d : array(r, "dns")) rt.dns.push_back(d.get<std::string>());
-  for (const auto& h : array(r, "hostsEntries")) rt.hosts_entries.push_back({str(h, "ip"), str(h, "host")});
-  rt.interactive = boolean(r, "interactive", false);
-  rt.attach = boolean(r, "attach", false);
-  rt.debug = boolean(r, "debug", false);
-  if (r.contains("stopTimeout") && r["stopTimeout"].is_number_integer()) rt.stop_timeout_s = r["stopTimeout"].get<int>();
+  rt.net = r.net;
+  rt.hostname = r.hostname;
+  rt.dns = r.dns;
+  for (const auto& h : r.hosts) rt.hosts_entries.push_back({h.ip, h.host});
+  rt.interactive = r.interactive;
+  rt.attach = r.attach;
+  rt.debug = r.debug;
+  rt.stop_timeout_s = r.stop_timeout_s;
   return rt;
 }
 
@@ -172,32 +121,18 @@ const App* PodConfig::app(const std::string& name) const {
 }
 
 PodConfig parse_config(const std::string& manifest_json, const std::string& runtime_json) {
+  const contract::PodManifest m = contract::parse_pod_manifest(manifest_json);
   PodConfig cfg;
-  try {
-    json m = json::parse(manifest_json);
-    for (const auto& a : array(m, "apps")) cfg.apps.push_back(parse_app(a));
-    for (const auto& v : array(m, "volumes")) cfg.volumes.push_back(parse_volume(v));
-  } catch (const json::exception& e) {
-    throw Error(std::string("pod manifest: ") + e.what());
-  } catch (const Error& e) {
-    throw e.with_context("pod manifest");
-  }
+  for (const auto& a : m.apps) cfg.apps.push_back(app_of(a));
+  for (const auto& v : m.volumes) cfg.volumes.push_back(volume_of(v));
   if (cfg.apps.empty()) throw Error("pod manifest: no apps");
-  for (const auto& a : cfg.apps)
-    for (const auto& m : a.mounts)
-      if (!cfg.volume(m.volume)) throw Error("app " + a.name + ": mount of unknown volume " + m.volume);
-  try {
-    if (!runtime_json.empty()) cfg.runtime = parse_runtime(json::parse(runtime_json));
-  } catch (const json::exception& e) {
-    throw Error(std::string("runtime.json: ") + e.what());
-  } catch (const Error& e) {
-    throw e.with_context("runtime.json");
-  }
+  cfg.runtime = runtime_of(contract::parse_runtime(runtime_json));
   return cfg;
 }
 
 PodConfig load_config(int pod_dirfd) {
-  return parse_config(read_file_at(pod_dirfd, "pod"), try_read_file_at(pod_dirfd, "runtime.json").value_or(""));
+  return parse_config(read_file_at(pod_dirfd, poddir::kManifest),
+                      try_read_file_at(pod_dirfd, poddir::kRuntime).value_or(""));
 }
 
 }  // namespace pod::init

@@ -14,6 +14,7 @@ struct Volume {
   std::string name;
   std::string kind;  // "host" or "empty"
   bool read_only = false;
+  bool recursive = true;  // kind=host: bind its submounts too
   mode_t mode = 0755;  // kind=empty
   uid_t uid = 0;
   gid_t gid = 0;

@@ -25,13 +25,13 @@ using namespace pod::init;
 
 namespace {
 
-constexpr const char* kPodDir = "/pod";
+constexpr const char* kPodDir = poddir::kPodInRoot;
 
 void record_failure(int pod_dirfd, const std::string& why) {
   log_error(why);
   if (pod_dirfd < 0) return;
   try {
-    write_file_atomic_at(pod_dirfd, "failure", why + "\n", 0644, Durability::kVolatile);
+    write_file_atomic_at(pod_dirfd, poddir::kFailure, why + "\n", 0644, Durability::kVolatile);
   } catch (const Error& e) {
     log_error("cannot record the failure: " + std::string(e.what()));
   }
@@ -58,7 +58,7 @@ int run_mode(bool debug) {
   // the flavour failed" by this record.
   if (pod_dir) {
     try {
-      UniqueFd state = mkdirs_at(pod_dir.get(), "stage1-state");
+      UniqueFd state = mkdirs_at(pod_dir.get(), poddir::kStateDir);
       write_file_atomic_at(state.get(), "exit-status", std::to_string(status) + "\n", 0644,
                            Durability::kVolatile);
     } catch (const Error& e) {
@@ -91,7 +91,7 @@ int enter_mode(int argc, char** argv) {
   UniqueFd pod_dir = open_dir(kPodDir);
   PodConfig cfg = load_config(pod_dir.get());
   const App* app = cfg.app(app_name);
-  if (!app) throw Error("no app named " + app_name + " in this pod", 0, kExitUsage);
+  if (!app) throw Error("no app named " + app_name + " in this pod", 0, ErrorKind::Usage);
   ExecSpec spec = prepare_exec(*app, true, cmd);
   exec_app(spec, STDERR_FILENO);
 }
@@ -104,7 +104,7 @@ int main(int argc, char** argv) {
       return enter_mode(argc, argv);
     } catch (const Error& e) {
       log_error(e.what());
-      return e.exit_code() == kExitUsage ? kExitUsage : 127;
+      return e.kind() == ErrorKind::Usage ? 2 : 127;
     }
   }
   bool debug = false;
@@ -112,7 +112,7 @@ int main(int argc, char** argv) {
     if (std::strcmp(argv[i], "--debug") == 0) debug = true;
     else {
       log_error(std::string("unknown argument ") + argv[i]);
-      return kExitUsage;
+      return 2;
     }
   }
   return run_mode(debug);

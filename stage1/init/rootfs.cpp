@@ -99,13 +99,13 @@ void write_network_files(int rootfd, const App& app, const Runtime& rt) {
 }
 
 std::string volume_source(const Volume& v) {
-  return std::string(v.kind == "host" ? kHostVolumesDir : kEmptyVolumesDir) + "/" + v.name;
+  return (v.kind == "host" ? std::string(kHostVolumesDir) : kEmptyVolumesDir) + "/" + v.name;
 }
 
 // An empty volume's backing dir, made here when stage0 did not.
 void ensure_empty_volume(const Volume& v) {
   std::string dir = std::string(kEmptyVolumesDir) + "/" + v.name;
-  if (::mkdir(kEmptyVolumesDir, 0755) < 0 && errno != EEXIST) throw_sys("cannot create " + std::string(kEmptyVolumesDir));
+  if (::mkdir(kEmptyVolumesDir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create " + std::string(kEmptyVolumesDir));
   if (::mkdir(dir.c_str(), v.mode) == 0) {
     if (::chown(dir.c_str(), v.uid, v.gid) < 0 || ::chmod(dir.c_str(), v.mode) < 0) throw_sys("cannot set up " + dir);
   } else if (errno != EEXIST) {
@@ -129,14 +129,14 @@ UniqueFd mount_target(int rootfd, const std::string& path, bool source_is_dir) {
 
 // Bind src on the (already resolved) target fd. The read-only remount needs
 // the new mount, so it goes through the target's path, which the walk crosses.
-void bind_at(const std::string& src, int target_fd, bool read_only) {
-  do_mount(src, proc_fd_path(target_fd), nullptr, MS_BIND | MS_REC);
+void bind_at(const std::string& src, int target_fd, bool read_only, bool recursive = true) {
+  do_mount(src, proc_fd_path(target_fd), nullptr, recursive ? MS_BIND | MS_REC : MS_BIND);
   if (read_only) do_mount("", fd_path(target_fd), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
 
 }  // namespace
 
-std::string app_rootfs(const std::string& app) { return "/opt/stage2/" + app + "/rootfs"; }
+std::string app_rootfs(const std::string& app) { return "/" + poddir::app_rootfs(app); }
 
 std::string app_notify_source(const std::string& app) {
   const char* dir = ::getenv("POD_APP_NOTIFY_DIR");
@@ -182,7 +182,7 @@ void prepare_app_rootfs(const App& app, const PodConfig& cfg) {
     if (::stat(src.c_str(), &st) < 0) throw_sys("volume " + v.name + ": source " + src);
     UniqueFd target = mount_target(rootfd.get(), m.path, S_ISDIR(st.st_mode));
     log_debug("app " + app.name + ": volume " + v.name + " at " + m.path + (v.read_only || m.read_only ? " (ro)" : ""));
-    bind_at(src, target.get(), v.read_only || m.read_only);
+    bind_at(src, target.get(), v.read_only || m.read_only, v.recursive);
   }
   // After the volumes, so that a volume at /run does not hide it.
   if (std::string notify = app_notify_source(app.name); !notify.empty()) {

@@ -7,15 +7,16 @@
 #include <string>
 
 #include "config.hpp"
+#include "contract/poddir.hpp"
 
 namespace pod::init {
 
 // Where the stage1 run entrypoint makes kind=host volume sources visible, and
 // where stage0 keeps kind=empty volumes (the pod dir is at /pod).
-inline constexpr const char* kHostVolumesDir = "/host-volumes";
-inline constexpr const char* kEmptyVolumesDir = "/pod/volumes";
+inline constexpr const char* kHostVolumesDir = poddir::kHostVolumesInRoot;
+inline const std::string kEmptyVolumesDir = std::string(poddir::kPodInRoot) + "/" + poddir::kVolumesDir;
 // A copy of the host's resolv.conf the run entrypoint may leave for net=host.
-inline constexpr const char* kHostResolvConf = "/pod/stage1-state/resolv.conf";
+inline const std::string kHostResolvConf = std::string(poddir::kPodInRoot) + "/" + poddir::kStateDir + "/resolv.conf";
 
 std::string app_rootfs(const std::string& app);  // /opt/stage2/<app>/rootfs
 

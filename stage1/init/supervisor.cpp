@@ -161,8 +161,8 @@ class Supervisor {
   int run() {
     UniqueFd sigfd = setup_signals();
     notify("STATUS=starting");
-    UniqueFd status_dir = mkdirs_at(pod_dirfd_, "appstatus");
-    UniqueFd logs_dir = mkdirs_at(pod_dirfd_, "logs");
+    UniqueFd status_dir = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
+    UniqueFd logs_dir = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
     std::vector<ExecSpec> specs;
     log_debug("setting up the apps' roots");
     for (const auto& r : apps_) {
@@ -179,7 +179,7 @@ class Supervisor {
       reap_all();
       throw;
     }
-    write_file_at(pod_dirfd_, "ready", "", 0644, Durability::kVolatile);
+    write_file_at(pod_dirfd_, poddir::kReady, "", 0644, Durability::kVolatile);
     notify("READY=1");
     loop(sigfd.get(), status_dir.get());
     std::vector<int> codes;

@@ -8,7 +8,7 @@
 namespace pod::init {
 
 // Exit status when the init itself fails (ABI: stage1 failure).
-inline constexpr int kExitStage1Failure = kExitRunFailed;
+inline constexpr int kExitStage1Failure = kExitStage1Failed;
 
 // Runs the pod to its end. `pod_dirfd` is /pod. Returns the pod exit status:
 // that of the first app (in manifest order) that failed, else 0.

@@ -61,8 +61,12 @@ class KvmPod:
         pm = {"acKind": "PodManifest", "acVersion": "0.8.11", "apps": pm_apps, "volumes": list(volumes)}
         with open(os.path.join(self.dir, "pod"), "w") as f:
             json.dump(pm, f)
-        rt = {"net": "none", "interactive": False, "debug": False, "accel": "auto", "hypervisor": "auto"}
-        rt.update(runtime or {})
+        rt = {"net": "none", "interactive": False, "debug": False, "stage1Options": {}}
+        for k, v in (runtime or {}).items():  # the flavour's own options go to stage1Options
+            if k in ("accel", "hypervisor", "cpus", "memory"):
+                rt["stage1Options"][k] = v
+            else:
+                rt[k] = v
         with open(os.path.join(self.dir, "runtime.json"), "w") as f:
             json.dump(rt, f)
         self.proc = None

@@ -23,8 +23,8 @@ using namespace pod;
 namespace {
 void write_manifest(Pod& p, const std::string& app) {
   std::string m = R"({"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":")" + app +
-                  R"(","image":{"name":"example.com/)" + app + R"(","id":"sha512-0000","labels":[{"name":"version","value":"1.0"}]}}]})";
-  write_file_at(p.fd(), podfile::kManifest, m, 0640);
+                  R"(","image":{"name":"example.com/)" + app + R"(","id":"sha512-0000","labels":[{"name":"version","value":"1.0"}]},"app":{"exec":["/bin/true"]}}]})";
+  write_file_at(p.fd(), poddir::kManifest, m, 0640);
 }
 }  // namespace
 
@@ -53,7 +53,7 @@ int main(int argc, char** argv) {
         p.to_prepared();
       } else if (state == "exited" || state == "exited-garbage") {
         p.to_run();
-        UniqueFd sd = mkdirs_at(p.fd(), podfile::kAppStatusDir);
+        UniqueFd sd = mkdirs_at(p.fd(), poddir::kAppStatusDir);
         write_file_at(sd.get(), app, format_app_status({0, std::nullopt}));
         p.unlock();
         if (state == "exited-garbage") {
@@ -70,8 +70,8 @@ int main(int argc, char** argv) {
           for (int fd = 0; fd < 3; ++fd) ::close(fd);
           for (;;) ::pause();
         }
-        write_file_at(p.fd(), podfile::kPid, std::to_string(kid) + "\n");
-        write_file_at(p.fd(), podfile::kReady, "");
+        write_file_at(p.fd(), poddir::kPid, std::to_string(kid) + "\n");
+        write_file_at(p.fd(), poddir::kReady, "");
         std::cout << p.uuid() << " " << kid << "\n";
         continue;
       } else {

@@ -17,8 +17,8 @@ using namespace pod;
 using podtest::TempDir;
 
 namespace {
-GcOptions collect_everything() {
-  GcOptions o;
+GcSettings collect_everything() {
+  GcSettings o;
   o.grace_period = std::chrono::milliseconds(0);
   o.expire_prepared = std::chrono::milliseconds(0);
   o.embryo_grace = std::chrono::milliseconds(0);
@@ -73,7 +73,7 @@ TEST_CASE("gc marks exited pods first and deletes them only after the grace peri
   TempDir t;
   Store s = Store::open(t.path());
   Pod p = podtest::make_pod(s, PodState::Exited);
-  GcOptions o;
+  GcSettings o;
   o.mark_only = true;
   auto r = gc_pods(s, o, nullptr, quiet);
   CHECK(r.marked.size() == 1);
@@ -95,7 +95,7 @@ TEST_CASE("gc keeps running and preparing pods and fresh prepared ones") {
   Pod running = podtest::make_pod(s, PodState::Running);
   Pod preparing = podtest::make_pod(s, PodState::Preparing);
   Pod prepared = podtest::make_pod(s, PodState::Prepared);
-  GcOptions o;
+  GcSettings o;
   o.grace_period = std::chrono::milliseconds(0);
   auto r = gc_pods(s, o, nullptr, quiet);
   CHECK(r.failures.empty());
@@ -132,7 +132,7 @@ TEST_CASE("two run-prepared racing on one pod: exactly one wins, the other is to
         ::usleep(50 * 1000);  // hold it like a stage1 would
         return 0;
       } catch (const Error& e) {
-        return e.exit_code() == kExitBusy ? 10 : 20;
+        return e.kind() == ErrorKind::Conflict ? 10 : 20;
       }
     };
     pid_t a = podtest::spawn_child(racer), b = podtest::spawn_child(racer);
@@ -169,7 +169,7 @@ TEST_CASE("concurrent lifecycles, listing and gc: no spurious failures, everythi
               if (!seen.insert(p.uuid()).second) ++errors;  // a pod listed twice
             });
           } else {  // `pod gc` from cron, overlapping itself
-            GcOptions o;
+            GcSettings o;
             o.grace_period = std::chrono::milliseconds(0);
             auto r = gc_pods(st, o, nullptr, quiet);
             errors += static_cast<int>(r.failures.size());

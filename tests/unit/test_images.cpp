@@ -149,7 +149,7 @@ TEST_CASE("dependency cycles, missing dependencies and wrong sizes are errors") 
     store.render(m);
     FAIL("rendered with a missing dependency");
   } catch (const Error& e) {
-    CHECK(e.exit_code() == kExitNotFound);
+    CHECK(e.kind() == ErrorKind::NotFound);
     CHECK(std::string(e.what()).find("x.org/missing") != std::string::npos);
   }
   std::string s = store.fetch(

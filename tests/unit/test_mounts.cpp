@@ -23,8 +23,8 @@ bool mounted(const std::string& p) { return is_mount_point(p); }
 
 void sh(const std::string& cmd) { REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd); }
 
-GcOptions zero_grace(int busy_retries = kDefaultBusyRetries) {
-  GcOptions o;
+GcSettings zero_grace(int busy_retries = kDefaultBusyRetries) {
+  GcSettings o;
   o.grace_period = std::chrono::milliseconds(0);
   o.busy_retries = busy_retries;
   return o;

@@ -41,12 +41,12 @@ TEST_CASE("a pod walks the whole lifecycle and every state is derived from dir +
   p.to_prepared();
   CHECK_FALSE(p.locked());
   CHECK(state_from_other_process(t.path(), p.uuid()) == PodState::Prepared);
-  CHECK(p.read_time(podfile::kPreparedAt).has_value());
+  CHECK(p.read_time(poddir::kPreparedAt).has_value());
 
   p.to_run();
   CHECK(p.locked());
   CHECK(state_from_other_process(t.path(), p.uuid()) == PodState::Running);
-  CHECK(p.read_time(podfile::kStartedAt).has_value());
+  CHECK(p.read_time(poddir::kStartedAt).has_value());
 
   p.unlock();  // what the kernel does when stage1 exits
   CHECK(state_from_other_process(t.path(), p.uuid()) == PodState::Exited);
@@ -101,8 +101,8 @@ TEST_CASE("a running pod cannot be marked, removed or run twice") {
     Store s2 = Store::open(t.path());
     Pod q = Pod::open(s2, uuid);
     int refused = 0;
-    try { q.to_exited_garbage(); } catch (const Error& e) { refused += e.exit_code() == kExitBusy; }
-    try { q.to_run(); } catch (const Error& e) { refused += e.exit_code() == kExitBusy; }
+    try { q.to_exited_garbage(); } catch (const Error& e) { refused += e.kind() == ErrorKind::Conflict; }
+    try { q.to_run(); } catch (const Error& e) { refused += e.kind() == ErrorKind::Conflict; }
     try { q.to_garbage(); } catch (const Error&) { refused += 1; }
     return refused;
   });
@@ -160,13 +160,13 @@ TEST_CASE("lookup by full UUID, unique prefix, ambiguous prefix and junk") {
     lookup_pod(s, "");
     FAIL("expected usage error");
   } catch (const Error& e) {
-    CHECK(e.exit_code() == kExitUsage);
+    CHECK(e.kind() == ErrorKind::Usage);
   }
   try {
     lookup_pod(s, "00000000-0000-4000-8000-000000000000");
     FAIL("expected not found");
   } catch (const Error& e) {
-    CHECK(e.exit_code() == kExitNotFound);
+    CHECK(e.kind() == ErrorKind::NotFound);
   }
   CHECK_THROWS_AS(lookup_pod(s, "../../etc"), Error);
 }
@@ -192,9 +192,9 @@ TEST_CASE("pod info reads the manifest and app statuses; corrupt files do not th
   Store s = Store::open(t.path());
   Pod p = Pod::create(s);
   p.to_preparing();
-  write_file_at(p.fd(), podfile::kManifest,
-                R"({"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"web","image":{"name":"example.com/web","id":"sha512-aa","labels":[{"name":"version","value":"1.0"}]}},{"name":"db","image":{"name":"example.com/db"}}]})");
-  UniqueFd sd = mkdirs_at(p.fd(), podfile::kAppStatusDir);
+  write_file_at(p.fd(), poddir::kManifest,
+                R"({"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"web","image":{"name":"example.com/web","id":"sha512-aa","labels":[{"name":"version","value":"1.0"}]},"app":{"exec":["/bin/web"]}},{"name":"db","image":{"name":"example.com/db"},"app":{"exec":["/bin/db"]}}]})");
+  UniqueFd sd = mkdirs_at(p.fd(), poddir::kAppStatusDir);
   write_file_at(sd.get(), "web", format_app_status({3, std::nullopt}));
   write_file_at(sd.get(), "db", "{garbage");
   PodInfo i = read_pod_info(p, p.state());
@@ -203,7 +203,7 @@ TEST_CASE("pod info reads the manifest and app statuses; corrupt files do not th
   REQUIRE(i.apps[0].status.has_value());
   CHECK(i.apps[0].status->exit_code == 3);
   CHECK_FALSE(i.apps[1].status.has_value());
-  write_file_at(p.fd(), podfile::kManifest, "not json");
+  write_file_at(p.fd(), poddir::kManifest, "not json");
   PodInfo j = read_pod_info(p, p.state());
   CHECK_FALSE(j.manifest_error.empty());
 }

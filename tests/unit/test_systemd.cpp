@@ -17,6 +17,7 @@
 #include "helpers.hpp"
 #include "systemd/journal.hpp"
 #include "systemd/machine.hpp"
+#include "contract/runtime.hpp"
 #include "stage1abi/stage1.hpp"
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
@@ -216,18 +217,22 @@ TEST_CASE("PodNotifier: none sends nothing") {
 }
 
 TEST_CASE("notify_plan: mode and the apps that get a NOTIFY_SOCKET, from runtime.json") {
-  const nlohmann::json pm = {{"apps", {{{"name", "web"}}, {{"name", "db"}}}}};
-  auto plan = stage1::notify_plan({{"notifyReady", "app"}, {"notifyApps", {"db"}}}, pm);
+  contract::PodManifest pm;
+  pm.apps.resize(2);
+  pm.apps[0].name = "web";
+  pm.apps[1].name = "db";
+  auto rt = [](const char* text) { return contract::parse_runtime(text); };
+  auto plan = contract::notify_plan(rt(R"({"notifyReady": "app", "notifyApps": ["db"]})"), pm);
   CHECK(plan.mode == "app");
   CHECK(plan.apps == std::vector<std::string>{"db"});
-  plan = stage1::notify_plan({{"notifyReady", "app"}}, pm);  // asked for, no image declared it: every app
+  plan = contract::notify_plan(rt(R"({"notifyReady": "app"})"), pm);  // asked for, no image declared it: every app
   CHECK(plan.apps == std::vector<std::string>{"web", "db"});
-  plan = stage1::notify_plan({{"notifyReady", "started"}, {"notifyApps", {"db"}}}, pm);
+  plan = contract::notify_plan(rt(R"({"notifyReady": "started", "notifyApps": ["db"]})"), pm);
   CHECK(plan.mode == "started");
   CHECK(plan.apps.empty());
-  CHECK(stage1::notify_plan(nlohmann::json::object(), pm).mode == "none");
-  CHECK(stage1::notify_plan({{"notifyReady", "bogus"}}, pm).mode == "none");
-  CHECK_THROWS_WITH_AS(stage1::notify_plan({{"notifyReady", "app"}, {"notifyApps", {"../x"}}}, pm),
+  CHECK(contract::notify_plan(rt(R"({"notifyReady": "none"})"), pm).mode == "none");
+  CHECK_THROWS_WITH_AS(rt(R"({"notifyReady": "bogus"})"), doctest::Contains("runtime.json.notifyReady"), pod::Error);
+  CHECK_THROWS_WITH_AS(contract::notify_plan(rt(R"({"notifyReady": "app", "notifyApps": ["../x"]})"), pm),
                        doctest::Contains("not an app of this pod"), pod::Error);
 }
 

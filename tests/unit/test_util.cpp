@@ -31,7 +31,7 @@ TEST_CASE("parse_duration accepts Go-style durations and rejects garbage") {
     FAIL("expected an error");
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("--grace-period") != std::string::npos);
-    CHECK(e.exit_code() == kExitUsage);
+    CHECK(e.kind() == ErrorKind::Usage);
   }
 }
 

@@ -1,0 +1,147 @@
+// libpod: the public C++ API of pod. The `pod` command is a thin client of it:
+// each verb parses its flags, makes one of these calls and prints the result.
+//
+//   #include <pod/pod.hpp>
+//   pod::Runtime rt = pod::Runtime::open("/var/lib/pod");
+//   pod::PodSpec spec;
+//   spec.apps.push_back({.image = "example.com/busybox", .exec = "/bin/echo", .args = {"hi"}, .args_given = true});
+//   std::string uuid = rt.create_pod(spec);     // prepared
+//   int status = rt.run_pod(uuid);              // runs it to its end: the pod's exit status
+//   rt.remove_pod(uuid);
+//
+// Every call returns its result or throws pod::Error (include/pod/error.hpp);
+// no other exception escapes. Build against it with
+// `pkg-config --cflags --libs pod`. Reference: Documentation/api.md.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <pod/error.hpp>
+#include <pod/spec.hpp>
+#include <pod/types.hpp>
+
+namespace pod {
+
+// Overrides for a prepared pod's run-time options when it is started.
+struct StartOptions {
+  std::optional<std::string> net, hostname, notify_ready;
+  std::optional<std::vector<std::string>> dns;
+  std::optional<std::vector<std::pair<std::string, std::string>>> hosts;
+  std::optional<bool> interactive;
+  bool debug = false;
+};
+
+struct StopOptions {
+  bool force = false;                              // SIGKILL at once instead of SIGTERM
+  std::chrono::milliseconds timeout{30000};        // how long to wait for the pod to exit
+};
+
+struct FetchOptions {
+  bool insecure_image = false;  // skip signature checks
+  bool allow_devices = false;   // accept device nodes in the image
+  bool quiet = true;            // no progress line
+};
+
+struct GcOptions {
+  std::chrono::milliseconds grace_period = std::chrono::minutes(30);
+  std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
+  bool mark_only = false;
+};
+
+struct GcReport {
+  std::vector<std::string> marked, collected, kept, failures, detached;
+};
+
+// A started pod: the process that runs it (the stage1 run entrypoint).
+// Destroying a running handle stops nothing: pods outlive their starter, as
+// with `pod run &`. wait() returns the pod's exit status.
+class RunningPod {
+ public:
+  RunningPod(std::string uuid, int pid) : uuid_(std::move(uuid)), pid_(pid) {}
+  const std::string& uuid() const { return uuid_; }
+  int pid() const { return pid_; }
+  int wait();  // the pod exit status (stage1-abi.md); once
+
+ private:
+  std::string uuid_;
+  int pid_;
+  std::optional<int> status_;
+};
+
+class Runtime {
+ public:
+  // The data dir: `dir`, else $POD_DIR, else the built-in default.
+  static Runtime open(const std::string& dir = "");
+  ~Runtime();
+  Runtime(Runtime&&) noexcept;
+  Runtime& operator=(Runtime&&) noexcept;
+
+  const std::string& data_dir() const;
+  // Where debug lines go (none by default). Setting one also passes --debug to the stage1's entrypoints.
+  void set_debug_log(std::function<void(const std::string&)> log);
+  // Where notices of gc and remove go ("detached a busy mount", …); none by default.
+  void set_notice_log(std::function<void(const std::string&)> log);
+
+  // --- pods ---
+  // Resolve (fetching as needed) the images, render them and prepare a pod.
+  // Returns its UUID; the pod is prepared. On error nothing is left but an
+  // aborted prepare for gc.
+  std::string create_pod(const PodSpec& spec);
+  // Start a prepared pod in a child process and return at once.
+  RunningPod start_pod(const std::string& uuid, const StartOptions& opts = {});
+  // Start and wait: the pod's exit status.
+  int run_pod(const std::string& uuid, const StartOptions& opts = {});
+  // Become the pod: exec its stage1 in place of this process (what `pod run`
+  // does, so that the caller's pid is the pod's supervisor). Returns only by throwing.
+  [[noreturn]] void exec_pod(const std::string& uuid, const StartOptions& opts = {});
+  // create_pod + exec_pod, keeping the pod locked in between (no window for gc).
+  [[noreturn]] void exec_new_pod(const PodSpec& spec);
+  // Ask a running pod to stop and wait until it has exited (or the timeout:
+  // a Conflict error). A pod that has already exited is not an error.
+  void stop_pod(const std::string& uuid, const StopOptions& opts = {});
+  PodStatus pod_status(const std::string& uuid) const;
+  // Wait until the pod has exited, or with `until_ready` until every app has
+  // been started (or it exited); false when `timeout` passed first.
+  bool wait_pod(const std::string& uuid, std::optional<std::chrono::milliseconds> timeout,
+                bool until_ready = false) const;
+  // Every pod but embryos and garbage; `summary` reads only what `pod list` shows (faster).
+  std::vector<PodStatus> list_pods(bool summary = false) const;
+  // Remove a pod that is not running (rm): stage1 teardown, unmount, delete.
+  void remove_pod(const std::string& uuid);
+  GcReport gc(const GcOptions& opts);
+  // The reified pod manifest (JSON text), as the stage1 reads it.
+  std::string pod_manifest(const std::string& uuid) const;
+  // An app's output so far (logs/<app>.log).
+  std::string app_log(const std::string& uuid, const std::string& app) const;
+  // The full UUID of a UUID or unique prefix (NotFound / Usage errors otherwise).
+  std::string resolve_pod(const std::string& uuid_or_prefix) const;
+
+  // --- inside a running pod ---
+  // Run `cmd` in app `app` ("" = the only app) of a running pod, with this
+  // process's stdin/stdout/stderr; returns its exit status.
+  int exec_in_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                  bool tty = false);
+  // The same in place of this process (`pod enter`).
+  [[noreturn]] void enter_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                              bool tty = false);
+
+  // --- images ---
+  // A file, URL or name; returns the image ID (already stored: O(1)).
+  std::string fetch_image(const std::string& ref, const FetchOptions& opts = {});
+  std::vector<ImageSummary> list_images() const;
+  ImageSummary image_status(const std::string& ref) const;  // by ID (prefix) or name[:version]
+  std::string image_manifest(const std::string& ref) const;  // JSON text
+  // Returns the full ID removed and the rendered trees kept because pods still use them.
+  std::pair<std::string, std::vector<std::string>> remove_image(const std::string& ref);
+
+ private:
+  struct Impl;
+  explicit Runtime(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace pod

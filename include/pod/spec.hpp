@@ -1,0 +1,71 @@
+// What a caller asks for when it creates a pod: the apps (an image each, with
+// overrides), the volumes, and the pod's run-time options. libpod turns a
+// PodSpec into the pod's reified appc pod manifest (Documentation/api.md).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace pod {
+
+struct VolumeSpec {
+  std::string name;
+  std::string kind;        // "host" | "empty"
+  std::string source;      // host: absolute path on the host
+  bool read_only = false;
+  bool recursive = true;   // host: bind submounts too
+  std::string mode = "0755";  // empty: octal mode of the backing dir
+  uint32_t uid = 0, gid = 0;  // empty: its owner
+};
+
+struct MountSpec {
+  std::string volume;
+  std::string target;  // absolute path in the app
+};
+
+struct AppSpec {
+  std::string image;  // a name[:version], an image ID, a file path or an URL
+  std::string name;   // "" = derived from the image name
+  std::optional<std::string> exec;  // replaces the image's program
+  std::vector<std::string> args;    // replace the image's arguments when args_given
+  bool args_given = false;
+  std::vector<std::pair<std::string, std::string>> set_env;
+  std::vector<std::string> env_files;  // files of NAME=VALUE lines
+  bool inherit_env = false;            // the caller's environment first
+  std::optional<std::string> user, group, working_dir;
+  std::vector<MountSpec> mounts;
+  bool readonly_rootfs = false;
+};
+
+// Which stage1 runs the pod: at most one of path/name/hash/flavor; none = the
+// configured default flavour.
+struct Stage1Spec {
+  std::string path;    // an ACI file or URL
+  std::string name;    // an image name in the store
+  std::string hash;    // an image ID (prefix) in the store
+  std::string flavor;  // a flavour name from stage1.json ("nspawn", "kvm", …)
+  std::map<std::string, std::string> options;  // --stage1-opt NAME=VALUE, as the stage1 declares them
+};
+
+struct PodSpec {
+  std::vector<AppSpec> apps;
+  std::vector<VolumeSpec> volumes;
+  std::string net = "host";  // host | none
+  std::string hostname;      // "" = pod-<uuid prefix>
+  std::vector<std::string> dns;
+  std::vector<std::pair<std::string, std::string>> hosts;  // ip, hostname for /etc/hosts
+  bool interactive = false;
+  // sd_notify readiness: none | started | app; "" = app when an image
+  // declares appc.io/executor/supports-systemd-notify, else started.
+  std::string notify_ready;
+  bool debug = false;
+  Stage1Spec stage1;
+  bool no_overlay = false;      // copy image trees instead of overlayfs
+  bool insecure_image = false;  // fetch without signature checks
+  std::string uuid_file_save;   // write the UUID here as soon as the pod exists
+};
+
+}  // namespace pod

@@ -1,0 +1,65 @@
+// Value types of the public API: pod states, what status/list report, images.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pod {
+
+// A pod's state: the state directory it is in and whether its lock is held
+// (Documentation/pod-lifecycle.md).
+enum class PodState {
+  Embryo,
+  Preparing,       // prepare/ + locked
+  AbortedPrepare,  // prepare/ + unlocked
+  Prepared,        // prepared/
+  Running,         // run/ + locked
+  Exited,          // run/ + unlocked
+  ExitedGarbage,   // exited-garbage/ + unlocked
+  ExitedDeleting,  // exited-garbage/ + locked
+  Garbage,         // garbage/ + unlocked
+  Deleting,        // garbage/ + locked
+  Gone,            // no longer in any state dir
+};
+// "embryo", "preparing", "running", …: the names `pod list` and `pod status` print.
+const char* state_name(PodState s);
+
+using TimePoint = std::chrono::system_clock::time_point;
+
+struct AppExit {
+  int exit_code = 0;           // 128+signal when killed by a signal
+  std::optional<int> signal;
+};
+
+struct AppStatusInfo {
+  std::string name;
+  std::string image_name;  // name[:version]
+  std::string image_id;
+  std::optional<AppExit> exit;  // once the app has exited
+};
+
+struct PodStatus {
+  std::string uuid;
+  PodState state = PodState::Gone;
+  std::optional<TimePoint> created, prepared, started, gc_marked;
+  std::optional<int> pid;       // the pod's init (or VMM) while running
+  std::vector<AppStatusInfo> apps;
+  std::string failure;          // why the pod failed, when it did
+  std::string flavor;           // the stage1 flavour, as the stage1 declares it
+  std::string manifest_error;   // set when the pod manifest is missing or unreadable
+};
+
+struct ImageSummary {
+  std::string id;    // sha512-…
+  std::string name;
+  std::map<std::string, std::string> labels;
+  TimePoint imported{};
+  TimePoint last_used{};
+  uint64_t size = 0;  // bytes in the store
+  std::string source;  // where it was fetched from
+};
+
+}  // namespace pod

@@ -1,0 +1,280 @@
+// The public API's pod calls (include/pod/pod.hpp) over src/pods, src/run and
+// src/stage1abi.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "api/impl.hpp"
+#include "appc/names.hpp"
+#include "contract/poddir.hpp"
+#include "pods/gc.hpp"
+#include "pods/walk.hpp"
+#include "run/prepare.hpp"
+#include "stage1abi/stage1.hpp"
+#include "util/fs.hpp"
+#include "util/time.hpp"
+
+namespace pod {
+
+namespace {
+
+std::string duration_text(std::chrono::milliseconds d) {
+  return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
+}
+
+void sleep_ms(long ms) {
+  struct timespec ts {ms / 1000, (ms % 1000) * 1000 * 1000};
+  ::nanosleep(&ts, nullptr);
+}
+
+bool has_exited(PodState s) {
+  return s == PodState::Exited || s == PodState::ExitedGarbage || s == PodState::ExitedDeleting ||
+         s == PodState::AbortedPrepare || s == PodState::Garbage || s == PodState::Deleting || s == PodState::Gone;
+}
+
+// The prepared pod's runtime.json with the caller's overrides; nullopt when nothing changes.
+std::optional<contract::Runtime> overrides(const Pod& pod, const StartOptions& o) {
+  if (!o.net && !o.hostname && !o.notify_ready && !o.dns && !o.hosts && !o.interactive && !o.debug) return std::nullopt;
+  contract::Runtime rt = run::read_runtime(pod);
+  if (o.net) rt.net = *o.net;
+  if (o.hostname) rt.hostname = *o.hostname;
+  if (o.notify_ready) rt.notify_ready = *o.notify_ready;
+  if (o.dns) rt.dns = *o.dns;
+  if (o.hosts) {
+    rt.hosts.clear();
+    for (const auto& [ip, h] : *o.hosts) rt.hosts.push_back({ip, h});
+  }
+  if (o.interactive) rt.interactive = *o.interactive;
+  rt.debug = rt.debug || o.debug;
+  return rt;
+}
+
+Pod prepared_pod(const Store& store, const std::string& uuid) {
+  Pod pod = lookup_pod(store, uuid);
+  if (PodState s = pod.state(); s != PodState::Prepared)
+    throw conflict_error("cannot run pod " + pod.uuid() + ": it is " + state_name(s) + ", not prepared", EINVAL);
+  return pod;
+}
+
+}  // namespace
+
+namespace api {
+PodStatus to_public(const PodInfo& info) {
+  PodStatus s;
+  s.uuid = info.uuid;
+  s.state = info.state;
+  s.created = info.created;
+  s.prepared = info.prepared;
+  s.started = info.started;
+  s.gc_marked = info.gc_marked;
+  if (info.pid) s.pid = *info.pid;
+  for (const auto& a : info.apps) {
+    AppStatusInfo ai{a.name, a.image_name, a.image_id, std::nullopt};
+    if (a.status) ai.exit = AppExit{a.status->exit_code, a.status->signal};
+    s.apps.push_back(std::move(ai));
+  }
+  s.failure = info.failure;
+  s.manifest_error = info.manifest_error;
+  return s;
+}
+}  // namespace api
+
+int RunningPod::wait() {
+  if (status_) return *status_;
+  int st = 0;
+  while (::waitpid(pid_, &st, 0) < 0)
+    if (errno != EINTR) throw_sys("waiting for pod " + uuid_);
+  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return *status_;
+}
+
+Runtime::Runtime(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Runtime::~Runtime() = default;
+Runtime::Runtime(Runtime&&) noexcept = default;
+Runtime& Runtime::operator=(Runtime&&) noexcept = default;
+
+Runtime Runtime::open(const std::string& dir) {
+  return api::guarded([&] { return Runtime(std::make_unique<Impl>(Store::open(resolve_data_dir(dir)))); });
+}
+
+const std::string& Runtime::data_dir() const { return impl_->store.path(); }
+
+void Runtime::set_debug_log(std::function<void(const std::string&)> log) { impl_->log = std::move(log); }
+void Runtime::set_notice_log(std::function<void(const std::string&)> log) { impl_->notice_log = std::move(log); }
+
+std::string Runtime::create_pod(const PodSpec& spec) {
+  return api::guarded([&] {
+    PodSpec s = spec;
+    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); });
+    pod.to_prepared();
+    return pod.uuid();
+  });
+}
+
+void Runtime::exec_new_pod(const PodSpec& spec) {
+  api::guarded([&] {
+    PodSpec s = spec;
+    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); });
+    run::run_pod(pod, nullptr);
+  });
+  throw Error("bug: run_pod returned", 0, ErrorKind::Internal);
+}
+
+void Runtime::exec_pod(const std::string& uuid, const StartOptions& opts) {
+  api::guarded([&] {
+    Pod pod = prepared_pod(impl_->store, uuid);
+    auto rt = overrides(pod, opts);
+    run::run_pod(pod, rt ? &*rt : nullptr);
+  });
+  throw Error("bug: run_pod returned", 0, ErrorKind::Internal);
+}
+
+RunningPod Runtime::start_pod(const std::string& uuid, const StartOptions& opts) {
+  return api::guarded([&] {
+    Pod pod = prepared_pod(impl_->store, uuid);
+    const std::string full = pod.uuid();
+    // Check what can be checked before the fork, so that errors come back as errors.
+    auto rt = overrides(pod, opts);
+    int err[2];
+    if (::pipe2(err, O_CLOEXEC) < 0) throw_sys("pipe");
+    UniqueFd rd(err[0]), wr(err[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw_sys("fork");
+    if (pid == 0) {
+      rd.reset();
+      try {
+        run::run_pod(pod, rt ? &*rt : nullptr);  // execs: the pipe closes on success
+      } catch (const std::exception& e) {
+        std::string m = e.what();
+        (void)!::write(wr.get(), m.data(), m.size());
+      }
+      ::_exit(kExitStage1Failed);
+    }
+    wr.reset();
+    std::string msg = read_fd(rd.get(), "pod start", 1 << 16);
+    if (!msg.empty()) {
+      int st;
+      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+      }
+      throw Error(msg, 0, ErrorKind::Stage1);
+    }
+    return RunningPod(full, pid);
+  });
+}
+
+int Runtime::run_pod(const std::string& uuid, const StartOptions& opts) {
+  RunningPod p = start_pod(uuid, opts);
+  return api::guarded([&] { return p.wait(); });
+}
+
+void Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
+  api::guarded([&] {
+    Pod pod = lookup_pod(impl_->store, uuid);
+    PodState s = pod.state();
+    if (has_exited(s)) return;
+    if (s != PodState::Running) throw conflict_error("cannot stop pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
+    auto eps = stage1::pod_entrypoints(pod);
+    if (eps.stop.empty()) throw Error("the stage1 of pod " + pod.uuid() + " has no stop entrypoint", 0, ErrorKind::Stage1);
+    std::vector<std::string> args;
+    if (opts.force) args.push_back("--force");
+    args.push_back(pod.uuid());
+    int st = stage1::call(pod, eps.stop, args);
+    if (st != 0) throw Error("stage1 stop of pod " + pod.uuid() + " failed with status " + std::to_string(st), 0, ErrorKind::Stage1);
+    const auto deadline = Clock::now() + opts.timeout;
+    while (pod.state() == PodState::Running) {
+      if (Clock::now() >= deadline)
+        throw conflict_error("pod " + pod.uuid() + " is still running after " + duration_text(opts.timeout) +
+                             "; try pod stop --force", ETIMEDOUT);
+      sleep_ms(10);
+    }
+  });
+}
+
+PodStatus Runtime::pod_status(const std::string& uuid) const {
+  return api::guarded([&] {
+    Pod pod = lookup_pod(impl_->store, uuid);
+    PodStatus s = api::to_public(read_pod_info(pod, pod.state()));
+    if (exists_at(pod.fd(), poddir::kStage1Manifest)) {
+      try {
+        s.flavor = stage1::pod_entrypoints(pod).flavor;
+      } catch (const Error&) {
+        // status reports a damaged pod; the stage1 manifest's error shows when it is used
+      }
+    }
+    return s;
+  });
+}
+
+bool Runtime::wait_pod(const std::string& uuid, std::optional<std::chrono::milliseconds> timeout,
+                       bool until_ready) const {
+  return api::guarded([&] {
+    Pod pod = lookup_pod(impl_->store, uuid);
+    const auto deadline = Clock::now() + timeout.value_or(std::chrono::milliseconds(0));
+    auto done = [&] {
+      PodState s = pod.state();
+      return has_exited(s) || (until_ready && s == PodState::Running && exists_at(pod.fd(), poddir::kReady));
+    };
+    while (!done()) {
+      if (timeout && Clock::now() >= deadline) return false;
+      sleep_ms(20);
+    }
+    return true;
+  });
+}
+
+std::vector<PodStatus> Runtime::list_pods(bool summary) const {
+  return api::guarded([&] {
+    std::vector<PodStatus> out;
+    const StateMask mask = kAllStates & ~mask_of(PodState::Embryo) & ~mask_of(PodState::Garbage) &
+                           ~mask_of(PodState::Deleting);
+    const InfoDetail detail = summary ? InfoDetail::Summary : InfoDetail::Full;
+    walk_pods(impl_->store, mask, [&](Pod& p, PodState s) { out.push_back(api::to_public(read_pod_info(p, s, detail))); });
+    return out;
+  });
+}
+
+void Runtime::remove_pod(const std::string& uuid) {
+  api::guarded([&] {
+    Pod p = lookup_pod(impl_->store, uuid);
+    ::pod::remove_pod(p, stage1::teardown(impl_->log != nullptr), [this](const std::string& m) { impl_->notice(m); });
+  });
+}
+
+GcReport Runtime::gc(const GcOptions& opts) {
+  return api::guarded([&] {
+    GcSettings o;
+    o.grace_period = opts.grace_period;
+    o.expire_prepared = opts.expire_prepared;
+    o.mark_only = opts.mark_only;
+    GcResult r = gc_pods(impl_->store, o, stage1::teardown(impl_->log != nullptr),
+                         [this](const std::string& m) { impl_->notice(m); });
+    return GcReport{r.marked, r.collected, r.kept, r.failures, r.detached};
+  });
+}
+
+std::string Runtime::pod_manifest(const std::string& uuid) const {
+  return api::guarded([&] {
+    Pod pod = lookup_pod(impl_->store, uuid);
+    auto text = try_read_file_at(pod.fd(), poddir::kManifest, 16 << 20);
+    if (!text) throw not_found_error("pod " + pod.uuid() + " has no manifest yet");
+    return contract::serialize(contract::parse_pod_manifest(*text));
+  });
+}
+
+std::string Runtime::app_log(const std::string& uuid, const std::string& app) const {
+  return api::guarded([&] {
+    Pod pod = lookup_pod(impl_->store, uuid);
+    if (!appc::is_ac_name(app)) throw usage_error("\"" + app + "\" is not an app name");
+    return try_read_file_at(pod.fd(), poddir::app_log(app), size_t(1) << 30).value_or("");
+  });
+}
+
+std::string Runtime::resolve_pod(const std::string& uuid_or_prefix) const {
+  return api::guarded([&] { return lookup_pod(impl_->store, uuid_or_prefix).uuid(); });
+}
+
+}  // namespace pod

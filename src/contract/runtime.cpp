@@ -1,0 +1,98 @@
+#include "contract/runtime.hpp"
+
+#include <algorithm>
+
+#include "contract/jsonread.hpp"
+#include "util/error.hpp"
+
+namespace pod::contract {
+
+namespace {
+constexpr const char* kDoc = "runtime.json";
+
+bool valid_hostname(const std::string& h) {
+  if (h.empty() || h.size() > 64) return false;
+  for (char c : h)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
+  return h.front() != '-' && h.front() != '.';
+}
+}  // namespace
+
+Runtime runtime_from_json(const nlohmann::json& j) {
+  Field root(kDoc, j);
+  root.require_object();
+  Runtime r;
+  r.net = root.key("net").str_or(r.net);
+  if (r.net.empty()) root.key("net").fail("must name a network");
+  r.hostname = root.key("hostname").str_or("");
+  if (!r.hostname.empty() && !valid_hostname(r.hostname))
+    root.key("hostname").fail("\"" + r.hostname.substr(0, 80) + "\" is not a valid host name");
+  r.dns = root.key("dns").strings();
+  Field hosts = root.key("hostsEntries");
+  for (size_t i = 0, n = hosts.size(); i < n; ++i)
+    r.hosts.push_back({hosts.at(i).key("ip").str(), hosts.at(i).key("host").str()});
+  r.interactive = root.key("interactive").boolean_or(false);
+  r.attach = root.key("attach").boolean_or(false);
+  r.debug = root.key("debug").boolean_or(false);
+  r.notify_ready = root.key("notifyReady").str_or(r.notify_ready);
+  if (r.notify_ready != "none" && r.notify_ready != "started" && r.notify_ready != "app")
+    root.key("notifyReady").fail("\"" + r.notify_ready + "\" is not none, started or app");
+  r.notify_apps = root.key("notifyApps").strings();
+  if (!root.key("stopTimeout").missing()) r.stop_timeout_s = static_cast<int>(root.key("stopTimeout").integer(0, 86400));
+  Field opts = root.key("stage1Options");
+  if (!opts.missing()) {
+    opts.require_object();
+    for (const auto& [k, v] : opts.value().items()) r.stage1_options[k] = opts.key(k.c_str()).str();
+  }
+  return r;
+}
+
+Runtime parse_runtime(const std::string& text) {
+  if (text.empty()) return {};
+  return runtime_from_json(parse_json(text, kDoc, 1 << 20));
+}
+
+nlohmann::json to_json(const Runtime& r) {
+  nlohmann::json hosts = nlohmann::json::array();
+  for (const auto& h : r.hosts) hosts.push_back({{"ip", h.ip}, {"host", h.host}});
+  nlohmann::json j = {{"net", r.net},
+                      {"hostname", r.hostname},
+                      {"dns", r.dns},
+                      {"hostsEntries", hosts},
+                      {"interactive", r.interactive},
+                      {"attach", r.attach},
+                      {"debug", r.debug},
+                      {"notifyReady", r.notify_ready},
+                      {"notifyApps", r.notify_apps},
+                      {"stopTimeout", r.stop_timeout_s},
+                      {"stage1Options", nlohmann::json::object()}};
+  for (const auto& [k, v] : r.stage1_options) j["stage1Options"][k] = v;
+  return j;
+}
+
+std::string serialize(const Runtime& r) {
+  nlohmann::json j = to_json(r);
+  (void)runtime_from_json(j);
+  return j.dump(2) + "\n";
+}
+
+std::string stage1_option(const Runtime& r, const std::string& name, const std::string& def) {
+  auto it = r.stage1_options.find(name);
+  return it == r.stage1_options.end() ? def : it->second;
+}
+
+NotifyPlan notify_plan(const Runtime& r, const PodManifest& m) {
+  NotifyPlan plan;
+  plan.mode = r.notify_ready;
+  if (plan.mode != "app") return plan;
+  const std::vector<std::string> names = m.app_names();
+  for (const auto& n : r.notify_apps) {
+    if (std::find(names.begin(), names.end(), n) == names.end())
+      throw invalid_error("runtime.json: notifyApps names \"" + n + "\", which is not an app of this pod");
+    plan.apps.push_back(n);
+  }
+  if (plan.apps.empty()) plan.apps = names;
+  return plan;
+}
+
+}  // namespace pod::contract

@@ -1,0 +1,54 @@
+// $P/runtime.json: the run-time options of a pod (Documentation/stage1-abi.md,
+// "run"), typed, with one parser that every stage1 and the pod init use.
+// Compiled into the static pod init too.
+#pragma once
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "contract/manifest.hpp"
+
+namespace pod::contract {
+
+struct HostEntry {
+  std::string ip, host;
+  bool operator==(const HostEntry&) const = default;
+};
+
+struct Runtime {
+  std::string net = "host";  // host | none
+  std::string hostname;
+  std::vector<std::string> dns;
+  std::vector<HostEntry> hosts;
+  bool interactive = false;
+  bool attach = false;  // pod run's stdout is a terminal: the apps write to it directly
+  bool debug = false;
+  // sd_notify readiness: none | started | app (Documentation/systemd.md).
+  std::string notify_ready = "started";
+  std::vector<std::string> notify_apps;  // "app" mode: the apps that get a NOTIFY_SOCKET ([] = every app)
+  int stop_timeout_s = 10;               // SIGTERM -> SIGKILL
+  // --stage1-opt NAME=VALUE, validated against the options the stage1 image
+  // declares (pod/stage1/options); the stage1 reads them, stage0 does not.
+  std::map<std::string, std::string> stage1_options;
+  bool operator==(const Runtime&) const = default;
+};
+
+Runtime parse_runtime(const std::string& text);  // "" = all defaults
+Runtime runtime_from_json(const nlohmann::json& j);
+nlohmann::json to_json(const Runtime& r);
+std::string serialize(const Runtime& r);
+
+// A stage1 option's value, or `def` when not given.
+std::string stage1_option(const Runtime& r, const std::string& name, const std::string& def);
+
+// sd_notify readiness as runtime.json asks: the mode and, in "app" mode, the
+// apps that get a NOTIFY_SOCKET of their own (notifyApps, or every app of the
+// pod when that is empty). Names not in the pod manifest are errors.
+struct NotifyPlan {
+  std::string mode = "none";
+  std::vector<std::string> apps;
+};
+NotifyPlan notify_plan(const Runtime& r, const PodManifest& m);
+
+}  // namespace pod::contract

@@ -1,0 +1,34 @@
+#include "podjson.hpp"
+
+#include "util/time.hpp"
+
+namespace pod::cli {
+
+nlohmann::json status_json(const PodStatus& s) {
+  nlohmann::json j;
+  j["uuid"] = s.uuid;
+  j["state"] = state_name(s.state);
+  auto t = [&](const char* k, const std::optional<TimePoint>& v) {
+    if (v) j[k] = format_rfc3339(*v);
+  };
+  t("created", s.created);
+  t("prepared", s.prepared);
+  t("started", s.started);
+  t("gcMarked", s.gc_marked);
+  if (s.pid) j["pid"] = *s.pid;
+  j["apps"] = nlohmann::json::array();
+  for (const auto& a : s.apps) {
+    nlohmann::json ja = {{"name", a.name}, {"image", a.image_name}, {"imageID", a.image_id}};
+    if (a.exit) {
+      ja["exitCode"] = a.exit->exit_code;
+      if (a.exit->signal) ja["signal"] = *a.exit->signal;
+    }
+    j["apps"].push_back(std::move(ja));
+  }
+  if (!s.flavor.empty()) j["flavor"] = s.flavor;
+  if (!s.failure.empty()) j["failure"] = s.failure;
+  if (!s.manifest_error.empty()) j["manifestError"] = s.manifest_error;
+  return j;
+}
+
+}  // namespace pod::cli
