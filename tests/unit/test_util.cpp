@@ -26,6 +26,12 @@ TEST_CASE("parse_duration accepts Go-style durations and rejects garbage") {
   CHECK_THROWS_AS(parse_duration("", "--x"), Error);
   CHECK_THROWS_AS(parse_duration("5", "--x"), Error);
   CHECK_THROWS_AS(parse_duration("5y", "--x"), Error);
+  CHECK(parse_duration("1.5s", "--x").count() == 1500);
+  CHECK(parse_duration(".5s", "--x").count() == 500);
+  // These made std::stod throw std::invalid_argument / out_of_range past the CLI's catch.
+  for (const char* bad : {".", ".s", "..s", "1.2.3s", "s"}) CHECK_THROWS_AS(parse_duration(bad, "--x"), Error);
+  CHECK_THROWS_AS(parse_duration(std::string(400, '9') + "h", "--x"), Error);
+  CHECK_THROWS_AS(parse_duration("999999999999h", "--x"), Error);
   try {
     parse_duration("abc", "--grace-period");
     FAIL("expected an error");
