@@ -59,6 +59,7 @@ TEST_CASE("clean_relative_path rejects escapes") {
 }
 
 TEST_CASE("open_beneath never leaves the directory") {
+  PODTEST_WITH_AND_WITHOUT_OPENAT2(mode);
   TempDir t;
   UniqueFd root = open_dir(t.path());
   mkdirs_at(root.get(), "inside/sub");
@@ -72,6 +73,32 @@ TEST_CASE("open_beneath never leaves the directory") {
   CHECK_THROWS_AS(mkdirs_at(root.get(), "inside/abs/newdir"), Error);
   struct stat st;
   CHECK(::stat("/etc/newdir", &st) != 0);
+  // The last component is never followed either; creating through a dangling link fails.
+  REQUIRE(::symlinkat("sub/f", root.get(), "inside/tofile") == 0);
+  TempDir out;
+  const std::string victim = out.path() + "/victim";
+  REQUIRE(::symlinkat(victim.c_str(), root.get(), "inside/dangling") == 0);
+  CHECK_THROWS_AS(open_beneath(root.get(), "inside/tofile", O_RDONLY), Error);
+  CHECK_THROWS_AS(open_beneath(root.get(), "inside/dangling", O_WRONLY | O_CREAT, 0644), Error);
+  CHECK(::stat(victim.c_str(), &st) != 0);
+  CHECK(open_beneath(root.get(), "inside/sub/new", O_WRONLY | O_CREAT | O_EXCL, 0644));
+  mode.check_fallback();
+}
+
+TEST_CASE("set_openat2_for_tests switches the fallback on and off") {
+  TempDir t;
+  UniqueFd root = open_dir(t.path());
+  write_file_at(root.get(), "f", "x");
+  set_openat2_for_tests(false);
+  CHECK_FALSE(openat2_enabled());
+  unsigned long before = openat2_fallbacks();
+  CHECK(open_beneath(root.get(), "f", O_RDONLY));
+  CHECK(openat2_fallbacks() == before + 1);
+  set_openat2_for_tests(true);
+  before = openat2_fallbacks();
+  CHECK(open_beneath(root.get(), "f", O_RDONLY));
+  if (openat2_enabled()) CHECK(openat2_fallbacks() == before);  // else this kernel has no openat2
+  set_openat2_for_tests(std::nullopt);  // POD_NO_OPENAT2 is tested on the real binary: test_images_hostile.py
 }
 
 TEST_CASE("atomic writes replace content and leave no temp files") {
