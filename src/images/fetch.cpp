@@ -20,6 +20,7 @@
 
 #include "appc/image_manifest.hpp"
 #include "appc/names.hpp"
+#include "images/http.hpp"
 #include "images/internal.hpp"
 #include "images/store.hpp"
 #include "util/digest.hpp"
@@ -127,69 +128,42 @@ struct Response {
   std::string location;
 };
 
-// GET url; the body goes to sink. Follows up to 5 redirects.
+// GET url; the body goes to sink. Follows up to 5 redirects. Every error
+// after connecting names the URL; a malformed reply is a pod::Error from
+// images/http.cpp naming what was wrong with it.
 Response https_get(const std::string& url_in, const std::function<void(const char*, size_t)>& sink) {
   std::string url = url_in;
   for (int hop = 0; hop < 6; ++hop) {
     Url u = parse_https(url);
     HttpsConn c(u);
     c.write("GET " + u.path + " HTTP/1.1\r\nHost: " + u.host + "\r\nUser-Agent: pod\r\nConnection: close\r\n\r\n");
-    std::string head;
-    char buf[65536];
-    size_t n;
-    while (head.find("\r\n\r\n") == std::string::npos) {
-      if ((n = c.read(buf, sizeof buf)) == 0) throw Error("connection to " + u.host + " closed before a full response");
-      head.append(buf, n);
-      if (head.size() > (1 << 20)) throw Error("response headers from " + u.host + " are too large");
-    }
-    size_t end = head.find("\r\n\r\n");
-    std::string body0 = head.substr(end + 4);
-    head.resize(end);
     Response r;
-    if (std::sscanf(head.c_str(), "HTTP/%*s %d", &r.status) != 1) throw Error("bad HTTP response from " + u.host);
-    bool chunked = false;
-    std::string lower = head;
-    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (lower.find("\r\ntransfer-encoding: chunked") != std::string::npos) chunked = true;
-    if (auto p = lower.find("\r\nlocation:"); p != std::string::npos) {
-      size_t s = p + 11, e = head.find("\r\n", s);
-      r.location = head.substr(s, e == std::string::npos ? std::string::npos : e - s);
-      while (!r.location.empty() && r.location[0] == ' ') r.location.erase(0, 1);
-    }
-    if (r.status >= 300 && r.status < 400 && !r.location.empty()) {
-      url = r.location[0] == '/' ? "https://" + u.host + ":" + u.port + r.location : r.location;
-      continue;
-    }
-    if (r.status != 200) return r;
-    if (!chunked) {
-      long long want = -1, got = static_cast<long long>(body0.size());
-      if (auto p = lower.find("\r\ncontent-length:"); p != std::string::npos) want = std::atoll(lower.c_str() + p + 17);
-      if (!body0.empty()) sink(body0.data(), body0.size());
-      while ((n = c.read(buf, sizeof buf)) > 0) {
-        sink(buf, n);
-        got += static_cast<long long>(n);
+    try {
+      std::string head;
+      char buf[65536];
+      size_t n, end;
+      while ((end = head.find("\r\n\r\n")) == std::string::npos) {
+        if (head.size() > kMaxHttpHead) throw Error("malformed HTTP reply: the head is larger than 1 MiB");
+        if ((n = c.read(buf, sizeof buf)) == 0)
+          throw Error(head.empty() ? "the server closed the connection without replying"
+                                   : "malformed HTTP reply: the connection closed before the end of the head");
+        head.append(buf, n);
       }
-      if (want >= 0 && got != want)
-        throw Error("download from " + u.host + " was cut short: " + std::to_string(got) + " of " +
-                    std::to_string(want) + " bytes");
+      const HttpHead h = parse_http_head(std::string_view(head).substr(0, end));
+      r.status = h.status;
+      r.location = h.location;
+      if (r.status >= 300 && r.status < 400 && !r.location.empty()) {
+        url = r.location[0] == '/' ? "https://" + u.host + ":" + u.port + r.location : r.location;
+        continue;
+      }
+      if (r.status != 200) return r;
+      HttpBodyDecoder body(h, sink);
+      body.feed(head.data() + end + 4, head.size() - end - 4);
+      while (!body.done() && (n = c.read(buf, sizeof buf)) > 0) body.feed(buf, n);
+      body.finish();
       return r;
-    }
-    // Chunked: decode from a growing buffer.
-    std::string data = body0;
-    auto fill = [&] {
-      size_t k = c.read(buf, sizeof buf);
-      if (k == 0) throw Error("truncated chunked response from " + u.host);
-      data.append(buf, k);
-    };
-    for (;;) {
-      size_t eol;
-      while ((eol = data.find("\r\n")) == std::string::npos) fill();
-      size_t len = std::stoul(data.substr(0, eol), nullptr, 16);
-      data.erase(0, eol + 2);
-      if (len == 0) return r;
-      while (data.size() < len + 2) fill();
-      sink(data.data(), len);
-      data.erase(0, len + 2);
+    } catch (const Error& e) {
+      throw e.with_context(url);
     }
   }
   throw Error("too many redirects fetching " + url_in);
@@ -279,7 +253,7 @@ std::string ImageStore::fetch_by_name(const std::string& ref, const FetchOptions
     try {
       auto r = https_get(url, [&](const char* p, size_t n) {
         body.append(p, n);
-        if (body.size() > kMaxDiscoveryBody) throw Error("discovery page " + url + " is too large");
+        if (body.size() > kMaxDiscoveryBody) throw Error("the discovery page is larger than 1 MiB");
       });
       if (r.status != 200) errors += "; " + url + ": HTTP " + std::to_string(r.status);
     } catch (const Error& e) {

@@ -50,7 +50,8 @@ class Pod {
   // Absolute path of the pod dir where it is now (throws when gone).
   std::string path() const;
 
-  // --- transitions; each renames under the exclusive lock and fsyncs ---
+  // --- transitions; each renames under the exclusive lock. Only the moves
+  // into and out of prepared/ are durable (pod-lifecycle.md, "Durability"). ---
   void to_preparing();       // embryo -> prepare (lock held by us)
   void to_prepared();        // prepare -> prepared, releases the lock
   void to_run();             // prepare (ours) or prepared -> run; lock kept for stage1

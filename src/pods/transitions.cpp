@@ -1,7 +1,8 @@
 // Pod state transitions. Each one: check where the pod is (by inode, so a
 // concurrent rename is seen), hold the exclusive lock, renameat(2) between
-// state dirs, fsync both parents. A loser of a rename race sees ENOENT and
-// reports the state the pod is in now.
+// state dirs. A loser of a rename race sees ENOENT and reports the state the
+// pod is in now. Only the moves into and out of prepared/ are fsynced; why
+// that is enough: Documentation/pod-lifecycle.md, "Durability".
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -47,9 +48,10 @@ void Pod::to_preparing() {
 void Pod::to_prepared() {
   PodDir d = require_in({PodDir::Prepare}, "mark prepared");
   if (!locked_) throw Error("bug: to_prepared without the lock");
-  // Everything prepare wrote must be on disk before the pod claims to be prepared.
-  if (::syncfs(fd_.get()) < 0) throw_sys("cannot sync pod " + uuid_);
+  // Everything prepare wrote (prepared-at too) must be on disk before the pod
+  // claims to be prepared.
   write_time(poddir::kPreparedAt);
+  if (::syncfs(fd_.get()) < 0) throw_sys("cannot sync pod " + uuid_);
   move(d, PodDir::Prepared, "to-prepared:after-rename", /*durable=*/true);
   unlock();
 }
@@ -62,7 +64,10 @@ void Pod::to_run() {
     throw Error("cannot run pod " + uuid_ + ": it is " + state_name(state()), EBUSY, ErrorKind::Conflict);
   d = require_in({PodDir::Prepare, PodDir::Prepared}, "run");  // re-check under the lock
   write_time(poddir::kStartedAt);
-  move(d, PodDir::Run, "to-run:after-rename");
+  // Out of prepared/ for good before stage1 writes a byte: a power loss must
+  // never bring back as prepared a pod that ran (its overlay upper dirs and
+  // status files). From prepare/ no promise was made: no fsync.
+  move(d, PodDir::Run, "to-run:after-rename", /*durable=*/d == PodDir::Prepared);
 }
 
 void Pod::to_exited_garbage() {
@@ -80,7 +85,9 @@ void Pod::to_garbage() {
   if (!try_lock_exclusive())
     throw Error("cannot remove pod " + uuid_ + ": it is " + state_name(state()), EBUSY, ErrorKind::Conflict);
   PodDir d = require_in({PodDir::Prepare, PodDir::Prepared, PodDir::ExitedGarbage, PodDir::Embryo}, "move to garbage");
-  move(d, PodDir::Garbage, "to-garbage:after-rename");
+  // Out of prepared/ for good before the removal starts, or a power loss could
+  // leave a half-removed tree that still looks prepared.
+  move(d, PodDir::Garbage, "to-garbage:after-rename", /*durable=*/d == PodDir::Prepared);
 }
 
 }  // namespace pod

@@ -91,7 +91,6 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt) {
     rt.attach = attach;
     override_rt = &rt;
   }
-  if (override_rt) write_file_atomic_at(pod.fd(), poddir::kRuntime, contract::serialize(rt), 0644, Durability::kVolatile);
 
   if (::unshare(CLONE_NEWNS) < 0) throw_sys("cannot create the pod's mount namespace (are you root?)");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
@@ -99,6 +98,10 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt) {
 
   pod.to_run();
   try {
+    // This run's options, written once the pod is out of prepared/: a power
+    // loss can then never leave a prepared pod with a torn runtime.json.
+    if (override_rt)
+      write_file_atomic_at(pod.fd(), poddir::kRuntime, contract::serialize(rt), 0644, Durability::kVolatile);
     int fd = pod.hand_lock_to_child();
     std::vector<std::string> args;
     if (rt.debug) args.push_back("--debug");

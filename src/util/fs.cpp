@@ -6,7 +6,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 
@@ -28,19 +30,79 @@ std::vector<std::string> split_path(const std::string& p) {
   return parts;
 }
 
-long sys_openat2(int dirfd, const char* path, struct open_how* how) {
+std::atomic<int> g_test_override{-1};  // -1: none, 0: off, 1: on
+std::atomic<bool> g_missing{false};    // the kernel (or seccomp) refused openat2
+std::atomic<unsigned long> g_fallbacks{0};
+
+bool env_forces_off() {
+  static const bool off = [] {
+    const char* v = std::getenv("POD_NO_OPENAT2");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return off;
+}
+
+long raw_openat2(int dirfd, const char* path, struct open_how* how) {
 #ifdef SYS_openat2
-  return syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
+  return ::syscall(SYS_openat2, dirfd, path, how, sizeof *how);
 #else
+  (void)dirfd, (void)path, (void)how;
   errno = ENOSYS;
   return -1;
 #endif
 }
 
-// Set once we learn the kernel lacks openat2 so we do not ask again.
-bool g_no_openat2 = false;
+// EPERM comes from the file (immutable, O_NOATIME) or from a seccomp filter
+// that refuses the syscall; only the latter refuses O_PATH of "/" as well.
+bool refused_everywhere(int err) {
+  if (err == ENOSYS) return true;
+  if (err != EPERM) return false;
+  struct open_how how {};
+  how.flags = O_PATH | O_CLOEXEC;
+  long fd = raw_openat2(AT_FDCWD, "/", &how);
+  if (fd >= 0) {
+    ::close(static_cast<int>(fd));
+    return false;
+  }
+  return errno == ENOSYS || errno == EPERM;
+}
 
 }  // namespace
+
+bool openat2_enabled() {
+  int o = g_test_override.load();
+  bool wanted = o < 0 ? !env_forces_off() : o == 1;
+  return wanted && !g_missing.load();
+}
+
+void set_openat2_for_tests(std::optional<bool> enabled) {
+  g_test_override.store(enabled ? (*enabled ? 1 : 0) : -1);
+  g_missing.store(false);  // probe again
+}
+
+int openat2_or_enosys(int dirfd, const std::string& path, int flags, mode_t mode, uint64_t resolve) {
+  if (!openat2_enabled()) {
+    errno = ENOSYS;
+    return -1;
+  }
+  struct open_how how {};
+  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
+  how.resolve = resolve;
+  long fd = raw_openat2(dirfd, path.c_str(), &how);
+  if (fd >= 0) return static_cast<int>(fd);
+  const int err = errno;
+  if (refused_everywhere(err)) {
+    g_missing.store(true);
+    errno = ENOSYS;
+  } else {
+    errno = err;
+  }
+  return -1;
+}
+
+void note_openat2_fallback() { g_fallbacks.fetch_add(1); }
+unsigned long openat2_fallbacks() { return g_fallbacks.load(); }
 
 UniqueFd open_dir(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -81,27 +143,22 @@ std::string clean_relative_path(const std::string& p) {
 UniqueFd open_beneath(int dirfd, const std::string& relpath, int flags, mode_t mode) {
   const std::string rel = clean_relative_path(relpath);
   flags |= O_CLOEXEC;
-  if (!g_no_openat2) {
-    struct open_how how {};
-    how.flags = static_cast<uint64_t>(flags | O_NOFOLLOW);
-    how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
-    long fd = sys_openat2(dirfd, rel.c_str(), &how);
-    if (fd >= 0) return UniqueFd(static_cast<int>(fd));
-    if (errno != ENOSYS && errno != EPERM) throw_sys("cannot open " + rel);
-    g_no_openat2 = true;
-  }
+  int fd = openat2_or_enosys(dirfd, rel, flags | O_NOFOLLOW, mode,
+                             RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
+  if (fd >= 0) return UniqueFd(fd);
+  if (errno != ENOSYS) throw_sys("cannot open " + rel);
   // Fallback: walk one component at a time, refusing symlinks everywhere.
+  note_openat2_fallback();
   auto parts = split_path(rel);
   UniqueFd cur;
   int at = dirfd;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
-    int fd = ::openat(at, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    fd = ::openat(at, parts[i].c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) throw_sys("cannot open " + rel);
     cur.reset(fd);
     at = fd;
   }
-  int fd = ::openat(at, parts.back().c_str(), flags | O_NOFOLLOW, mode);
+  fd = ::openat(at, parts.back().c_str(), flags | O_NOFOLLOW, mode);
   if (fd < 0) throw_sys("cannot open " + rel);
   return UniqueFd(fd);
 }

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,31 @@ UniqueFd try_open_dir_at(int dirfd, const std::string& name);
 // kernel has it, otherwise a component-by-component O_NOFOLLOW walk.
 // Rejects absolute paths and ".." components.
 UniqueFd open_beneath(int dirfd, const std::string& relpath, int flags, mode_t mode = 0);
+
+// openat2(2), shared by open_beneath() and open_in_root() (inroot.hpp).
+// Where the kernel lacks it (before 5.6), or a seccomp filter refuses it,
+// both fall back to walking the path one component at a time with
+// O_NOFOLLOW. The fallback can be forced, so that it is tested on kernels
+// that have openat2: POD_NO_OPENAT2=1 in the environment (any value but
+// empty or "0"; read once, at the first use), or set_openat2_for_tests().
+//
+// openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve}): the fd, or -1
+// with errno. When openat2 is not to be used (forced off, or found missing
+// by an earlier call) it is not called: -1 with errno ENOSYS. A call that
+// finds it missing (ENOSYS, or EPERM that "/" gets too) remembers that and
+// also returns -1 with ENOSYS, so ENOSYS always means "take the fallback".
+int openat2_or_enosys(int dirfd, const std::string& path, int flags, mode_t mode, uint64_t resolve);
+
+// Whether openat2 is used (not forced off, not known to be missing).
+bool openat2_enabled();
+// false: force the fallbacks in this process; true: use openat2 where the
+// kernel has it, whatever POD_NO_OPENAT2 says; nullopt: as POD_NO_OPENAT2 says.
+void set_openat2_for_tests(std::optional<bool> enabled);
+
+// Counts the fallback walks taken in this process, so tests can tell that
+// the fallback really ran.
+void note_openat2_fallback();
+unsigned long openat2_fallbacks();
 
 // mkdir -p of `relpath` beneath dirfd (no symlinks followed); returns the last dir's fd.
 UniqueFd mkdirs_at(int dirfd, const std::string& relpath, mode_t mode = 0755);

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -29,39 +28,32 @@ std::string relative_in_root(const std::string& path) {
   return out;
 }
 
-int openat2_in_root(int rootfd, const std::string& rel, int flags, mode_t mode) {
-#ifdef SYS_openat2
-  struct open_how how {};
-  how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-  how.mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(::syscall(SYS_openat2, rootfd, rel.empty() ? "." : rel.c_str(), &how, sizeof how));
-#else
-  (void)rootfd, (void)rel, (void)flags, (void)mode;
-  errno = ENOSYS;
-  return -1;
-#endif
-}
-
 }  // namespace
 
 UniqueFd try_open_in_root(int rootfd, const std::string& path, int flags, mode_t mode) {
   const std::string rel = relative_in_root(path);
-  int fd = openat2_in_root(rootfd, rel, flags, mode);
+  int fd = openat2_or_enosys(rootfd, rel.empty() ? "." : rel, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   if (fd >= 0) return UniqueFd(fd);
   if (errno == ENOENT || errno == ENOTDIR) return UniqueFd();
   if (errno != ENOSYS) throw_sys("cannot open " + path + " in the app's root");
+  // No openat2: open_beneath's walk, which refuses symlinks instead of resolving them in the tree.
+  note_openat2_fallback();
   if (rel.empty()) {
     int d = ::openat(rootfd, ".", flags | O_CLOEXEC);
     if (d < 0) throw_sys("cannot open the app's root");
     return UniqueFd(d);
   }
+  UniqueFd out;
   try {
-    return open_beneath(rootfd, rel, flags, mode);
+    out = open_beneath(rootfd, rel, flags, mode);
   } catch (const Error& e) {
     if (e.errnum() == ENOENT || e.errnum() == ENOTDIR) return UniqueFd();
     throw;
   }
+  // O_PATH without O_NOFOLLOW opens a final symlink itself instead of failing: refuse it here too.
+  if ((flags & (O_PATH | O_NOFOLLOW)) == O_PATH && S_ISLNK(stat_fd(out.get()).st_mode))
+    throw_errno(ELOOP, "cannot open " + path + " in the app's root without openat2: it is a symlink");
+  return out;
 }
 
 UniqueFd open_in_root(int rootfd, const std::string& path, int flags, mode_t mode) {

@@ -10,9 +10,11 @@
 namespace pod {
 
 // Open `path` (absolute or relative, taken inside the tree at rootfd) with
-// openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS). Kernels without openat2 get
-// open_beneath(), which refuses symlinks altogether. Throws on failure; the
-// Error's errnum() is the errno (ENOENT when missing).
+// openat2(RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS). Without openat2 (old
+// kernels, or forced off: see openat2_enabled() in fs.hpp) it takes
+// open_beneath()'s walk, which refuses symlinks and ".." altogether (a
+// symlink in a parent reads as missing). Throws on failure; the Error's
+// errnum() is the errno (ENOENT when missing).
 UniqueFd open_in_root(int rootfd, const std::string& path, int flags, mode_t mode = 0);
 // Same, but an empty fd when the path (or a parent) does not exist.
 UniqueFd try_open_in_root(int rootfd, const std::string& path, int flags, mode_t mode = 0);

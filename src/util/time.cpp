@@ -3,11 +3,16 @@
 #include <time.h>
 
 #include <cctype>
+#include <charconv>
 #include <cstdio>
 
 #include "util/error.hpp"
 
 namespace pod {
+
+namespace {
+constexpr double kMaxDurationMs = 100 * 366 * 86400e3;  // a century is long enough for any flag
+}  // namespace
 
 std::chrono::milliseconds parse_duration(const std::string& s, const std::string& flag) {
   auto bad = [&] {
@@ -21,7 +26,12 @@ std::chrono::milliseconds parse_duration(const std::string& s, const std::string
     size_t start = i;
     while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
     if (i == start) throw bad();
-    double v = std::stod(s.substr(start, i - start));
+    // digits with at most one '.', and at least one digit ("." alone made std::stod throw)
+    const std::string num = s.substr(start, i - start);
+    if (num.find('.') != num.rfind('.') || num == ".") throw bad();
+    double v = 0;
+    auto [end, ec] = std::from_chars(num.data(), num.data() + num.size(), v);
+    if (ec != std::errc() || end != num.data() + num.size()) throw bad();
     size_t ustart = i;
     while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
     std::string unit = s.substr(ustart, i - ustart);
@@ -33,6 +43,7 @@ std::chrono::milliseconds parse_duration(const std::string& s, const std::string
     else if (unit == "d") mult = 86400e3;
     else throw bad();
     total_ms += v * mult;
+    if (!(total_ms <= kMaxDurationMs)) throw bad();  // also NaN and infinity
   }
   return std::chrono::milliseconds(static_cast<long long>(total_ms));
 }

@@ -44,12 +44,13 @@ def flavor(request):
     return request.param
 
 
-def run_pod(pod, flavor, *args, pod_flags=(), timeout=120, check=None, tmp_path=None, input=None):
-    """`pod run` of the busybox image with app args; returns (CompletedProcess, uuid)."""
+def run_pod(pod, flavor, *args, pod_flags=(), timeout=120, check=None, tmp_path=None, input=None, env=None):
+    """`pod run` of the busybox image with app args (env: added to pod run's environment); returns
+    (CompletedProcess, uuid)."""
     uuid_file = os.path.join(pod.dir, f"uuid-{time.monotonic_ns()}")
     r = pod.run("run", "--insecure-options=image", f"--stage1-path={STAGE1[flavor]}",
                 f"--uuid-file-save={uuid_file}", *pod_flags, BUSYBOX_ACI, *args,
-                timeout=timeout, check=check, input=input)
+                timeout=timeout, check=check, input=input, env=env)
     uuid = open(uuid_file).read().strip() if os.path.exists(uuid_file) else None
     return r, uuid
 

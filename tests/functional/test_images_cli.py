@@ -75,7 +75,8 @@ def test_export_extract_render(pod, tmp_path):
     out = tmp_path / "e.aci"
     pod.run("image", "export", id_[:20], str(out), check=0)
     assert sha512_file(str(out)) == id_
-    assert pod.run("image", "export", id_, str(out)).returncode != 0  # exists
+    r = pod.run("image", "export", id_, str(out))
+    assert r.returncode == 1 and r.stderr == f"pod: {out} exists; use --overwrite to replace it\n"
     pod.run("image", "export", "--overwrite", id_, str(out), check=0)
     ex = tmp_path / "ex"
     pod.run("image", "extract", id_, str(ex), check=0)
@@ -85,7 +86,7 @@ def test_export_extract_render(pod, tmp_path):
     pod.run("image", "extract", "--rootfs-only", id_, str(ro), check=0)
     assert os.path.isfile(ro / "bin/busybox") and not os.path.exists(ro / "manifest")
     r = pod.run("image", "extract", id_, str(ro))
-    assert r.returncode != 0 and "not empty" in r.stderr
+    assert r.returncode == 1 and r.stderr == f"pod: {ro} is not empty; use --overwrite to replace its contents\n"
     rd = tmp_path / "rd"
     pod.run("image", "render", "example.com/busybox", str(rd), check=0)
     assert json.load(open(rd / "manifest"))["name"] == "example.com/busybox"

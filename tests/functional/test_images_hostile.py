@@ -1,6 +1,7 @@
 """Hostile and broken archives are refused with a clear error; nothing is left behind."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import tarfile
@@ -8,8 +9,39 @@ import time
 
 import pytest
 
+from conftest import POD_BIN
+
 from acis import (device_entry, dir_entry, file_entry, hardlink_entry, manifest, manifest_entry, simple_aci,
                   symlink_entry, write_aci, _info)
+
+
+@pytest.fixture(autouse=True, params=["openat2", "no-openat2"])
+def openat2_mode(request, monkeypatch):
+    """Every test here runs twice: with openat2 where the kernel has it, and with POD_NO_OPENAT2=1, which
+    makes pod take its O_NOFOLLOW walks instead (src/util/fs.hpp)."""
+    if request.param == "no-openat2":
+        monkeypatch.setenv("POD_NO_OPENAT2", "1")
+    else:
+        monkeypatch.delenv("POD_NO_OPENAT2", raising=False)
+    return request.param
+
+
+def test_no_openat2_env_is_honoured(pod, tmp_path, openat2_mode):
+    """Proves the mode of the tests in this file: the extraction's openat2 calls are there or gone."""
+    if not shutil.which("strace"):
+        pytest.skip("strace is not installed")
+    aci, log = str(tmp_path / "deep.aci"), str(tmp_path / "strace.log")
+    write_aci(aci, [manifest_entry(), dir_entry("rootfs"), dir_entry("rootfs/a"), file_entry("rootfs/a/f", b"x")])
+    r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat2", "-o", log, POD_BIN, "--dir", pod.dir, "fetch",
+                        aci], capture_output=True, text=True, timeout=120)
+    if "ptrace" in r.stderr:
+        pytest.skip(f"strace cannot trace here: {r.stderr}")
+    assert r.returncode == 0, r.stderr
+    calls = [l for l in open(log) if "openat2(" in l]
+    if openat2_mode == "no-openat2":
+        assert calls == []
+    elif not any("= -1 ENOSYS" in l for l in calls):
+        assert any("rootfs/a" in l and "RESOLVE_BENEATH" in l for l in calls), calls
 
 
 def store_is_empty(pod):

@@ -1,5 +1,6 @@
 """https:// fetch and appc name discovery against a loopback https server with a self-signed cert."""
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -20,6 +21,11 @@ class Quiet(http.server.SimpleHTTPRequestHandler):
         pass
 
     def do_GET(self):
+        if self.path in self.server.raw_replies:  # sent as they are, then the connection closes
+            self.close_connection = True
+            self.wfile.write(self.server.raw_replies[self.path])
+            self.wfile.flush()
+            return
         if "ac-discovery=1" in self.path:
             port = self.server.server_address[1]
             body = (f'<html><head><meta name="ac-discovery" content="localhost/ '
@@ -43,17 +49,18 @@ def https_server(tmp_path):
     root = tmp_path / "www"
     (root / "acis" / "localhost").mkdir(parents=True)
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    srv.raw_replies = {}  # path -> the bytes to reply with
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(str(cert), str(key))
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     t = threading.Thread(target=srv.serve_forever, daemon=True)
     t.start()
-    yield root, srv.server_address[1], str(cert)
+    yield root, srv.server_address[1], str(cert), srv.raw_replies
     srv.shutdown()
 
 
 def test_fetch_https_url(pod, https_server, tmp_path):
-    root, port, cert = https_server
+    root, port, cert, _ = https_server
     simple_aci(str(root / "x.aci"), m=manifest("example.com/remote"), mode="w:gz")
     url = f"https://localhost:{port}/x.aci"
     r = pod.run("fetch", url, env={"SSL_CERT_FILE": cert})
@@ -71,7 +78,7 @@ def test_fetch_https_url(pod, https_server, tmp_path):
 
 
 def test_fetch_by_name_discovery(pod, https_server):
-    root, port, cert = https_server
+    root, port, cert, _ = https_server
     simple_aci(str(root / "acis" / "localhost" / "app-2.0-linux-amd64.aci"),
                m=manifest("localhost/app", labels=[{"name": "version", "value": "2.0"}]))
     simple_aci(str(root / "acis" / "localhost" / "wrong-latest-linux-amd64.aci"), m=manifest("localhost/other"))
@@ -85,3 +92,42 @@ def test_fetch_by_name_discovery(pod, https_server):
     r = pod.run("fetch", "--insecure-options=image", "localhost/nothere:1", env=env)
     assert r.returncode == 3
     assert len(json.loads(pod.run("image", "list", "--format=json", check=0).stdout)) == 1
+
+
+CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+MALFORMED = {
+    # name: (reply, what the one-line message must say)
+    "bad-chunk-size": (CHUNKED + b"5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n", 'invalid chunk size "zz"'),
+    "overflowing-chunk-size": (CHUNKED + b"5\r\nhello\r\n" + b"f" * 24 + b"\r\nx", 'chunk size "' + "f" * 24 + '" is too large'),
+    "chunk-without-crlf": (CHUNKED + b"5\r\nhelloXY0\r\n\r\n", "the chunk of 5 bytes is not followed by CRLF"),
+    "truncated-chunk": (CHUNKED + b"400\r\nonly a little", "cut short 1011 bytes before the end of a chunk of 1024 bytes"),
+    "truncated-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nshort", "cut short: 5 of 1000 bytes"),
+    "bad-status-line": (b"HTTP/1.1 OK\r\n\r\n", 'bad status line "HTTP/1.1 OK"'),
+    "absurd-content-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+                              'Content-Length "99999999999999999999999" is too large'),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_fetch_malformed_reply_is_a_clean_error(pod, https_server, case):
+    _, port, cert, raw = https_server
+    reply, says = MALFORMED[case]
+    raw["/bad.aci"] = reply
+    url = f"https://localhost:{port}/bad.aci"
+    r = pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert})
+    assert r.returncode == 1, r.stderr  # not 134 (std::terminate) or any other code
+    assert r.stderr.startswith(f"pod: {url}: malformed HTTP reply: ") and r.stderr.count("\n") == 1, r.stderr
+    assert says in r.stderr
+    assert os.listdir(os.path.join(pod.dir, "images", "tmp")) == []
+    assert json.loads(pod.run("image", "list", "--format=json", check=0).stdout) == []
+
+
+def test_fetch_chunked_reply(pod, https_server, tmp_path):
+    _, port, cert, raw = https_server
+    simple_aci(str(tmp_path / "c.aci"), m=manifest("example.com/chunked"))
+    data = (tmp_path / "c.aci").read_bytes()
+    body = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(data[i:i + 3000]), data[i:i + 3000]) for i in range(0, len(data), 3000))
+    raw["/c.aci"] = CHUNKED + body + b"0\r\nX-Trailer: yes\r\n\r\n"
+    id_ = pod.run("fetch", "--insecure-options=image", "--full", f"https://localhost:{port}/c.aci",
+                  env={"SSL_CERT_FILE": cert}, check=0).stdout.strip()
+    assert id_ == "sha512-" + hashlib.sha512(data).hexdigest()

@@ -47,11 +47,19 @@ def test_env_user_workdir(pod, flavor):
 def test_env_file_and_inherit(pod, flavor, tmp_path):
     f = tmp_path / "env"
     f.write_text("# comment\nA=from-file\nB=from-file\n")
-    r, u = run_pod(pod, flavor, "--inherit-env", "--set-env-file", str(f), "--set-env", "B=from-flag",
-                   *sh('echo "A=$A B=$B HOSTVAR=$HOSTVAR"'), )
-    assert r.returncode == 0
-    # HOSTVAR comes from the environment of `pod run` through --inherit-env
-    assert "A=from-file B=from-flag" in logs(pod, u)
+    # In the environment of `pod run`: one variable only it has, and three the image, the file and a flag override.
+    host = {"POD_TEST_HOSTVAR": "from-pod-run-7f3a", "A": "from-host", "B": "from-host",
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin") + ":/host/only/bin"}
+    script = 'echo "A=$A B=$B HOSTVAR=[$POD_TEST_HOSTVAR] PATH=$PATH"'
+    r, u = run_pod(pod, flavor, "--inherit-env", "--set-env-file", str(f), "--set-env", "B=from-flag", *sh(script),
+                   env=host)
+    assert r.returncode == 0, r.stderr
+    # inherited < the image's environment (PATH=/bin) < --set-env-file < --set-env
+    assert "A=from-file B=from-flag HOSTVAR=[from-pod-run-7f3a] PATH=/bin" in logs(pod, u)
+    # Without --inherit-env nothing of pod run's environment reaches the app.
+    r, u = run_pod(pod, flavor, *sh(script), env=host)
+    assert r.returncode == 0, r.stderr
+    assert "A= B= HOSTVAR=[] PATH=/bin" in logs(pod, u)
 
 
 @both
@@ -67,7 +75,9 @@ def test_host_volumes_read_write_and_read_only(pod, flavor, tmp_path):
     assert (data / "out").read_text() == "written\n"
     r, u = run_pod(pod, flavor, "--mount", "volume=data,target=/data", *sh("echo x > /data/ro-test"),
                    pod_flags=[f"--volume=data,kind=host,source={data},readOnly=true"])
-    assert r.returncode != 0
+    assert r.returncode == 1, r.stderr  # the app's status: sh failed to create the file
+    assert status(pod, u)["app-busybox"] == "1"
+    assert "can't create /data/ro-test: Read-only file system" in logs(pod, u)
     assert not (data / "ro-test").exists()
 
 
@@ -190,19 +200,34 @@ def test_gc_after_run_leaves_no_mounts_and_no_dirs(pod, flavor):
 
 
 def test_no_overlay_copy_mode(pod, flavor):
-    r, u = run_pod(pod, flavor, *sh("echo copy > /marker; cat /marker"), pod_flags=["--no-overlay"])
+    r, u = run_pod(pod, flavor, *sh("echo copy > /marker; cat /marker; cat /proc/self/mountinfo"),
+                   pod_flags=["--no-overlay"])
     assert r.returncode == 0, r.stderr
-    assert "copy" in logs(pod, u)
+    out = logs(pod, u).splitlines()
+    assert out[0] == "copy"
+    # The app's own mount table: no overlayfs of pod's (one whose dirs are in the data dir), at / or anywhere.
+    # (The data dir's file system may itself be an overlay, as in a container: that one is not pod's.)
+    assert [l for l in out[1:] if l.split(" - ")[0].split()[4:5] == ["/"]], out
+    assert not [l for l in out[1:] if " - overlay " in l and pod.dir in l], out
+    # prepare recorded copy mode, made no overlay dirs, and the app wrote into the pod's own copy of the tree.
+    pd = os.path.join(pod.dir, "pods", "run", u)
+    assert open(os.path.join(pd, "rootfs-mode")).read() == "copy\n"
+    assert not os.path.exists(os.path.join(pd, "overlay"))
+    found = [os.path.join(d, "marker") for d, _, files in os.walk(pd) if "marker" in files]
+    assert len(found) == 1 and open(found[0]).read() == "copy\n", found
 
 
 def test_readonly_rootfs(pod, flavor):
     r, u = run_pod(pod, flavor, "--readonly-rootfs", *sh("touch /x"))
-    assert r.returncode != 0
+    assert r.returncode == 1, r.stderr  # the app's status
+    assert status(pod, u)["app-busybox"] == "1"
+    assert "touch: /x: Read-only file system" in logs(pod, u)
 
 
 def test_prepare_failures_leave_nothing(pod, flavor, tmp_path):
     r = pod.run("run", "--insecure-options=image", f"--stage1-path={STAGE1[flavor]}", str(tmp_path / "nope.aci"))
-    assert r.returncode != 0 and "nope.aci" in r.stderr
+    assert r.returncode == 3, r.stderr  # the named image does not exist
+    assert r.stderr == f"pod: image file {tmp_path / 'nope.aci'} does not exist\n"
     r = pod.run("run", "--insecure-options=image", "--volume=data,kind=host,source=/does/not/exist", BUSYBOX_ACI)
     assert r.returncode == 2 and "does not exist" in r.stderr
     r = pod.run("run", "--insecure-options=image", "--volume=data,kind=floppy", BUSYBOX_ACI)
@@ -213,7 +238,11 @@ def test_prepare_failures_leave_nothing(pod, flavor, tmp_path):
     assert r.returncode == 2
     r = pod.run("run", "--insecure-options=image", BUSYBOX_ACI, "---", BUSYBOX_ACI)
     assert r.returncode == 2 and "--name" in r.stderr
-    r = pod.run("run", "--insecure-options=image", BUSYBOX_ACI, "--exec", "/no/such/binary")
-    assert r.returncode != 0
+    r = pod.run("run", "--insecure-options=image", f"--stage1-path={STAGE1[flavor]}",
+                f"--uuid-file-save={tmp_path / 'uuid'}", BUSYBOX_ACI, "--exec", "/no/such/binary")
+    assert r.returncode == 125, r.stderr  # the pod could not be started
+    why = "app busybox: /no/such/binary does not exist in the app's rootfs or is not an executable file"
+    assert why in r.stderr
+    assert status(pod, (tmp_path / "uuid").read_text().strip())["failure"] == why
     pod.run("gc", "--grace-period=0", check=0)
     assert all(v == [] for v in pod.state_dirs().values())

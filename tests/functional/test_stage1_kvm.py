@@ -270,7 +270,8 @@ def test_enter_and_graceful_stop(kvm):
     assert r.stdout == "app-env\npiped stdin\n"
     assert r.stderr == "err\n"
     r = p.tool("enter", "--app=nope", p.uuid, "--", "true")
-    assert r.returncode != 0 and "no app named" in r.stderr
+    assert r.returncode == 2, r.stderr  # the pod init's usage error, passed through
+    assert r.stderr == "pod-init: no app named nope in this pod\n"
     r = p.tool("stop", p.uuid)
     assert r.returncode == 0, r.stderr
     assert p.wait() == 42, p.stderr + p.console()

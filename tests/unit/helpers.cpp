@@ -1,5 +1,6 @@
 #include "helpers.hpp"
 
+#include <doctest/doctest.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,6 +24,21 @@ TempDir::~TempDir() {
   } catch (...) {
     // leave it for inspection; a test failure will already be reported
   }
+}
+
+Openat2Mode::Openat2Mode(bool on) : on_(on) {
+  pod::set_openat2_for_tests(on);
+  start_ = pod::openat2_fallbacks();
+}
+
+Openat2Mode::~Openat2Mode() { pod::set_openat2_for_tests(std::nullopt); }
+
+unsigned long Openat2Mode::fallbacks() const { return pod::openat2_fallbacks() - start_; }
+
+void Openat2Mode::check_fallback() const {
+  if (!on_) CHECK_MESSAGE(fallbacks() > 0, "openat2 forced off, but no fallback walk ran");
+  else if (pod::openat2_enabled()) CHECK_MESSAGE(fallbacks() == 0, "openat2 on, but a fallback walk ran");
+  else MESSAGE("this kernel has no openat2: both passes took the fallback");
 }
 
 pid_t spawn_child(const std::function<int()>& fn) {

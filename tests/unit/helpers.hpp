@@ -33,6 +33,34 @@ int wait_child(pid_t pid);
 // holds the lock, as a stage1 would) or Exited.
 pod::Pod make_pod(const pod::Store& s, pod::PodState state);
 
+// Path-safety tests run twice, like crun's no_openat2 tests: once with
+// openat2 (where the kernel has it) and once with it forced off, so that the
+// O_NOFOLLOW walks are tested too. In a test case:
+//   PODTEST_WITH_AND_WITHOUT_OPENAT2(mode);
+//   ... (mode.on() says which pass this is) ...
+//   mode.check_fallback();  // the walks ran in the forced-off pass, not in the other
+#define PODTEST_WITH_AND_WITHOUT_OPENAT2(var)                  \
+  bool var##_on = true;                                        \
+  SUBCASE("with openat2") { var##_on = true; }                 \
+  SUBCASE("openat2 forced off") { var##_on = false; }          \
+  podtest::Openat2Mode var(var##_on)
+
+class Openat2Mode {
+ public:
+  explicit Openat2Mode(bool on);
+  ~Openat2Mode();  // back to what POD_NO_OPENAT2 says
+  Openat2Mode(const Openat2Mode&) = delete;
+  Openat2Mode& operator=(const Openat2Mode&) = delete;
+  bool on() const { return on_; }
+  // Fallback walks taken since the constructor.
+  unsigned long fallbacks() const;
+  void check_fallback() const;
+
+ private:
+  bool on_;
+  unsigned long start_;
+};
+
 // A pipe-based one-shot signal between processes.
 class Latch {
  public:

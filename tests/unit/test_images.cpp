@@ -159,6 +159,7 @@ TEST_CASE("dependency cycles, missing dependencies and wrong sizes are errors") 
 }
 
 TEST_CASE("a later layer replaces a symlink instead of following it") {
+  PODTEST_WITH_AND_WITHOUT_OPENAT2(mode);
   TempDir t;
   const std::string outside = t.path() + "/outside";
   sh("mkdir -p " + outside);
@@ -179,6 +180,7 @@ TEST_CASE("a later layer replaces a symlink instead of following it") {
   CHECK(S_ISDIR(st.st_mode));
   CHECK(slurp(tree.path + "/rootfs/etc/passwd") == "root");
   CHECK_FALSE(exists_at(AT_FDCWD, outside + "/passwd"));
+  mode.check_fallback();
 }
 
 TEST_CASE("image build is deterministic") {

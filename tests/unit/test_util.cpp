@@ -26,6 +26,12 @@ TEST_CASE("parse_duration accepts Go-style durations and rejects garbage") {
   CHECK_THROWS_AS(parse_duration("", "--x"), Error);
   CHECK_THROWS_AS(parse_duration("5", "--x"), Error);
   CHECK_THROWS_AS(parse_duration("5y", "--x"), Error);
+  CHECK(parse_duration("1.5s", "--x").count() == 1500);
+  CHECK(parse_duration(".5s", "--x").count() == 500);
+  // These made std::stod throw std::invalid_argument / out_of_range past the CLI's catch.
+  for (const char* bad : {".", ".s", "..s", "1.2.3s", "s"}) CHECK_THROWS_AS(parse_duration(bad, "--x"), Error);
+  CHECK_THROWS_AS(parse_duration(std::string(400, '9') + "h", "--x"), Error);
+  CHECK_THROWS_AS(parse_duration("999999999999h", "--x"), Error);
   try {
     parse_duration("abc", "--grace-period");
     FAIL("expected an error");
@@ -53,6 +59,7 @@ TEST_CASE("clean_relative_path rejects escapes") {
 }
 
 TEST_CASE("open_beneath never leaves the directory") {
+  PODTEST_WITH_AND_WITHOUT_OPENAT2(mode);
   TempDir t;
   UniqueFd root = open_dir(t.path());
   mkdirs_at(root.get(), "inside/sub");
@@ -66,6 +73,32 @@ TEST_CASE("open_beneath never leaves the directory") {
   CHECK_THROWS_AS(mkdirs_at(root.get(), "inside/abs/newdir"), Error);
   struct stat st;
   CHECK(::stat("/etc/newdir", &st) != 0);
+  // The last component is never followed either; creating through a dangling link fails.
+  REQUIRE(::symlinkat("sub/f", root.get(), "inside/tofile") == 0);
+  TempDir out;
+  const std::string victim = out.path() + "/victim";
+  REQUIRE(::symlinkat(victim.c_str(), root.get(), "inside/dangling") == 0);
+  CHECK_THROWS_AS(open_beneath(root.get(), "inside/tofile", O_RDONLY), Error);
+  CHECK_THROWS_AS(open_beneath(root.get(), "inside/dangling", O_WRONLY | O_CREAT, 0644), Error);
+  CHECK(::stat(victim.c_str(), &st) != 0);
+  CHECK(open_beneath(root.get(), "inside/sub/new", O_WRONLY | O_CREAT | O_EXCL, 0644));
+  mode.check_fallback();
+}
+
+TEST_CASE("set_openat2_for_tests switches the fallback on and off") {
+  TempDir t;
+  UniqueFd root = open_dir(t.path());
+  write_file_at(root.get(), "f", "x");
+  set_openat2_for_tests(false);
+  CHECK_FALSE(openat2_enabled());
+  unsigned long before = openat2_fallbacks();
+  CHECK(open_beneath(root.get(), "f", O_RDONLY));
+  CHECK(openat2_fallbacks() == before + 1);
+  set_openat2_for_tests(true);
+  before = openat2_fallbacks();
+  CHECK(open_beneath(root.get(), "f", O_RDONLY));
+  if (openat2_enabled()) CHECK(openat2_fallbacks() == before);  // else this kernel has no openat2
+  set_openat2_for_tests(std::nullopt);  // POD_NO_OPENAT2 is tested on the real binary: test_images_hostile.py
 }
 
 TEST_CASE("atomic writes replace content and leave no temp files") {
