@@ -29,9 +29,27 @@ Field Field::at(size_t i) const {
   return Field(path_ + "[" + std::to_string(i) + "]", &(*j_)[i]);
 }
 
+namespace {
+// JSON text is UTF-8; a string built in memory (from a flag, say) may not be.
+bool valid_utf8(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xe ? 2 : (c >> 3) == 0x1e ? 3 : 4;
+    if (n == 4 || (n > 0 && c < 0xc2) || i + n >= s.size() + (n ? 0 : 1)) return false;
+    for (size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    i += n + 1;
+  }
+  return true;
+}
+}  // namespace
+
 std::string Field::str() const {
   if (!j_->is_string()) fail(missing() ? "is required (a string)" : "must be a string");
-  return j_->get<std::string>();
+  const std::string& s = j_->get_ref<const std::string&>();
+  if (!valid_utf8(s)) fail("is not valid UTF-8");
+  return s;
 }
 
 std::string Field::str_or(const std::string& def) const { return missing() ? def : str(); }

@@ -318,7 +318,11 @@ void validate(const PodManifest& m) {
 std::string serialize(const PodManifest& m) {
   json j = to_json(m);
   (void)pod_manifest_from_json(j);
-  return j.dump(2) + "\n";
+  try {
+    return j.dump(2) + "\n";
+  } catch (const json::type_error& e) {  // UTF-8 that the field check let through (overlong forms)
+    throw invalid_error(std::string(kDoc) + ": " + e.what());
+  }
 }
 
 }  // namespace pod::contract

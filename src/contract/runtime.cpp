@@ -73,7 +73,11 @@ nlohmann::json to_json(const Runtime& r) {
 std::string serialize(const Runtime& r) {
   nlohmann::json j = to_json(r);
   (void)runtime_from_json(j);
-  return j.dump(2) + "\n";
+  try {
+    return j.dump(2) + "\n";
+  } catch (const nlohmann::json::type_error& e) {
+    throw invalid_error(std::string(kDoc) + ": " + e.what());
+  }
 }
 
 std::string stage1_option(const Runtime& r, const std::string& name, const std::string& def) {
