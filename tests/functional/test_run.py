@@ -63,6 +63,29 @@ def test_env_file_and_inherit(pod, flavor, tmp_path):
 
 
 @both
+def test_host_volume_recursive_false_hides_submounts(pod, flavor, tmp_path):
+    data = tmp_path / "data"
+    sub = data / "sub"
+    sub.mkdir(parents=True)
+    (sub / "under").write_text("under the mount\n")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(sub)], check=True)
+    try:
+        (sub / "on-submount").write_text("on the submount\n")
+        script = "ls /data/sub; echo end"
+        r, u = run_pod(pod, flavor, "--mount", "volume=data,target=/data", *sh(script),
+                       pod_flags=[f"--volume=data,kind=host,source={data}"])
+        assert r.returncode == 0, r.stderr
+        assert logs(pod, u).split() == ["on-submount", "end"]  # recursive (the default): the tmpfs is there
+        r, u = run_pod(pod, flavor, "--mount", "volume=data,target=/data", *sh(script),
+                       pod_flags=[f"--volume=data,kind=host,source={data},recursive=false"])
+        assert r.returncode == 0, r.stderr
+        assert logs(pod, u).split() == ["under", "end"]  # the directory below the submount
+        assert json.loads(pod.run("cat-manifest", u, check=0).stdout)["volumes"][0]["recursive"] is False
+    finally:
+        subprocess.run(["umount", "-l", str(sub)], check=True)
+
+
+@both
 def test_host_volumes_read_write_and_read_only(pod, flavor, tmp_path):
     data = tmp_path / "data"
     data.mkdir()
