@@ -72,11 +72,7 @@ PodStatus to_public(const PodInfo& info) {
   s.started = info.started;
   s.gc_marked = info.gc_marked;
   if (info.pid) s.pid = *info.pid;
-  for (const auto& a : info.apps) {
-    AppStatusInfo ai{a.name, a.image_name, a.image_id, std::nullopt};
-    if (a.status) ai.exit = AppExit{a.status->exit_code, a.status->signal};
-    s.apps.push_back(std::move(ai));
-  }
+  s.apps = info.apps;
   s.failure = info.failure;
   s.manifest_error = info.manifest_error;
   return s;

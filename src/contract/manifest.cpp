@@ -204,17 +204,9 @@ std::string format_mode(mode_t m) {
   return buf;
 }
 
-const RuntimeApp* PodManifest::app(const std::string& name) const {
-  for (const auto& a : apps)
-    if (a.name == name) return &a;
-  return nullptr;
-}
+const RuntimeApp* PodManifest::app(const std::string& name) const { return find_named(apps, name); }
 
-const Volume* PodManifest::volume(const std::string& name) const {
-  for (const auto& v : volumes)
-    if (v.name == name) return &v;
-  return nullptr;
-}
+const Volume* PodManifest::volume(const std::string& name) const { return find_named(volumes, name); }
 
 std::vector<std::string> PodManifest::app_names() const {
   std::vector<std::string> out;

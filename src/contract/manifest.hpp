@@ -126,6 +126,14 @@ struct PodManifest {
 
 const char* to_string(VolumeKind k);
 
+// The element of `v` whose .name is `name`, or nullptr.
+template <class T>
+const T* find_named(const std::vector<T>& v, const std::string& name) {
+  for (const auto& x : v)
+    if (x.name == name) return &x;
+  return nullptr;
+}
+
 // Parse and validate $P/pod. Errors are pod::Error (kind Invalid) naming the
 // field: "pod manifest: apps[0].app.supplementaryGIDs[0]: 4294967296 is out of range …".
 PodManifest parse_pod_manifest(const std::string& text);

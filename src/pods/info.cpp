@@ -53,7 +53,7 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
     app.image_name = image_display_name(a.image);
     app.image_id = a.image.id;
     if (sdir) {
-      if (auto st = try_read_file_at(sdir.get(), app.name, 4096)) app.status = parse_app_status(*st);
+      if (auto st = try_read_file_at(sdir.get(), app.name, 4096)) app.exit = parse_app_status(*st);
     }
     info.apps.push_back(std::move(app));
   }
@@ -87,32 +87,6 @@ PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail) {
   }
   read_apps(pod, info, detail);
   return info;
-}
-
-nlohmann::json to_json(const PodInfo& info) {
-  nlohmann::json j;
-  j["uuid"] = info.uuid;
-  j["state"] = state_name(info.state);
-  auto t = [&](const char* k, const std::optional<Clock::time_point>& v) {
-    if (v) j[k] = format_rfc3339(*v);
-  };
-  t("created", info.created);
-  t("prepared", info.prepared);
-  t("started", info.started);
-  t("gcMarked", info.gc_marked);
-  if (info.pid) j["pid"] = *info.pid;
-  j["apps"] = nlohmann::json::array();
-  for (const auto& a : info.apps) {
-    nlohmann::json ja = {{"name", a.name}, {"image", a.image_name}, {"imageID", a.image_id}};
-    if (a.status) {
-      ja["exitCode"] = a.status->exit_code;
-      if (a.status->signal) ja["signal"] = *a.status->signal;
-    }
-    j["apps"].push_back(std::move(ja));
-  }
-  if (!info.failure.empty()) j["failure"] = info.failure;
-  if (!info.manifest_error.empty()) j["manifestError"] = info.manifest_error;
-  return j;
 }
 
 }  // namespace pod

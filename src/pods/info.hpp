@@ -13,17 +13,9 @@ namespace pod {
 
 // Files the stage1 writes into the pod dir (Documentation/stage1-abi.md).
 
-struct AppStatus {
-  int exit_code = 0;            // 128+signal when killed by a signal
-  std::optional<int> signal;
-};
-
-struct AppInfo {
-  std::string name;
-  std::string image_name;  // name[:version]
-  std::string image_id;
-  std::optional<AppStatus> status;
-};
+// An app's exit record and what status shows of an app: the public types (include/pod/types.hpp).
+using AppStatus = AppExit;
+using AppInfo = AppStatusInfo;
 
 struct PodInfo {
   std::string uuid;
@@ -41,7 +33,6 @@ struct PodInfo {
 enum class InfoDetail { Full, Summary };
 
 PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail = InfoDetail::Full);
-nlohmann::json to_json(const PodInfo& info);
 // Parse an appstatus/<app> record; nullopt when malformed.
 std::optional<AppStatus> parse_app_status(const std::string& text);
 std::string format_app_status(const AppStatus& s);

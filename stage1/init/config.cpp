@@ -108,17 +108,9 @@ int capability_from_name(const std::string& name_in) {
   return it->second;
 }
 
-const Volume* PodConfig::volume(const std::string& name) const {
-  for (const auto& v : volumes)
-    if (v.name == name) return &v;
-  return nullptr;
-}
+const Volume* PodConfig::volume(const std::string& name) const { return contract::find_named(volumes, name); }
 
-const App* PodConfig::app(const std::string& name) const {
-  for (const auto& a : apps)
-    if (a.name == name) return &a;
-  return nullptr;
-}
+const App* PodConfig::app(const std::string& name) const { return contract::find_named(apps, name); }
 
 PodConfig parse_config(const std::string& manifest_json, const std::string& runtime_json) {
   const contract::PodManifest m = contract::parse_pod_manifest(manifest_json);

@@ -200,9 +200,9 @@ TEST_CASE("pod info reads the manifest and app statuses; corrupt files do not th
   PodInfo i = read_pod_info(p, p.state());
   REQUIRE(i.apps.size() == 2);
   CHECK(i.apps[0].image_name == "example.com/web:1.0");
-  REQUIRE(i.apps[0].status.has_value());
-  CHECK(i.apps[0].status->exit_code == 3);
-  CHECK_FALSE(i.apps[1].status.has_value());
+  REQUIRE(i.apps[0].exit.has_value());
+  CHECK(i.apps[0].exit->exit_code == 3);
+  CHECK_FALSE(i.apps[1].exit.has_value());
   write_file_at(p.fd(), poddir::kManifest, "not json");
   PodInfo j = read_pod_info(p, p.state());
   CHECK_FALSE(j.manifest_error.empty());
