@@ -1,33 +1,287 @@
 #include "util/process.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 
 #include "util/error.hpp"
 #include "util/fd.hpp"
 
+extern char** environ;
+
 namespace pod {
+
+int exit_code_of(int st) { return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st); }
+
+std::string describe_status(int st) {
+  if (WIFSIGNALED(st)) return std::string("killed by signal ") + ::strsignal(WTERMSIG(st));
+  return "exited with status " + std::to_string(WEXITSTATUS(st));
+}
+
+namespace {
+
+// The child's report to the parent on the CLOEXEC pipe: errno and the
+// error kind, then the message. Nothing arrives (EOF) when exec succeeded.
+struct Report {
+  int errnum;
+  ErrorKind kind;
+};
+
+[[noreturn]] void report_and_exit(int fd, const Error& e) {
+  const Report r{e.errnum(), e.kind()};
+  std::string buf(reinterpret_cast<const char*>(&r), sizeof r);
+  buf += e.what();
+  (void)!::write(fd, buf.data(), buf.size());
+  ::_exit(127);
+}
+
+// "<what>: <strerror(errno)>".
+[[noreturn]] void report_errno(int fd, const std::string& what) {
+  const int err = errno;
+  report_and_exit(fd, Error(what + ": " + std::strerror(err), err, ErrorKind::Io));
+}
+
+[[noreturn]] void in_child(const std::vector<char*>& argv, const std::vector<char*>* envp, const std::string& path,
+                           const std::function<int()>* body, const ChildOptions& o, int report) {
+  if (o.reset_signals) {
+    for (int s = 1; s < NSIG; ++s) ::signal(s, SIG_DFL);  // SIGKILL, SIGSTOP, RT internals: EINVAL, fine
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  }
+  if (o.setsid && ::setsid() < 0) report_errno(report, "setsid");
+  if (o.new_process_group && ::setpgid(0, 0) < 0) report_errno(report, "setpgid");
+  // Every source above 2 first, so that no dup2 clobbers another's source.
+  int src[3];
+  const Redirect* rs[3] = {&o.in, &o.out, &o.err};
+  for (int i = 0; i < 3; ++i) {
+    src[i] = -1;
+    if (rs[i]->kind == Redirect::Kind::kInherit) continue;
+    int fd = rs[i]->kind == Redirect::Kind::kNull ? ::open("/dev/null", O_RDWR | O_CLOEXEC) : rs[i]->fd;
+    if (fd < 0 || (src[i] = ::fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) report_errno(report, "cannot set up stdio");
+  }
+  for (int i = 0; i < 3; ++i)
+    if (src[i] >= 0 && ::dup2(src[i], i) < 0) report_errno(report, "cannot set up stdio");
+  for (int fd : o.keep_fds) {
+    int fl = ::fcntl(fd, F_GETFD);
+    if (fl < 0 || ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC) < 0) report_errno(report, "cannot keep fd " + std::to_string(fd));
+  }
+  if (!o.cwd.empty() && ::chdir(o.cwd.c_str()) < 0) report_errno(report, "cannot change to directory " + o.cwd);
+  try {
+    if (o.pre_exec) o.pre_exec();
+  } catch (const Error& e) {
+    report_and_exit(report, e);
+  } catch (const std::exception& e) {
+    report_and_exit(report, Error(e.what()));
+  }
+  if (body) {
+    ::close(report);  // the setup went well: the parent goes on
+    int rc = 70;
+    try {
+      rc = (*body)();
+    } catch (...) {
+    }
+    ::_exit(rc);
+  }
+  char** env = envp ? const_cast<char**>(envp->data()) : environ;
+  if (path.find('/') != std::string::npos) ::execve(path.c_str(), argv.data(), env);
+  else ::execvpe(path.c_str(), argv.data(), env);
+  report_errno(report, "cannot execute " + path);
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& v) {
+  std::vector<char*> out;
+  for (const auto& s : v) out.push_back(const_cast<char*>(s.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+}  // namespace
+
+Child::Child(Child&& o) noexcept
+    : pid_(std::exchange(o.pid_, 0)), status_(std::exchange(o.status_, std::nullopt)), on_destroy_(o.on_destroy_) {}
+
+Child& Child::operator=(Child&& o) noexcept {
+  if (this != &o) {
+    release();
+    pid_ = std::exchange(o.pid_, 0);
+    status_ = std::exchange(o.status_, std::nullopt);
+    on_destroy_ = o.on_destroy_;
+  }
+  return *this;
+}
+
+Child::~Child() { release(); }
+
+void Child::release() noexcept {
+  if (running() && on_destroy_ == ChildOptions::OnDestroy::kKill) {
+    try {
+      kill_and_wait();
+    } catch (...) {
+    }
+  }
+  pid_ = 0;
+}
+
+Child Child::start(const std::vector<std::string>& argv, const ChildOptions& opts) {
+  if (argv.empty()) throw Error("bug: Child::start with an empty argv");
+  return launch(&argv, nullptr, opts);
+}
+
+Child Child::start_function(const std::function<int()>& body, const ChildOptions& opts) {
+  return launch(nullptr, &body, opts);
+}
+
+Child Child::adopt(pid_t pid, ChildOptions::OnDestroy on_destroy) {
+  Child c;
+  c.pid_ = pid;
+  c.on_destroy_ = on_destroy;
+  return c;
+}
+
+Child Child::launch(const std::vector<std::string>* argv, const std::function<int()>* body, const ChildOptions& opts) {
+  // Everything the child needs is made before the fork.
+  const std::string path = !argv ? "" : opts.path.empty() ? (*argv)[0] : opts.path;
+  const std::vector<char*> av = argv ? c_strings(*argv) : std::vector<char*>{};
+  std::vector<char*> ev;
+  if (opts.env) ev = c_strings(*opts.env);
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
+  UniqueFd rd(p[0]), wr(p[1]);
+  pid_t pid = opts.clone_flags ? static_cast<pid_t>(::syscall(SYS_clone, opts.clone_flags | SIGCHLD, 0, 0, 0, 0))
+                               : ::fork();
+  if (pid < 0) throw_sys(opts.clone_flags ? "clone" : "fork");
+  if (pid == 0) {
+    rd.reset();
+    in_child(av, opts.env ? &ev : nullptr, path, body, opts, wr.get());
+  }
+  wr.reset();
+  Child c;
+  c.pid_ = pid;
+  c.on_destroy_ = opts.on_destroy;
+  std::string report;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(rd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    report.append(buf, static_cast<size_t>(n));
+  }
+  if (report.empty()) return c;
+  c.wait_status(true);
+  Report r{0, ErrorKind::Failed};
+  if (report.size() >= sizeof r) {
+    std::memcpy(&r, report.data(), sizeof r);
+    report.erase(0, sizeof r);
+  }
+  throw Error(report, r.errnum, r.kind);
+}
+
+std::optional<int> Child::exit_code() const {
+  if (!status_) return std::nullopt;
+  return exit_code_of(*status_);
+}
+
+std::optional<int> Child::wait_status(bool block) {
+  if (status_ || pid_ <= 0) return status_;
+  int st = 0;
+  pid_t r;
+  while ((r = ::waitpid(pid_, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (r < 0) throw_sys("cannot wait for process " + std::to_string(pid_));
+  if (r == pid_) status_ = st;
+  return status_;
+}
+
+int Child::wait() {
+  if (pid_ <= 0) throw Error("bug: waiting for a child that was never started");
+  return exit_code_of(*wait_status(true));
+}
+
+std::optional<int> Child::try_wait() {
+  if (pid_ <= 0) return std::nullopt;
+  auto st = wait_status(false);
+  if (!st) return std::nullopt;
+  return exit_code_of(*st);
+}
+
+std::optional<int> Child::wait_for(int timeout_ms) {
+  if (auto code = try_wait(); code || pid_ <= 0) return code;
+  timespec start{};
+  ::clock_gettime(CLOCK_MONOTONIC, &start);
+  auto elapsed_ms = [&] {
+    timespec now{};
+    ::clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+  };
+  // A pidfd becomes readable when the process ends; without one (old
+  // kernels), look every few milliseconds.
+  UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+  for (;;) {
+    long left = timeout_ms - elapsed_ms();
+    if (left <= 0) return try_wait();
+    if (pidfd) {
+      pollfd p{pidfd.get(), POLLIN, 0};
+      ::poll(&p, 1, static_cast<int>(left));
+    } else {
+      timespec ts{0, (left < 5 ? left : 5) * 1000000};
+      ::nanosleep(&ts, nullptr);
+    }
+    if (auto code = try_wait()) return code;
+  }
+}
+
+bool Child::signal(int sig) const { return running() && ::kill(pid_, sig) == 0; }
+
+void Child::kill_and_wait() {
+  if (!running()) return;
+  ::kill(pid_, SIGKILL);
+  wait_status(true);
+}
+
+bool Child::collect(const Reaped& r) {
+  if (pid_ <= 0 || r.pid != pid_ || status_) return false;
+  status_ = r.status;
+  return true;
+}
+
+std::optional<Reaped> reap_any(bool block) {
+  int st = 0;
+  pid_t r;
+  while ((r = ::waitpid(-1, &st, block ? 0 : WNOHANG)) < 0 && errno == EINTR) {
+  }
+  if (r <= 0) return std::nullopt;
+  return Reaped{r, st};
+}
+
+void exec_argv(const std::vector<std::string>& argv) {
+  if (argv.empty()) throw Error("bug: exec_argv with an empty argv");
+  const std::vector<char*> av = c_strings(argv);
+  ::execvp(av[0], av.data());
+  throw_sys("cannot execute " + argv[0]);
+}
 
 void run_checked(const std::vector<std::string>& argv, const std::string& what) {
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
-  std::vector<char*> av;
-  for (const auto& a : argv) av.push_back(const_cast<char*>(a.c_str()));
-  av.push_back(nullptr);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_sys("fork");
-  if (pid == 0) {
-    int null = ::open("/dev/null", O_RDONLY);
-    if (null >= 0) ::dup2(null, 0);
-    ::dup2(wr.get(), 2);
-    ::execvp(av[0], av.data());
-    ::dprintf(2, "cannot execute %s: %s", av[0], std::strerror(errno));
-    ::_exit(127);
+  ChildOptions o;
+  o.in = Redirect::null();
+  o.err = Redirect::to_fd(wr.get());
+  Child child;
+  try {
+    child = Child::start(argv, o);
+  } catch (const Error& e) {
+    throw e.with_context(what + " failed");
   }
   wr.reset();
   std::string err;
@@ -39,10 +293,7 @@ void run_checked(const std::vector<std::string>& argv, const std::string& what) 
     err.append(buf, static_cast<size_t>(n));
     if (err.size() > 8192) err.erase(0, err.size() - 8192);
   }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return;
+  if (child.wait() == 0) return;
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   throw Error(what + " failed" + (err.empty() ? "" : ": " + err));
 }
