@@ -3,14 +3,13 @@
 //   enter [--debug] --app=<name> [--tty] <uuid> -- <cmd> [args...]    cwd = $P
 //
 // Joins the pod init's cgroup and its ipc, uts, net, pid and mount
-// namespaces, then forks `/init enter --app=<name> -- cmd...` inside: the
+// namespaces, then starts `/init enter --app=<name> -- cmd...` inside: the
 // init applies the app's chroot, environment, capabilities, seccomp and
 // credentials exactly as for the app itself. Exits with the command's status.
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +19,7 @@
 #include "common.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 using namespace pod;
 using namespace pod::stage1;
@@ -78,27 +78,23 @@ int enter_main(int argc, char** argv) {
   cmd.push_back("--");
   for (const auto& a : args.rest) cmd.push_back(a);
 
-  g_child = ::fork();  // the pid namespace applies to children only
-  if (g_child < 0) throw_sys("fork");
-  if (g_child == 0) {
-    if (args.has("--tty") && ::isatty(STDIN_FILENO)) {
-      ::setsid();
-      ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
-    }
-    std::vector<char*> av;
-    for (auto& s : cmd) av.push_back(s.data());
-    av.push_back(nullptr);
-    std::string term = std::string("TERM=") + (::getenv("TERM") ? ::getenv("TERM") : "dumb");
-    char* env[] = {term.data(), nullptr};
-    ::execve("/init", av.data(), env);
-    std::cerr << "enter: cannot execute /init in the pod: " << std::strerror(errno) << "\n";
-    ::_exit(kExitFailure);
+  // The pid namespace applies to children only.
+  ChildOptions c;
+  c.env = std::vector<std::string>{std::string("TERM=") + (::getenv("TERM") ? ::getenv("TERM") : "dumb")};
+  if (args.has("--tty") && ::isatty(STDIN_FILENO)) {
+    c.setsid = true;
+    c.pre_exec = [] { ::ioctl(STDIN_FILENO, TIOCSCTTY, 0); };
   }
+  Child child;
+  try {
+    child = Child::start(cmd, c);
+  } catch (const Error& e) {
+    std::cerr << "enter: pod " << uuid << ": " << e.what() << "\n";
+    return kExitFailure;  // as a stage1 failure, not the command's status
+  }
+  g_child = child.pid();
   for (int s : {SIGTERM, SIGINT, SIGHUP}) ::signal(s, forward);
-  int status;
-  while (::waitpid(g_child, &status, 0) < 0)
-    if (errno != EINTR) throw_sys("waitpid");
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return child.wait();
 }
 
 }  // namespace

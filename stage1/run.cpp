@@ -20,7 +20,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <sys/wait.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -39,6 +38,7 @@
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 using namespace pod;
 using namespace pod::stage1;
@@ -175,49 +175,30 @@ void private_nspawn_run_dir() {
     std::cerr << "run: warning: cannot mount a tmpfs on " << dir << ": " << std::strerror(errno) << "\n";
 }
 
-// In the forked child: join the pod's cgroups and exec nspawn. Failures are
-// recorded in `failure` here, since the parent only sees an exit status.
-[[noreturn]] void exec_nspawn(const Options& o, std::vector<std::string> argv_s, std::vector<std::string> env_s,
-                              const sigset_t& blocked) {
-  try {
+// systemd-nspawn as our child: it joins the pod's cgroups first. A failure
+// there or of the exec comes back as an Error from Child::start, which main()
+// records in `failure`.
+Child start_nspawn(const Options& o, const std::vector<std::string>& argv, std::vector<std::string> env) {
+  ChildOptions c;
+  c.env = std::move(env);
+  if (!o.interactive) c.in = Redirect::null();  // stdin is the pod's only in interactive mode
+  // nspawn holds the pod lock too (it keeps inherited fds for itself, not for
+  // the payload): if this supervisor is killed -9, the pod stays "running"
+  // for as long as nspawn and so the apps live, instead of looking exited.
+  // For the same reason a failure of ours leaves nspawn running (detach)
+  // rather than SIGKILLing it under the pod.
+  c.keep_fds = {o.lock_fd};
+  c.on_destroy = ChildOptions::OnDestroy::kDetach;
+  c.pre_exec = [&] {
     if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
     private_nspawn_run_dir();
-    // stdin is the pod's only in interactive mode.
-    if (!o.interactive) {
-      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (null >= 0) ::dup2(null, STDIN_FILENO);
-    }
-    std::vector<char*> argv, env;
-    for (auto& s : argv_s) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    for (auto& s : env_s) env.push_back(s.data());
-    env.push_back(nullptr);
     if (o.debug) {
       std::string line;
-      for (const auto& s : argv_s) line += " " + s;
+      for (const auto& a : argv) line += " " + a;
       std::cerr << "run: exec" << line << "\n";
     }
-    // nspawn holds the pod lock too (it keeps inherited fds for itself, not for
-    // the payload): if this supervisor is killed -9, the pod stays "running"
-    // for as long as nspawn and so the apps live, instead of looking exited.
-    int fl = ::fcntl(o.lock_fd, F_GETFD);
-    if (fl >= 0) ::fcntl(o.lock_fd, F_SETFD, fl & ~FD_CLOEXEC);
-    ::sigprocmask(SIG_UNBLOCK, &blocked, nullptr);
-    ::execve(argv[0], argv.data(), env.data());
-    throw_sys("cannot execute " + argv_s[0]);
-  } catch (const std::exception& e) {
-    std::cerr << "run: " << e.what() << "\n";
-    try {
-      write_file_atomic_at(o.lock_fd, poddir::kFailure, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
-    } catch (const std::exception&) {
-    }
-  }
-  ::_exit(kExitFailure);
-}
-
-std::string describe(int status) {
-  if (WIFSIGNALED(status)) return std::string("killed by signal ") + strsignal(WTERMSIG(status));
-  return "exited with status " + std::to_string(WEXITSTATUS(status));
+  };
+  return Child::start(argv, c);
 }
 
 int run_main(int argc, char** argv) {
@@ -230,7 +211,7 @@ int run_main(int argc, char** argv) {
   if (!lock) throw usage_error("POD_LOCK_FD is not set");
   o.lock_fd = std::atoi(lock);
   // We keep the lock for the life of the pod; of what we start only nspawn
-  // inherits it (see exec_nspawn).
+  // inherits it (see start_nspawn).
   if (::fcntl(o.lock_fd, F_SETFD, FD_CLOEXEC) < 0) throw_sys("POD_LOCK_FD " + std::string(lock));
   const int pod = o.lock_fd;  // the locked fd is the pod dir itself
   o.pod_path = fd_path(pod);
@@ -267,15 +248,11 @@ int run_main(int argc, char** argv) {
   if (sfd < 0) throw_sys("signalfd");
   UniqueFd sigfd(sfd);
 
-  auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
-  auto env_s = nspawn_env();
-  pid_t child = ::fork();
-  if (child < 0) throw_sys("fork");
-  if (child == 0) exec_nspawn(o, std::move(argv_s), std::move(env_s), blocked);
+  const auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
+  Child nspawn = start_nspawn(o, argv_s, nspawn_env());
 
   pid_t init_pid = 0;
   int pending_stop = 0;  // a signal that arrived before the init's pid
-  int status = 0;
   for (;;) {
     std::vector<struct pollfd> p = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
     for (const auto& r : relays) p.push_back({r.fd(), POLLIN, 0});
@@ -299,7 +276,7 @@ int run_main(int argc, char** argv) {
     while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
       int sig = static_cast<int>(si.ssi_signo);
       if (sig == SIGCHLD) {
-        if (::waitpid(child, &status, WNOHANG) == child) exited = true;
+        if (nspawn.try_wait()) exited = true;
       } else if (init_pid) {
         ::kill(init_pid, SIGTERM);
       } else {
@@ -321,7 +298,7 @@ int run_main(int argc, char** argv) {
     why = "pod was killed by stop --force";
     code = 128 + SIGKILL;
   } else {
-    why = "systemd-nspawn " + describe(status) + " before the pod init recorded an exit status";
+    why = "systemd-nspawn " + describe_status(*nspawn.status()) + " before the pod init recorded an exit status";
   }
   if (!exists_at(pod, poddir::kFailure)) write_file_atomic_at(pod, poddir::kFailure, why + "\n", 0644, Durability::kVolatile);
   std::cerr << "run: " << why << "\n";

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +13,7 @@
 #include "pods/pod.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 extern char** environ;
 
@@ -84,26 +84,16 @@ std::vector<char*> argv_of(const std::string& path, const std::vector<std::strin
 
 int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& args, bool quiet_stdout) {
   const std::string path = entrypoint_path(pod, ep);
-  const std::string cwd = pod.path();
-  auto argv = argv_of(path, args);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_sys("fork");
-  if (pid == 0) {
-    if (::chdir(cwd.c_str()) < 0) ::_exit(125);
-    if (quiet_stdout) {
-      int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-      if (null >= 0) ::dup2(null, 1);
-    }
-    ::execv(path.c_str(), argv.data());
-    ::dprintf(2, "pod: cannot execute stage1 entrypoint %s: %s\n", path.c_str(), std::strerror(errno));
-    ::_exit(125);
+  std::vector<std::string> argv = {path};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildOptions o;
+  o.cwd = pod.path();
+  if (quiet_stdout) o.out = Redirect::null();
+  try {
+    return Child::start(argv, o).wait();
+  } catch (const Error& e) {
+    throw e.with_context("stage1 entrypoint " + ep);
   }
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0) {
-    if (errno != EINTR) throw_sys("waitpid");
-  }
-  if (WIFEXITED(st)) return WEXITSTATUS(st);
-  return 128 + WTERMSIG(st);
 }
 
 void exec(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,

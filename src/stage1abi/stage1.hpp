@@ -48,7 +48,8 @@ Entrypoints pod_entrypoints(const Pod& pod);
 // when the pod never got a stage1 or its stage1 has no gc entrypoint).
 std::function<void(Pod&)> teardown(bool debug);
 
-// Run an entrypoint as a child with cwd = pod dir and wait; returns its exit status.
+// Run an entrypoint as a child with cwd = pod dir and wait; returns its exit
+// status (128+N when killed by signal N). Throws when it cannot be executed.
 int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& args, bool quiet_stdout = false);
 // exec an entrypoint in place of this process (run, enter). Never returns.
 [[noreturn]] void exec(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,
