@@ -66,10 +66,8 @@ std::string find_executable(int rootfd, const std::string& name, const std::stri
   throw Error("app " + app + ": " + name + " not found in PATH " + path_var + " of the app's rootfs");
 }
 
-[[noreturn]] void fail(int err_fd, const std::string& what, int err = errno) {
-  std::string msg = "pod-init: " + what + (err ? std::string(": ") + std::strerror(err) : "") + "\n";
-  (void)!::write(err_fd, msg.data(), msg.size());
-  ::_exit(127);
+[[noreturn]] void fail(const std::string& what, int err = errno) {
+  throw Error(what + (err ? std::string(": ") + std::strerror(err) : ""), err);
 }
 
 int last_cap() {
@@ -79,25 +77,25 @@ int last_cap() {
 
 // Bounding set, inheritable and ambient sets reduced to `keep`: after execve a
 // root app can only have these, a non-root app none.
-void restrict_capabilities(uint64_t keep, int err_fd) {
+void restrict_capabilities(uint64_t keep) {
   int last = last_cap();
   for (int c = 0; c <= last; ++c)
     if (!(keep & (1ull << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      fail(err_fd, "cannot drop capability " + std::to_string(c) + " from the bounding set");
+      fail("cannot drop capability " + std::to_string(c) + " from the bounding set");
   ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &hdr, data) < 0) fail(err_fd, "capget");
+  if (::syscall(SYS_capget, &hdr, data) < 0) fail("capget");
   data[0].inheritable &= static_cast<uint32_t>(keep);
   data[1].inheritable &= static_cast<uint32_t>(keep >> 32);
-  if (::syscall(SYS_capset, &hdr, data) < 0) fail(err_fd, "capset");
+  if (::syscall(SYS_capset, &hdr, data) < 0) fail("capset");
 }
 
-void load_filter(const unsigned char* bpf, size_t size, int err_fd) {
+void load_filter(const unsigned char* bpf, size_t size) {
   struct sock_fprog prog {};
   prog.len = static_cast<unsigned short>(size / sizeof(struct sock_filter));
   prog.filter = reinterpret_cast<struct sock_filter*>(const_cast<unsigned char*>(bpf));
-  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) fail(err_fd, "cannot install the seccomp filter");
+  if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) fail("cannot install the seccomp filter");
 }
 
 }  // namespace
@@ -130,26 +128,29 @@ ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> a
   return s;
 }
 
-void exec_app(const ExecSpec& s, int err_fd) {
-  if (::chdir(s.root.c_str()) < 0 || ::chroot(".") < 0) fail(err_fd, "cannot chroot into " + s.root);
-  if (::chdir(s.cwd.c_str()) < 0) fail(err_fd, "cannot change to working directory " + s.cwd);
-  restrict_capabilities(s.capabilities, err_fd);
-  if (s.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail(err_fd, "cannot set no_new_privs");
+void apply_app(const ExecSpec& s) {
+  if (::chdir(s.root.c_str()) < 0 || ::chroot(".") < 0) fail("cannot chroot into " + s.root);
+  if (::chdir(s.cwd.c_str()) < 0) fail("cannot change to working directory " + s.cwd);
+  restrict_capabilities(s.capabilities);
+  if (s.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("cannot set no_new_privs");
   // Before dropping root: without no_new_privs loading needs CAP_SYS_ADMIN.
   // The allow list keeps setgroups/setgid/setuid/execve.
-  load_filter(bpf::kAllowList, sizeof bpf::kAllowList, err_fd);
-  load_filter(bpf::kAuditMask, sizeof bpf::kAuditMask, err_fd);
-  if (::setgroups(s.creds.groups.size(), s.creds.groups.data()) < 0) fail(err_fd, "setgroups");
-  if (::setresgid(s.creds.gid, s.creds.gid, s.creds.gid) < 0) fail(err_fd, "setgid " + std::to_string(s.creds.gid));
-  if (::setresuid(s.creds.uid, s.creds.uid, s.creds.uid) < 0) fail(err_fd, "setuid " + std::to_string(s.creds.uid));
+  load_filter(bpf::kAllowList, sizeof bpf::kAllowList);
+  load_filter(bpf::kAuditMask, sizeof bpf::kAuditMask);
+  if (::setgroups(s.creds.groups.size(), s.creds.groups.data()) < 0) fail("setgroups");
+  if (::setresgid(s.creds.gid, s.creds.gid, s.creds.gid) < 0) fail("setgid " + std::to_string(s.creds.gid));
+  if (::setresuid(s.creds.uid, s.creds.uid, s.creds.uid) < 0) fail("setuid " + std::to_string(s.creds.uid));
+}
 
+void exec_app(const ExecSpec& s) {
+  apply_app(s);
   std::vector<char*> argv, envp;
   for (const auto& a : s.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   for (const auto& e : s.env) envp.push_back(const_cast<char*>(e.c_str()));
   envp.push_back(nullptr);
   ::execve(s.path.c_str(), argv.data(), envp.data());
-  fail(err_fd, "cannot execute " + s.path);
+  fail("cannot execute " + s.path);
 }
 
 }  // namespace pod::init

@@ -1,7 +1,7 @@
 // Starting one app process: everything that can fail for a reason the user
 // should read (user names, working directory, the executable) is resolved in
-// the init first (prepare_exec); the forked child then only applies it
-// (exec_app): chroot, cwd, capability bounding set, no_new_privs, seccomp,
+// the init first (prepare_exec); the app's process then only applies it
+// (apply_app): chroot, cwd, capability bounding set, no_new_privs, seccomp,
 // credentials, environment, execve.
 #pragma once
 #include <string>
@@ -30,8 +30,12 @@ struct ExecSpec {
 // $TERM on (interactive apps and enter).
 ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> argv = {});
 
-// In the forked child. On failure writes "<message>" to err_fd (a CLOEXEC
-// pipe the parent reads; EOF there means execve succeeded) and _exit(127).
-[[noreturn]] void exec_app(const ExecSpec& spec, int err_fd);
+// In the app's process, before its exec: chroot, cwd, capabilities,
+// no_new_privs, seccomp, credentials. Throws pod::Error on a failure (the
+// caller reports it: Child's pre-exec pipe, or enter's stderr).
+void apply_app(const ExecSpec& spec);
+// apply_app(), then execve in place of this process (enter). Throws when
+// anything fails.
+[[noreturn]] void exec_app(const ExecSpec& spec);
 
 }  // namespace pod::init

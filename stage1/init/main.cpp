@@ -93,7 +93,7 @@ int enter_mode(int argc, char** argv) {
   const App* app = cfg.app(app_name);
   if (!app) throw Error("no app named " + app_name + " in this pod", 0, ErrorKind::Usage);
   ExecSpec spec = prepare_exec(*app, true, cmd);
-  exec_app(spec, STDERR_FILENO);
+  exec_app(spec);
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include "rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 namespace pod::init {
 
@@ -27,7 +28,7 @@ namespace {
 
 struct Running {
   const App* app;
-  pid_t pid = 0;
+  Child child;
   std::optional<int> exit_code;  // set once reaped
 };
 
@@ -48,13 +49,6 @@ UniqueFd setup_signals() {
   int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (fd < 0) throw_sys("signalfd");
   return UniqueFd(fd);
-}
-
-void reset_signals_in_child() {
-  sigset_t set;
-  sigemptyset(&set);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) ::signal(s, SIG_DFL);
-  ::sigprocmask(SIG_SETMASK, &set, nullptr);
 }
 
 // Tell the stage1 run entrypoint, if it asked (POD_INIT_NOTIFY), that we are
@@ -87,53 +81,31 @@ void notify(const std::string& msg) {
   if (::sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) log_warn("cannot notify " + std::string(path) + ": " + std::strerror(errno));
 }
 
-// Fork and exec one app. Returns its pid once execve succeeded; throws with
-// the child's own message when it did not.
-pid_t spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
+// Start one app; throws with the child's own message when its setup or exec
+// failed. Its stdio: the console (interactive, with stdin as its controlling
+// terminal), the init's stdout/stderr (attached), or else logs/<app>.log.
+Child spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
+  ChildOptions o;
+  o.path = spec.path;
+  o.env = spec.env;
+  o.setsid = true;
+  o.pre_exec = [&] {
+    if (rt.interactive && ::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    apply_app(spec);
+  };
   UniqueFd log;
-  const bool to_console = rt.interactive || rt.attach;
-  if (!to_console) {
+  if (!rt.interactive) o.in = Redirect::null();
+  if (!rt.interactive && !rt.attach) {
     int fd = ::openat(logs_dirfd, (spec.app + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
     if (fd < 0) throw_sys("app " + spec.app + ": cannot open its log");
     log.reset(fd);
+    o.out = o.err = Redirect::to_fd(fd);
   }
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) < 0) throw_sys("pipe2");
-  UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_sys("fork");
-  if (pid == 0) {
-    reset_signals_in_child();
-    ::setsid();
-    if (rt.interactive) {
-      if (::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
-    } else if (rt.attach) {
-      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (null < 0 || ::dup2(null, STDIN_FILENO) < 0) {
-        const char m[] = "cannot set up stdio";
-        (void)!::write(wr.get(), m, sizeof m - 1);
-        ::_exit(127);
-      }
-    } else {
-      int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-      if (null < 0 || ::dup2(null, STDIN_FILENO) < 0 || ::dup2(log.get(), STDOUT_FILENO) < 0 ||
-          ::dup2(log.get(), STDERR_FILENO) < 0) {
-        const char m[] = "cannot set up stdio";
-        (void)!::write(wr.get(), m, sizeof m - 1);
-        ::_exit(127);
-      }
-    }
-    exec_app(spec, wr.get());
+  try {
+    return Child::start(spec.argv, o);
+  } catch (const Error& e) {
+    throw e.with_context("app " + spec.app);
   }
-  wr.reset();
-  std::string err = read_fd(rd.get(), "exec status pipe", 4096);
-  if (!err.empty()) {
-    ::waitpid(pid, nullptr, 0);
-    if (err.rfind("pod-init: ", 0) == 0) err = err.substr(10);
-    while (!err.empty() && err.back() == '\n') err.pop_back();
-    throw Error("app " + spec.app + ": " + err);
-  }
-  return pid;
 }
 
 std::string exit_record(int status, int& exit_code) {
@@ -155,7 +127,7 @@ void kill_all(int sig) {
 class Supervisor {
  public:
   Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
-    for (const auto& a : cfg.apps) apps_.push_back({&a, 0, std::nullopt});
+    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt});
   }
 
   int run() {
@@ -171,12 +143,11 @@ class Supervisor {
     }
     try {
       for (size_t i = 0; i < apps_.size(); ++i) {
-        apps_[i].pid = spawn(specs[i], cfg_.runtime, logs_dir.get());
-        log_debug("started app " + apps_[i].app->name + " as pid " + std::to_string(apps_[i].pid));
+        apps_[i].child = spawn(specs[i], cfg_.runtime, logs_dir.get());
+        log_debug("started app " + apps_[i].app->name + " as pid " + std::to_string(apps_[i].child.pid()));
       }
     } catch (...) {
-      kill_all(SIGKILL);
-      reap_all();
+      end_pod(status_dir.get());
       throw;
     }
     write_file_at(pod_dirfd_, poddir::kReady, "", 0644, Durability::kVolatile);
@@ -190,34 +161,33 @@ class Supervisor {
  private:
   size_t running() const {
     size_t n = 0;
-    for (const auto& r : apps_) n += r.pid && !r.exit_code;
+    for (const auto& r : apps_) n += r.child && !r.exit_code;
     return n;
   }
 
-  void reap(int status_dirfd) {
-    for (;;) {
-      int status;
-      pid_t pid = ::waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) return;
+  // Collect every child that ended (block: until none is left): the apps'
+  // exit records; orphans re-parented to us are just reaped.
+  void reap(int status_dirfd, bool block = false) {
+    while (auto ended = reap_any(block)) {
       for (auto& r : apps_) {
-        if (r.pid != pid || r.exit_code) continue;
+        if (!r.child.collect(*ended)) continue;
         int code;
-        write_file_atomic_at(status_dirfd, r.app->name, exit_record(status, code), 0644, Durability::kVolatile);
+        write_file_atomic_at(status_dirfd, r.app->name, exit_record(ended->status, code), 0644, Durability::kVolatile);
         r.exit_code = code;
         log_debug("app " + r.app->name + " exited with " + std::to_string(code));
       }
     }
   }
 
-  void reap_all() {
-    while (::waitpid(-1, nullptr, 0) > 0 || errno == EINTR) {
-    }
+  // Whatever the apps left behind (daemons) goes with the pod.
+  void end_pod(int status_dirfd) {
+    kill_all(SIGKILL);
+    reap(status_dirfd, true);
   }
 
   void stop(int sig, int timerfd) {
     log_debug(std::string("stopping the apps (") + strsignal(sig) + ")");
-    for (const auto& r : apps_)
-      if (r.pid && !r.exit_code) ::kill(r.pid, SIGTERM);
+    for (const auto& r : apps_) r.child.signal(SIGTERM);
     struct itimerspec its {};
     its.it_value.tv_sec = cfg_.runtime.stop_timeout_s > 0 ? cfg_.runtime.stop_timeout_s : 1;
     if (!stopping_) ::timerfd_settime(timerfd, 0, &its, nullptr);
@@ -240,8 +210,7 @@ class Supervisor {
         uint64_t n;
         (void)!::read(tfd, &n, sizeof n);
         kill_all(SIGKILL);
-        for (const auto& r : apps_)
-          if (r.pid && !r.exit_code) ::kill(r.pid, SIGKILL);
+        for (const auto& r : apps_) r.child.signal(SIGKILL);
       }
       struct signalfd_siginfo si;
       while (::read(sigfd, &si, sizeof si) == sizeof si) {
@@ -250,9 +219,7 @@ class Supervisor {
       }
       reap(status_dirfd);
     }
-    // Whatever the apps left behind (daemons) goes with the pod.
-    kill_all(SIGKILL);
-    reap_all();
+    end_pod(status_dirfd);
   }
 
   const PodConfig& cfg_;
