@@ -38,7 +38,9 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 #include "net.hpp"
 #include "relay.hpp"
 
@@ -240,33 +242,29 @@ void setup_root(const Config& cfg) {
   }
 }
 
-pid_t start_init(const Config& cfg) {
-  pid_t pid = static_cast<pid_t>(syscall(SYS_clone, CLONE_NEWPID | CLONE_NEWNS | SIGCHLD, 0, 0, 0, 0));
-  if (pid < 0) power_off("cannot clone the pod init");
-  if (pid > 0) return pid;
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
-  mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
-  do_mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-  if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) {
-    logmsg("cannot enter the stage1 rootfs: %s", strerror(errno));
-    _exit(125);
-  }
-  setsid();
+// The pod init as PID 1 of new PID and mount namespaces, chrooted into the
+// stage1 root with its own /proc.
+pod::Child start_init(const Config& cfg) {
   std::vector<std::string> args = {"/init"};
   if (cfg.guest.value("debug", false)) args.push_back("--debug");
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string init_notify = std::string("POD_INIT_NOTIFY=") + podkvm::GuestRelay::kInitSocket;
-  const std::string app_notify = std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir;
-  const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                        "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm", init_notify.c_str(), app_notify.c_str(),
-                        nullptr};
-  execve("/init", argv.data(), const_cast<char**>(envp));
-  logmsg("cannot exec the pod init /init: %s", strerror(errno));
-  _exit(125);
+  pod::ChildOptions o;
+  o.clone_flags = CLONE_NEWPID | CLONE_NEWNS;
+  o.setsid = true;
+  o.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                   "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm",
+                                   std::string("POD_INIT_NOTIFY=") + podkvm::GuestRelay::kInitSocket,
+                                   std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir};
+  o.pre_exec = [] {
+    mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
+    do_mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+    if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) pod::throw_sys("cannot enter the stage1 rootfs");
+  };
+  try {
+    return pod::Child::start(args, o);
+  } catch (const std::exception& e) {
+    logmsg("cannot start the pod init: %s", e.what());
+    power_off("no pod init");
+  }
 }
 
 // ---- enter sessions -------------------------------------------------------
@@ -297,25 +295,21 @@ pid_t start_init(const Config& cfg) {
 
   int in[2], out[2], err[2];
   if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) fail("pipe failed");
-  pid_t child = fork();
-  if (child < 0) fail("fork failed");
-  if (child == 0) {
-    dup2(in[0], 0);
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) {
-      fprintf(stderr, "enter: cannot enter the stage1 root: %s\n", strerror(errno));
-      _exit(125);
-    }
-    std::vector<std::string> full = {"/init", "enter", "--app=" + app_name, "--"};
-    full.insert(full.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& x : full) argv.push_back(x.data());
-    argv.push_back(nullptr);
-    const char* envp[] = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", nullptr};
-    execve("/init", argv.data(), const_cast<char**>(envp));
-    fprintf(stderr, "enter: exec /init: %s\n", strerror(errno));
-    _exit(126);
+  std::vector<std::string> full = {"/init", "enter", "--app=" + app_name, "--"};
+  full.insert(full.end(), args.begin(), args.end());
+  pod::ChildOptions o;
+  o.in = pod::Redirect::to_fd(in[0]);
+  o.out = pod::Redirect::to_fd(out[1]);
+  o.err = pod::Redirect::to_fd(err[1]);
+  o.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"};
+  o.pre_exec = [] {
+    if (chdir("/newroot") != 0 || chroot(".") != 0 || chdir("/") != 0) pod::throw_sys("cannot enter the stage1 root");
+  };
+  pod::Child child;
+  try {
+    child = pod::Child::start(full, o);
+  } catch (const std::exception& e) {
+    fail(e.what());  // the host side says "enter: …"
   }
   close(in[0]);
   close(out[1]);
@@ -334,7 +328,7 @@ pid_t start_init(const Config& cfg) {
     if (p[0].revents & POLLIN) {
       podkvm::Frame f;
       if (!podkvm::recv_frame(port, f)) {
-        kill(child, SIGKILL);
+        child.signal(SIGKILL);
         _exit(1);
       }
       if (f.type == podkvm::kStdin && stdin_w >= 0) {
@@ -348,7 +342,7 @@ pid_t start_init(const Config& cfg) {
       }
     } else if (p[0].revents & (POLLHUP | POLLERR)) {
       // The host went away: end the command.
-      kill(child, SIGKILL);
+      child.signal(SIGKILL);
       _exit(1);
     }
     for (int i = 1; i < 3; i++) {
@@ -362,10 +356,7 @@ pid_t start_init(const Config& cfg) {
     }
   }
   if (stdin_w >= 0) close(stdin_w);
-  int st = 0;
-  while (waitpid(child, &st, 0) < 0 && errno == EINTR) {
-  }
-  int code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  const int code = child.wait();
   podkvm::send_frame(port, podkvm::kExit, std::to_string(code));
   _exit(0);
 }
@@ -432,18 +423,18 @@ int main() {
   podkvm::GuestRelay relay;
   if (!relay.bind("/newroot", cfg.guest.value("notifyApps", std::vector<std::string>{})))
     logmsg("sd_notify from the pod will not reach the host");
-  pid_t init_pid = start_init(cfg);
+  pod::Child init = start_init(cfg);
+  const pid_t init_pid = init.pid();
   DEBUG("pod init is pid %d", init_pid);
-  int init_status = -1;
 
   std::string ctl_path, enter_path, notify_path;
   int ctl = -1, enter = -1, notify = -1;
-  pid_t session = -1;
+  pod::Child session;  // the enter session, one at a time
   int64_t kill_at = -1, poweroff_at = -1;
   int64_t ctl_idle_until = 0, enter_idle_until = 0, next_stop_check = 0;
   const int stop_timeout_ms = cfg.guest.value("stopTimeout", 10) * 1000 + 5000;
 
-  while (init_status < 0) {
+  while (init.running()) {
     int64_t now = now_ms();
     if (ctl < 0 && (ctl_path = find_port(podkvm::kCtlPort)) != "")
       ctl = open(ctl_path.c_str(), O_RDWR | O_CLOEXEC | O_NONBLOCK);
@@ -455,7 +446,7 @@ int main() {
     relay.add_pollfds(p);
     // An unconnected port polls as POLLHUP at once; look at it again later.
     if (ctl >= 0 && now >= ctl_idle_until) p[1].fd = ctl;
-    if (enter >= 0 && session < 0 && now >= enter_idle_until) p[2].fd = enter;
+    if (enter >= 0 && !session.running() && now >= enter_idle_until) p[2].fd = enter;
     int timeout = 100;
     if (ctl < 0 || enter < 0) timeout = 50;
     if (kill_at >= 0) timeout = static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(timeout, kill_at - now)));
@@ -466,13 +457,12 @@ int main() {
     if (p[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) kill(init_pid, SIGTERM);
+        if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) init.signal(SIGTERM);
         if (si.ssi_signo != SIGCHLD) continue;
-        int st;
-        pid_t w;
-        while ((w = waitpid(-1, &st, WNOHANG)) > 0) {
-          if (w == init_pid) init_status = st;
-          if (w == session) session = -1;
+        // PID 1: reap whatever ended, orphans included.
+        while (auto ended = pod::reap_any()) {
+          init.collect(*ended);
+          session.collect(*ended);
         }
       }
     }
@@ -486,9 +476,9 @@ int main() {
         if (ok && f.type == podkvm::kReqStop) {
           logmsg("stop requested (%s)", f.data.c_str());
           if (f.data == "force") {
-            kill(init_pid, SIGKILL);
+            init.signal(SIGKILL);
           } else {
-            kill(init_pid, SIGTERM);
+            init.signal(SIGTERM);
             if (kill_at < 0) kill_at = now + stop_timeout_ms;
           }
           podkvm::send_frame(ctl, podkvm::kAck, "");
@@ -499,11 +489,13 @@ int main() {
     }
     if (p[2].fd >= 0 && p[2].revents) {
       if (p[2].revents & POLLIN) {
-        session = fork();
-        if (session == 0) {
-          sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-          close(sfd);
-          enter_session(enter, init_pid);
+        try {
+          session = pod::Child::start_function([&]() -> int {
+            close(sfd);
+            enter_session(enter, init_pid);
+          });
+        } catch (const std::exception& e) {
+          logmsg("cannot start an enter session: %s", e.what());
         }
       } else {
         enter_idle_until = now + 100;
@@ -518,27 +510,27 @@ int main() {
         logmsg("stop requested through the pod dir (%s)", req.c_str());
         unlink("/pod/stage1-state/stop-request");
         if (req.rfind("force", 0) == 0) {
-          kill(init_pid, SIGKILL);
+          init.signal(SIGKILL);
         } else {
-          kill(init_pid, SIGTERM);
+          init.signal(SIGTERM);
           kill_at = now + stop_timeout_ms;
         }
       }
     }
     if (kill_at >= 0 && now >= kill_at) {
       logmsg("pod init did not stop in time, killing it");
-      kill(init_pid, SIGKILL);
+      init.signal(SIGKILL);
       kill_at = -1;
       poweroff_at = now + 5000;
     }
     if (poweroff_at >= 0 && now >= poweroff_at) break;
   }
-  if (session > 0) kill(session, SIGKILL);
-  if (init_status >= 0) {
-    if (WIFEXITED(init_status))
-      DEBUG("pod init exited with status %d", WEXITSTATUS(init_status));
+  session.signal(SIGKILL);
+  if (auto st = init.status()) {
+    if (WIFEXITED(*st))
+      DEBUG("pod init exited with status %d", WEXITSTATUS(*st));
     else
-      logmsg("pod init killed by signal %d", WTERMSIG(init_status));
+      logmsg("pod init killed by signal %d", WTERMSIG(*st));
   }
   power_off("pod finished", true);
 }

@@ -9,7 +9,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -122,8 +121,6 @@ bool wait_gone(pid_t pid, int timeout_ms) {
   int64_t end = now_ms() + timeout_ms;
   while (now_ms() < end) {
     if (kill(pid, 0) != 0 && errno == ESRCH) return true;
-    // Our own child: reap it so that it does not linger as a zombie.
-    waitpid(pid, nullptr, WNOHANG);
     std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
     std::string st;
     std::getline(stat, st);
@@ -200,37 +197,21 @@ bool request_stop(const std::string& mode, int wait_ack_ms) {
   return false;
 }
 
-pid_t spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio) {
-  return spawn([&] { return args; }, log, own_pgrp, stdio);
-}
-
-pid_t spawn(const std::function<std::vector<std::string>()>& args_in_child, const std::string& log, bool own_pgrp,
-            bool stdio) {
-  pid_t pid = fork();
-  if (pid < 0) pod::throw_sys("fork");
-  if (pid > 0) return pid;
-  // The pod ends with this process (it holds the lock): so must its VMM.
-  prctl(PR_SET_PDEATHSIG, SIGKILL);
-  if (own_pgrp) setpgid(0, 0);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, nullptr);
+pod::Child spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio,
+                 const std::function<void()>& pre_exec) {
+  pod::ChildOptions o;
+  o.new_process_group = own_pgrp;
+  UniqueFd out;
   if (!stdio) {
-    int null = open("/dev/null", O_RDONLY);
-    if (null >= 0) dup2(null, 0);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (out >= 0) {
-      dup2(out, 1);
-      dup2(out, 2);
-    }
+    out.reset(open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    o.in = pod::Redirect::null();
+    o.out = o.err = out ? pod::Redirect::to_fd(out.get()) : pod::Redirect::null();
   }
-  const std::vector<std::string> args = args_in_child();
-  std::vector<char*> argv;
-  for (const auto& s : args) argv.push_back(const_cast<char*>(s.c_str()));
-  argv.push_back(nullptr);
-  execv(argv[0], argv.data());
-  fprintf(stderr, "stage1-kvm: exec %s: %s\n", argv[0], strerror(errno));
-  _exit(127);
+  o.pre_exec = [&] {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (pre_exec) pre_exec();
+  };
+  return pod::Child::start(args, o);
 }
 
 bool mount_private_huge_tmpfs(const std::string& dir) {

@@ -13,6 +13,7 @@
 
 #include "contract/poddir.hpp"
 #include "util/fd.hpp"
+#include "util/process.hpp"
 
 namespace podkvm {
 
@@ -35,6 +36,7 @@ std::string exe_dir();
 json read_json_at(int dirfd, const std::string& name, bool optional);
 std::optional<pid_t> read_pid_at(int dirfd);
 bool is_pod_process(pid_t pid, const std::string& uuid);
+// Wait until `pid`, a process that is not our child (stop, gc), is gone or a zombie.
 bool wait_gone(pid_t pid, int timeout_ms);
 pod::UniqueFd connect_unix(const std::string& path);
 
@@ -59,11 +61,13 @@ class VmmSocket {
 void warn(const std::string& msg);
 std::string sock_path(const std::string& name);
 bool request_stop(const std::string& mode, int wait_ack_ms);
-pid_t spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio);
-// The same, with the argv chosen in the child right before exec (after its
-// stdio went to the log), for setup that only the child can do.
-pid_t spawn(const std::function<std::vector<std::string>()>& args_in_child, const std::string& log, bool own_pgrp,
-            bool stdio);
+// Start a helper (virtiofsd, the VMM) as our child: stdin /dev/null and
+// stdout+stderr appended to `log` unless `stdio`, a process group of its own
+// when `own_pgrp`, and SIGKILL when we die (the pod ends with this process,
+// which holds the lock: so must they). `pre_exec` as ChildOptions::pre_exec,
+// for setup that only the child can do.
+pod::Child spawn(const std::vector<std::string>& args, const std::string& log, bool own_pgrp, bool stdio,
+                 const std::function<void()>& pre_exec = {});
 // In a child about to exec the VMM: a private mount namespace with a tmpfs
 // that backs its memory with transparent huge pages at `dir`. False (and
 // nothing mounted) when the host does not allow it.

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <sys/wait.h>
+#include <sys/wait.h>  // WIFEXITED & co.
 #include <time.h>
 #include <unistd.h>
 
@@ -203,7 +203,7 @@ int run_pod(const RunArgs& ra) {
   sigprocmask(SIG_BLOCK, &mask, nullptr);
   UniqueFd sfd(signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK));
 
-  std::vector<pid_t> helpers;
+  std::vector<pod::Child> helpers;
   std::vector<std::string> argv, argv_memfd;
   std::string ram_dir;
   const std::string vmm_log = std::string(kStateDir) + "/vmm.log";
@@ -213,7 +213,7 @@ int run_pod(const RunArgs& ra) {
       auto a = virtiofsd_argv(paths.virtiofsd, s);
       debug("starting " + join(a));
       helpers.push_back(spawn(a, std::string(kStateDir) + "/virtiofsd.log", true, false));
-      pids += std::to_string(helpers.back()) + "\n";
+      pids += std::to_string(helpers.back().pid()) + "\n";
     }
     pod::write_file_atomic_at(sdir.get(), "helpers", pids);
     for (const auto& s : vm.shares) {
@@ -238,19 +238,16 @@ int run_pod(const RunArgs& ra) {
   }
   debug(std::string("hypervisor ") + to_string(hyp) + ", accel " + to_string(vm.accel) + ": " + join(argv));
   const bool vmm_stdio = interactive && !console;  // lkvm
-  if (vmm_stdio) sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-  pid_t vmm = spawn(
-      [&] {
-        if (ram_dir.empty() || mount_private_huge_tmpfs(ram_dir)) return argv;
-        fprintf(stderr, "stage1-kvm: no huge-page tmpfs for the guest RAM (%s); using a memfd\n", strerror(errno));
-        return argv_memfd;
-      },
-      vmm_log, !vmm_stdio, vmm_stdio);
-  if (vmm_stdio) sigprocmask(SIG_BLOCK, &mask, nullptr);
-  pod::write_file_atomic_at(pdir.get(), pod::poddir::kPid, std::to_string(vmm) + "\n");
+  pod::Child vmm = spawn(argv, vmm_log, !vmm_stdio, vmm_stdio, [&] {
+    if (ram_dir.empty() || mount_private_huge_tmpfs(ram_dir)) return;
+    // Only the child can tell: then the memfd command line instead.
+    fprintf(stderr, "stage1-kvm: no huge-page tmpfs for the guest RAM (%s); using a memfd\n", strerror(errno));
+    pod::exec_argv(argv_memfd);
+  });
+  pod::write_file_atomic_at(pdir.get(), pod::poddir::kPid, std::to_string(vmm.pid()) + "\n");
   bool registered = false;
   try {
-    registered = pod::sd::register_machine({ra.uuid, vmm, "", "vm", "pod"});  // only when systemd runs
+    registered = pod::sd::register_machine({ra.uuid, vmm.pid(), "", "vm", "pod"});  // only when systemd runs
   } catch (const std::exception& e) {
     warn(std::string("cannot register with systemd-machined: ") + e.what());
   }
@@ -281,25 +278,23 @@ int run_pod(const RunArgs& ra) {
         force_at = now_ms() + 30000;
       } else {
         debug("second signal: killing the VMM");
-        kill(vmm, SIGKILL);
+        vmm.signal(SIGKILL);
       }
     }
     if (force_at >= 0 && now_ms() >= force_at) {
       warn("the guest did not stop in time, killing the VMM");
-      kill(vmm, SIGKILL);
+      vmm.signal(SIGKILL);
       force_at = -1;
     }
-    int st;
-    pid_t w;
-    while ((w = waitpid(-1, &st, WNOHANG)) > 0)
-      if (w == vmm) vmm_status = st;
+    for (auto& h : helpers) h.try_wait();  // a helper that died early is no zombie
+    if (vmm.try_wait()) vmm_status = *vmm.status();
   }
   if (journal) journal->finish();
   if (console) console->drain();
   if (registered) pod::sd::terminate_machine(ra.uuid);
-  for (pid_t h : helpers) kill(h, SIGTERM);
-  for (pid_t h : helpers)
-    if (!wait_gone(h, 2000)) kill(h, SIGKILL), waitpid(h, nullptr, 0);
+  for (const auto& h : helpers) h.signal(SIGTERM);
+  for (auto& h : helpers)
+    if (!h.wait_for(2000)) h.kill_and_wait();
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
 

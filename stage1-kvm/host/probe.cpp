@@ -5,7 +5,6 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +14,9 @@
 #include <fstream>
 #include <sstream>
 #include <vector>
+
+#include "util/error.hpp"
+#include "util/process.hpp"
 
 namespace podkvm {
 
@@ -53,37 +55,19 @@ bool boot_probe(const std::string& qemu, const std::string& kernel, const std::s
                                    "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
                                    "-serial", "file:" + log, "-kernel", kernel, "-initrd", initrd,
                                    "-append", "console=ttyS0 quiet panic=-1 pod.probe=1"};
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
-    std::vector<char*> argv;
-    for (auto& s : args) argv.push_back(s.data());
-    argv.push_back(nullptr);
-    execvp(argv[0], argv.data());
-    _exit(127);
-  }
-  if (pid < 0) {
-    reason = "fork failed";
+  pod::ChildOptions o;
+  o.in = o.out = o.err = pod::Redirect::null();
+  std::optional<int> status;
+  try {
+    pod::Child qemu_child = pod::Child::start(args, o);
+    status = qemu_child.wait_for(timeout_s * 1000);
+    if (!status) qemu_child.kill_and_wait();
+  } catch (const pod::Error& e) {
+    reason = e.what();
     unlink(log.c_str());
     return false;
   }
-  int st = 0;
-  bool exited = false;
-  for (int i = 0; i < timeout_s * 20; i++) {
-    pid_t w = waitpid(pid, &st, WNOHANG);
-    if (w == pid) {
-      exited = true;
-      break;
-    }
-    usleep(50 * 1000);
-  }
-  if (!exited) {
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-  }
+  const bool exited = status.has_value();
   bool marker = slurp(log).find("POD-KVM-PROBE-OK") != std::string::npos;
   unlink(log.c_str());
   if (!exited) {
@@ -91,7 +75,7 @@ bool boot_probe(const std::string& qemu, const std::string& kernel, const std::s
     return false;
   }
   if (!marker) {
-    reason = "a KVM guest failed to boot (qemu exit status " + std::to_string(WEXITSTATUS(st)) + ")";
+    reason = "a KVM guest failed to boot (qemu exit status " + std::to_string(*status) + ")";
     return false;
   }
   return true;
