@@ -17,6 +17,7 @@
 #include "pods/pod.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 using namespace pod;
 
@@ -63,13 +64,19 @@ int main(int argc, char** argv) {
       } else if (state == "running") {
         p.to_run();
         std::cout.flush();
-        pid_t kid = ::fork();
-        if (kid == 0) {
-          // Keeps the inherited lock description alive, like stage1 does.
-          ::setsid();
-          for (int fd = 0; fd < 3; ++fd) ::close(fd);
-          for (;;) ::pause();
-        }
+        // Keeps the inherited lock description alive, like stage1 does, and
+        // outlives us.
+        ChildOptions o;
+        o.setsid = true;
+        o.in = o.out = o.err = Redirect::null();
+        o.on_destroy = ChildOptions::OnDestroy::kDetach;
+        const pid_t kid = Child::start_function(
+                              [] {
+                                for (;;) ::pause();
+                                return 0;
+                              },
+                              o)
+                              .pid();
         write_file_at(p.fd(), poddir::kPid, std::to_string(kid) + "\n");
         write_file_at(p.fd(), poddir::kReady, "");
         std::cout << p.uuid() << " " << kid << "\n";

@@ -2,7 +2,6 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -41,26 +40,11 @@ void Openat2Mode::check_fallback() const {
   else MESSAGE("this kernel has no openat2: both passes took the fallback");
 }
 
-pid_t spawn_child(const std::function<int()>& fn) {
-  pid_t pid = ::fork();
-  if (pid < 0) throw std::runtime_error("fork failed");
-  if (pid == 0) {
-    int rc = 70;
-    try {
-      rc = fn();
-    } catch (...) {
-      rc = 70;
-    }
-    ::_exit(rc);
-  }
-  return pid;
-}
+pod::Child spawn_child(const std::function<int()>& fn) { return pod::Child::start_function(fn); }
 
-int wait_child(pid_t pid) {
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0) {
-  }
-  return st;
+int wait_child(pod::Child& child) {
+  child.wait();
+  return *child.status();
 }
 
 pod::Pod make_pod(const pod::Store& s, pod::PodState state) {
@@ -76,7 +60,10 @@ pod::Pod make_pod(const pod::Store& s, pod::PodState state) {
   return p;
 }
 
-int run_in_child(const std::function<int()>& fn) { return wait_child(spawn_child(fn)); }
+int run_in_child(const std::function<int()>& fn) {
+  pod::Child child = spawn_child(fn);
+  return wait_child(child);
+}
 
 Latch::Latch() {
   if (::pipe(fds_) < 0) throw std::runtime_error("pipe failed");

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "pods/pod.hpp"
+#include "util/process.hpp"
 
 namespace podtest {
 
@@ -25,9 +26,10 @@ class TempDir {
 // Run fn in a forked child; returns the raw wait status. The child _exits
 // with fn's return value (or 70 on an exception).
 int run_in_child(const std::function<int()>& fn);
-// Fork a child running fn and return its pid without waiting.
-pid_t spawn_child(const std::function<int()>& fn);
-int wait_child(pid_t pid);
+// Fork a child running fn without waiting (it is killed if not waited for).
+pod::Child spawn_child(const std::function<int()>& fn);
+// Wait for it; returns the raw wait status.
+int wait_child(pod::Child& child);
 
 // A new pod driven to `state`: Preparing, Prepared, Running (this process
 // holds the lock, as a stage1 would) or Exited.

@@ -135,7 +135,7 @@ TEST_CASE("two run-prepared racing on one pod: exactly one wins, the other is to
         return e.kind() == ErrorKind::Conflict ? 10 : 20;
       }
     };
-    pid_t a = podtest::spawn_child(racer), b = podtest::spawn_child(racer);
+    pod::Child a = podtest::spawn_child(racer), b = podtest::spawn_child(racer);
     int sa = podtest::wait_child(a), sb = podtest::wait_child(b);
     REQUIRE(WIFEXITED(sa));
     REQUIRE(WIFEXITED(sb));
@@ -182,9 +182,9 @@ TEST_CASE("concurrent lifecycles, listing and gc: no spurious failures, everythi
       return errors > 100 ? 100 : errors;
     };
   };
-  std::vector<pid_t> kids;
+  std::vector<pod::Child> kids;
   for (int kind : {0, 0, 1, 2, 3, 3}) kids.push_back(podtest::spawn_child(worker(kind)));
-  for (pid_t k : kids) {
+  for (auto& k : kids) {
     int st = podtest::wait_child(k);
     REQUIRE(WIFEXITED(st));
     CHECK(WEXITSTATUS(st) == 0);

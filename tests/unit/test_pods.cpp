@@ -118,7 +118,7 @@ TEST_CASE("the lock passes to a child across exec and outlives the parent's hand
   p.to_preparing();
   p.to_run();
   int fd = p.hand_lock_to_child();
-  pid_t child = podtest::spawn_child([&] {
+  pod::Child child = podtest::spawn_child([&] {
     // exec keeps fd (CLOEXEC cleared); sleep stands in for stage1
     (void)fd;
     ::execl("/bin/sh", "sh", "-c", "sleep 0.4", static_cast<char*>(nullptr));

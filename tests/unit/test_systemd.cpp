@@ -143,7 +143,7 @@ TEST_CASE("NotifyRelay forwards what an app in the pod sends to the real NOTIFY_
     CHECK(mgr.receive() == "READY=1");
   }
   SUBCASE("libsystemd's own sd_notify from the app, with SCM_CREDENTIALS attached") {
-    pid_t kid = podtest::spawn_child([&] {
+    pod::Child kid = podtest::spawn_child([&] {
       ::setenv("NOTIFY_SOCKET", relay.path().c_str(), 1);
       return ::sd_pid_notify(::getpid(), 0, "READY=1\nSTATUS=app up") > 0 ? 0 : 1;
     });
@@ -249,17 +249,17 @@ TEST_CASE("machined and journal calls are no-ops without systemd as PID 1") {
 
 TEST_CASE("machined registration and journal fields with systemd as PID 1" *
           doctest::skip(!sd::booted()) * doctest::description("skipped: needs systemd as PID 1")) {
-  pid_t leader = podtest::spawn_child([] {
+  pod::Child leader = podtest::spawn_child([] {
     for (;;) ::pause();
     return 0;
   });
   sd::MachineRegistration m;
   m.pod_uuid = "3f1c2b9e-0d4a-4c1e-9a8b-7c6d5e4f3a2b";
-  m.leader = leader;
+  m.leader = leader.pid();
   m.root_directory = "/";
   CHECK(sd::register_machine(m));
   CHECK(sd::terminate_machine(m.pod_uuid));  // kills the leader
-  ::kill(leader, SIGKILL);
+  leader.signal(SIGKILL);
   podtest::wait_child(leader);
   CHECK(sd::journal_send(m.pod_uuid, "web", "pod unit test entry"));
 }

@@ -161,7 +161,7 @@ TEST_CASE("a removed lock file never leaves two holders: a waiter on the old ino
   // The child opens the file now (its acquire blocks on the inode we hold),
   // then gets the lock only once we removed the file; it must hold the lock
   // on the file the name leads to afterwards, not on the removed inode.
-  pid_t kid = podtest::spawn_child([&] {
+  pod::Child kid = podtest::spawn_child([&] {
     ::close(held.fd());  // our copy of the parent's open file description would keep its lock alive
     ::close(ready[0]);
     (void)!::write(ready[1], "x", 1);
