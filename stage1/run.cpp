@@ -55,6 +55,7 @@ struct Options {
   std::string pod_path;
   contract::Runtime runtime;
   contract::PodManifest manifest;
+  bool copy_output = true;  // the init copies the apps' output to its stdout/stderr
 };
 
 bool any_tty() { return ::isatty(STDIN_FILENO) || ::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO); }
@@ -77,9 +78,13 @@ std::vector<std::string> nspawn_argv(const Options& o) {
     a.push_back("--register=no");
     a.push_back("--keep-unit");
   }
+  // Never hand the host tty to the pod (passive). Not interactive, that is
+  // for a stdout that is a terminal: otherwise the init's stdout and stderr
+  // are ours as they are, for its copy of the apps' stdout and stderr
+  // (passive would merge both into stdout through its pty).
+  const bool passive = o.interactive ? any_tty() : ::isatty(STDOUT_FILENO);
   if (o.interactive && ::isatty(STDIN_FILENO)) a.push_back("--console=interactive");
-  else if (any_tty()) a.push_back("--console=passive");  // never hand the host tty to the pod
-  else a.push_back("--console=pipe");
+  else a.push_back(passive ? "--console=passive" : "--console=pipe");
   for (const char* f : {"--resolv-conf=off", "--timezone=off", "--link-journal=no", "--settings=no"}) a.push_back(f);
   a.push_back("--machine=pod-" + o.uuid);
   a.push_back("--directory=" + o.pod_path + "/stage1/rootfs");
@@ -100,6 +105,7 @@ std::vector<std::string> nspawn_argv(const Options& o) {
     throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
   a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
   a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
+  if (!o.copy_output) a.push_back("--setenv=POD_INIT_COPY_OUTPUT=0");
   a.push_back("--");
   a.push_back("/init");
   if (o.debug) a.push_back("--debug");
@@ -239,6 +245,8 @@ int run_main(int argc, char** argv) {
   }
   sd::PodNotifier notifier(plan.mode, plan.apps);
   auto journal = sd::JournalForwarder::open(pod, o.uuid, o.manifest.app_names());  // only where journald runs
+  // Our stdout/stderr are the journal (a unit's): it gets every line from the forwarder already.
+  o.copy_output = !(journal && sd::stdio_is_journal());
 
   sigset_t blocked;
   sigemptyset(&blocked);

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 
@@ -22,6 +24,17 @@ constexpr size_t kMaxLine = 48 * 1024;
 }  // namespace
 
 bool journal_available() { return ::access(kJournalSocket, W_OK) == 0; }
+
+bool stdio_is_journal() {
+  const char* env = ::getenv("JOURNAL_STREAM");  // "<device>:<inode>", decimal
+  unsigned long long dev = 0, ino = 0;
+  if (!env || std::sscanf(env, "%llu:%llu", &dev, &ino) != 2) return false;
+  for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+    struct stat st;
+    if (::fstat(fd, &st) < 0 || st.st_dev != dev || st.st_ino != ino) return false;
+  }
+  return true;
+}
 
 bool journal_send(const std::string& pod_uuid, const std::string& app, const std::string& message, int priority) {
   if (!journal_available()) return false;

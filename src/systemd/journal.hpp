@@ -24,6 +24,12 @@ bool journal_available();
 bool journal_send(const std::string& pod_uuid, const std::string& app, const std::string& message,
                   int priority = kPriorityInfo);
 
+// Are our stdout and stderr both the journal (systemd's $JOURNAL_STREAM names
+// them, as in a unit with StandardOutput=journal)? A stage1 that forwards the
+// apps' log files to the journal then does not copy their output to stdout
+// and stderr as well: every line would be in the journal twice.
+bool stdio_is_journal();
+
 // Copies what the apps write to $P/logs/<app>.log into the journal, a line
 // per entry, as it is written. The log files stay what `pod logs` reads; the
 // stage1 run entrypoint of either flavour polls fd() along with its other

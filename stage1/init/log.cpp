@@ -5,17 +5,22 @@
 
 #include <cstdio>
 
+#include "util/output.hpp"
+
 namespace pod::init {
 
 namespace {
 bool g_debug = false;
+OutputSink* g_sink = nullptr;
 
 void emit(const std::string& level, const std::string& msg) {
   std::string line = "pod-init: " + level + msg + "\n";
-  (void)!::write(STDERR_FILENO, line.data(), line.size());
+  if (g_sink) g_sink->write(line);
+  else (void)!::write(STDERR_FILENO, line.data(), line.size());
 }
 }  // namespace
 
+void set_log_sink(OutputSink* sink) { g_sink = sink; }
 void set_debug(bool on) { g_debug = on; }
 bool debug_enabled() { return g_debug; }
 void log_error(const std::string& msg) { emit("", msg); }

@@ -12,11 +12,14 @@
 
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <optional>
 
 #include "exec.hpp"
 #include "log.hpp"
+#include "output.hpp"
 #include "rootfs.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -30,6 +33,8 @@ struct Running {
   const App* app;
   Child child;
   std::optional<int> exit_code;  // set once reaped
+  std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
+  std::vector<AppStream> streams;
 };
 
 void noop_handler(int) {}
@@ -46,6 +51,9 @@ UniqueFd setup_signals() {
     ::sigaction(s, &sa, nullptr);
   }
   if (::sigprocmask(SIG_BLOCK, &set, nullptr) < 0) throw_sys("sigprocmask");
+  // A reader of our stdout/stderr that went away is an EPIPE for the
+  // output copy (output.hpp), not our end. The apps get the default back.
+  ::signal(SIGPIPE, SIG_IGN);
   int fd = ::signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (fd < 0) throw_sys("signalfd");
   return UniqueFd(fd);
@@ -81,10 +89,22 @@ void notify(const std::string& msg) {
   if (::sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) log_warn("cannot notify " + std::string(path) + ": " + std::strerror(errno));
 }
 
+// Does the init copy the apps' output to its stdout/stderr (output.hpp)?
+// Not interactive, not attached, and not turned off by the stage1 with
+// POD_INIT_COPY_OUTPUT=0 (its stdout is the journal, which gets every line
+// from the logs already, or nobody would see the copy).
+bool copies_output(const Runtime& rt) {
+  const char* env = ::getenv("POD_INIT_COPY_OUTPUT");
+  return !rt.interactive && !rt.attach && !(env && std::strcmp(env, "0") == 0);
+}
+
 // Start one app; throws with the child's own message when its setup or exec
 // failed. Its stdio: the console (interactive, with stdin as its controlling
-// terminal), the init's stdout/stderr (attached), or else logs/<app>.log.
-Child spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
+// terminal), the init's stdout/stderr (attached), two pipes the init copies
+// to logs/<app>.log and to its own stdout/stderr (`console`), or else
+// logs/<app>.log itself.
+void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, Console* console,
+           const std::string& prefix) {
   ChildOptions o;
   o.path = spec.path;
   o.env = spec.env;
@@ -93,18 +113,28 @@ Child spawn(const ExecSpec& spec, const Runtime& rt, int logs_dirfd) {
     if (rt.interactive && ::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
     apply_app(spec);
   };
-  UniqueFd log;
+  AppPipes pipes;
   if (!rt.interactive) o.in = Redirect::null();
   if (!rt.interactive && !rt.attach) {
-    int fd = ::openat(logs_dirfd, (spec.app + ".log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
-    if (fd < 0) throw_sys("app " + spec.app + ": cannot open its log");
-    log.reset(fd);
-    o.out = o.err = Redirect::to_fd(fd);
+    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
+    UniqueFd fd(::openat(logs_dirfd, (spec.app + ".log").c_str(), flags, 0640));
+    if (!fd) throw_sys("app " + spec.app + ": cannot open its log");
+    r.log = std::make_shared<AppLog>(std::move(fd));
+    o.out = o.err = Redirect::to_fd(r.log->fd());
+  }
+  if (console) {
+    pipes = AppPipes::make();
+    o.out = Redirect::to_fd(pipes.out_w.get());
+    o.err = Redirect::to_fd(pipes.err_w.get());
   }
   try {
-    return Child::start(spec.argv, o);
+    r.child = Child::start(spec.argv, o);
   } catch (const Error& e) {
     throw e.with_context("app " + spec.app);
+  }
+  if (console) {
+    r.streams.emplace_back(std::move(pipes.out_r), r.log, console->out, prefix);
+    r.streams.emplace_back(std::move(pipes.err_r), r.log, console->err, prefix);
   }
 }
 
@@ -124,10 +154,14 @@ void kill_all(int sig) {
   }
 }
 
+// How long the init waits at the end for a reader of its stdout/stderr that
+// has stopped taking the apps' output.
+constexpr int kOutputStallMs = 1000;
+
 class Supervisor {
  public:
   Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
-    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt});
+    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt, nullptr, {}});
   }
 
   int run() {
@@ -141,9 +175,11 @@ class Supervisor {
       prepare_app_rootfs(*r.app, cfg_);
       specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
     }
+    if (copies_output(cfg_.runtime)) console_.emplace();
     try {
       for (size_t i = 0; i < apps_.size(); ++i) {
-        apps_[i].child = spawn(specs[i], cfg_.runtime, logs_dir.get());
+        const std::string prefix = apps_.size() > 1 ? apps_[i].app->name + ": " : "";
+        spawn(apps_[i], specs[i], cfg_.runtime, logs_dir.get(), console_ ? &*console_ : nullptr, prefix);
         log_debug("started app " + apps_[i].app->name + " as pid " + std::to_string(apps_[i].child.pid()));
       }
     } catch (...) {
@@ -179,10 +215,14 @@ class Supervisor {
     }
   }
 
-  // Whatever the apps left behind (daemons) goes with the pod.
+  // Whatever the apps left behind (daemons) goes with the pod; then what
+  // they wrote last is copied out.
   void end_pod(int status_dirfd) {
     kill_all(SIGKILL);
     reap(status_dirfd, true);
+    for (auto& r : apps_)
+      for (auto& st : r.streams) st.drain();
+    if (console_) console_->finish(kOutputStallMs);
   }
 
   void stop(int sig, int timerfd) {
@@ -200,11 +240,22 @@ class Supervisor {
     UniqueFd timer(tfd);
     reap(status_dirfd);
     while (running() > 0) {
-      struct pollfd p[2] = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
-      if (::poll(p, 2, -1) < 0) {
+      std::vector<pollfd> p = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
+      std::vector<AppStream*> polled;
+      for (auto& r : apps_)
+        for (auto& st : r.streams)
+          if (st.fd() >= 0) {
+            p.push_back({st.fd(), POLLIN, 0});
+            polled.push_back(&st);
+          }
+      if (console_) console_->add_pollfds(p);
+      if (::poll(p.data(), p.size(), -1) < 0) {
         if (errno == EINTR) continue;
         throw_sys("poll");
       }
+      for (size_t i = 0; i < polled.size(); ++i)
+        if (p[2 + i].revents) polled[i]->pump();
+      if (console_) console_->handle(p);
       if (p[1].revents & POLLIN) {
         log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
         uint64_t n;
@@ -224,6 +275,7 @@ class Supervisor {
 
   const PodConfig& cfg_;
   int pod_dirfd_;
+  std::optional<Console> console_;  // before apps_: the apps' streams write to it
   std::vector<Running> apps_;
   bool stopping_ = false;
 };
