@@ -29,8 +29,8 @@ enum FrameType : uint8_t {
   kStdinEof = 'E',   // stdin closed
   kReqStop = 'S',    // ctl port: "graceful" or "force"
   // guest -> host
-  kStdout = 'O',
-  kStderr = 'e',
+  kStdout = 'O',     // enter port: the command's stdout; notify port: the pod init's (the apps' output)
+  kStderr = 'e',     // the same for stderr
   kExit = 'X',       // decimal exit status of the entered command
   kError = 'F',      // the agent could not run the command; message
   kAck = 'A',        // ctl port: request accepted

@@ -32,6 +32,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
@@ -243,8 +244,10 @@ void setup_root(const Config& cfg) {
 }
 
 // The pod init as PID 1 of new PID and mount namespaces, chrooted into the
-// stage1 root with its own /proc.
-pod::Child start_init(const Config& cfg) {
+// stage1 root with its own /proc; its stdout and stderr are `output`'s pipes
+// when the host relays them, else the console (and the init copies nothing
+// there).
+pod::Child start_init(const Config& cfg, const podkvm::InitOutput* output) {
   std::vector<std::string> args = {"/init"};
   if (cfg.guest.value("debug", false)) args.push_back("--debug");
   pod::ChildOptions o;
@@ -254,6 +257,12 @@ pod::Child start_init(const Config& cfg) {
                                    "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm",
                                    std::string("POD_INIT_NOTIFY=") + podkvm::GuestRelay::kInitSocket,
                                    std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir};
+  if (output) {
+    o.out = pod::Redirect::to_fd(output->out_fd());
+    o.err = pod::Redirect::to_fd(output->err_fd());
+  } else {
+    o.env->push_back("POD_INIT_COPY_OUTPUT=0");  // nobody would see a copy on the console: logs only
+  }
   o.pre_exec = [] {
     mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr);
     do_mount("proc", "/newroot/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -423,7 +432,16 @@ int main() {
   podkvm::GuestRelay relay;
   if (!relay.bind("/newroot", cfg.guest.value("notifyApps", std::vector<std::string>{})))
     logmsg("sd_notify from the pod will not reach the host");
-  pod::Child init = start_init(cfg);
+  std::optional<podkvm::InitOutput> output;
+  if (cfg.guest.value("relayOutput", false)) {
+    try {
+      output.emplace();
+    } catch (const std::exception& e) {
+      logmsg("the pod's output stays on the console: %s", e.what());
+    }
+  }
+  pod::Child init = start_init(cfg, output ? &*output : nullptr);
+  if (output) output->close_write_ends();
   const pid_t init_pid = init.pid();
   DEBUG("pod init is pid %d", init_pid);
 
@@ -444,6 +462,7 @@ int main() {
       notify = open(notify_path.c_str(), O_WRONLY | O_CLOEXEC);
     std::vector<pollfd> p = {{sfd, POLLIN, 0}, {-1, POLLIN, 0}, {-1, POLLIN, 0}};
     relay.add_pollfds(p);
+    if (output) output->add_pollfds(p);
     // An unconnected port polls as POLLHUP at once; look at it again later.
     if (ctl >= 0 && now >= ctl_idle_until) p[1].fd = ctl;
     if (enter >= 0 && !session.running() && now >= enter_idle_until) p[2].fd = enter;
@@ -454,6 +473,7 @@ int main() {
     now = now_ms();
     if (n < 0 && errno != EINTR) break;
     relay.handle(p, notify);
+    if (output) output->handle(p, notify);
     if (p[0].revents & POLLIN) {
       signalfd_siginfo si;
       while (read(sfd, &si, sizeof si) == sizeof si) {
@@ -526,6 +546,7 @@ int main() {
     if (poweroff_at >= 0 && now >= poweroff_at) break;
   }
   session.signal(SIGKILL);
+  if (output) output->drain(notify);
   if (auto st = init.status()) {
     if (WIFEXITED(*st))
       DEBUG("pod init exited with status %d", WEXITSTATUS(*st));

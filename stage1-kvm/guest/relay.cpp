@@ -1,5 +1,6 @@
 #include "relay.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "../common/frame.hpp"
+#include "util/error.hpp"
 
 namespace podkvm {
 
@@ -77,6 +79,52 @@ void GuestRelay::handle(const std::vector<pollfd>& p, int port) {
 
 GuestRelay::~GuestRelay() {
   for (const auto& s : socks_) ::close(s.fd);
+}
+
+InitOutput::InitOutput() {
+  for (auto [r, w] : {std::pair{&out_r_, &out_w_}, {&err_r_, &err_w_}}) {
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) < 0) pod::throw_sys("pipe2");
+    r->reset(p[0]);
+    w->reset(p[1]);
+    ::fcntl(p[0], F_SETFL, O_NONBLOCK);
+  }
+}
+
+void InitOutput::close_write_ends() {
+  out_w_.reset();
+  err_w_.reset();
+}
+
+void InitOutput::add_pollfds(std::vector<pollfd>& p) const {
+  for (const auto* fd : {&out_r_, &err_r_})
+    if (*fd) p.push_back({fd->get(), POLLIN, 0});
+}
+
+// One read; false when there is nothing more now (or ever: then closed).
+bool InitOutput::copy(pod::UniqueFd& fd, int type, int port) {
+  char buf[65536];
+  ssize_t n = ::read(fd.get(), buf, sizeof buf);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return false;
+  if (n <= 0) {
+    fd.reset();
+    return false;
+  }
+  if (port >= 0) send_frame(port, static_cast<uint8_t>(type), buf, static_cast<size_t>(n));
+  else write_all(type == kStdout ? 1 : 2, buf, static_cast<size_t>(n));
+  return true;
+}
+
+void InitOutput::handle(const std::vector<pollfd>& p, int port) {
+  for (const auto& q : p)
+    for (auto [fd, type] : {std::pair{&out_r_, int{kStdout}}, {&err_r_, int{kStderr}}})
+      if (*fd && q.fd == fd->get() && q.revents) copy(*fd, type, port);
+}
+
+void InitOutput::drain(int port) {
+  for (auto [fd, type] : {std::pair{&out_r_, int{kStdout}}, {&err_r_, int{kStderr}}})
+    while (*fd && copy(*fd, type, port)) {
+    }
 }
 
 }  // namespace podkvm

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "util/fd.hpp"
+
 namespace podkvm {
 
 class GuestRelay {
@@ -33,6 +35,30 @@ class GuestRelay {
     int fd;
   };
   std::vector<Sock> socks_;
+};
+
+// The pod init's stdout and stderr when the host asked for them (guest.json
+// relayOutput; qemu without --interactive): two pipes that PID 1 reads and
+// passes on as kStdout/kStderr frames on the same pod.notify port, so that the
+// apps' output reaches `pod run`'s stdout and stderr kept apart (the serial
+// console carries the kernel's messages and is a file on the host). While
+// the port is missing what arrives goes to the console instead.
+class InitOutput {
+ public:
+  // Throws pod::Error when the pipes cannot be made.
+  InitOutput();
+  // The write ends, for the pod init's fd 1 and 2; close them once it runs.
+  int out_fd() const { return out_w_.get(); }
+  int err_fd() const { return err_w_.get(); }
+  void close_write_ends();
+  void add_pollfds(std::vector<pollfd>& p) const;
+  void handle(const std::vector<pollfd>& p, int port);
+  // After the pod init has exited: everything left in the pipes.
+  void drain(int port);
+
+ private:
+  bool copy(pod::UniqueFd& fd, int type, int port);
+  pod::UniqueFd out_r_, out_w_, err_r_, err_w_;
 };
 
 }  // namespace podkvm

@@ -194,7 +194,16 @@ int run_pod(const RunArgs& ra) {
     warn("lkvm has no virtio-serial port for sd_notify: READY=1 is not relayed (see Documentation/stage1-kvm.md)");
   }
   auto journal = pod::sd::JournalForwarder::open(pdir.get(), ra.uuid, apps);  // only where journald runs
-  json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}, {"notifyApps", plan.apps}};
+  // The apps' output to our stdout/stderr: the guest sends the pod init's
+  // over pod.notify (qemu only; lkvm has no such port, see stage1-kvm.md),
+  // unless they are the journal, which the forwarder feeds already.
+  const bool relay_output = notify && !interactive && !(journal && pod::sd::stdio_is_journal());
+  if (relay_output) {
+    signal(SIGPIPE, SIG_IGN);  // a reader that went away ends the copy, not us
+    notify->relay_output();
+  }
+  json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}, {"notifyApps", plan.apps},
+                {"relayOutput", relay_output}};
   pod::write_file_atomic_at(sdir.get(), "guest.json", guest.dump() + "\n");
 
   sigset_t mask;
@@ -291,6 +300,7 @@ int run_pod(const RunArgs& ra) {
   }
   if (journal) journal->finish();
   if (console) console->drain();
+  if (notify) notify->finish(1000);
   if (registered) pod::sd::terminate_machine(ra.uuid);
   for (const auto& h : helpers) h.signal(SIGTERM);
   for (auto& h : helpers)
