@@ -16,6 +16,7 @@
 #include "run/prepare.hpp"
 #include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 #include "util/time.hpp"
 
 namespace pod {
@@ -81,10 +82,11 @@ PodStatus to_public(const PodInfo& info) {
 
 int RunningPod::wait() {
   if (status_) return *status_;
-  int st = 0;
-  while (::waitpid(pid_, &st, 0) < 0)
-    if (errno != EINTR) throw_sys("waiting for pod " + uuid_);
-  status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  try {
+    status_ = Child::adopt(pid_, ChildOptions::OnDestroy::kDetach).wait();
+  } catch (const Error& e) {
+    throw e.with_context("waiting for pod " + uuid_);
+  }
   return *status_;
 }
 
@@ -135,28 +137,17 @@ RunningPod Runtime::start_pod(const std::string& uuid, const StartOptions& opts)
     const std::string full = pod.uuid();
     // Check what can be checked before the fork, so that errors come back as errors.
     auto rt = overrides(pod, opts);
-    int err[2];
-    if (::pipe2(err, O_CLOEXEC) < 0) throw_sys("pipe");
-    UniqueFd rd(err[0]), wr(err[1]);
-    pid_t pid = ::fork();
-    if (pid < 0) throw_sys("fork");
-    if (pid == 0) {
-      rd.reset();
-      try {
-        run::run_pod(pod, rt ? &*rt : nullptr);  // execs: the pipe closes on success
-      } catch (const std::exception& e) {
-        std::string m = e.what();
-        (void)!::write(wr.get(), m.data(), m.size());
-      }
-      ::_exit(kExitStage1Failed);
-    }
-    wr.reset();
-    std::string msg = read_fd(rd.get(), "pod start", 1 << 16);
-    if (!msg.empty()) {
-      int st;
-      while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-      }
-      throw Error(msg, 0, ErrorKind::Stage1);
+    // The child execs the stage1 run entrypoint from run_pod; what fails
+    // before that comes back through Child's pipe.
+    ChildOptions o;
+    o.reset_signals = false;  // the pod's supervisor starts with what we have, as after `pod run`
+    o.on_destroy = ChildOptions::OnDestroy::kDetach;  // RunningPod owns it from here
+    o.pre_exec = [&] { run::run_pod(pod, rt ? &*rt : nullptr); };
+    pid_t pid;
+    try {
+      pid = Child::start_function([] { return kExitStage1Failed; }, o).pid();
+    } catch (const Error& e) {
+      throw Error(e.what(), e.errnum(), ErrorKind::Stage1);
     }
     return RunningPod(full, pid);
   });
