@@ -89,6 +89,33 @@ TEST_CASE("image ID is the SHA-512 of the uncompressed tar, whatever the compres
   CHECK_THROWS_AS(store.resolve("example.com/nope"), Error);
 }
 
+// Found while fuzzing (tests/fuzz extract): the import enabled every libarchive
+// filter, and for lrzip, lzop and grzip libarchive runs that program, found
+// through $PATH, on the image's bytes.
+TEST_CASE("importing never runs an external decompressor, whatever the image's first bytes") {
+  TempDir t;
+  const std::string bin = t.path() + "/bin", marker = t.path() + "/ran";
+  using namespace std::string_literals;
+  const std::map<std::string, std::string> magic = {
+      {"lrzip", "LRZI\0\6"s}, {"lzop", "\x89LZO\0\r\n\x1a\n\x10\x30\x20\xa0\x09\x40"s}, {"grzip", "GRZipII\0\2\4:)"s}};
+  for (const auto& [prog, head] : magic) {
+    put(bin + "/" + prog, "#!/bin/sh\ntouch " + marker + "\ncat >/dev/null\n");
+    REQUIRE(::chmod((bin + "/" + prog).c_str(), 0755) == 0);
+    put(t.path() + "/" + prog + ".aci", head + std::string(1024, '\0'));
+  }
+  const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  ::setenv("PATH", (bin + ":" + old_path).c_str(), 1);
+  auto store = images::ImageStore::open(t.path() + "/data");
+  images::ImageStore::FetchOptions o;
+  for (const auto& [prog, head] : magic) {
+    INFO(prog);
+    CHECK_THROWS_AS(store.fetch(t.path() + "/" + prog + ".aci", o), Error);
+  }
+  ::setenv("PATH", old_path.c_str(), 1);
+  CHECK_FALSE(exists_at(AT_FDCWD, marker));
+  CHECK(store.list().empty());
+}
+
 TEST_CASE("dependencies render depth-first in listed order; later layers overwrite") {
   TempDir t;
   auto store = images::ImageStore::open(t.path() + "/data");
