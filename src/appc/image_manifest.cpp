@@ -180,7 +180,7 @@ void check_app(const json& app) {
       if (port < 1 || port > 65535) bad(f + ".port", std::to_string(port) + " is outside 1..65535");
       uint64_t count = ports[i].contains("count") ? uint(ports[i]["count"], f + ".count") : 1;
       if (count < 1) bad(f + ".count", "must be at least 1");
-      if (port + count - 1 > 65535) bad(f + ".count", "port range ends beyond 65535");
+      if (count > 65536 - port) bad(f + ".count", "port range ends beyond 65535");  // port + count - 1 can wrap
       if (ports[i].contains("socketActivated")) boolean(ports[i]["socketActivated"], f + ".socketActivated");
     }
   }

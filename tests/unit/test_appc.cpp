@@ -143,6 +143,8 @@ TEST_CASE("app section: every field") {
       {R"({"ports":[{"name":"http","protocol":"tcp","port":70000}]})", "app.ports[0].port"},
       {R"({"ports":[{"name":"http","port":80}]})", "app.ports[0].protocol"},
       {R"({"ports":[{"name":"http","protocol":"tcp","port":65535,"count":2}]})", "app.ports[0].count"},
+      // Found by tests/fuzz (image_manifest): port + count - 1 wrapped around.
+      {R"({"ports":[{"name":"http","protocol":"tcp","port":2,"count":18446744073709551615}]})", "app.ports[0].count"},
       {R"({"ports":[{"name":"a","protocol":"tcp","port":1},{"name":"a","protocol":"tcp","port":2}]})", "app.ports[1].name"},
       {R"({"isolators":[{"name":"Bad Name","value":{}}]})", "app.isolators[0].name"},
       {R"({"isolators":[{"name":"resource/cpu"}]})", "app.isolators[0].value"},
@@ -165,6 +167,8 @@ TEST_CASE("app section: every field") {
   m["app"].merge_patch(json::parse(R"({"ports":[{"name":"http","protocol":"tcp","port":80,"count":3,"socketActivated":true}],
     "mountPoints":[{"name":"data","path":"/d","readOnly":true}],"isolators":[{"name":"resource/cpu","value":{"limit":"1"}}],
     "eventHandlers":[{"name":"pre-start","exec":["/x"]},{"name":"post-stop","exec":["/y"]}],"supplementaryGIDs":[1,2]})"));
+  CHECK_NOTHROW(appc::validate_image_manifest(m));
+  m["app"]["ports"] = json::parse(R"([{"name":"all","protocol":"tcp","port":1,"count":65535}])");
   CHECK_NOTHROW(appc::validate_image_manifest(m));
 }
 
