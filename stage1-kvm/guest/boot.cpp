@@ -40,6 +40,7 @@
 
 #include "../common/frame.hpp"
 #include "util/error.hpp"
+#include "contract/poddir.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 #include "net.hpp"
@@ -216,8 +217,9 @@ void setup_root(const Config& cfg) {
   mkdir_p("/newroot");
   if (!do_mount("/pod/stage1/rootfs", "/newroot", nullptr, MS_BIND | MS_REC))
     power_off("cannot bind the stage1 rootfs");
-  mkdir("/newroot/pod", 0755);
-  if (!do_mount("/pod", "/newroot/pod", nullptr, MS_BIND)) power_off("cannot bind the pod dir");
+  const std::string pod_in_root = std::string("/newroot") + pod::poddir::kPodInRoot;
+  mkdir(pod_in_root.c_str(), 0755);
+  if (!do_mount(pod::poddir::kPodInRoot, pod_in_root, nullptr, MS_BIND)) power_off("cannot bind the pod dir");
   for (const char* d : {"/newroot/dev", "/newroot/proc", "/newroot/sys", "/newroot/run", "/newroot/tmp"})
     mkdir(d, 0755);
   do_mount("devtmpfs", "/newroot/dev", "devtmpfs", MS_NOSUID, "mode=0755");
@@ -236,7 +238,7 @@ void setup_root(const Config& cfg) {
       logmsg("volume %s (%s) not mounted", name.c_str(), tag.c_str());
       continue;
     }
-    std::string dst = "/newroot/host-volumes/" + name;
+    std::string dst = std::string("/newroot") + pod::poddir::kHostVolumesInRoot + "/" + name;
     mkdir_p(dst);
     do_mount(src.c_str(), dst, nullptr, MS_BIND);
     DEBUG("volume %s at %s", name.c_str(), dst.c_str());
@@ -415,7 +417,8 @@ int main() {
   if (params.count("pod.console") && params["pod.console"] == "pipe") console_as_pipe();
   Config cfg;
   if (params.count("pod.share")) cfg.share = params["pod.share"];
-  if (!mount_share("pod", "/pod", cfg.share, false)) power_off("cannot mount the pod dir share");
+  // The pod dir is at the same place in the guest's initramfs as in the stage1 root.
+  if (!mount_share("pod", pod::poddir::kPodInRoot, cfg.share, false)) power_off("cannot mount the pod dir share");
   cfg.guest = json::parse(read_file("/pod/stage1-state/guest.json"), nullptr, false);
   if (cfg.guest.is_discarded()) cfg.guest = json::object();
   if (cfg.guest.value("debug", false)) g_debug = true;
