@@ -2,9 +2,7 @@
 #include <iostream>
 
 #include "context.hpp"
-#include "images/build.hpp"
 #include "images/index.hpp"
-#include "images/store.hpp"
 #include "table.hpp"
 #include "exitcodes.hpp"
 #include "util/error.hpp"
@@ -12,10 +10,6 @@
 namespace pod::cli {
 
 namespace {
-
-// The maintenance verbs (export, extract, render, gc, verify, build) work on
-// the image store directly; list, cat-manifest and rm go through the API.
-images::ImageStore open_images(Context& ctx) { return images::ImageStore::open(ctx.runtime().data_dir()); }
 
 std::string display_name(const ImageSummary& i) {
   auto v = i.labels.find("version");
@@ -64,11 +58,10 @@ struct CatFlags {
 };
 
 void run_cat(Context& ctx, const CatFlags& f) {
-  auto store = open_images(ctx);
-  std::string id = store.resolve(f.image);
-  std::cout << (f.pretty ? store.manifest(id).dump(2) : store.manifest(id).dump()) << "\n";
+  Runtime& rt = ctx.runtime();
+  std::cout << rt.image_manifest(f.image, f.pretty);
   if (f.show_setuid)
-    for (const auto& s : store.setuid_files(id)) {
+    for (const auto& s : rt.image_setuid_files(f.image)) {
       char mode[16];
       std::snprintf(mode, sizeof mode, "%04o", s.mode & 07777);
       std::cout << ((s.mode & 04000) ? "setuid" : "setgid") << " " << mode << " " << s.path << "\n";
@@ -100,18 +93,10 @@ struct TwoArgFlags {
   bool rootfs_only = false, overwrite = false;
 };
 
-void run_export(Context& ctx, const TwoArgFlags& f) {
-  auto store = open_images(ctx);
-  store.export_image(store.resolve(f.image), f.target, f.overwrite);
-}
+void run_export(Context& ctx, const TwoArgFlags& f) { ctx.runtime().export_image(f.image, f.target, f.overwrite); }
 
 void run_extract(Context& ctx, const TwoArgFlags& f, bool render) {
-  auto store = open_images(ctx);
-  std::string id = store.resolve(f.image);
-  if (render)
-    store.render_to(id, f.target, f.rootfs_only, f.overwrite);
-  else
-    store.extract(id, f.target, f.rootfs_only, f.overwrite);
+  ctx.runtime().extract_image(f.image, f.target, render, f.rootfs_only, f.overwrite);
 }
 
 struct GcFlags {
@@ -120,8 +105,7 @@ struct GcFlags {
 
 void run_gc(Context& ctx, const GcFlags& f) {
   auto grace = parse_duration(f.grace, "--grace-period");
-  auto store = open_images(ctx);
-  auto r = store.gc(grace);
+  const ImageGcReport r = ctx.runtime().gc_images(grace);
   for (const auto& t : r.temp_removed) std::cout << "removed stale " << t << "\n";
   for (const auto& t : r.trees_removed) std::cout << "removed tree " << t << "\n";
   for (const auto& i : r.images_removed) std::cout << "removed image " << i << "\n";
@@ -132,15 +116,12 @@ struct VerifyFlags {
 };
 
 void run_verify(Context& ctx, const VerifyFlags& f) {
-  auto store = open_images(ctx);
-  std::vector<std::string> ids;
-  for (const auto& ref : f.images) ids.push_back(store.resolve(ref));
-  auto r = store.verify(ids);
+  const VerifyReport r = ctx.runtime().verify_images(f.images);
   for (const auto& ok : r.ok) std::cout << "ok " << ok << "\n";
   for (const auto& bad : r.bad) std::cout << "CORRUPT " << bad << "\n";
   if (!r.bad.empty()) {
-    std::cerr << "pod: " << r.bad.size() << " corrupt item(s) moved to " << store.path()
-              << "/quarantine; fetch the images again\n";
+    std::cerr << "pod: " << r.bad.size() << " corrupt item(s) moved to " << r.quarantine
+              << "; fetch the images again\n";
     ctx.rc = kExitError;
   }
 }
@@ -153,18 +134,17 @@ struct BuildFlags {
 };
 
 void run_build(const BuildFlags& f) {
-  images::BuildOptions o;
-  o.overwrite = f.overwrite;
+  std::optional<int64_t> mtime;
   if (!f.mtime.empty()) {
     try {
       size_t used = 0;
-      o.mtime = std::stoll(f.mtime, &used);
+      mtime = std::stoll(f.mtime, &used);
       if (used != f.mtime.size()) throw std::invalid_argument("trailing");
     } catch (const std::exception&) {
       throw usage_error("--mtime needs seconds since the epoch, got \"" + f.mtime + "\"");
     }
   }
-  std::string id = images::build_aci(f.dir, f.out, o);
+  std::string id = Runtime::build_image(f.dir, f.out, mtime, f.overwrite);
   std::cout << (f.full ? id : images::short_id(id)) << "\n";
 }
 

@@ -56,6 +56,20 @@ struct GcReport {
   std::vector<std::string> marked, collected, kept, failures, detached;
 };
 
+struct SpecialFile {
+  std::string path;
+  unsigned mode = 0;
+};
+
+struct ImageGcReport {
+  std::vector<std::string> temp_removed, trees_removed, images_removed;
+};
+
+struct VerifyReport {
+  std::vector<std::string> ok, bad;  // "image <id>" / "tree <id>"; bad ones with the reason
+  std::string quarantine;            // where bad items were moved
+};
+
 // A started pod: the process that runs it (the stage1 run entrypoint).
 // Destroying a running handle stops nothing: pods outlive their starter, as
 // with `pod run &`. wait() returns the pod's exit status.
@@ -134,7 +148,19 @@ class Runtime {
   std::string fetch_image(const std::string& ref, const FetchOptions& opts = {});
   std::vector<ImageSummary> list_images() const;
   ImageSummary image_status(const std::string& ref) const;  // by ID (prefix) or name[:version]
-  std::string image_manifest(const std::string& ref) const;  // JSON text
+  std::string image_manifest(const std::string& ref, bool pretty = true) const;  // JSON text
+  std::vector<SpecialFile> image_setuid_files(const std::string& ref) const;      // setuid/setgid entries
+  // Write a stored image as an ACI file (same image ID).
+  void export_image(const std::string& ref, const std::string& file, bool overwrite) const;
+  // Write an image to `dir`: as stored (extract) or rendered (dependencies and pathWhitelist applied).
+  void extract_image(const std::string& ref, const std::string& dir, bool render, bool rootfs_only, bool overwrite);
+  // Remove trees no pod uses and images unused for `grace`; stale temp files.
+  ImageGcReport gc_images(std::chrono::milliseconds grace);
+  // Re-hash blobs and trees of `refs` (all when empty); what does not match is quarantined.
+  VerifyReport verify_images(const std::vector<std::string>& refs);
+  // Make a deterministic ACI from DIR (manifest + rootfs/); returns its image ID.
+  static std::string build_image(const std::string& dir, const std::string& out, std::optional<int64_t> mtime,
+                                 bool overwrite);
   // Returns the full ID removed and the rendered trees kept because pods still use them.
   std::pair<std::string, std::vector<std::string>> remove_image(const std::string& ref);
 
