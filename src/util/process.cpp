@@ -105,6 +105,20 @@ std::vector<char*> c_strings(const std::vector<std::string>& v) {
   return out;
 }
 
+// Everything readable from fd until EOF; with `keep_tail`, only its last `keep_tail` bytes.
+std::string drain(int fd, size_t keep_tail = 0) {
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<size_t>(n));
+    if (keep_tail && out.size() > keep_tail) out.erase(0, out.size() - keep_tail);
+  }
+  return out;
+}
+
 }  // namespace
 
 Child::Child(Child&& o) noexcept
@@ -168,14 +182,7 @@ Child Child::launch(const std::vector<std::string>* argv, const std::function<in
   Child c;
   c.pid_ = pid;
   c.on_destroy_ = opts.on_destroy;
-  std::string report;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(rd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    report.append(buf, static_cast<size_t>(n));
-  }
+  std::string report = drain(rd.get());
   if (report.empty()) return c;
   c.wait_status(true);
   Report r{0, ErrorKind::Failed};
@@ -284,15 +291,7 @@ void run_checked(const std::vector<std::string>& argv, const std::string& what) 
     throw e.with_context(what + " failed");
   }
   wr.reset();
-  std::string err;
-  char buf[4096];
-  for (;;) {
-    ssize_t n = ::read(rd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    err.append(buf, static_cast<size_t>(n));
-    if (err.size() > 8192) err.erase(0, err.size() - 8192);
-  }
+  std::string err = drain(rd.get(), 8192);
   if (child.wait() == 0) return;
   while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
   throw Error(what + " failed" + (err.empty() ? "" : ": " + err));
