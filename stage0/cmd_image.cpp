@@ -32,7 +32,7 @@ struct ListFlags {
 };
 
 void run_list(Context& ctx, const ListFlags& f) {
-  const auto imgs = ctx.runtime().list_images();
+  const auto imgs = ctx.runtime(true).list_images();
   if (f.format != "table") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& i : imgs)
@@ -58,7 +58,7 @@ struct CatFlags {
 };
 
 void run_cat(Context& ctx, const CatFlags& f) {
-  Runtime& rt = ctx.runtime();
+  Runtime& rt = ctx.runtime(true);
   std::cout << rt.image_manifest(f.image, f.pretty);
   if (f.show_setuid)
     for (const auto& s : rt.image_setuid_files(f.image)) {

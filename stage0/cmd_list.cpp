@@ -21,7 +21,7 @@ std::string when(const std::optional<TimePoint>& t, bool full) {
 }
 
 void run_list(Context& ctx, const ListOptions& o) {
-  const std::vector<PodStatus> pods = ctx.runtime().list_pods(o.format == "table");
+  const std::vector<PodStatus> pods = ctx.runtime(true).list_pods(o.format == "table");
   if (o.format == "json" || o.format == "json-pretty") {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& p : pods) arr.push_back(status_json(p));

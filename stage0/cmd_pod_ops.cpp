@@ -50,7 +50,7 @@ struct LogsFlags {
 };
 
 void run_logs(Context& ctx, const LogsFlags& f) {
-  Runtime& rt = ctx.runtime();
+  Runtime& rt = ctx.runtime(true);
   const PodStatus st = rt.pod_status(f.uuid);
   std::vector<std::string> names;
   for (const auto& a : st.apps)
@@ -85,7 +85,7 @@ void register_pod_ops(CLI::App& app, Context& ctx) {
   auto cm = std::make_shared<std::string>();
   auto* m = app.add_subcommand("cat-manifest", "Print a pod's manifest");
   m->add_option("uuid", *cm, "Pod UUID or unique prefix")->required();
-  m->callback([&ctx, cm] { std::cout << ctx.runtime().pod_manifest(*cm); });
+  m->callback([&ctx, cm] { std::cout << ctx.runtime(true).pod_manifest(*cm); });
 
   auto lf = std::make_shared<LogsFlags>();
   auto* l = app.add_subcommand("logs", "Print the output of a pod's apps");

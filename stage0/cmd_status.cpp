@@ -41,7 +41,7 @@ void print_text(const PodStatus& i) {
 }
 
 void run_status(Context& ctx, const StatusOptions& o) {
-  Runtime& rt = ctx.runtime();
+  Runtime& rt = ctx.runtime(true);
   const std::string uuid = rt.resolve_pod(uuid_from_args(o.uuid, o.uuid_file));
   if (!o.wait_ready.empty()) wait_for(rt, uuid, o.wait_ready, "--wait-ready", true);
   if (!o.wait.empty()) wait_for(rt, uuid, o.wait, "--wait", false);

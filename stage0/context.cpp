@@ -7,9 +7,9 @@
 
 namespace pod::cli {
 
-Runtime& Context::runtime() {
+Runtime& Context::runtime(bool read_only) {
   if (!rt_) {
-    rt_.emplace(Runtime::open(dir_flag));
+    rt_.emplace(Runtime::open(dir_flag, read_only));
     if (debug) rt_->set_debug_log([](const std::string& m) { std::cerr << "pod: debug: " << m << "\n"; });
     rt_->set_notice_log([](const std::string& m) { std::cerr << "pod: " << m << "\n"; });
   }

@@ -17,8 +17,10 @@ struct Context {
   // command to enter), split off before CLI11 parses (see main.cpp).
   std::vector<std::string> tail;
 
-  // Opens the data dir on first use.
-  Runtime& runtime();
+  // Opens the data dir on first use; `read_only` for the commands that only
+  // read (list, status, logs, cat-manifest, image list/cat-manifest), so that
+  // they work on a read-only data dir.
+  Runtime& runtime(bool read_only = false);
   void debug_log(const std::string& msg) const;
 
  private:

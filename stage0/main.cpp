@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -64,6 +65,32 @@ std::vector<std::string> split_tail(CLI::App& app, std::vector<std::string> args
   return args;
 }
 
+// --format of the deepest command that ran ("" when it has none or it was not given).
+std::string chosen_format(const CLI::App& app) {
+  const CLI::App* cur = &app;
+  std::string fmt;
+  for (auto subs = cur->get_subcommands(); !subs.empty(); subs = cur->get_subcommands()) {
+    cur = subs.front();
+    if (const CLI::Option* o = cur->get_option_no_throw("--format"); o && o->count()) fmt = o->as<std::string>();
+  }
+  return fmt;
+}
+
+// An error as the user asked to see output: one JSON object on stderr with
+// --format=json|json-pretty (Documentation/cli.md), else "pod: <message>".
+void report(const CLI::App& app, const pod::Error& e) {
+  const std::string fmt = chosen_format(app);
+  if (fmt != "json" && fmt != "json-pretty") {
+    std::cerr << "pod: " << e.what() << "\n";
+    return;
+  }
+  nlohmann::json j = {{"category", pod::error_kind_name(e.kind())},
+                      {"message", e.what()},
+                      {"exitCode", pod::cli::exit_code_for(e)}};
+  if (e.errnum()) j["errno"] = e.errnum();
+  std::cerr << j.dump(fmt == "json" ? -1 : 2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+}
+
 // The first argument that is neither a global option nor its value.
 std::string first_word(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
@@ -115,7 +142,7 @@ int main(int argc, char** argv) {
       std::cerr << "Run 'pod --help' for usage.\n";
     return pod::cli::kExitUsage;
   } catch (const pod::Error& e) {
-    std::cerr << "pod: " << e.what() << "\n";
+    report(app, e);
     return pod::cli::exit_code_for(e);
   } catch (const std::exception& e) {
     // Not a pod::Error: a library bug. Say so instead of std::terminate.

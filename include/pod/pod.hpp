@@ -88,8 +88,10 @@ class RunningPod {
 
 class Runtime {
  public:
-  // The data dir: `dir`, else $POD_DIR, else the built-in default.
-  static Runtime open(const std::string& dir = "");
+  // The data dir: `dir`, else $POD_DIR, else the built-in default. With
+  // `read_only` the handle only reads (status, list, logs, manifests, image
+  // list): it works on a read-only data dir, and calls that write fail there.
+  static Runtime open(const std::string& dir = "", bool read_only = false);
   ~Runtime();
   Runtime(Runtime&&) noexcept;
   Runtime& operator=(Runtime&&) noexcept;

@@ -95,8 +95,8 @@ Runtime::~Runtime() = default;
 Runtime::Runtime(Runtime&&) noexcept = default;
 Runtime& Runtime::operator=(Runtime&&) noexcept = default;
 
-Runtime Runtime::open(const std::string& dir) {
-  return api::guarded([&] { return Runtime(std::make_unique<Impl>(Store::open(resolve_data_dir(dir)))); });
+Runtime Runtime::open(const std::string& dir, bool read_only) {
+  return api::guarded([&] { return Runtime(std::make_unique<Impl>(Store::open(resolve_data_dir(dir), read_only))); });
 }
 
 const std::string& Runtime::data_dir() const { return impl_->store.path(); }

@@ -52,7 +52,7 @@ UniqueFd ensure_dir(int parent, const std::string& name, mode_t mode, const std:
 }
 }  // namespace
 
-Store Store::open(const std::string& path) {
+Store Store::open(const std::string& path, bool read_only) {
   if (path.empty()) throw usage_error("the data directory path is empty");
   Store s;
   // Resolve symlinks once so that paths we print and mount under are real.
@@ -62,7 +62,7 @@ Store Store::open(const std::string& path) {
   s.path_ = real;
   std::free(real);
   s.root_ = open_dir(s.path_);
-  if (::faccessat(s.root_.get(), ".", W_OK, AT_EACCESS) < 0)
+  if (!read_only && ::faccessat(s.root_.get(), ".", W_OK, AT_EACCESS) < 0)
     throw Error("data directory " + s.path_ + " is not writable (" + std::string(strerror(errno)) +
                 "); run as root or choose another with --dir", errno);
   try {

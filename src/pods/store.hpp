@@ -27,8 +27,10 @@ std::string resolve_data_dir(const std::string& flag_value);
 
 class Store {
  public:
-  // Opens (creating when missing) the data dir and its layout.
-  static Store open(const std::string& path);
+  // Opens (creating when missing) the data dir and its layout. `read_only`
+  // callers (list, status, logs) only read: they work on a read-only data
+  // dir whose layout exists, and skip the "is it writable" check.
+  static Store open(const std::string& path, bool read_only = false);
 
   const std::string& path() const { return path_; }
   int root_fd() const { return root_.get(); }
