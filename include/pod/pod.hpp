@@ -102,6 +102,9 @@ class Runtime {
   // Where notices of gc and remove go ("detached a busy mount", …); none by default.
   void set_notice_log(std::function<void(const std::string&)> log);
 
+  // What this host and build support; needs no data dir.
+  static HostFeatures host_features();
+
   // --- pods ---
   // Resolve (fetching as needed) the images, render them and prepare a pod.
   // Returns its UUID; the pod is prepared. On error nothing is left but an

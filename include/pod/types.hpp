@@ -62,4 +62,17 @@ struct ImageSummary {
   std::string source;  // where it was fetched from
 };
 
+// What this host and this pod build support (`pod version`).
+struct HostFeatures {
+  std::string version;
+  std::string default_flavor;
+  std::map<std::string, std::string> flavors;  // stage1 flavour -> image file (stage1.json)
+  std::string cgroup_mode;                     // "v1", "v2" or "hybrid"
+  bool kvm_device = false;                     // /dev/kvm opens and answers KVM_GET_API_VERSION (whether a
+                                               // guest really boots is the kvm flavour's probe)
+  std::string kvm_detail;                      // why not, when not
+  bool overlay = false;                        // overlayfs is in the kernel or a module of it
+  bool user_namespaces = false;                // the kernel allows new user namespaces
+};
+
 }  // namespace pod

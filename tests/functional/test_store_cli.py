@@ -183,3 +183,22 @@ def test_stale_embryo_is_collected(pod):
         f.write(str(int(old * 1e9)))
     pod.run("gc", check=0)
     assert pod.state_dirs()["embryo"] == []
+
+
+def test_version_reports_the_host_and_the_flavours(pod):
+    j = json.loads(pod.run("version", "--format=json", check=0).stdout)
+    assert j["dataDir"] == pod.dir and j["defaultFlavor"] == "nspawn"
+    assert set(j["flavors"]) >= {"nspawn", "kvm"} and all(os.path.isabs(p) for p in j["flavors"].values())
+    with open("/proc/self/mountinfo") as f:
+        mounts = {l.split(" - ")[0].split()[4]: l.split(" - ")[1].split()[0] for l in f}
+    want = "v2" if mounts.get("/sys/fs/cgroup") == "cgroup2" else \
+        "hybrid" if mounts.get("/sys/fs/cgroup/unified") == "cgroup2" else "v1"
+    assert j["cgroupMode"] == want
+    if not os.path.exists("/dev/kvm"):
+        assert j["kvmDevice"] is False and j["kvmDetail"] == "/dev/kvm: No such file or directory"
+    else:  # it opens and answers, or the detail says why not
+        assert j["kvmDevice"] is True or j["kvmDetail"].startswith("/dev/kvm")
+    assert isinstance(j["overlay"], bool) and isinstance(j["userNamespaces"], bool)
+    text = pod.run("version", check=0).stdout
+    assert text.startswith("pod version ") and f"data dir: {pod.dir}\n" in text
+    assert "nspawn (default)" in text and f"cgroups: {want}\n" in text
