@@ -33,9 +33,7 @@ void run_stop(Context& ctx, const StopFlags& f) {
   for (const auto& a : uuids) {
     try {
       const std::string uuid = rt.resolve_pod(a);
-      PodState before = rt.pod_status(uuid).state;
-      rt.stop_pod(uuid, o);
-      if (before != PodState::Running) std::cerr << "pod: pod " << uuid << " is already stopped\n";
+      if (!rt.stop_pod(uuid, o)) std::cerr << "pod: pod " << uuid << " is already stopped\n";
       std::cout << "\"" << uuid << "\"\n";
     } catch (const Error& e) {
       std::cerr << "pod: " << e.what() << "\n";

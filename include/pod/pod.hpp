@@ -119,9 +119,9 @@ class Runtime {
   [[noreturn]] void exec_pod(const std::string& uuid, const StartOptions& opts = {});
   // create_pod + exec_pod, keeping the pod locked in between (no window for gc).
   [[noreturn]] void exec_new_pod(const PodSpec& spec);
-  // Ask a running pod to stop and wait until it has exited (or the timeout:
-  // a Conflict error). A pod that has already exited is not an error.
-  void stop_pod(const std::string& uuid, const StopOptions& opts = {});
+  // Ask a running pod to stop and wait until it has exited (an error after
+  // the timeout). A pod that has already exited is not an error: false.
+  bool stop_pod(const std::string& uuid, const StopOptions& opts = {});
   PodStatus pod_status(const std::string& uuid) const;
   // Wait until the pod has exited, or with `until_ready` until every app has
   // been started (or it exited); false when `timeout` passed first.

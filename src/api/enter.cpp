@@ -1,7 +1,6 @@
 // The public API's calls inside a running pod: enter (exec in place) and
 // exec (fork, run, wait), both through the stage1 enter entrypoint.
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -42,8 +41,7 @@ EnterCall enter_call(const Store& store, const std::string& uuid, const std::str
   // The pid file appears shortly after start; wait a little for it.
   for (int i = 0; i < 100 && !exists_at(pod.fd(), poddir::kPid); ++i) {
     if (pod.state() != PodState::Running) break;
-    struct timespec ts {0, 20 * 1000 * 1000};
-    ::nanosleep(&ts, nullptr);
+    api::sleep_ms(20);
   }
   if (PodState s = pod.state(); s != PodState::Running)
     throw conflict_error("cannot enter pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
@@ -57,8 +55,7 @@ EnterCall enter_call(const Store& store, const std::string& uuid, const std::str
   args.push_back("--");
   if (cmd.empty()) args.push_back("/bin/sh");
   args.insert(args.end(), cmd.begin(), cmd.end());
-  std::string ep = eps.enter;
-  return {std::move(pod), ep, std::move(args)};
+  return {std::move(pod), eps.enter, std::move(args)};
 }
 
 }  // namespace

@@ -57,5 +57,8 @@ auto guarded(F&& f) -> decltype(f()) {
 
 PodStatus to_public(const PodInfo& info);
 
+// The polling interval of the calls that wait for a pod's state to change.
+void sleep_ms(long ms);
+
 }  // namespace api
 }  // namespace pod

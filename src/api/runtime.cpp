@@ -27,11 +27,6 @@ std::string duration_text(std::chrono::milliseconds d) {
   return d.count() % 1000 == 0 ? std::to_string(d.count() / 1000) + "s" : std::to_string(d.count()) + "ms";
 }
 
-void sleep_ms(long ms) {
-  struct timespec ts {ms / 1000, (ms % 1000) * 1000 * 1000};
-  ::nanosleep(&ts, nullptr);
-}
-
 bool has_exited(PodState s) {
   return s == PodState::Exited || s == PodState::ExitedGarbage || s == PodState::ExitedDeleting ||
          s == PodState::AbortedPrepare || s == PodState::Garbage || s == PodState::Deleting || s == PodState::Gone;
@@ -64,6 +59,11 @@ Pod prepared_pod(const Store& store, const std::string& uuid) {
 }  // namespace
 
 namespace api {
+void sleep_ms(long ms) {
+  struct timespec ts {ms / 1000, (ms % 1000) * 1000 * 1000};
+  ::nanosleep(&ts, nullptr);
+}
+
 PodStatus to_public(const PodInfo& info) {
   PodStatus s;
   s.uuid = info.uuid;
@@ -158,26 +158,27 @@ int Runtime::run_pod(const std::string& uuid, const StartOptions& opts) {
   return api::guarded([&] { return p.wait(); });
 }
 
-void Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
-  api::guarded([&] {
+bool Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
+  return api::guarded([&] {
     Pod pod = lookup_pod(impl_->store, uuid);
     PodState s = pod.state();
-    if (has_exited(s)) return;
+    if (s == PodState::Exited || s == PodState::ExitedGarbage || s == PodState::ExitedDeleting) return false;
     if (s != PodState::Running) throw conflict_error("cannot stop pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
     auto eps = stage1::pod_entrypoints(pod);
-    if (eps.stop.empty()) throw Error("the stage1 of pod " + pod.uuid() + " has no stop entrypoint", 0, ErrorKind::Stage1);
+    if (eps.stop.empty()) throw Error("the stage1 of pod " + pod.uuid() + " has no stop entrypoint");
     std::vector<std::string> args;
     if (opts.force) args.push_back("--force");
     args.push_back(pod.uuid());
     int st = stage1::call(pod, eps.stop, args);
-    if (st != 0) throw Error("stage1 stop of pod " + pod.uuid() + " failed with status " + std::to_string(st), 0, ErrorKind::Stage1);
+    if (st != 0) throw Error("stage1 stop of pod " + pod.uuid() + " failed with status " + std::to_string(st));
     const auto deadline = Clock::now() + opts.timeout;
     while (pod.state() == PodState::Running) {
       if (Clock::now() >= deadline)
-        throw conflict_error("pod " + pod.uuid() + " is still running after " + duration_text(opts.timeout) +
-                             "; try pod stop --force", ETIMEDOUT);
-      sleep_ms(10);
+        throw Error("pod " + pod.uuid() + " is still running after " + duration_text(opts.timeout) +
+                    "; try pod stop --force", ETIMEDOUT);
+      api::sleep_ms(10);
     }
+    return true;
   });
 }
 
@@ -207,7 +208,7 @@ bool Runtime::wait_pod(const std::string& uuid, std::optional<std::chrono::milli
     };
     while (!done()) {
       if (timeout && Clock::now() >= deadline) return false;
-      sleep_ms(20);
+      api::sleep_ms(20);
     }
     return true;
   });
