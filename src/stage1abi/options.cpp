@@ -4,28 +4,12 @@
 #include <limits>
 
 #include "contract/jsonread.hpp"
+#include "stage1abi/stage1.hpp"
 #include "util/error.hpp"
 
 namespace pod::stage1 {
 
 namespace {
-
-std::string annotation(const nlohmann::json& m, const char* name) {
-  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_array()) return "";
-  for (const auto& a : m["annotations"])
-    if (a.is_object() && a.value("name", "") == name && a.contains("value") && a["value"].is_string())
-      return a["value"].get<std::string>();
-  return "";
-}
-
-std::optional<int64_t> parse_int(const std::string& s) {
-  if (s.empty() || s.size() > 19) return std::nullopt;
-  size_t i = s[0] == '-' ? 1 : 0;
-  if (i == s.size() || s.find_first_not_of("0123456789", i) != std::string::npos) return std::nullopt;
-  int64_t v = 0;
-  for (size_t k = i; k < s.size(); ++k) v = v * 10 + (s[k] - '0');
-  return i ? -v : v;
-}
 
 // Why `value` is not a valid `d`, or "" when it is.
 std::string reject(const OptionDecl& d, const std::string& value) {
@@ -39,13 +23,22 @@ std::string reject(const OptionDecl& d, const std::string& value) {
   }
   if (d.type == "size") return parse_size(value) ? "" : "takes a size in bytes, optionally with k, M, G, Ki, Mi or Gi";
   // int
-  auto v = parse_int(value);
+  auto v = parse_integer(value);
   std::string range = d.min && d.max ? " from " + std::to_string(*d.min) + " to " + std::to_string(*d.max) : "";
   if (!v || (d.min && *v < *d.min) || (d.max && *v > *d.max)) return "takes a whole number" + range;
   return "";
 }
 
 }  // namespace
+
+std::optional<int64_t> parse_integer(const std::string& s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  size_t i = s[0] == '-' ? 1 : 0;
+  if (i == s.size() || s.find_first_not_of("0123456789", i) != std::string::npos) return std::nullopt;
+  int64_t v = 0;
+  for (size_t k = i; k < s.size(); ++k) v = v * 10 + (s[k] - '0');
+  return i ? -v : v;
+}
 
 std::optional<uint64_t> parse_size(const std::string& s) {
   size_t i = 0;

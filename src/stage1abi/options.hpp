@@ -41,6 +41,9 @@ void check_options(const std::vector<OptionDecl>& decls, const std::map<std::str
 // "NAME=VALUE" -> {NAME, VALUE} (usage error otherwise).
 std::pair<std::string, std::string> parse_option_flag(const std::string& s);
 
+// An option value of type int: decimal, optional '-', at most 18 digits; nullopt otherwise.
+std::optional<int64_t> parse_integer(const std::string& s);
+
 // A size with an optional decimal or binary suffix -> bytes; nullopt when malformed or > 2^63.
 std::optional<uint64_t> parse_size(const std::string& s);
 

@@ -19,16 +19,13 @@ extern char** environ;
 
 namespace pod::stage1 {
 
-namespace {
 std::string annotation(const nlohmann::json& m, const char* name) {
-  if (!m.contains("annotations") || !m["annotations"].is_array()) return "";
+  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_array()) return "";
   for (const auto& a : m["annotations"])
     if (a.is_object() && a.value("name", "") == name && a.contains("value") && a["value"].is_string())
       return a["value"].get<std::string>();
   return "";
 }
-
-}  // namespace
 
 Entrypoints parse_entrypoints(const nlohmann::json& m) {
   Entrypoints e;

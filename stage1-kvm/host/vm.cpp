@@ -171,11 +171,9 @@ uint64_t vm_memory_mib(const pod::contract::PodManifest& pm, const pod::contract
 
 int vm_cpus(const pod::contract::Runtime& runtime) {
   const std::string c = pod::contract::stage1_option(runtime, "cpus", "1");
-  if (c.empty() || c.size() > 2 || c.find_first_not_of("0123456789") != std::string::npos)
-    throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
-  int n = std::stoi(c);
-  if (n < 1 || n > 64) throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
-  return n;
+  const auto n = pod::stage1::parse_integer(c);
+  if (!n || *n < 1 || *n > 64) throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
+  return static_cast<int>(*n);
 }
 
 std::vector<Volume> pod_volumes(const pod::contract::PodManifest& pm) {

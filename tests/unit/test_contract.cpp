@@ -299,6 +299,8 @@ TEST_CASE("flag parsers: ids and modes are range-checked, env names without rege
         std::string::npos);
   CHECK(run::parse_volume("v,kind=empty,uid=4294967294").uid == 4294967294u);
   CHECK(usage([] { run::parse_volume("v,kind=empty,mode=9"); }).find("not octal") != std::string::npos);
+  CHECK(usage([] { run::parse_volume("v,kind=empty,mode=17777"); }).find("not octal") != std::string::npos);
+  CHECK(run::parse_volume("v,kind=empty,mode=07777").mode == "07777");
   CHECK(usage([] { run::parse_env(std::string(30000, 'A') + "=1", "--set-env"); }).find("valid variable name") !=
         std::string::npos);
   CHECK(run::parse_env("A.b-c=x=y", "--set-env") == std::pair<std::string, std::string>{"A.b-c", "x=y"});
