@@ -1,5 +1,7 @@
 #include "appflags.hpp"
 
+#include "context.hpp"
+
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
@@ -12,7 +14,10 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
   c.add_option("--dns", s.dns, "Name server for the pod's /etc/resolv.conf (repeatable)");
   c.add_option("--hosts-entry", f.hosts, "IP=HOSTNAME line for the pod's /etc/hosts (repeatable)");
   c.add_flag("--interactive", s.interactive, "Pass the terminal through to the (single) app");
-  c.add_option("--insecure-options", f.insecure, "Comma list: image (skip signature checks), all");
+  c.add_option("--insecure-options", f.insecure,
+               "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "
+               "all, none");
+  c.add_option("--platform", s.fetch.platform, "OS/ARCH[/VARIANT] to pick from an image index (default linux/amd64)");
   c.add_option("--stage1-path", s.stage1.path, "Stage1 image file");
   c.add_option("--stage1-name", s.stage1.name, "Stage1 image name in the store");
   c.add_option("--stage1-hash", s.stage1.hash, "Stage1 image ID in the store");
@@ -34,16 +39,7 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f) {
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
   }
-  const std::string& insecure = f.insecure;
-  size_t i = 0;
-  while (!insecure.empty() && i <= insecure.size()) {
-    size_t j = insecure.find(',', i);
-    if (j == std::string::npos) j = insecure.size();
-    std::string o = insecure.substr(i, j - i);
-    i = j + 1;
-    if (o == "image" || o == "all" || o == "all-fetch" || o == "all-run") s.insecure_image = true;
-    else if (o != "none" && !o.empty()) throw usage_error("--insecure-options: unknown option \"" + o + "\"");
-  }
+  s.fetch = parse_insecure_options(f.insecure, std::move(s.fetch));
 }
 
 namespace {

@@ -10,6 +10,7 @@ namespace {
 struct FetchFlags {
   std::vector<std::string> images;
   std::string insecure;
+  std::string platform;
   bool allow_devices = false;
   bool full = false;
   bool quiet = false;
@@ -17,7 +18,8 @@ struct FetchFlags {
 
 void run_fetch(Context& ctx, const FetchFlags& f) {
   if (f.images.empty()) throw usage_error("pod fetch needs an image: a path, file://, https:// URL or name[:version]");
-  FetchOptions o = parse_insecure_options(f.insecure);
+  FetchOptions o = parse_insecure_options(f.insecure, {});
+  o.platform = f.platform;
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
   Runtime& rt = ctx.runtime();
@@ -28,17 +30,19 @@ void run_fetch(Context& ctx, const FetchFlags& f) {
 }
 }  // namespace
 
-FetchOptions parse_insecure_options(const std::string& list) {
-  FetchOptions o;
+FetchOptions parse_insecure_options(const std::string& list, FetchOptions o) {
   size_t i = 0;
-  while (i < list.size()) {
+  while (i <= list.size() && !list.empty()) {
     size_t j = list.find(',', i);
     if (j == std::string::npos) j = list.size();
-    std::string v = list.substr(i, j - i);
-    if (v == "image" || v == "all" || v == "all-fetch") o.insecure_image = true;
-    else if (v != "none" && !v.empty())
-      throw usage_error("unknown --insecure-options value \"" + v + "\" (known: none, image, all-fetch, all)");
+    const std::string v = list.substr(i, j - i);
     i = j + 1;
+    const bool all = v == "all" || v == "all-fetch" || v == "all-run";
+    if (v == "image" || all) o.insecure_image = true;
+    if (v == "http" || all) o.insecure_http = true;
+    if (v == "tls" || all) o.insecure_tls = true;
+    if (!all && v != "image" && v != "http" && v != "tls" && v != "none" && !v.empty())
+      throw usage_error("unknown --insecure-options value \"" + v + "\" (known: none, image, http, tls, all-fetch, all)");
   }
   return o;
 }
@@ -48,7 +52,9 @@ void register_fetch(CLI::App& app, Context& ctx) {
   auto* c = app.add_subcommand("fetch", "Fetch images (ACI path, file://, https:// or name[:version]) into the store");
   c->add_option("image", f->images, "Images to fetch");
   c->add_option("--insecure-options", f->insecure,
-                "Comma list: image (accept unsigned images; needed for https and names), all-fetch, all, none");
+                "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "
+                "all-fetch, all, none");
+  c->add_option("--platform", f->platform, "OS/ARCH[/VARIANT] to pick from an image index (default linux/amd64)");
   c->add_flag("--allow-devices", f->allow_devices, "Accept device nodes in the image");
   c->add_flag("--full", f->full, "Print the full image ID");
   c->add_flag("-q,--quiet", f->quiet, "No progress output");

@@ -41,7 +41,8 @@ void register_pod_ops(CLI::App&, Context&);
 void register_install_units(CLI::App&, Context&);
 
 // --insecure-options=image,... -> fetch options.
-FetchOptions parse_insecure_options(const std::string& list);
+// --insecure-options=LIST on top of o (pod fetch, run and prepare).
+FetchOptions parse_insecure_options(const std::string& list, FetchOptions o);
 
 // The UUID argument or --uuid-file's content (exactly one of them).
 std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);

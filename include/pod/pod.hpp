@@ -40,12 +40,6 @@ struct StopOptions {
   std::chrono::milliseconds timeout{30000};        // how long to wait for the pod to exit
 };
 
-struct FetchOptions {
-  bool insecure_image = false;  // skip signature checks
-  bool allow_devices = false;   // accept device nodes in the image
-  bool quiet = true;            // no progress line
-};
-
 struct GcOptions {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);

@@ -50,6 +50,16 @@ struct Stage1Spec {
   std::map<std::string, std::string> options;  // --stage1-opt NAME=VALUE, as the stage1 declares them
 };
 
+// How images are fetched (pod fetch, and the images of pod run/prepare).
+struct FetchOptions {
+  bool insecure_image = false;  // skip signature checks (--insecure-options=image)
+  bool insecure_http = false;   // allow plain-http registries (--insecure-options=http)
+  bool insecure_tls = false;    // accept any TLS certificate (--insecure-options=tls)
+  bool allow_devices = false;   // accept device nodes in the image
+  bool quiet = true;            // no progress line
+  std::string platform;         // OS/ARCH[/VARIANT] picked from an image index; empty = linux/amd64
+};
+
 struct PodSpec {
   std::vector<AppSpec> apps;
   std::vector<VolumeSpec> volumes;
@@ -64,7 +74,7 @@ struct PodSpec {
   bool debug = false;
   Stage1Spec stage1;
   bool no_overlay = false;      // copy image trees instead of overlayfs
-  bool insecure_image = false;  // fetch without signature checks
+  FetchOptions fetch;           // how the apps' images are fetched (the stage1's never need a signature)
   std::string uuid_file_save;   // write the UUID here as soon as the pod exists
 };
 

@@ -12,11 +12,7 @@ ImageSummary summary(const images::ImageInfo& i) {
 
 std::string Runtime::fetch_image(const std::string& ref, const FetchOptions& opts) {
   return api::guarded([&] {
-    images::ImageStore::FetchOptions o;
-    o.insecure_image = opts.insecure_image;
-    o.allow_devices = opts.allow_devices;
-    o.quiet = opts.quiet;
-    return impl_->images().fetch(ref, o);
+    return impl_->images().fetch(ref, opts);
   });
 }
 

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include <pod/spec.hpp>
+
 #include "util/fd.hpp"
 #include "util/lock.hpp"
 #include "util/time.hpp"
@@ -48,11 +50,7 @@ class ImageStore {
   ImageStore(ImageStore&&) noexcept = default;
   ImageStore& operator=(ImageStore&&) noexcept = default;
 
-  struct FetchOptions {
-    bool insecure_image = false;   // skip signature checks (required for https:// and names: no gpg support)
-    bool allow_devices = false;    // accept device nodes in the image
-    bool quiet = true;             // no progress output (a progress line is shown on a tty otherwise)
-  };
+  using FetchOptions = pod::FetchOptions;
   // path, file://, https://, or name[:version] (discovery). Idempotent: already stored => O(1), returns id.
   std::string fetch(const std::string& what, const FetchOptions& o);
   // "sha512-…" (prefix ok) or name[:version] among stored images; throws Error(ErrorKind::NotFound) when absent.

@@ -8,10 +8,8 @@
 
 namespace pod::run {
 
-std::string resolve_image(images::ImageStore& is, const std::string& ref, bool insecure) {
+std::string resolve_image(images::ImageStore& is, const std::string& ref, const FetchOptions& o) {
   if (ref.empty()) throw usage_error("empty image reference");
-  images::ImageStore::FetchOptions o;
-  o.insecure_image = insecure;
   if (ref.rfind("sha512-", 0) == 0) return is.resolve(ref);
   // Files and URLs go through fetch, which is O(1) for a file it has seen
   // unchanged (the store keeps a file-identity -> ID cache).

@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include <pod/spec.hpp>
 
 namespace pod::images {
 class ImageStore;
@@ -12,6 +13,6 @@ namespace pod::run {
 
 // IDs resolve in the store; files and URLs are fetched (O(1) for a file the
 // store has seen unchanged); a name not in the store is discovered.
-std::string resolve_image(images::ImageStore& is, const std::string& ref, bool insecure);
+std::string resolve_image(images::ImageStore& is, const std::string& ref, const FetchOptions& o);
 
 }  // namespace pod::run

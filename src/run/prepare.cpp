@@ -40,7 +40,9 @@ std::string stage1_image_id(images::ImageStore& is, const Stage1Spec& sel) {
     }
   }
   // The stage1 is chosen by the operator, not pulled from the network.
-  return resolve_image(is, path, /*insecure=*/true);
+  FetchOptions o;
+  o.insecure_image = true;
+  return resolve_image(is, path, o);
 }
 
 // Pod files need no fsync of their own: `pod prepare` ends with a syncfs
@@ -91,7 +93,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
                         s1_manifest.value("name", s1_id));
   std::vector<ResolvedApp> apps;
   for (const auto& a : spec.apps) {
-    ResolvedApp r{a, resolve_image(is, a.image, spec.insecure_image), {}};
+    ResolvedApp r{a, resolve_image(is, a.image, spec.fetch), {}};
     r.image_manifest = is.manifest(r.image_id);
     apps.push_back(std::move(r));
   }
