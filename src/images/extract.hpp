@@ -7,7 +7,9 @@
 //     not extracted yet, and device nodes (unless allowed) are refused;
 //   - modes (setuid included), numeric owners, xattrs and mtimes are kept;
 //   - the manifest is size-limited and validated, the entry count limited,
-//     and free space is checked while writing.
+//     and free space is checked while writing;
+//   - overlayfs xattrs (trusted.overlay.*) in entries are refused: only pod
+//     writes them, for the whiteouts of OCI layers (ExtractOptions::layer).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -30,6 +32,15 @@ struct ExtractOptions {
   // Called with each entry's path, type char (f d l h c b p) and mode, before writing.
   std::function<void(const std::string&, char, unsigned)> observe;
   uint64_t max_entries = 2'000'000;
+  // An OCI/docker layer rather than an ACI: entries are rootfs-relative, there is no manifest, a later
+  // entry for the same path replaces an earlier one, and whiteouts (.wh.NAME, .wh..wh..opq) are handled
+  // as `whiteouts` says. Set overwrite too.
+  bool layer = false;
+  enum class Whiteouts {
+    Overlay,  // kept for a stacked overlayfs lower dir: a 0/0 character device, trusted.overlay.opaque=y
+    Apply,    // applied to what the lower layers wrote into the same dir (flattening into one tree)
+  };
+  Whiteouts whiteouts = Whiteouts::Overlay;
   bool write = true;            // false: only validate and observe (nothing is written)
 };
 
@@ -38,6 +49,7 @@ struct ExtractResult {
   nlohmann::json manifest;      // validated; null when the archive had none and need_manifest=false
   uint64_t entries = 0;
   uint64_t bytes = 0;
+  uint64_t whiteouts = 0;
   bool has_devices = false;
 };
 

@@ -15,7 +15,8 @@ namespace {
 
 struct Feed {
   struct archive* raw = nullptr;
-  Sha512 hash;
+  explicit Feed(HashAlg alg) : hash(alg) {}
+  Hasher hash;
   int blob_fd = -1;
   uint64_t total = 0;
   const std::function<void(uint64_t)>* progress = nullptr;
@@ -70,7 +71,7 @@ la_ssize_t read_cb(struct archive* a, void* data, const void** buf) {
 }  // namespace
 
 ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOptions& o,
-                        const std::function<void(uint64_t)>& progress) {
+                        const std::function<void(uint64_t)>& progress, HashAlg alg) {
   ArchivePtr raw(archive_read_new());
   if (!raw) throw Error("out of memory creating an archive reader");
   // Only the compressions that images.md documents. Not support_filter_all:
@@ -87,7 +88,7 @@ ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOption
   if (r == ARCHIVE_EOF) throw Error("unknown image type: the file is empty");
   if (r < ARCHIVE_WARN) throw_archive(raw.get(), "unknown image type");
 
-  Feed feed;
+  Feed feed(alg);
   feed.raw = raw.get();
   feed.blob_fd = blob_fd;
   feed.progress = &progress;
@@ -105,7 +106,7 @@ ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOption
   const void* buf;
   while (pull(feed, &buf) > 0) {
   }
-  res.id = "sha512-" + feed.hash.hex_digest();
+  res.id = (alg == HashAlg::Sha512 ? "sha512-" : "sha256:") + feed.hash.hex_digest();
   res.size = feed.total;
   return res;
 }

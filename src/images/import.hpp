@@ -9,11 +9,12 @@
 #include <string>
 
 #include "images/extract.hpp"
+#include "util/digest.hpp"
 
 namespace pod::images {
 
 struct ImportResult {
-  std::string id;        // sha512-<hex>
+  std::string id;        // sha512-<hex> (an ACI's image ID), or sha256:<hex> (an OCI layer's diffID)
   uint64_t size = 0;     // uncompressed bytes
   ExtractResult extract;
 };
@@ -21,7 +22,9 @@ struct ImportResult {
 // in_fd: the ACI as given; blob_fd: receives the uncompressed tar (or -1);
 // tree_fd: extraction target (ignored when o.write is false).
 // progress(bytes_read_compressed) is called now and then.
+// alg: what the decompressed stream is hashed with (Sha256 for OCI layers, whose tar is not an ACI:
+// o.layer).
 ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOptions& o,
-                        const std::function<void(uint64_t)>& progress = nullptr);
+                        const std::function<void(uint64_t)>& progress = nullptr, HashAlg alg = HashAlg::Sha512);
 
 }  // namespace pod::images
