@@ -123,6 +123,20 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   const std::string id = oci::digest_key(man.config.digest);
   const oci::Naming naming = src.naming();
 
+  const std::string ref = naming.name + ":" + naming.tag;
+  auto remember_ref = [&]() -> bool {  // already stored: only note the new NAME:TAG
+    auto existing = read_record(index_.get(), id);
+    if (!existing || !exists_at(blobs_.get(), id)) return false;
+    if (std::find(existing->refs.begin(), existing->refs.end(), ref) == existing->refs.end()) existing->refs.push_back(ref);
+    existing->last_used = Clock::now();
+    write_record(index_.get(), *existing);
+    return true;
+  };
+  if (exists_at(index_.get(), id + ".json")) {
+    FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
+    if (remember_ref()) return id;
+  }
+
   FileLock prep = prepare_lock(false);  // our layers are unreferenced until the record exists
   std::vector<OciLayer> layers;
   std::vector<std::string> rootfs_top_first;
@@ -135,15 +149,9 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   }
   const auto [user, group] = oci::split_user(cfg.user);
   const json am = oci::appc_manifest(cfg, naming, group.empty() ? primary_group(rootfs_top_first, user) : group);
-  const std::string ref = naming.name + ":" + naming.tag;
 
   FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
-  if (auto existing = read_record(index_.get(), id); existing && exists_at(blobs_.get(), id)) {
-    if (std::find(existing->refs.begin(), existing->refs.end(), ref) == existing->refs.end()) existing->refs.push_back(ref);
-    existing->last_used = Clock::now();
-    write_record(index_.get(), *existing);
-    return id;
-  }
+  if (remember_ref()) return id;
   {
     Staging stage(tmp_.get(), locks_.get());
     write_file_at(stage.fd(), "config", ctext, 0444);

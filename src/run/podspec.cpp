@@ -276,6 +276,9 @@ contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<
     // Image mount points are satisfied by pod volumes of the same name.
     for (const auto& mp : ra.app.mount_points) {
       if (targets.count(mp.path)) continue;
+      // An OCI image's VOLUME without a --volume stays in the app's own writable rootfs: like docker's
+      // anonymous volume it starts with the image's content there and goes with the pod.
+      if (!vol_names.count(mp.name) && oci_entrypoint(a.image_manifest)) continue;
       if (!vol_names.count(mp.name))
         throw usage_error("image " + image_name(a) + " needs a volume \"" + mp.name + "\" (mount point " + mp.path +
                           "); give --volume " + mp.name + ",kind=…");
