@@ -31,6 +31,7 @@
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/progress.hpp"
 
 namespace pod::images {
 
@@ -185,13 +186,10 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
       int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
       if (fd < 0) throw_sys("cannot create a layer blob");
       UniqueFd blob(fd);
-      const bool tty = !o.quiet && ::isatty(2);
-      src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) {
-        if (tty)
-          std::fprintf(stderr, "\rlayer %s: %llu/%llu MiB", l.digest.substr(7, 12).c_str(),
-                       static_cast<unsigned long long>(n >> 20), static_cast<unsigned long long>(l.size >> 20));
-      });
-      if (tty) std::fprintf(stderr, "\n");
+      {
+        ProgressLine bar("layer " + l.digest.substr(7, 12), l.size, ProgressLine::wanted(o.quiet));
+        src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) { bar.update(n); });
+      }
       fsync_fd(fd, "layer blob");
       if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
       fsync_fd(layers_.get(), "layer directory");

@@ -17,6 +17,7 @@
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/progress.hpp"
 
 namespace pod::images {
 
@@ -259,18 +260,13 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   UniqueFd treefd = mkdirs_at(stage.fd(), "tree", 0755);
   ExtractOptions eo;
   eo.allow_devices = o.allow_devices;
-  const bool tty = !o.quiet && ::isatty(2);
-  auto progress = [&](uint64_t n) {
-    if (tty) std::fprintf(stderr, "\rfetching %s: %llu MiB", path.c_str(), static_cast<unsigned long long>(n >> 20));
-  };
   ImportResult res;
   try {
-    res = import_aci(in, blobfd.get(), treefd.get(), eo, progress);
+    ProgressLine bar("fetching " + path, 0, ProgressLine::wanted(o.quiet));
+    res = import_aci(in, blobfd.get(), treefd.get(), eo, [&](uint64_t n) { bar.update(n); });
   } catch (const Error& e) {
-    if (tty) std::fprintf(stderr, "\n");
     throw e.with_context("cannot import " + path);
   }
-  if (tty) std::fprintf(stderr, "\n");
   crashpoint("image-import-extracted");
   const std::string& id = res.id;
   {
