@@ -124,12 +124,12 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   const std::string id = oci::digest_key(man.config.digest);
   const oci::Naming naming = src.naming();
 
-  const std::string ref = naming.name + ":" + naming.tag;
+  const std::string ref = naming.tag.empty() ? naming.name + "@" + mdigest : naming.name + ":" + naming.tag;
   auto remember_ref = [&]() -> bool {  // already stored: only note the new NAME:TAG
     auto existing = read_record(index_.get(), id);
     if (!existing || !exists_at(blobs_.get(), id)) return false;
-    if (std::find(existing->refs.begin(), existing->refs.end(), ref) == existing->refs.end()) existing->refs.push_back(ref);
-    existing->last_used = Clock::now();
+    if (std::find(existing->refs.begin(), existing->refs.end(), ref) != existing->refs.end()) return true;
+    existing->refs.push_back(ref);  // (pods touch last_used when they use it)
     write_record(index_.get(), *existing);
     return true;
   };
