@@ -106,10 +106,26 @@ std::string ImageStore::fetch_oci(const std::string& what, const FetchOptions& o
     auto src = oci_layout_source(rest, ref, platform);
     return import_oci(*src, o, what);
   }
-  Staging stage(tmp_.get(), locks_.get());
-  auto src = kind == "oci-archive" ? oci_archive_source(rest, ref, platform, stage.fd())
-                                   : docker_archive_source(rest, ref, stage.fd());
-  return import_oci(*src, o, what);
+  // An archive seen unchanged is not unpacked again (as for ACI files).
+  if (::stat(rest.c_str(), &st) != 0)
+    throw Error(what + ": " + rest + " does not exist", ENOENT, ErrorKind::NotFound);
+  if (!S_ISREG(st.st_mode)) throw Error(what + ": " + rest + " is not a regular file");
+  char* rp = ::realpath(rest.c_str(), nullptr);
+  const std::string real = rp ? rp : rest;
+  std::free(rp);
+  const std::string key = sha512_hex(kind + ":" + real + ":" + ref).substr(0, 32);
+  FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
+  const json ident = file_identity(st);
+  if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
+  std::string id;
+  {
+    Staging stage(tmp_.get(), locks_.get());
+    auto src = kind == "oci-archive" ? oci_archive_source(rest, ref, platform, stage.fd())
+                                     : docker_archive_source(rest, ref, stage.fd());
+    id = import_oci(*src, o, what);
+  }
+  write_file_atomic_at(sources_.get(), key + ".json", json{{"id", id}, {"file", ident}}.dump() + "\n");
+  return id;
 }
 
 std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const std::string& source) {

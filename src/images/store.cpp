@@ -59,6 +59,26 @@ Staging::~Staging() {
   }
 }
 
+json file_identity(const struct stat& st) {
+  return {{"dev", st.st_dev}, {"ino", st.st_ino}, {"size", st.st_size},
+          {"mtime", st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec},
+          {"ctime", st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec}};
+}
+
+std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
+                                         const json& ident) {
+  auto cached = try_read_file_at(sources_fd, key + ".json");
+  if (!cached) return std::nullopt;
+  try {
+    json c = json::parse(*cached);
+    std::string id = c.at("id").get<std::string>();
+    if (c.at("file") == ident && exists_at(index_fd, id + ".json") && exists_at(blobs_fd, id)) return id;
+  } catch (const json::exception&) {
+    // rewritten by the fetch
+  }
+  return std::nullopt;
+}
+
 // ---- open ----
 
 namespace {
@@ -240,18 +260,8 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   std::free(rp);
   const std::string key = sha512_hex("file:" + real).substr(0, 32);
   FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
-  const json ident = {{"dev", st.st_dev}, {"ino", st.st_ino}, {"size", st.st_size},
-                      {"mtime", st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec},
-                      {"ctime", st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec}};
-  if (auto cached = try_read_file_at(sources_.get(), key + ".json")) {
-    try {
-      json c = json::parse(*cached);
-      std::string id = c.at("id").get<std::string>();
-      if (c.at("file") == ident && exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id)) return id;
-    } catch (const json::exception&) {
-      // rewritten below
-    }
-  }
+  const json ident = file_identity(st);
+  if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
 
   Staging stage(tmp_.get(), locks_.get());
   int blob = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
