@@ -243,14 +243,14 @@ RegistryClient::Manifest RegistryClient::fetch_manifest(const std::string& refer
   m.digest = "sha256:" + sha256_hex(rep.body);
   m.body = std::move(rep.body);
   m.media_type = rep.resp.headers["content-type"];
+  if (!expect.empty() && expect != m.digest)
+    throw Error("GET " + rep.req.url + ": manifest digest mismatch: expected " + expect + ", got " + m.digest, 0,
+                ErrorKind::Image);
   const std::string sent = rep.resp.headers["docker-content-digest"];
   if (sent.rfind("sha256:", 0) == 0 && sent != m.digest)
     throw Error("GET " + rep.req.url + ": the manifest's Docker-Content-Digest is " + sent.substr(0, 80) +
                     " but its content's digest is " + m.digest,
                 0, ErrorKind::Image);
-  if (!expect.empty() && expect != m.digest)
-    throw Error("GET " + rep.req.url + ": manifest digest mismatch: expected " + expect + ", got " + m.digest, 0,
-                ErrorKind::Image);
   return m;
 }
 
