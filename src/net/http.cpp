@@ -107,7 +107,16 @@ struct Transfer {
     if (colon == std::string::npos || colon == 0) return;
     std::string name = line.substr(0, colon);
     std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    resp.headers[name] = trim(line.substr(colon + 1));
+    std::string value = trim(line.substr(colon + 1));
+    if (name == "content-length" && !valid_length(value))  // curl would ignore it and read to the end
+      throw Error("GET " + req.url + ": malformed HTTP reply: invalid Content-Length \"" + value.substr(0, 64) + "\"",
+                  0, ErrorKind::Invalid);
+    resp.headers[name] = std::move(value);
+  }
+
+  static bool valid_length(const std::string& v) {
+    if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) return false;
+    return true;  // 19 digits fit in int64
   }
 };
 
