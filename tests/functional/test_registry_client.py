@@ -1,7 +1,11 @@
 """The registry client (src/images/registry.cpp) against a real docker-registry, through tests/tools/registry-probe."""
+import base64
 import hashlib
+import http.server
+import json
 import os
 import subprocess
+import threading
 
 import pytest
 
@@ -154,3 +158,107 @@ def test_blob_download_resume_and_digest_mismatch(registry, image, tmp_path):
     assert rc == 1 and out == ""
     assert err == (f"registry-probe: image: blob {layer} of {reg.host}/app:v1: digest mismatch: expected {layer}, got "
                    f"sha256:{hashlib.sha256(bad).hexdigest()}\n"), err
+
+
+class FakeRegistry(http.server.BaseHTTPRequestHandler):
+    """Bearer auth through a token endpoint, blobs redirected to a storage server on another host (localhost)."""
+
+    def log_message(self, *a):
+        pass
+
+    def reply(self, status, body=b"", headers=()):
+        self.send_response(status)
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        s = self.server.state
+        s["seen"].append((self.path, self.headers.get("Authorization")))
+        port = self.server.server_address[1]
+        if self.path.startswith("/token?"):
+            s["token_queries"].append(self.path)
+            if self.headers.get("Authorization") != "Basic " + base64.b64encode(b"pod:pw").decode():
+                return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}')
+            return self.reply(200, b'{"access_token":"tok123","expires_in":60}')
+        if self.headers.get("Authorization") != "Bearer tok123":
+            challenge = f'Bearer realm="http://127.0.0.1:{port}/token",service="fake, registry",scope="x"'
+            return self.reply(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"token needed"}]}',
+                              [("WWW-Authenticate", challenge)])
+        if self.path == "/v2/":
+            return self.reply(200, b"{}")
+        if self.path == "/v2/app/manifests/v1":
+            return self.reply(200, s["manifest"], [("Content-Type", DOCKER_MANIFEST)])
+        if self.path.startswith("/v2/app/blobs/"):
+            return self.reply(307, b"", [("Location", f"http://localhost:{s['storage_port']}/b/{self.path[14:]}")])
+        self.reply(404, b'{"errors":[{"code":"NAME_UNKNOWN","message":"no such thing"}]}')
+
+
+class FakeStorage(http.server.BaseHTTPRequestHandler):
+    """Serves the blob: cut short the first time, ignoring Range the second, whole the third."""
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        s = self.server.state
+        s["storage"].append((self.headers.get("Authorization"), self.headers.get("Range")))
+        blob = s["blob"]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(blob)))
+        self.end_headers()
+        self.wfile.write(blob if len(s["storage"]) > 1 else blob[:len(blob) // 2])
+        self.wfile.flush()
+        self.close_connection = True
+
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+
+
+@pytest.fixture
+def fake_registry():
+    blob = os.urandom(300000)
+    digest = "sha256:" + hashlib.sha256(blob).hexdigest()
+    manifest = json.dumps({"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
+                           "config": {"mediaType": "application/vnd.docker.container.image.v1+json", "size": 2,
+                                      "digest": "sha256:" + "0" * 64},
+                           "layers": [{"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                                       "size": len(blob), "digest": digest}]}).encode()
+    state = {"seen": [], "token_queries": [], "storage": [], "blob": blob, "digest": digest, "manifest": manifest}
+    servers = []
+    for handler in (FakeRegistry, FakeStorage):
+        srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        srv.state = state
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+        servers.append(srv)
+    state["storage_port"] = servers[1].server_address[1]
+    yield f"127.0.0.1:{servers[0].server_address[1]}", state
+    for srv in servers:
+        srv.shutdown()
+
+
+def test_bearer_token_redirect_without_credentials_and_resume(fake_registry, tmp_path):
+    host, state = fake_registry
+    auth = tmp_path / "auth.json"
+    auth.write_text(json.dumps({"auths": {host: {"auth": base64.b64encode(b"pod:pw").decode()}}}))
+    rc, out, err = probe("--insecure-http", "--auth-file", str(auth), f"{host}/app:v1", "manifest", tmp=tmp_path)
+    assert rc == 0, err
+    assert manifest_digest(out) == ("sha256:" + hashlib.sha256(state["manifest"]).hexdigest(), DOCKER_MANIFEST)
+    assert state["token_queries"] == ["/token?service=fake%2C%20registry&scope=repository%3Aapp%3Apull"]
+    out_file = tmp_path / "blob"
+    rc, out, err = probe("--insecure-http", "--auth-file", str(auth), f"{host}/app:v1", "blob", state["digest"],
+                         str(out_file), tmp=tmp_path)
+    assert rc == 0, err
+    assert out_file.read_bytes() == state["blob"]
+    half = len(state["blob"]) // 2
+    # Cut short; resumed with a Range that the server ignored; fetched again whole. No credentials to storage.
+    assert state["storage"] == [(None, None), (None, f"bytes={half}-"), (None, None)]
+    # Bad credentials: the token server's refusal is the error.
+    auth.write_text(json.dumps({"auths": {host: {"auth": base64.b64encode(b"pod:nope").decode()}}}))
+    rc, out, err = probe("--insecure-http", "--auth-file", str(auth), f"{host}/app:v1", "manifest", tmp=tmp_path)
+    assert rc == 1
+    assert err == (f"registry-probe: failed: GET http://127.0.0.1:{host.split(':')[1]}/token?service=fake%2C%20registry"
+                   "&scope=repository%3Aapp%3Apull: HTTP 401 unauthorized: UNAUTHORIZED: bad credentials (the token "
+                   f"server refused; credentials for {host} from {auth})\n"), err
