@@ -134,3 +134,14 @@ def test_fetch_chunked_reply(pod, https_server, tmp_path):
     id_ = pod.run("fetch", "--insecure-options=image", "--full", f"https://localhost:{port}/c.aci",
                   env={"SSL_CERT_FILE": cert}, check=0).stdout.strip()
     assert id_ == "sha512-" + hashlib.sha512(data).hexdigest()
+
+
+def test_fetch_redirect_to_plain_http_is_refused(pod, https_server):
+    _, port, cert, raw = https_server
+    raw["/down.aci"] = b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/x.aci\r\nContent-Length: 0\r\n\r\n"
+    url = f"https://localhost:{port}/down.aci"
+    r = pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert})
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"pod: GET {url}: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.rstrip().endswith("(a redirect to plain http http://127.0.0.1:9/x.aci is refused without "
+                                      "--insecure-options=http)"), r.stderr

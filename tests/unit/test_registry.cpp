@@ -1,6 +1,7 @@
-// The registry client's parsers (src/images/registry_parse.cpp) and the
-// shared digest code: image references, platforms, WWW-Authenticate, auth.json,
-// index platform selection, manifests.
+// The registry client's parsers (src/images/registry_parse.cpp), the
+// shared digest code and what net::get refuses before connecting: image
+// references, platforms, WWW-Authenticate, auth.json, index platform
+// selection, manifests. (Transfers: tests/functional/test_registry_client.py.)
 #include <doctest/doctest.h>
 #include <stdlib.h>
 
@@ -11,6 +12,7 @@
 
 #include "helpers.hpp"
 #include "images/registry_parse.hpp"
+#include "net/http.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -260,4 +262,17 @@ TEST_CASE("manifests: image manifests read; schema 1, unknown types and malforme
   CHECK(err(R"({"schemaVersion":2,"layers":{}})") == "m.layers: must be an array");
   err("[");
   err("null");
+}
+
+TEST_CASE("net::get refuses plain http without allow_http and other schemes, before connecting") {
+  auto sink = [](const char*, size_t) {};
+  net::Request r;
+  r.url = "http://127.0.0.1:9/x";
+  CHECK(error_of([&] { net::get(r, sink); }, ErrorKind::Usage) ==
+        "GET http://127.0.0.1:9/x: plain http is not allowed; use --insecure-options=http to allow it");
+  r.url = "ftp://127.0.0.1:9/x";
+  CHECK(error_of([&] { net::get(r, sink); }, ErrorKind::Usage) == "GET ftp://127.0.0.1:9/x: not an http(s) URL");
+  r.url = "http://127.0.0.1:9/x";  // allowed, but nothing listens on the discard port
+  r.allow_http = true;
+  CHECK(error_of([&] { net::get(r, sink); }, ErrorKind::Failed).rfind("GET http://127.0.0.1:9/x: ", 0) == 0);
 }
