@@ -22,6 +22,7 @@ import socket
 import ssl
 import subprocess
 import tarfile
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -64,7 +65,7 @@ def make_tls(d):
 class Registry:
     def __init__(self, tmp_path, tls=False, auth=None, start_timeout=30):
         """auth: None or (user, password) for htpasswd (Basic) auth."""
-        self.dir = os.path.join(str(tmp_path), f"registry-{free_port()}")
+        self.dir = tempfile.mkdtemp(prefix="registry-", dir=str(tmp_path))
         self.storage = os.path.join(self.dir, "storage")
         os.makedirs(self.storage)
         self.tls, self.auth = tls, auth
@@ -91,6 +92,7 @@ class Registry:
                 json.dump(config, f)  # JSON is YAML
             if self._start(start_timeout):
                 return
+            self.stop()
         raise RuntimeError(f"docker-registry did not start:\n{self.log()}")
 
     @property
@@ -128,7 +130,6 @@ class Registry:
                 return e.code == 401
             except OSError:
                 time.sleep(0.1)
-        self.stop()
         return False
 
     def stop(self):
