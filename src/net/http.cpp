@@ -114,9 +114,8 @@ struct Transfer {
     resp.headers[name] = std::move(value);
   }
 
-  static bool valid_length(const std::string& v) {
-    if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) return false;
-    return true;  // 19 digits fit in int64
+  static bool valid_length(const std::string& v) {  // decimal; 19 digits fit in curl's int64
+    return !v.empty() && v.size() <= 19 && v.find_first_not_of("0123456789") == std::string::npos;
   }
 };
 
