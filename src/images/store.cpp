@@ -231,6 +231,7 @@ std::string ImageStore::fetch(const std::string& what, const FetchOptions& o) {
   if (starts_with(what, "http://"))
     throw usage_error("refusing to fetch over plain http (" + what + "); use https://");
   if (starts_with(what, "file://")) return import_file(what.substr(7), what, o);
+  if (starts_with(what, "docker://")) return fetch_registry(what, o);
   if (starts_with(what, "oci:") || starts_with(what, "oci-archive:") || starts_with(what, "docker-archive:"))
     return fetch_oci(what, o);
   if (what.find("://") != std::string::npos)

@@ -109,6 +109,7 @@ class ImageStore {
   std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name);
   std::string fetch_by_name(const std::string& name, const FetchOptions& o);
   std::string fetch_oci(const std::string& what, const FetchOptions& o);
+  std::string fetch_registry(const std::string& what, const FetchOptions& o);  // docker:// (registrysource.cpp)
   std::string import_oci(OciSource& src, const FetchOptions& o, const std::string& source);
   uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o);  // -> unpacked bytes
   std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices);  // path, bytes
@@ -128,6 +129,9 @@ class ImageStore {
   std::string data_dir_, path_;
   UniqueFd root_, blobs_, index_, sources_, trees_, locks_, tmp_, quarantine_, layers_;
 };
+
+// docker://HOST/NAME:TAG (or @DIGEST) -> the NAME:TAG (NAME@DIGEST) a fetched image is known by in the store.
+std::string registry_image_ref(const std::string& docker_url);
 
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
 // path, type, mode, owner, size, mtime, link target and file content, in sorted order.
