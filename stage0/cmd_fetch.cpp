@@ -49,7 +49,9 @@ FetchOptions parse_insecure_options(const std::string& list, FetchOptions o) {
 
 void register_fetch(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<FetchFlags>();
-  auto* c = app.add_subcommand("fetch", "Fetch images (ACI path, file://, https:// or name[:version]) into the store");
+  auto* c = app.add_subcommand("fetch",
+                               "Fetch images (ACI path, file://, https:// or name[:version]) into the store; each "
+                               "needs a good signature (X.asc) by a key of `pod trust` unless --insecure-options=image");
   c->add_option("image", f->images, "Images to fetch");
   c->add_option("--insecure-options", f->insecure,
                 "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "

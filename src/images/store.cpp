@@ -212,7 +212,8 @@ std::string ImageStore::fetch(const std::string& what, const FetchOptions& o) {
   return fetch_by_name(what, o);
 }
 
-std::string ImageStore::import_file(const std::string& path, const std::string& source, const FetchOptions& o) {
+std::string ImageStore::import_file(const std::string& path, const std::string& source, const FetchOptions& o,
+                                   std::string* signer_out) {
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
     if (errno == ENOENT) throw Error("image file " + path + " does not exist", ENOENT, ErrorKind::NotFound);
@@ -236,7 +237,9 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     try {
       json c = json::parse(*cached);
       std::string id = c.at("id").get<std::string>();
-      if (c.at("file") == ident && exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id)) return id;
+      if (c.at("file") == ident && exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id) &&
+          (o.insecure_image || c.contains("signer")))  // an image stored unchecked is checked now
+        return id;
     } catch (const json::exception&) {
       // rewritten below
     }
@@ -263,6 +266,8 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   if (tty) std::fprintf(stderr, "\n");
   crashpoint("image-import-extracted");
   const std::string& id = res.id;
+  const std::string signer = check_signature(in, path, source, res.extract.manifest, o);
+  if (signer_out) *signer_out = signer;
   {
     FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
     if (!(exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id))) {
@@ -295,7 +300,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     }
   }
   if (!starts_with(source, "https://"))  // downloads are remembered by URL in fetch_remote
-    write_file_atomic_at(sources_.get(), key + ".json", json{{"id", id}, {"file", ident}}.dump() + "\n");
+    write_file_atomic_at(sources_.get(), key + ".json", source_record(id, signer, {"file", ident}).dump() + "\n");
   return id;
 }
 

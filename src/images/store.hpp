@@ -99,8 +99,16 @@ class ImageStore {
 
  private:
   ImageStore() = default;
-  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o);
-  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name);
+  // signer_out: the fingerprint that signed the image ("" when unchecked: insecure_image).
+  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o,
+                          std::string* signer_out = nullptr);
+  // The signature check of an extracted image before its record is written (trust/verify.hpp):
+  // its signer, or "" (and a warning) with insecure_image.
+  std::string check_signature(int image_fd, const std::string& path, const std::string& source,
+                              const nlohmann::json& manifest, const FetchOptions& o) const;
+  // sig_url: where the detached signature is ("" = url + ".asc").
+  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name,
+                           const std::string& sig_url = "");
   std::string fetch_by_name(const std::string& name, const FetchOptions& o);
   std::string resolve_dependency(const std::string& parent, const appc::Dependency& d) const;
   void flatten(const std::string& id, std::vector<std::string>& chain, std::vector<Layer>& out,
@@ -114,6 +122,11 @@ class ImageStore {
   std::string data_dir_, path_;
   UniqueFd root_, blobs_, index_, sources_, trees_, locks_, tmp_, quarantine_;
 };
+
+// A source-cache record (sources/<key>.json): the image ID, where it came from ("file" identity or
+// "url") and, when its signature was checked, "signer".
+nlohmann::json source_record(const std::string& id, const std::string& signer,
+                             const std::pair<std::string, nlohmann::json>& origin);
 
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
 // path, type, mode, owner, size, mtime, link target and file content, in sorted order.
