@@ -9,6 +9,7 @@
 
 #include "context.hpp"
 #include "table.hpp"
+#include "trust/keystore.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
 
@@ -45,6 +46,7 @@ struct AddFlags {
 void run_add(Context& ctx, const AddFlags& f) {
   if (f.files.empty()) throw usage_error("pod trust needs a key file: pod trust --prefix=NAME-PREFIX KEY.asc");
   if (f.root == !f.prefix.empty()) throw usage_error("give either --prefix=NAME-PREFIX or --root");
+  if (!f.root) trust::validate_prefix(f.prefix);  // before asking anything
   if (!f.skip_review && !::isatty(0))
     throw usage_error("stdin is not a terminal, so the key's fingerprint cannot be reviewed; check it "
                       "(gpg --show-keys KEY.asc) and give --skip-fingerprint-review");

@@ -49,6 +49,7 @@ TrustedKey Runtime::read_key_file(const std::string& file) {
 TrustedKey Runtime::trust_key(const std::string& file, const std::string& prefix, bool root) {
   return api::guarded([&] {
     if (root == !prefix.empty()) throw usage_error("give either an image name prefix (--prefix=NAME) or --root");
+    if (!root) trust::validate_prefix(prefix);
     const trust::PublicKey pk = read_key(file);
     trust::KeyStore ks = keystore(*this);
     return to_public(ks.add(pk, prefix, root), pk.info);
