@@ -266,7 +266,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   if (tty) std::fprintf(stderr, "\n");
   crashpoint("image-import-extracted");
   const std::string& id = res.id;
-  const std::string signer = check_signature(in, path, source, res.extract.manifest, o);
+  const std::string signer = check_signature(in, st, path, source, res.extract.manifest, o);
   if (signer_out) *signer_out = signer;
   {
     FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);

@@ -14,6 +14,8 @@
 //
 // See Documentation/images.md for the crash-safety argument.
 #pragma once
+#include <sys/stat.h>
+
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -103,9 +105,10 @@ class ImageStore {
   std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o,
                           std::string* signer_out = nullptr);
   // The signature check of an extracted image before its record is written (trust/verify.hpp):
-  // its signer, or "" (and a warning) with insecure_image.
-  std::string check_signature(int image_fd, const std::string& path, const std::string& source,
-                              const nlohmann::json& manifest, const FetchOptions& o) const;
+  // its signer, or "" (and a warning) with insecure_image. `opened`: the file's stat when the import
+  // began; a file changed since (size, mtime, ctime) is refused, so what was verified is what was imported.
+  std::string check_signature(int image_fd, const struct stat& opened, const std::string& path,
+                              const std::string& source, const nlohmann::json& manifest, const FetchOptions& o) const;
   // sig_url: where the detached signature is ("" = url + ".asc").
   std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name,
                            const std::string& sig_url = "");

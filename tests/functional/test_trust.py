@@ -313,3 +313,26 @@ def test_https_and_discovery(pod, keys, https_server):  # noqa: F811
     assert r.stderr == f"warning: image {url} was not signature-checked (--insecure-options=image)\n"
     assert sorted(i["name"] for i in images(pod)) == ["localhost/app", "localhost/remote", "localhost/u"]
     assert os.listdir(os.path.join(pod.dir, "images", "tmp")) == []
+
+
+def test_file_changed_during_the_fetch(pod, keys, tmp_path):
+    """What was verified is what was imported: a file touched after the import began is refused."""
+    import signal
+    import time
+    trust(pod, f"--prefix={NAME}", keys["alice"].file)
+    aci = signed_aci(tmp_path, keys["alice"])
+    env = dict(os.environ, POD_PAUSEPOINT="image-import-extracted")
+    p = subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", aci], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while open(f"/proc/{p.pid}/stat").read().split(") ")[1][0] != "T":  # stopped at the point
+            assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+            time.sleep(0.01)
+        os.utime(aci, (1, 1))  # the same bytes (the signature still matches), another identity
+    finally:
+        p.send_signal(signal.SIGCONT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 1 and err == f"pod: image file {aci} changed while it was being fetched; fetch it again\n"
+    nothing_stored(pod)
+    assert pod.run("fetch", "--full", aci, check=0).stdout == image_id(aci) + "\n"
