@@ -31,12 +31,17 @@ class GpgHome {
  public:
   GpgHome() {
     const char* t = std::getenv("TMPDIR");
-    std::string tmpl = std::string(t && *t ? t : "/tmp") + "/pod-gpg-XXXXXX";
-    if (!::mkdtemp(tmpl.data())) throw_sys("cannot create a temporary gpg home in " + tmpl.substr(0, tmpl.rfind('/')));
+    const std::string parent = t && *t ? t : "/tmp";
+    parent_ = open_dir(parent);
+    std::string tmpl = parent + "/pod-gpg-XXXXXX";
+    if (!::mkdtemp(tmpl.data())) throw_sys("cannot create a temporary gpg home in " + parent);
     path_ = tmpl;
-    auto slash = path_.rfind('/');
-    parent_ = open_dir(path_.substr(0, slash ? slash : 1));
-    write_conf({});
+    try {
+      write_conf({});
+    } catch (const Error&) {
+      remove();
+      throw;
+    }
   }
   // Nothing from the network, no agent, no tty. The keys in `trusted` (fingerprints) are ultimately
   // trusted: the key store's decision is the only trust there is.
@@ -45,18 +50,19 @@ class GpgHome {
     for (const auto& fpr : trusted) conf += "trusted-key " + fpr + "\n";
     write_file_atomic_at(open_dir(path_).get(), "gpg.conf", conf, 0600, Durability::kVolatile);
   }
-  ~GpgHome() {
-    try {
-      remove_tree_at(parent_.get(), path_.substr(path_.rfind('/') + 1));
-    } catch (const Error&) {
-      // A temp dir left behind is not worth failing the fetch for.
-    }
-  }
+  ~GpgHome() { remove(); }
   GpgHome(const GpgHome&) = delete;
   GpgHome& operator=(const GpgHome&) = delete;
   const std::string& path() const { return path_; }
 
  private:
+  void remove() noexcept {
+    try {
+      remove_tree_at(parent_.get(), path_.substr(path_.rfind('/') + 1));
+    } catch (...) {
+      // A temp dir left behind is not worth failing the fetch for (nor may a destructor throw).
+    }
+  }
   std::string path_;
   UniqueFd parent_;
 };
