@@ -336,3 +336,17 @@ def test_file_changed_during_the_fetch(pod, keys, tmp_path):
     assert p.returncode == 1 and err == f"pod: image file {aci} changed while it was being fetched; fetch it again\n"
     nothing_stored(pod)
     assert pod.run("fetch", "--full", aci, check=0).stdout == image_id(aci) + "\n"
+
+
+def test_prepare_checks_the_apps_not_the_stage1(pod, keys, tmp_path):
+    s1 = str(tmp_path / "stage1.aci")  # unsigned: the operator chose it, so it is neither checked nor warned about
+    simple_aci(s1, m=manifest("example.org/fake-stage1", annotations=[{"name": "pod/stage1/run", "value": "/run"}]))
+    app = signed_aci(tmp_path, None)
+    r = pod.run("prepare", f"--stage1-path={s1}", app, "--exec", "/bin/true", check=1)
+    assert r.stderr == (f"pod: image {app} is not signed (no {app}.asc); "
+                        "give --insecure-options=image to fetch it without a signature\n")
+    assert [i["name"] for i in images(pod)] == ["example.org/fake-stage1"]
+    assert os.listdir(os.path.join(pod.dir, "pods", "prepare")) == []
+    keys["alice"].sign(app)
+    r = pod.run("prepare", f"--stage1-path={s1}", app, "--exec", "/bin/true", check=1)
+    assert r.stderr == not_trusted(app, keys["alice"])
