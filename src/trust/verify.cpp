@@ -38,10 +38,15 @@ std::string verify_image(const KeyStore& keys, int image_fd, const std::string& 
   const std::string hint = "pod trust --prefix=" + name + " KEY.asc";
   switch (c.status) {
     case SigStatus::Good: return c.fingerprint;
-    case SigStatus::UnknownKey:
+    case SigStatus::UnknownKey: {
+      std::string elsewhere;  // the prefixes it is trusted for, when that is the mistake
+      for (const auto& k : keys.list())
+        if (k.fingerprint == c.fingerprint) elsewhere += (elsewhere.empty() ? "" : ", ") + k.prefix;
       throw image_error("image " + image + " (" + name + ") is signed by key " + c.fingerprint +
-                        ", which is not trusted for " + name + "; if you trust that key, get it from the image's " +
-                        "publisher and run: " + hint);
+                        ", which is not trusted for " + name +
+                        (elsewhere.empty() ? "" : " (only for " + elsewhere + ")") +
+                        "; if you trust that key, get it from the image's publisher and run: " + hint);
+    }
     case SigStatus::Bad: throw image_error("signature of " + image + " does not match (tampered image?)");
     case SigStatus::KeyExpired:
       throw image_error("image " + image + " is signed by key " + c.fingerprint + ", which has expired");

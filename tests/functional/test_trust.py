@@ -98,9 +98,10 @@ def key_path(pod, prefix, fpr):
     return os.path.join(os.path.realpath(pod.dir), "trustedkeys", "prefix.d", prefix, fpr)
 
 
-def not_trusted(aci, key, name=NAME):
-    return (f"pod: image {aci} ({name}) is signed by key {key.fpr}, which is not trusted for {name}; if you trust "
-            f"that key, get it from the image's publisher and run: pod trust --prefix={name} KEY.asc\n")
+def not_trusted(aci, key, name=NAME, only=None):
+    only = f" (only for {only})" if only else ""
+    return (f"pod: image {aci} ({name}) is signed by key {key.fpr}, which is not trusted for {name}{only}; if you "
+            f"trust that key, get it from the image's publisher and run: pod trust --prefix={name} KEY.asc\n")
 
 
 def test_good_signature(pod, keys, tmp_path):
@@ -179,7 +180,7 @@ def test_prefix_matching(pod, keys, tmp_path):
     aci = signed_aci(tmp_path, alice)
     for prefix in ("example.com/other", "example.co", "example.com/app/sub"):
         trust(pod, f"--prefix={prefix}", alice.file)
-        assert pod.run("fetch", aci, check=1).stderr == not_trusted(aci, alice), prefix
+        assert pod.run("fetch", aci, check=1).stderr == not_trusted(aci, alice, only=prefix), prefix
         pod.run("trust", "rm", alice.fpr, check=0)
     nothing_stored(pod)
     for how in ("--prefix=example.com", f"--prefix={NAME}/", "--root"):
