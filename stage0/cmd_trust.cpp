@@ -24,14 +24,17 @@ std::string expiry_text(const TrustedKey& k) {
   return s;
 }
 
-std::string where(const TrustedKey& k) { return k.root ? "as a root key (all images)" : "for prefix \"" + k.prefix + "\""; }
+std::string where(const TrustedKey& k) {
+  return k.root ? "as a root key (all images)" : "for prefix \"" + k.prefix + "\"";
+}
 
 // Show the key and ask; true when the answer is yes.
 bool review(const std::string& file, const TrustedKey& k, const std::string& scope) {
   std::cerr << "Key file: " << file << "\nFingerprint: " << k.fingerprint << "\n";
   for (const auto& u : k.uids) std::cerr << "  uid: " << u << "\n";
   std::cerr << "  expires: " << expiry_text(k) << "\n";
-  std::cerr << "Trust this key " << scope << "? Check the fingerprint with its publisher first. (yes/no): " << std::flush;
+  std::cerr << "Trust this key " << scope << "? Check the fingerprint with its publisher first. (yes/no): "
+            << std::flush;
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
   return answer == "yes" || answer == "y";
@@ -94,9 +97,11 @@ void run_rm(Context& ctx, const std::vector<std::string>& fingerprints) {
 
 void register_trust(CLI::App& app, Context& ctx) {
   auto af = std::make_shared<AddFlags>();
-  auto* t = app.add_subcommand("trust", "Trust OpenPGP keys to sign images (per image name prefix); list and remove them");
+  auto* t =
+      app.add_subcommand("trust", "Trust OpenPGP keys to sign images (per image name prefix); list and remove them");
   t->add_option("key", af->files, "Public key files (ASCII armored or binary), one key each");
-  t->add_option("--prefix", af->prefix, "Image name prefix the key may sign for (example.com/app covers example.com/app/*)");
+  t->add_option("--prefix", af->prefix,
+                "Image name prefix the key may sign for (example.com/app covers example.com/app/*)");
   t->add_flag("--root", af->root, "Trust the key for every image name");
   t->add_flag("--skip-fingerprint-review", af->skip_review,
               "Do not show the key and ask (required when stdin is not a terminal)");

@@ -23,6 +23,7 @@
 #include "images/http.hpp"
 #include "images/internal.hpp"
 #include "images/store.hpp"
+#include "trust/verify.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -216,8 +217,7 @@ std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions&
   const std::string sig = sig_url.empty() ? url + ".asc" : sig_url;
   if (!o.insecure_image) {
     if (int st = download(sig, "download.asc"); st == 404 || st == 410)
-      throw Error("image " + url + " is not signed (no " + sig + "); give --insecure-options=image to fetch it without a signature",
-                  0, ErrorKind::Image);
+      throw trust::not_signed_error(url, sig);
     else if (st != 200)
       throw Error("fetching the signature " + sig + " failed: HTTP status " + std::to_string(st), 0, ErrorKind::Image);
   }

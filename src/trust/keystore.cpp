@@ -52,7 +52,8 @@ void list_store(const std::string& dir, bool system, std::vector<StoredKey>& out
   }
   UniqueFd top(fd);
   if (UniqueFd r = try_open_dir_at(top.get(), kRootDir)) walk(r.get(), dir + "/" + kRootDir, "", true, system, out);
-  if (UniqueFd p = try_open_dir_at(top.get(), kPrefixDir)) walk(p.get(), dir + "/" + kPrefixDir, "", false, system, out);
+  if (UniqueFd p = try_open_dir_at(top.get(), kPrefixDir))
+    walk(p.get(), dir + "/" + kPrefixDir, "", false, system, out);
 }
 
 }  // namespace
@@ -67,7 +68,8 @@ std::string validate_prefix(const std::string& given) {
   while (p.size() > 1 && p.back() == '/') p.pop_back();
   if (p.empty()) throw usage_error("the image name prefix is empty; give --prefix=NAME-PREFIX or --root");
   if (!appc::is_ac_identifier(p))
-    throw usage_error("\"" + given + "\" is not an image name prefix (lower-case letters, digits and -._~/ between them, "
+    throw usage_error("\"" + given +
+                      "\" is not an image name prefix (lower-case letters, digits and -._~/ between them, "
                       "like example.com/app)");
   return p;
 }

@@ -20,13 +20,16 @@ std::string unverified_warning(const std::string& image) {
   return "warning: image " + image + " was not signature-checked (--insecure-options=image)";
 }
 
+Error not_signed_error(const std::string& image, const std::string& sig_name) {
+  return image_error("image " + image + " is not signed (no " + sig_name +
+                     "); give --insecure-options=image to fetch it without a signature");
+}
+
 std::string verify_image(const KeyStore& keys, int image_fd, const std::string& sig_path, const std::string& image,
                          const std::string& sig_name, const std::string& name) {
   int sfd = ::open(sig_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (sfd < 0) {
-    if (errno == ENOENT)
-      throw image_error("image " + image + " is not signed (no " + sig_name +
-                        "); give --insecure-options=image to fetch it without a signature");
+    if (errno == ENOENT) throw not_signed_error(image, sig_name);
     throw_sys("cannot open the signature " + sig_name);
   }
   UniqueFd sig(sfd);

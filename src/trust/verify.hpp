@@ -1,6 +1,7 @@
 // The signature check of a fetched ACI (Documentation/trust.md): the
 // detached signature must be a good one by a key trusted for the image's name.
 #pragma once
+#include <pod/error.hpp>
 #include <string>
 
 #include "trust/keystore.hpp"
@@ -18,5 +19,7 @@ std::string verify_image(const KeyStore& keys, int image_fd, const std::string& 
 
 // "warning: image X was not signature-checked (--insecure-options=image)"
 std::string unverified_warning(const std::string& image);
+// "image X is not signed (no SIG); give --insecure-options=image …" (ErrorKind::Image)
+Error not_signed_error(const std::string& image, const std::string& sig_name);
 
 }  // namespace pod::trust

@@ -29,7 +29,8 @@ def test_fetch_busybox_example_and_list(pod):
     assert full == sha512_file(BUSYBOX_ACI)
     short = pod.run("fetch", "--insecure-options=image", BUSYBOX_ACI, check=0).stdout.strip()
     assert short == full[:7 + 32]
-    assert pod.run("fetch", "--insecure-options=image", "file://" + os.path.abspath(BUSYBOX_ACI), check=0).stdout.strip() == short
+    url = "file://" + os.path.abspath(BUSYBOX_ACI)
+    assert pod.run("fetch", "--insecure-options=image", url, check=0).stdout.strip() == short
     rows = pod.run("image", "list", "--no-legend", check=0).stdout.splitlines()
     assert len(rows) == 1 and rows[0].split()[0] == short and rows[0].split()[1].startswith("example.com/busybox:")
     assert pod.run("image", "list", check=0).stdout.split()[:2] == ["ID", "NAME"]
@@ -49,9 +50,11 @@ def test_compressed_fetch_has_uncompressed_id(pod, tmp_path):
         # tarfile writes the same tar bytes inside each compression.
         raw = tmp_path / f"raw.{ext}"
         subprocess.run(f"{ {'gz': 'gzip', 'bz2': 'bzip2', 'xz': 'xz'}[ext]} -dc {c} > {raw}", shell=True, check=True)
-        assert pod.run("fetch", "--insecure-options=image", "--full", c, check=0).stdout.strip() == sha512_file(str(raw))
+        got = pod.run("fetch", "--insecure-options=image", "--full", c, check=0).stdout.strip()
+        assert got == sha512_file(str(raw))
     subprocess.run(["zstd", "-q", "-f", aci, "-o", str(tmp_path / "t.zst")], check=True)
-    assert pod.run("fetch", "--insecure-options=image", "--full", str(tmp_path / "t.zst"), check=0).stdout.strip() == want
+    zst = str(tmp_path / "t.zst")
+    assert pod.run("fetch", "--insecure-options=image", "--full", zst, check=0).stdout.strip() == want
 
 
 def test_cat_manifest_show_setuid(pod, tmp_path):
