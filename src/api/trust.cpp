@@ -20,6 +20,7 @@ TrustedKey to_public(const trust::KeyInfo& i) {
 
 TrustedKey to_public(const trust::StoredKey& s, const trust::KeyInfo& i) {
   TrustedKey k = to_public(i);
+  k.fingerprint = s.fingerprint;
   k.prefix = s.prefix;
   k.root = s.root;
   k.system = s.system;
@@ -69,14 +70,7 @@ std::vector<TrustedKey> Runtime::untrust_key(const std::string& fingerprint) {
   return api::guarded([&] {
     trust::KeyStore ks = keystore(*this);
     std::vector<TrustedKey> out;
-    for (const auto& s : ks.remove(fingerprint)) {
-      TrustedKey k;
-      k.fingerprint = s.fingerprint;
-      k.prefix = s.prefix;
-      k.root = s.root;
-      k.path = s.path;
-      out.push_back(std::move(k));
-    }
+    for (const auto& s : ks.remove(fingerprint)) out.push_back(to_public(s, {}));  // the key file is gone
     return out;
   });
 }

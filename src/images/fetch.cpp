@@ -188,9 +188,7 @@ std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions&
     try {
       const auto c = nlohmann::json::parse(*cached);
       std::string id = c.at("id").get<std::string>();
-      if (exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id) &&
-          (o.insecure_image || c.contains("signer")))  // an image stored unchecked is checked now
-        return id;
+      if (exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id) && source_record_serves(c, o)) return id;
     } catch (const nlohmann::json::exception&) {
     }
   }

@@ -37,4 +37,8 @@ json source_record(const std::string& id, const std::string& signer, const std::
   return r;
 }
 
+bool source_record_serves(const json& record, const FetchOptions& o) {
+  return o.insecure_image || record.contains("signer");
+}
+
 }  // namespace pod::images

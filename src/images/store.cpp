@@ -238,7 +238,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
       json c = json::parse(*cached);
       std::string id = c.at("id").get<std::string>();
       if (c.at("file") == ident && exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id) &&
-          (o.insecure_image || c.contains("signer")))  // an image stored unchecked is checked now
+          source_record_serves(c, o))
         return id;
     } catch (const json::exception&) {
       // rewritten below

@@ -130,6 +130,9 @@ class ImageStore {
 // "url") and, when its signature was checked, "signer".
 nlohmann::json source_record(const std::string& id, const std::string& signer,
                              const std::pair<std::string, nlohmann::json>& origin);
+// Whether a source record of a stored image answers a fetch with `o`: not when the image was stored
+// unchecked and this fetch wants the signature checked.
+bool source_record_serves(const nlohmann::json& record, const FetchOptions& o);
 
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
 // path, type, mode, owner, size, mtime, link target and file content, in sorted order.
