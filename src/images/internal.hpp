@@ -1,5 +1,6 @@
 // Pieces shared by the image store's implementation files.
 #pragma once
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -43,8 +44,10 @@ class Staging {
 // whose dev, inode, size, mtime and ctime are unchanged is not read again.
 nlohmann::json file_identity(const struct stat& st);
 // The image ID sources/<key>.json recorded for a file of this identity, if its image is still stored.
+// serves: whether the record answers this fetch (e.g. not an unchecked image for a checked fetch).
 std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
-                                         const nlohmann::json& ident);
+                                         const nlohmann::json& ident,
+                                         const std::function<bool(const nlohmann::json&)>& serves = nullptr);
 
 // Lock files under images/locks.
 inline std::string image_lock_name(const std::string& id) { return "img-" + id; }

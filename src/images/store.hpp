@@ -14,6 +14,8 @@
 //
 // See Documentation/images.md for the crash-safety argument.
 #pragma once
+#include <sys/stat.h>
+
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -105,8 +107,17 @@ class ImageStore {
 
  private:
   ImageStore() = default;
-  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o);
-  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name);
+  // signer_out: the fingerprint that signed the image ("" when unchecked: insecure_image).
+  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o,
+                          std::string* signer_out = nullptr);
+  // The signature check of an extracted image before its record is written (trust/verify.hpp):
+  // its signer, or "" (and a warning) with insecure_image. `opened`: the file's stat when the import
+  // began; a file changed since (size, mtime, ctime) is refused, so what was verified is what was imported.
+  std::string check_signature(int image_fd, const struct stat& opened, const std::string& path,
+                              const std::string& source, const nlohmann::json& manifest, const FetchOptions& o) const;
+  // sig_url: where the detached signature is ("" = url + ".asc").
+  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name,
+                           const std::string& sig_url = "");
   std::string fetch_by_name(const std::string& name, const FetchOptions& o);
   std::string fetch_oci(const std::string& what, const FetchOptions& o);
   std::string fetch_registry(const std::string& what, const FetchOptions& o);  // docker:// (registrysource.cpp)
@@ -132,6 +143,13 @@ class ImageStore {
 
 // docker://HOST/NAME:TAG (or @DIGEST) -> the NAME:TAG (NAME@DIGEST) a fetched image is known by in the store.
 std::string registry_image_ref(const std::string& docker_url);
+// A source-cache record (sources/<key>.json): the image ID, where it came from ("file" identity or
+// "url") and, when its signature was checked, "signer".
+nlohmann::json source_record(const std::string& id, const std::string& signer,
+                             const std::pair<std::string, nlohmann::json>& origin);
+// Whether a source record of a stored image answers a fetch with `o`: not when the image was stored
+// unchecked and this fetch wants the signature checked.
+bool source_record_serves(const nlohmann::json& record, const FetchOptions& o);
 
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
 // path, type, mode, owner, size, mtime, link target and file content, in sorted order.
