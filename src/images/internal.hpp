@@ -62,6 +62,9 @@ inline constexpr const char* kTreeLayers = "layers";
 std::string tree_id_of(const std::vector<std::string>& layer_ids);
 // Seal a fully written tree dir: layers file, content hash, syncfs, then the
 // `rendered` marker. The caller renames it into trees/ afterwards.
-void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids);
+// A layer tree (trees/layer-*) is sealed without a content hash (hashing every file again would cost
+// as much as unpacking it): `image verify` unpacks its verified blob again and compares the two.
+inline constexpr const char* kLayerTreeHash = "layer: compared with its blob by image verify";
+void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids, bool content_hash = true);
 
 }  // namespace pod::images

@@ -2,6 +2,7 @@
 // Bearer/Basic auth, manifests and blobs with their digests verified.
 #include "images/registry.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -319,6 +320,8 @@ void RegistryClient::blob_to_fd(const std::string& digest, int fd, uint64_t expe
                     ErrorKind::Image);
       write_all_at(fd, p, n, offset);
       h.update(p, n);
+      if ((offset + n) >> 24 != offset >> 24)  // every 16 MiB: start writing back what came so far
+        ::sync_file_range(fd, 0, static_cast<off_t>(offset + n), SYNC_FILE_RANGE_WRITE);
       offset += n;
       if (progress) progress(offset);
     } catch (...) {

@@ -124,6 +124,9 @@ class ImageStore {
   std::string import_oci(OciSource& src, const FetchOptions& o, const std::string& source);
   uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o);  // -> unpacked bytes
   std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices);  // path, bytes
+  // Unpack layer l from blob_fd into <parent_fd>/tree and seal it (not synced): the unpacked bytes.
+  uint64_t unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices) const;
+  std::string verify_layer_tree(const std::string& tree);  // "" when it matches its blob
   void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
   std::vector<std::string> image_layer_trees(const std::string& id) const;
   std::vector<std::string> sweep_layers(const std::vector<std::string>& pod_refs);  // unreferenced layers
@@ -153,6 +156,7 @@ bool source_record_serves(const nlohmann::json& record, const FetchOptions& o);
 
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
 // path, type, mode, owner, size, mtime, link target and file content, in sorted order.
-std::string hash_tree(int tree_fd);
+// dir_mtimes=false leaves directories' mtimes out (two unpackings of one layer differ only there).
+std::string hash_tree(int tree_fd, bool dir_mtimes = true);
 
 }  // namespace pod::images
