@@ -199,26 +199,14 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
   FileLock ll = FileLock::acquire(locks_.get(), "layer-" + key, LockMode::Exclusive);
   if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices).second;
   Staging stage(tmp_.get(), locks_.get());
-  {
-    int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (fd < 0) throw_sys("cannot create a layer blob");
-    UniqueFd blob(fd);
-    ProgressLine bar("layer " + l.digest.substr(7, 12), l.size, ProgressLine::wanted(o.quiet));
-    src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) { bar.update(n); });
-  }
-  crashpoint("oci-layer-downloaded");
-  // Unpacked from the staged blob; the tree's seal (one syncfs) makes blob and tree durable before
-  // either is renamed in.
   FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
   const bool fresh_tree = !sealed(trees_.get(), tree);
-  uint64_t bytes = 0;
-  if (fresh_tree) {
-    if (exists_at(trees_.get(), tree)) remove_tree_dir(tree);
-    UniqueFd blob = open_beneath(stage.fd(), "blob", O_RDONLY);
-    bytes = unpack_layer(l, blob.get(), stage.fd(), o.allow_devices);
-  } else if (::syncfs(stage.fd()) < 0) {
-    throw_sys("cannot sync the layer blob");
-  }
+  if (fresh_tree && exists_at(trees_.get(), tree)) remove_tree_dir(tree);
+  // The layer is unpacked while it downloads (streamed.cpp); its tree's seal (one syncfs, after the
+  // last byte) makes blob and tree durable before either is renamed in.
+  uint64_t bytes = download_and_unpack(src, l, stage.fd(), fresh_tree, o);
+  crashpoint("oci-layer-downloaded");
+  if (!fresh_tree && ::syncfs(stage.fd()) < 0) throw_sys("cannot sync the layer blob");
   if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
   fsync_fd(layers_.get(), "layer directory");
   crashpoint("oci-layer-blob");
