@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import needs_root
-from oci_helpers import EXPECTED, add_layer, blob_path, build_layout, config_id, manifest_of
+from oci_helpers import EXPECTED, add_compressed_layer, add_layer, blob_path, build_layout, config_id, manifest_of
 from runhelpers import STAGE1, both, flavor  # noqa: F401 (fixture)
 
 pytestmark = [needs_root(), pytest.mark.skipif(not shutil.which("umoci") or not shutil.which("skopeo"),
@@ -173,3 +173,21 @@ def test_verify_compares_layer_trees_with_their_blobs(pod, layout):
     assert victim not in layer_trees(pod)  # quarantined; the next pod makes it again from the blob
     r = run_image(pod, "nspawn", id_)
     assert r.returncode == 0 and victim in layer_trees(pod), r.stderr
+
+
+@pytest.mark.parametrize("compress", ["zstd", None])
+def test_zstd_and_uncompressed_layers(pod, own_layout, compress):
+    add_compressed_layer(own_layout, "t1", "t3", [("data/new", b"replaced\n")], compress)
+    r = run_image(pod, "nspawn", f"oci:{own_layout}:t3", "--exec", "/bin/cat", "--", "/data/new")
+    assert (r.returncode, r.stdout) == (0, "replaced\n"), r.stderr
+
+
+def test_more_layers_than_one_overlay_mount_takes_are_merged(pod, own_layout):
+    tag = "t1"
+    for i in range(40):
+        add_layer(own_layout, tag, [(f"l/{i}", f"{i}\n".encode())], new_tag=f"m{i}")
+        tag = f"m{i}"
+    r = run_image(pod, "nspawn", f"oci:{own_layout}:{tag}", "--exec", "/bin/cat", "--", "/l/0", "/l/39", "/data/new")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "0\n39\nnew\n"
+    assert "has 43 layers, more than one overlayfs mount can stack here; running it from one merged tree" in r.stderr
