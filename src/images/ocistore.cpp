@@ -114,6 +114,8 @@ std::string ImageStore::fetch_oci(const std::string& what, const FetchOptions& o
   const std::string real = rp ? rp : rest;
   std::free(rp);
   const std::string key = sha512_hex(kind + ":" + real + ":" + ref).substr(0, 32);
+  // Lock order as gc's: locks/prepare (which import_oci needs) before the source's lock.
+  FileLock prep = prepare_lock(false);
   FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
   const json ident = file_identity(st);
   if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
