@@ -115,17 +115,10 @@ class Builder {
   }
 
   void copy(int fd, const std::string& path) {
-    std::vector<char> buf(1 << 20);
-    for (;;) {
-      ssize_t n = ::read(fd, buf.data(), buf.size());
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_sys("cannot read " + path);
-      }
-      if (n == 0) return;
-      if (archive_write_data(a_, buf.data(), static_cast<size_t>(n)) < 0)
+    for_each_chunk(fd, path, [&](const char* p, size_t n) {
+      if (archive_write_data(a_, p, n) < 0)
         throw Error("cannot write " + path + " into the archive: " + archive_error_string(a_));
-    }
+    });
   }
 
   struct archive* a_;

@@ -61,17 +61,7 @@ std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions&
     if (fd < 0) throw_sys("cannot create the download file");
     UniqueFd f(fd);
     const net::Request req = request_for(from, o);
-    auto r = net::get(req, [&](const char* p, size_t n) {
-      while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw_sys("cannot write the download");
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-      }
-    });
+    auto r = net::get(req, [&](const char* p, size_t n) { write_all(fd, p, n, "the download"); });
     return std::make_pair(req, r);
   };
   if (auto [req, r] = download(url, "download"); r.status != 200) net::throw_status(req, r);

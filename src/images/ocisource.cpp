@@ -23,19 +23,6 @@ namespace {
 constexpr const char* kRefName = "org.opencontainers.image.ref.name";
 constexpr int kMaxIndexDepth = 4;
 
-void write_all(int fd, const char* p, size_t n, const std::string& what) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOSPC) throw Error("disk full while storing " + what + "; free some space (pod image gc) and retry", ENOSPC);
-      throw_sys("cannot store " + what);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-}
-
 UniqueFd open_regular(int dirfd, const std::string& rel, const std::string& what) {
   UniqueFd fd;
   try {
@@ -271,26 +258,19 @@ class DockerArchiveSource : public OciSource {
 void copy_verified(int in_fd, int out_fd, const std::string& digest, uint64_t size, const std::string& what,
                    const std::function<void(uint64_t)>& progress) {
   Sha256 h;
-  std::vector<char> buf(1 << 20);
   uint64_t total = 0, next = 0;
-  for (;;) {
-    ssize_t n = ::read(in_fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_sys("cannot read " + what);
-    }
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
-    write_all(out_fd, buf.data(), static_cast<size_t>(n), what);
-    if ((total + static_cast<uint64_t>(n)) >> 24 != total >> 24)  // every 16 MiB: start the write-back
+  for_each_chunk(in_fd, what, [&](const char* p, size_t n) {
+    h.update(p, n);
+    write_all(out_fd, p, n, what);
+    if ((total + n) >> 24 != total >> 24)  // every 16 MiB: start the write-back
       ::sync_file_range(out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-    total += static_cast<uint64_t>(n);
+    total += n;
     if (size && total > size) throw Error(what + " is larger than the " + std::to_string(size) + " bytes its descriptor says");
     if (progress && total >= next) {
       progress(total);
       next = total + (4 << 20);
     }
-  }
+  });
   if (progress) progress(total);
   if (size && total != size)
     throw Error(what + " is " + std::to_string(total) + " bytes, its descriptor says " + std::to_string(size));

@@ -14,6 +14,7 @@
 #include "net/http.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace pod::images {
 
@@ -85,19 +86,6 @@ void check(const net::Request& req, const net::Response& r, const std::string& e
   if (!errs.empty()) detail += (detail.empty() ? "" : ": ") + errs;
   if (!extra.empty()) detail += (detail.empty() ? "" : " ") + extra;
   net::throw_status(req, r, detail);
-}
-
-void write_all_at(int fd, const char* p, size_t n, uint64_t off) {
-  while (n > 0) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw_sys("cannot write the blob");
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-    off += static_cast<uint64_t>(w);
-  }
 }
 
 }  // namespace
@@ -318,7 +306,7 @@ void RegistryClient::blob_to_fd(const std::string& digest, int fd, uint64_t expe
       if (expected_size > 0 && n > expected_size - offset)
         throw Error(what + ": the registry sends more than its " + std::to_string(expected_size) + " bytes", 0,
                     ErrorKind::Image);
-      write_all_at(fd, p, n, offset);
+      write_all(fd, p, n, "the blob", static_cast<int64_t>(offset));
       h.update(p, n);
       if ((offset + n) >> 24 != offset >> 24)  // every 16 MiB: start writing back what came so far
         ::sync_file_range(fd, 0, static_cast<off_t>(offset + n), SYNC_FILE_RANGE_WRITE);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace pod {
 
@@ -54,16 +55,7 @@ std::string hash_hex(HashAlg alg, const std::string& data) {
 }
 
 void hash_fd(Hasher& h, int fd, const std::string& what) {
-  std::vector<char> buf(1 << 20);
-  for (;;) {
-    ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      throw_sys("cannot read " + what);
-    }
-    if (n == 0) break;
-    h.update(buf.data(), static_cast<size_t>(n));
-  }
+  for_each_chunk(fd, what, [&](const char* p, size_t n) { h.update(p, n); });
 }
 
 std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what) {

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <vector>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -354,6 +355,34 @@ std::string fd_path(int fd) {
   ssize_t n = ::readlink(link.c_str(), buf, sizeof buf - 1);
   if (n < 0) throw_sys("cannot resolve " + link);
   return std::string(buf, static_cast<size_t>(n));
+}
+
+void write_all(int fd, const void* data, size_t n, const std::string& what, int64_t offset) {
+  const char* p = static_cast<const char*>(data);
+  while (n > 0) {
+    ssize_t w = offset < 0 ? ::write(fd, p, n) : ::pwrite(fd, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == ENOSPC) throw Error("disk full while writing " + what + "; free some space (pod image gc) and retry", ENOSPC);
+      throw_sys("cannot write " + what);
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+    if (offset >= 0) offset += w;
+  }
+}
+
+void for_each_chunk(int fd, const std::string& what, const std::function<void(const char*, size_t)>& f) {
+  std::vector<char> buf(1 << 20);
+  for (;;) {
+    ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw_sys("cannot read " + what);
+    }
+    if (n == 0) return;
+    f(buf.data(), static_cast<size_t>(n));
+  }
 }
 
 }  // namespace pod
