@@ -213,3 +213,15 @@ def test_concurrent_fetches_and_gc_neither_deadlock_nor_lose_layers(pod, own_lay
     assert r.returncode == 0, r.stdout + r.stderr
     r = run_image(pod, "nspawn", config_id(own_layout, "t2"), "--exec", "/bin/cat", "--", "/extra")
     assert (r.returncode, r.stdout, len(layer_trees(pod))) == (0, "x\n", 4), r.stderr
+
+
+def test_render_applies_the_whiteouts_and_export_refuses(pod, layout, tmp_path):
+    id_ = pod.run("fetch", "--full", f"oci:{layout}:t1", check=0).stdout.strip()
+    out = tmp_path / "tree"
+    pod.run("image", "render", "--rootfs-only", id_, str(out), check=0)
+    assert (out / "data" / "new").read_text() == "new\n"
+    assert not (out / "data" / "old").exists() and not (out / "etc" / "gone").exists()
+    assert (out / "etc" / "passwd").exists() and os.path.islink(out / "bin" / "sh")
+    r = pod.run("image", "export", id_, str(tmp_path / "x.aci"))
+    assert r.returncode == 2 and "is an OCI image; export writes ACIs" in r.stderr
+    assert not (tmp_path / "x.aci").exists()
