@@ -44,7 +44,9 @@ Pod Pod::create(const Store& store) {
     // Only we know the name yet, so this cannot block for long.
     lock_fd(p.fd(), LockMode::Exclusive, "pod " + uuid);
     p.locked_ = true;
+    DiscardUnlessReleased discard(p);
     p.write_time(poddir::kCreatedAt);
+    discard.release();
     return p;
   }
   throw Error("cannot allocate a unique pod UUID");
