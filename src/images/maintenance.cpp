@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <set>
 
+#include "images/blob.hpp"
 #include "images/extract.hpp"
 #include "images/index.hpp"
 #include "images/internal.hpp"
@@ -145,8 +146,14 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
       reason = "its blob is missing";
     } else {
       UniqueFd f(fd);
-      std::string got = "sha512-" + sha512_fd_hex(fd, "blob " + id);
-      if (got != id) reason = "its blob hashes to " + short_id(got);
+      try {  // the ID is the hash of the uncompressed tar, whatever the blob's compression
+        Sha512 h;
+        read_decompressed(fd, [&](const void* p, size_t n) { h.update(p, n); }, "blob " + id);
+        std::string got = "sha512-" + h.hex_digest();
+        if (got != id) reason = "its blob hashes to " + short_id(got);
+      } catch (const Error& e) {
+        reason = e.what();
+      }
     }
     if (reason.empty()) {
       res.ok.push_back("image " + id);
@@ -202,14 +209,8 @@ void ImageStore::export_image(const std::string& id, const std::string& out, boo
   if (fd < 0) throw_sys("cannot create " + out);
   UniqueFd f(fd);
   try {
-    struct stat bs = stat_fd(blob.get());
-    off_t left = bs.st_size;
-    while (left > 0) {
-      ssize_t n = ::copy_file_range(blob.get(), nullptr, fd, nullptr, static_cast<size_t>(left), 0);
-      if (n < 0) throw_sys("cannot write " + out);
-      if (n == 0) throw Error("blob " + id + " is shorter than expected; run `pod image verify`");
-      left -= n;
-    }
+    // The blob is stored as fetched; the export is the uncompressed ACI, which hashes to id.
+    read_decompressed(blob.get(), [&](const void* p, size_t n) { write_all(fd, p, n, out); }, "blob " + id);
     fsync_fd(fd, out);
     if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), leaf.c_str()) < 0) throw_sys("cannot rename into " + out);
   } catch (...) {
@@ -221,7 +222,7 @@ void ImageStore::export_image(const std::string& id, const std::string& out, boo
 std::vector<ImageStore::SpecialFile> ImageStore::setuid_files(const std::string& id) const {
   std::vector<SpecialFile> out;
   UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
-  ArchivePtr a = open_tar_fd(blob.get());
+  ArchivePtr a = open_blob_tar(blob.get());
   ExtractOptions eo;
   eo.write = false;
   eo.allow_devices = true;

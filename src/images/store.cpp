@@ -13,6 +13,7 @@
 #include "images/import.hpp"
 #include "images/index.hpp"
 #include "images/internal.hpp"
+#include "images/space.hpp"
 #include "util/crashpoint.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
@@ -228,7 +229,13 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   std::string real = rp ? rp : path;
   std::free(rp);
   const std::string key = sha512_hex("file:" + real).substr(0, 32);
-  FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
+  FileLock src_lock;
+  try {
+    src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
+  } catch (const Error& e) {
+    if (e.errnum() == EROFS) throw_read_only_store(path_);
+    throw;
+  }
   const json ident = {{"dev", st.st_dev}, {"ino", st.st_ino}, {"size", st.st_size},
                       {"mtime", st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec},
                       {"ctime", st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec}};
@@ -242,6 +249,12 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     }
   }
 
+  // The blob is the file as given; the tree is at least as large as it.
+  try {
+    check_free_space(tmp_.get(), 2 * static_cast<uint64_t>(st.st_size), path_);
+  } catch (const Error& e) {
+    throw e.with_context("cannot import " + path);
+  }
   Staging stage(tmp_.get(), locks_.get());
   int blob = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (blob < 0) throw_sys("cannot create the image blob");
@@ -249,6 +262,8 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   UniqueFd treefd = mkdirs_at(stage.fd(), "tree", 0755);
   ExtractOptions eo;
   eo.allow_devices = o.allow_devices;
+  if (o.max_entries) eo.max_entries = o.max_entries;
+  eo.max_bytes = o.max_uncompressed;
   const bool tty = !o.quiet && ::isatty(2);
   auto progress = [&](uint64_t n) {
     if (tty) std::fprintf(stderr, "\rfetching %s: %llu MiB", path.c_str(), static_cast<unsigned long long>(n >> 20));

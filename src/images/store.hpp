@@ -2,7 +2,8 @@
 // cache of rendered trees. Layout under the data dir:
 //
 //   $DATA/images/
-//     blobs/<id>                 uncompressed ACI tar, <id> = sha512-<128 hex> of it (read-only once there)
+//     blobs/<id>                 the ACI as fetched (gzip/bzip2/xz/zstd or none; read-only once there),
+//                                <id> = sha512-<128 hex> of the *uncompressed* tar (images/blob.hpp)
 //     index/<id>.json            one record per image (name, labels, times, size, manifest) — the commit point
 //     sources/<key>.json         source cache: file identity (dev, ino, size, mtime) -> id, for O(1) refetch
 //     trees/<tree-id>/           rendered trees: rootfs/, manifest, layers, hash, rendered (marker, last)
@@ -73,7 +74,7 @@ class ImageStore {
   void render_to(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite);
   // The image alone, no dependencies.
   void extract(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite);
-  // Write the stored ACI (uncompressed; hashes to id) to out.
+  // Write the stored ACI, decompressed (it hashes to id), to out.
   void export_image(const std::string& id, const std::string& out, bool overwrite) const;
   struct SpecialFile { std::string path; unsigned mode; };
   std::vector<SpecialFile> setuid_files(const std::string& id) const;
