@@ -45,7 +45,11 @@ Pod Pod::create(const Store& store) {
     lock_fd(p.fd(), LockMode::Exclusive, "pod " + uuid);
     p.locked_ = true;
     DiscardUnlessReleased discard(p);
-    p.write_time(poddir::kCreatedAt);
+    try {
+      p.write_time(poddir::kCreatedAt);
+    } catch (const Error& e) {
+      throw e.with_context("cannot create pod " + uuid + " in " + store.path() + "/pods/embryo");
+    }
     discard.release();
     return p;
   }

@@ -141,7 +141,10 @@ def test_fetch_into_a_read_only_store_fails_clearly(pod, tmp_path, small_store):
 
 
 @needs_root()
-def test_pod_run_that_fills_the_disk_leaves_no_pod(pod, tmp_path):
+@pytest.mark.parametrize("mode", ["full", "copy"])
+def test_pod_run_that_fills_the_disk_leaves_no_pod(pod, tmp_path, mode):
+    """full: the disk is full before the pod is created (its first file fails); copy: 1 MiB is left and
+    --no-overlay copies the stage1's rootfs into the pod, which fills it midway through preparing."""
     reason = flavor_skip_reason("nspawn")
     if reason:
         pytest.skip(reason)
@@ -161,11 +164,19 @@ def test_pod_run_that_fills_the_disk_leaves_no_pod(pod, tmp_path):
                 f.flush()
         except OSError as e:
             assert e.errno == errno.ENOSPC
+    if mode == "copy":
+        os.truncate(filler, os.path.getsize(filler) - (1 << 20))
+    flags = ["--no-overlay"] if mode == "copy" else []
     try:
-        r = pod.run("run", "--insecure-options=image", f"--stage1-path={STAGE1['nspawn']}", BUSYBOX_ACI,
+        r = pod.run("run", "--insecure-options=image", f"--stage1-path={STAGE1['nspawn']}", *flags, BUSYBOX_ACI,
                     "--exec", "/bin/true")
         assert r.returncode == 1, r.stderr
         assert "No space left on device" in r.stderr, r.stderr
+        if mode == "copy":
+            assert r.stderr.startswith("pod: copying ") and "/rootfs failed: cp: " in r.stderr, r.stderr
+        else:
+            assert r.stderr.startswith(f"pod: cannot create pod ") and f" in {pod.dir}/pods/embryo: cannot write " \
+                in r.stderr, r.stderr
         assert all(v == [] for v in pod.state_dirs().values()), pod.state_dirs()
     finally:
         os.remove(filler)
