@@ -230,11 +230,12 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   std::free(rp);
   const std::string key = sha512_hex("file:" + real).substr(0, 32);
   FileLock src_lock;
+  bool read_only = false;  // nothing can change the source record then: it is read without the lock
   try {
     src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
   } catch (const Error& e) {
-    if (e.errnum() == EROFS) throw_read_only_store(path_);
-    throw;
+    if (e.errnum() != EROFS) throw;
+    read_only = true;
   }
   const json ident = {{"dev", st.st_dev}, {"ino", st.st_ino}, {"size", st.st_size},
                       {"mtime", st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec},
@@ -251,6 +252,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
 
   // The blob is the file as given; the tree is at least as large as it.
   try {
+    if (read_only) throw_read_only_store(path_);
     check_free_space(tmp_.get(), 2 * static_cast<uint64_t>(st.st_size), path_);
   } catch (const Error& e) {
     throw e.with_context("cannot import " + path);

@@ -1,12 +1,13 @@
 """What the ACI import refuses besides hostile paths: corrupt gzip trailers, an ACI without rootfs/, and
 images over the configured limits (--max-image-size, --max-image-entries, images.* in pod.json)."""
 import gzip
-import io
 import json
 import os
-import tarfile
 
-from acis import dir_entry, file_entry, manifest_entry, simple_aci, write_aci
+import pytest
+
+from acis import manifest_entry, simple_aci, write_aci
+from runhelpers import STAGE1, flavor_skip_reason
 
 
 def store_is_empty(pod):
@@ -104,3 +105,22 @@ def test_limits_from_the_configuration_file_and_flags_override_them(pod, tmp_pat
     r = pod.run("fetch", aci, env={"POD_CONFIG": str(tmp_path / "missing.json")})
     assert r.returncode == 1
     assert r.stderr == f"pod: configuration {tmp_path}/missing.json ($POD_CONFIG) does not exist\n"
+
+
+def test_run_and_prepare_take_the_limit_flags(pod, tmp_path):
+    """The app images of run/prepare are limited; the stage1 image (the operator's choice) is not."""
+    reason = flavor_skip_reason("nspawn")
+    if reason:
+        pytest.skip(reason)
+    aci = simple_aci(str(tmp_path / "big.aci"), files={"f": bytes(2 << 20)})
+    for cmd in ("prepare", "run"):
+        base = [cmd, "--insecure-options=image", f"--stage1-path={STAGE1['nspawn']}"]
+        r = pod.run(*base, "--max-image-size=1Mi", aci)
+        assert r.returncode == 1, r.stderr
+        assert r.stderr == f"pod: cannot import {aci}: {SIZE_ERROR.format(n=1 << 20)}\n"
+        r = pod.run(*base, "--max-image-entries=2", aci)  # manifest, rootfs, rootfs/f
+        assert r.returncode == 1, r.stderr
+        assert r.stderr == f"pod: cannot import {aci}: {ENTRIES_ERROR.format(n=2)}\n"
+        assert pod.run(*base, "--max-image-size=lots", aci).returncode == 2
+    assert all(v == [] for v in pod.state_dirs().values())
+    assert len(os.listdir(os.path.join(pod.dir, "images", "index"))) == 1  # the stage1 only

@@ -136,8 +136,10 @@ def test_fetch_into_a_read_only_store_fails_clearly(pod, tmp_path, small_store):
     b = simple_aci(str(tmp_path / "b.aci"), files={"other": b"b"})
     r = pod.run("fetch", b)
     assert r.returncode == 1, r.stderr
-    assert r.stderr == (f"pod: the image store ({small_store}) is on a read-only file system; "
+    assert r.stderr == (f"pod: cannot import {b}: the image store ({small_store}) is on a read-only file system; "
                         "nothing can be written\n")
+    again = pod.run("fetch", a)  # already stored: still answered from its source record
+    assert again.returncode == 0, again.stderr
 
 
 @needs_root()
