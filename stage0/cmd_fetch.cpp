@@ -20,7 +20,9 @@ struct FetchFlags {
 };
 
 void run_fetch(Context& ctx, const FetchFlags& f) {
-  if (f.images.empty()) throw usage_error("pod fetch needs an image: a path, file://, https:// URL or name[:version]");
+  if (f.images.empty())
+    throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, "
+                      "docker-archive: or name[:version]");
   FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}));
   o.platform = f.platform;
   o.allow_devices = f.allow_devices;
@@ -78,7 +80,7 @@ FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o) {
 
 void register_fetch(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<FetchFlags>();
-  auto* c = app.add_subcommand("fetch", "Fetch images (ACI path, file://, https:// or name[:version]) into the store");
+  auto* c = app.add_subcommand("fetch", "Fetch images (ACI path, file://, https://, name[:version]; docker://, oci:, oci-archive:, docker-archive:) into the store");
   c->add_option("image", f->images, "Images to fetch");
   c->add_option("--insecure-options", f->insecure,
                 "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "

@@ -107,7 +107,8 @@ void Runtime::set_notice_log(std::function<void(const std::string&)> log) { impl
 std::string Runtime::create_pod(const PodSpec& spec) {
   return api::guarded([&] {
     PodSpec s = spec;
-    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); });
+    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); },
+                               [this](const std::string& m) { impl_->notice(m); });
     pod.to_prepared();
     return pod.uuid();
   });
@@ -116,7 +117,8 @@ std::string Runtime::create_pod(const PodSpec& spec) {
 void Runtime::exec_new_pod(const PodSpec& spec) {
   api::guarded([&] {
     PodSpec s = spec;
-    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); });
+    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); },
+                               [this](const std::string& m) { impl_->notice(m); });
     run::run_pod(pod, nullptr);
   });
   throw Error("bug: run_pod returned", 0, ErrorKind::Internal);

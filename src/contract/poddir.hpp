@@ -43,6 +43,7 @@ inline std::string app_rootfs(const std::string& app) { return std::string(kStag
 // stage1/rootfs/opt/stage2/<app>/rootfs: the same relative to $P.
 inline std::string app_rootfs_in_pod(const std::string& app) { return std::string(kStage1Rootfs) + "/" + app_rootfs(app); }
 inline std::string app_manifest(const std::string& app) { return std::string(kAppsDir) + "/" + app + "/manifest"; }
+// The app's image as overlayfs lower dirs (rootfs dirs of store trees), one per line, top first.
 inline std::string app_tree(const std::string& app) { return std::string(kAppsDir) + "/" + app + "/tree"; }
 inline std::string app_status(const std::string& app) { return std::string(kAppStatusDir) + "/" + app; }
 inline std::string app_log(const std::string& app) { return std::string(kLogsDir) + "/" + app + ".log"; }

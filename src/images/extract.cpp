@@ -117,14 +117,26 @@ class Extractor {
   }
 
  private:
+  // An entry's (or hardlink target's) name as components of the ACI layout:
+  // a layer's rootfs-relative names get the "rootfs" prefix.
+  std::vector<std::string> components(const std::string& raw, const char* what) const {
+    auto comps = clean_entry(raw, what);
+    if (o_.layer) comps.insert(comps.begin(), "rootfs");
+    return comps;
+  }
+
   void entry(struct archive_entry* e) {
     const char* pn = archive_entry_pathname(e);
     std::string raw = pn ? pn : "";
-    auto comps = clean_entry(raw, "image entry");
+    auto comps = components(raw, "image entry");
     if (comps.empty()) return;  // "." or "./"
     const mode_t type = archive_entry_filetype(e);
     const std::string full = join(comps, 0, comps.size());
-    if (comps[0] == "manifest" && comps.size() == 1) {
+    if (o_.layer && comps.size() > 1 && comps.back().rfind(".wh.", 0) == 0) {
+      whiteout(comps, raw);
+      return;
+    }
+    if (!o_.layer && comps[0] == "manifest" && comps.size() == 1) {
       if (!seen_.insert(full).second) throw Error("invalid image: duplicate manifest entry");
       if (type != AE_IFREG) throw Error("invalid image: manifest is not a regular file");
       read_manifest(e);
@@ -132,7 +144,8 @@ class Extractor {
     }
     if (comps[0] != "rootfs")
       throw Error("invalid image: entry \"" + raw + "\" is outside manifest and rootfs/");
-    if (!seen_.insert(full).second) throw Error("invalid image: duplicate entry \"" + raw + "\"");
+    if (!seen_.insert(full).second && !o_.layer) throw Error("invalid image: duplicate entry \"" + raw + "\"");
+    if (o_.layer) written_.insert(full);
     seen_rootfs_ = true;
     const std::string rel = join(comps, 1, comps.size());  // rootfs-relative
     if (comps.size() == 1) {
@@ -147,7 +160,7 @@ class Extractor {
       return;
     }
     if (tc == 'h') {
-      auto t = clean_entry(archive_entry_hardlink(e), "hardlink target of image entry");
+      auto t = components(archive_entry_hardlink(e), "hardlink target of image entry");
       if (filtered_.count(join(t, 0, t.size()))) return;  // its target was left out by a pathWhitelist
     }
     if (o_.observe) o_.observe(rel, tc, archive_entry_perm(e));
@@ -184,10 +197,23 @@ class Extractor {
   }
 
   void check_hardlink(struct archive_entry* e, const std::string& raw) {
-    auto t = clean_entry(archive_entry_hardlink(e), "hardlink target of image entry");
+    auto t = components(archive_entry_hardlink(e), "hardlink target of image entry");
     std::string tfull = join(t, 0, t.size());
     if (t.size() < 2 || t[0] != "rootfs")
       throw Error("image entry \"" + raw + "\" is a hardlink to \"" + tfull + "\", outside rootfs/");
+    if (!regular_.count(tfull) && o_.layer && o_.whiteouts == ExtractOptions::Whiteouts::Overlay)
+      throw Error("layer entry \"" + raw + "\" is a hardlink to \"" + tfull.substr(7) +
+                  "\" of a lower layer, which a stacked layer cannot hold; run the image with --no-overlay");
+    if (!regular_.count(tfull) && o_.layer && o_.write) {
+      // Flattening: the target may come from a lower layer already in the tree.
+      const std::string tt = o_.rootfs_only ? join(t, 1, t.size()) : tfull;
+      struct stat st;
+      auto slash = tt.rfind('/');
+      UniqueFd tp = slash == std::string::npos ? UniqueFd(::fcntl(dirfd_, F_DUPFD_CLOEXEC, 3))
+                                               : try_open_beneath(tt.substr(0, slash));
+      if (tp && ::fstatat(tp.get(), tt.substr(slash + 1).c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+        return;
+    }
     if (!regular_.count(tfull))
       throw Error("image entry \"" + raw + "\" is a hardlink to \"" + tfull +
                   "\", which is not a regular file extracted before it");
@@ -290,8 +316,72 @@ class Extractor {
     const void* value;
     size_t size;
     while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+      const std::string n = name;
+      if (n.rfind("trusted.overlay.", 0) == 0 || n.rfind("user.overlay.", 0) == 0)
+        throw Error("image entry \"" + raw + "\" carries the overlayfs attribute " + n + "; refusing it");
       if (::fsetxattr(fd, name, value, size, 0) < 0 && errno != ENOTSUP)
         throw_sys("cannot set xattr " + std::string(name) + " on " + raw);
+    }
+  }
+
+  UniqueFd try_open_beneath(const std::string& rel) {
+    try {
+      return open_beneath(dirfd_, rel, O_RDONLY | O_DIRECTORY);
+    } catch (const Error& err) {
+      if (err.errnum() == ENOENT) return UniqueFd();
+      throw;
+    }
+  }
+
+  // Did this layer write path, or anything below it?
+  bool wrote(const std::string& path) const {
+    if (written_.count(path)) return true;
+    auto it = written_.lower_bound(path + "/");
+    return it != written_.end() && it->rfind(path + "/", 0) == 0;
+  }
+
+  // .wh.NAME hides NAME of the lower layers; .wh..wh..opq hides all of its dir's lower contents.
+  void whiteout(const std::vector<std::string>& comps, const std::string& raw) {
+    const std::string& leaf = comps.back();
+    const bool opaque = leaf == ".wh..wh..opq";
+    if (!opaque && leaf.rfind(".wh..wh.", 0) == 0) return;  // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs)
+    const std::string name = opaque ? "" : leaf.substr(4);
+    if (!opaque && (name.empty() || name == "." || name == ".."))
+      throw Error("layer entry \"" + raw + "\" is a whiteout of an invalid name");
+    ++res_.whiteouts;
+    if (!o_.write) return;
+    const size_t skip = o_.rootfs_only ? 1 : 0;
+    const std::string dir = join(comps, skip, comps.size() - 1);  // may be "" (the target itself)
+    const bool overlay = o_.whiteouts == ExtractOptions::Whiteouts::Overlay;
+    if (overlay) {
+      UniqueFd d = dir.empty() ? UniqueFd(::fcntl(dirfd_, F_DUPFD_CLOEXEC, 3)) : try_open_beneath(dir);
+      if (!d) d = mkdirs_at(dirfd_, dir, 0755);
+      if (opaque) {
+        if (::fsetxattr(d.get(), "trusted.overlay.opaque", "y", 1, 0) < 0)
+          throw_sys("cannot mark " + dir + " opaque for overlayfs (layer entry \"" + raw + "\")");
+        return;
+      }
+      cached_fd_.reset();
+      cached_parent_.clear();
+      make_room(d.get(), name, 'w', raw);
+      if (::mknodat(d.get(), name.c_str(), S_IFCHR | 0000, makedev(0, 0)) < 0)
+        throw_sys("cannot create the overlayfs whiteout for layer entry \"" + raw + "\"");
+      return;
+    }
+    UniqueFd d = dir.empty() ? UniqueFd(::fcntl(dirfd_, F_DUPFD_CLOEXEC, 3)) : try_open_beneath(dir);
+    if (!d) return;  // nothing below to hide
+    cached_fd_.reset();
+    cached_parent_.clear();
+    const std::string full_dir = join(comps, 0, comps.size() - 1);
+    for (const auto& n : opaque ? list_dir(d.get()) : std::vector<std::string>{name}) {
+      if (opaque && wrote(full_dir + "/" + n)) continue;  // this layer's own entries stay
+      struct stat st;
+      if (::fstatat(d.get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT) continue;
+        throw_sys("cannot stat " + n + " for layer entry \"" + raw + "\"");
+      }
+      if (S_ISDIR(st.st_mode)) remove_tree_at(d.get(), n);
+      else if (::unlinkat(d.get(), n.c_str(), 0) < 0) throw_sys("cannot apply layer entry \"" + raw + "\"");
     }
   }
 
@@ -329,7 +419,7 @@ class Extractor {
         return;
       }
       case 'h': {
-        auto t = clean_entry(archive_entry_hardlink(e), "hardlink target");
+        auto t = components(archive_entry_hardlink(e), "hardlink target");
         std::string tt = o_.rootfs_only ? join(t, 1, t.size()) : join(t, 0, t.size());
         auto tslash = tt.rfind('/');
         UniqueFd tp = tslash == std::string::npos ? UniqueFd(::fcntl(dirfd_, F_DUPFD_CLOEXEC, 3))
@@ -389,7 +479,7 @@ class Extractor {
   int dirfd_;
   const ExtractOptions& o_;
   ExtractResult res_;
-  std::set<std::string> seen_, regular_, filtered_;
+  std::set<std::string> seen_, regular_, filtered_, written_;
   std::vector<DirMeta> dirs_;
   std::string cached_parent_;
   UniqueFd cached_fd_;

@@ -8,7 +8,9 @@
 //   - modes (setuid included), numeric owners, xattrs and mtimes are kept;
 //   - the manifest is size-limited and validated, an archive with a manifest
 //     must have rootfs/ (appc), the entry count and the uncompressed size
-//     are limited, and free space is checked while writing.
+//     are limited, and free space is checked while writing;
+//   - overlayfs xattrs (trusted.overlay.*) in entries are refused: only pod
+//     writes them, for the whiteouts of OCI layers (ExtractOptions::layer).
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -37,6 +39,15 @@ struct ExtractOptions {
   // Sum of the regular files' sizes (import_aci: also the whole decompressed
   // tar); 0 = no limit. --max-image-size, images.maxUncompressedSize.
   uint64_t max_bytes = 0;
+  // An OCI/docker layer rather than an ACI: entries are rootfs-relative, there is no manifest, a later
+  // entry for the same path replaces an earlier one, and whiteouts (.wh.NAME, .wh..wh..opq) are handled
+  // as `whiteouts` says. Set overwrite too.
+  bool layer = false;
+  enum class Whiteouts {
+    Overlay,  // kept for a stacked overlayfs lower dir: a 0/0 character device, trusted.overlay.opaque=y
+    Apply,    // applied to what the lower layers wrote into the same dir (flattening into one tree)
+  };
+  Whiteouts whiteouts = Whiteouts::Overlay;
   bool write = true;            // false: only validate and observe (nothing is written)
 };
 
@@ -45,6 +56,7 @@ struct ExtractResult {
   nlohmann::json manifest;      // validated; null when the archive had none and need_manifest=false
   uint64_t entries = 0;
   uint64_t bytes = 0;
+  uint64_t whiteouts = 0;
   bool has_devices = false;
 };
 

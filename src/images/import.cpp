@@ -63,9 +63,10 @@ la_ssize_t tee_cb(struct archive* a, void* data, const void** out) {
 
 // The decompressed side: hashes, counts and limits what the tar reader gets.
 struct Feed {
+  explicit Feed(HashAlg alg) : hash(alg) {}
   struct archive* raw = nullptr;
   Tee* tee = nullptr;
-  Sha512 hash;
+  Hasher hash;
   uint64_t total = 0;
   uint64_t max_bytes = 0;
   bool eof = false;
@@ -105,7 +106,7 @@ la_ssize_t read_cb(struct archive* a, void* data, const void** buf) {
 }  // namespace
 
 ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOptions& o,
-                        const std::function<void(uint64_t)>& progress) {
+                        const std::function<void(uint64_t)>& progress, HashAlg alg) {
   Tee tee;
   tee.in_fd = in_fd;
   tee.blob_fd = blob_fd;
@@ -127,7 +128,7 @@ ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOption
     throw_archive(raw.get(), "unknown image type");
   }
 
-  Feed feed;
+  Feed feed(alg);
   feed.raw = raw.get();
   feed.tee = &tee;
   feed.max_bytes = o.max_bytes;
@@ -157,7 +158,7 @@ ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOption
   while (tee.next() > 0) {
   }
   tee.gzip.finish();
-  res.id = "sha512-" + feed.hash.hex_digest();
+  res.id = (alg == HashAlg::Sha512 ? "sha512-" : "sha256:") + feed.hash.hex_digest();
   res.size = feed.total;
   res.stored = tee.read;
   return res;

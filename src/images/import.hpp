@@ -12,21 +12,24 @@
 #include <string>
 
 #include "images/extract.hpp"
+#include "util/digest.hpp"
 
 namespace pod::images {
 
 struct ImportResult {
-  std::string id;        // sha512-<hex> of the uncompressed tar
+  std::string id;        // sha512-<hex> of the uncompressed tar (an ACI's image ID), or sha256:<hex> (an OCI
+                         // layer's diffID)
   uint64_t size = 0;     // uncompressed bytes
   uint64_t stored = 0;   // bytes as given (what the blob holds)
   ExtractResult extract;
 };
 
-// in_fd: the ACI as given; blob_fd: receives the input's bytes unchanged (or
-// -1); tree_fd: extraction target (ignored when o.write is false). o.max_bytes
-// also limits the decompressed stream. progress(bytes of input read) is
-// called now and then.
+// in_fd: the ACI (or layer) as given; blob_fd: receives the input's bytes
+// unchanged (or -1); tree_fd: extraction target (ignored when o.write is
+// false). o.max_bytes also limits the decompressed stream. progress(bytes of
+// input read) is called now and then. alg: what the decompressed stream is
+// hashed with (Sha256 for OCI layers, whose tar is not an ACI: o.layer).
 ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOptions& o,
-                        const std::function<void(uint64_t)>& progress = nullptr);
+                        const std::function<void(uint64_t)>& progress = nullptr, HashAlg alg = HashAlg::Sha512);
 
 }  // namespace pod::images

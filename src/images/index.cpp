@@ -24,14 +24,14 @@ const std::string kSuffix = ".json";
 }  // namespace
 
 bool is_full_image_id(const std::string& s) {
-  return s.size() == 7 + 128 && s.rfind("sha512-", 0) == 0 &&
-         s.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+  const size_t hex = s.rfind("sha512-", 0) == 0 ? 128 : s.rfind("sha256-", 0) == 0 ? 64 : 0;
+  return hex && s.size() == 7 + hex && s.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
 }
 
 std::string short_id(const std::string& id) { return id.substr(0, std::min<size_t>(id.size(), 7 + 32)); }
 
 json record_to_json(const ImageRecord& r) {
-  return json{{"id", r.id},
+  json j{{"id", r.id},
               {"name", r.name},
               {"labels", r.labels},
               {"importTimeNs", to_ns(r.import_time)},
@@ -40,6 +40,15 @@ json record_to_json(const ImageRecord& r) {
               {"hasDevices", r.has_devices},
               {"source", r.source},
               {"manifest", r.manifest}};
+  if (r.is_oci()) {
+    json layers = json::array();
+    for (const auto& l : r.layers)
+      layers.push_back({{"digest", l.digest}, {"diffID", l.diff_id}, {"mediaType", l.media_type}, {"size", l.size}});
+    j["layers"] = layers;
+    j["manifestDigest"] = r.manifest_digest;
+    j["refs"] = r.refs;
+  }
+  return j;
 }
 
 ImageRecord record_from_json(const json& j) {
@@ -53,6 +62,12 @@ ImageRecord record_from_json(const json& j) {
   r.has_devices = j.value("hasDevices", false);
   r.source = j.value("source", "");
   r.manifest = j.at("manifest");
+  if (j.contains("layers"))
+    for (const auto& l : j.at("layers"))
+      r.layers.push_back({l.at("digest").get<std::string>(), l.at("diffID").get<std::string>(),
+                          l.at("mediaType").get<std::string>(), l.at("size").get<uint64_t>()});
+  r.manifest_digest = j.value("manifestDigest", "");
+  if (j.contains("refs")) r.refs = j.at("refs").get<std::vector<std::string>>();
   return r;
 }
 

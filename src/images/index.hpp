@@ -13,6 +13,14 @@
 
 namespace pod::images {
 
+// A layer of an OCI/docker image.
+struct OciLayer {
+  std::string digest;    // sha256:… of the blob as fetched (layers/sha256-<hex>)
+  std::string diff_id;   // sha256:… of the uncompressed tar
+  std::string media_type;
+  uint64_t size = 0;     // compressed bytes
+};
+
 struct ImageRecord {
   std::string id;                               // sha512-<128 hex>
   std::string name;
@@ -23,6 +31,11 @@ struct ImageRecord {
   bool has_devices = false;                     // imported with --allow-devices and has device nodes
   std::string source;                           // where it was fetched from
   nlohmann::json manifest;                      // the validated image manifest
+  // OCI/docker images only (blobs/<id> is then their config, id = sha256-<config digest hex>):
+  std::vector<OciLayer> layers;                 // bottom first; empty for an ACI
+  std::string manifest_digest;                  // the image manifest it was fetched by
+  std::vector<std::string> refs;                // every NAME:TAG it was fetched as
+  bool is_oci() const { return id.rfind("sha256-", 0) == 0; }
 };
 
 nlohmann::json record_to_json(const ImageRecord& r);
@@ -35,8 +48,9 @@ void remove_record(int index_fd, const std::string& id);
 // IDs of every record (sorted).
 std::vector<std::string> list_record_ids(int index_fd);
 
+// sha512-<128 hex> (an ACI) or sha256-<64 hex> (an OCI image's config digest).
 bool is_full_image_id(const std::string& s);
-// "sha512-" + 32 hex.
+// The first 32 hex digits with their algorithm prefix.
 std::string short_id(const std::string& id);
 
 }  // namespace pod::images

@@ -7,10 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 #include <set>
 
 #include "images/blob.hpp"
 #include "images/extract.hpp"
+#include "images/import.hpp"
+#include "images/oci.hpp"
 #include "images/index.hpp"
 #include "images/internal.hpp"
 #include "images/store.hpp"
@@ -64,7 +67,10 @@ std::vector<std::string> ImageStore::referenced_trees() const {
 
 ImageStore::RemoveResult ImageStore::remove(const std::string& id) {
   FileLock prep = prepare_lock(true);
-  return remove_impl(id, referenced_trees());
+  const auto refs = referenced_trees();
+  RemoveResult res = remove_impl(id, refs);
+  for (auto& t : sweep_layers(refs)) res.trees_removed.push_back(std::move(t));
+  return res;
 }
 
 ImageStore::RemoveResult ImageStore::remove_impl(const std::string& id, const std::vector<std::string>& refs) {
@@ -99,6 +105,10 @@ ImageStore::GcResult ImageStore::gc(std::chrono::milliseconds grace) {
   res.temp_removed = clean_stale();
   auto refs = referenced_trees();
   std::set<std::string> kept_images;
+  // An OCI image is kept while a pod uses any of its layer trees.
+  for (const auto& id : list_record_ids(index_.get()))
+    for (const auto& t : image_layer_trees(id))
+      if (std::binary_search(refs.begin(), refs.end(), t)) kept_images.insert(id);
   for (const auto& tree : list_dir(trees_.get())) {
     if (std::binary_search(refs.begin(), refs.end(), tree)) {
       for (auto& l : tree_layers(trees_.get(), tree)) kept_images.insert(l);
@@ -116,6 +126,7 @@ ImageStore::GcResult ImageStore::gc(std::chrono::milliseconds grace) {
     remove_impl(id, refs);
     res.images_removed.push_back(id);
   }
+  for (auto& t : sweep_layers(refs)) res.trees_removed.push_back(std::move(t));
   // Source records pointing at images that are gone.
   // Under the source's lock (a fetch of that source may be writing a fresh
   // record), which goes with it.
@@ -146,15 +157,23 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
       reason = "its blob is missing";
     } else {
       UniqueFd f(fd);
-      try {  // the ID is the hash of the uncompressed tar, whatever the blob's compression
-        Sha512 h;
-        read_decompressed(fd, [&](const void* p, size_t n) { h.update(p, n); }, "blob " + id);
-        std::string got = "sha512-" + h.hex_digest();
+      const bool oci = id.rfind("sha256-", 0) == 0;  // the blob is its config, stored as is
+      try {  // an ACI's ID is the hash of the uncompressed tar, whatever the blob's compression
+        std::string got;
+        if (oci) {
+          got = "sha256-" + sha256_fd_hex(fd, "config " + id);
+        } else {
+          Sha512 h;
+          read_decompressed(fd, [&](const void* p, size_t n) { h.update(p, n); }, "blob " + id);
+          got = "sha512-" + h.hex_digest();
+        }
         if (got != id) reason = "its blob hashes to " + short_id(got);
       } catch (const Error& e) {
         reason = e.what();
       }
     }
+    if (auto r = read_record(index_.get(), id); reason.empty() && r)
+      for (const auto& b : verify_layers(*r)) reason += (reason.empty() ? "" : "; ") + b;
     if (reason.empty()) {
       res.ok.push_back("image " + id);
     } else {
@@ -199,6 +218,8 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
 void ImageStore::export_image(const std::string& id, const std::string& out, bool overwrite) const {
   struct stat st;
   if (!overwrite && ::stat(out.c_str(), &st) == 0) throw Error(out + " exists; use --overwrite to replace it", EEXIST);
+  if (id.rfind("sha256-", 0) == 0)
+    throw usage_error("image " + short_id(id) + " is an OCI image; export writes ACIs (use `pod image render` for its tree)");
   UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
   auto slash = out.rfind('/');
   std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : out.substr(0, slash));
@@ -220,16 +241,30 @@ void ImageStore::export_image(const std::string& id, const std::string& out, boo
 }
 
 std::vector<ImageStore::SpecialFile> ImageStore::setuid_files(const std::string& id) const {
-  std::vector<SpecialFile> out;
-  UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
-  ArchivePtr a = open_blob_tar(blob.get());
+  std::map<std::string, unsigned> found;  // a later layer's entry replaces an earlier one's
   ExtractOptions eo;
   eo.write = false;
   eo.allow_devices = true;
   eo.observe = [&](const std::string& rel, char type, unsigned mode) {
-    if (type == 'f' && (mode & (S_ISUID | S_ISGID))) out.push_back({"/" + rel, mode});
+    if (type == 'f' && (mode & (S_ISUID | S_ISGID))) found["/" + rel] = mode;
+    else found.erase("/" + rel);
   };
-  extract_aci(a.get(), -1, eo);
+  auto rec = read_record(index_.get(), id);
+  if (rec && rec->is_oci()) {
+    eo.layer = true;
+    eo.overwrite = true;
+    eo.need_manifest = false;
+    for (const auto& l : rec->layers) {
+      UniqueFd blob = open_beneath(layers_.get(), oci::digest_key(l.digest), O_RDONLY);
+      import_aci(blob.get(), -1, -1, eo, nullptr, HashAlg::Sha256);
+    }
+  } else {
+    UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
+    ArchivePtr a = open_blob_tar(blob.get());
+    extract_aci(a.get(), -1, eo);
+  }
+  std::vector<SpecialFile> out;
+  for (const auto& [p, m] : found) out.push_back({p, m});
   std::sort(out.begin(), out.end(), [](const auto& x, const auto& y) { return x.path < y.path; });
   return out;
 }

@@ -88,6 +88,7 @@ ImageStore ImageStore::open(const std::string& data_dir) {
     s.locks_ = ensure_dir(s.root_.get(), "locks", 0700);
     s.tmp_ = ensure_dir(s.root_.get(), "tmp", 0700);
     s.quarantine_ = ensure_dir(s.root_.get(), "quarantine", 0700);
+    s.layers_ = ensure_dir(s.root_.get(), "layers", 0700);
   } catch (const Error& e) {
     throw e.with_context("image store " + s.path_ + " is not usable");
   }
@@ -132,9 +133,10 @@ FileLock ImageStore::prepare_lock(bool exclusive) const {
 std::string ImageStore::resolve(const std::string& ref) const {
   if (ref.empty()) throw usage_error("an image ID or name is required");
   const auto ids = list_record_ids(index_.get());
-  if (starts_with(ref, "sha512-")) {
+  if (starts_with(ref, "sha256:")) return resolve("sha256-" + ref.substr(7));
+  if (starts_with(ref, "sha512-") || starts_with(ref, "sha256-")) {
     if (ref.size() < 7 + 8)
-      throw usage_error("image ID \"" + ref + "\" is too short; give at least sha512- and 8 hex digits");
+      throw usage_error("image ID \"" + ref + "\" is too short; give at least " + ref.substr(0, 7) + " and 8 hex digits");
     std::vector<std::string> hits;
     for (const auto& id : ids)
       if (id.rfind(ref, 0) == 0 && exists_at(blobs_.get(), id)) hits.push_back(id);
@@ -147,15 +149,20 @@ std::string ImageStore::resolve(const std::string& ref) const {
     return hits[0];
   }
   std::string name = ref, version;
-  if (auto colon = ref.rfind(':'); colon != std::string::npos) {
-    name = ref.substr(0, colon);
+  if (auto colon = ref.rfind(':'); colon != std::string::npos && ref.find('/', colon) == std::string::npos) {
+    name = ref.substr(0, colon);  // not a registry port ("127.0.0.1:5000/app")
     version = ref.substr(colon + 1);
   }
   std::optional<ImageRecord> best;
   for (const auto& id : ids) {
     auto r = read_record(index_.get(), id);
-    if (!r || r->name != name) continue;
-    if (!version.empty() && (r->labels.count("version") == 0 || r->labels.at("version") != version)) continue;
+    if (!r) continue;
+    // An OCI image answers to every NAME:TAG it was fetched as.
+    const bool by_ref = std::any_of(r->refs.begin(), r->refs.end(), [&](const std::string& x) {
+      return x == ref || (version.empty() && x.rfind(name + ":", 0) == 0);
+    });
+    if (!by_ref && r->name != name) continue;
+    if (!by_ref && !version.empty() && (r->labels.count("version") == 0 || r->labels.at("version") != version)) continue;
     if (!exists_at(blobs_.get(), id)) continue;
     if (!best || r->import_time > best->import_time) best = std::move(r);
   }
@@ -199,13 +206,16 @@ void ImageStore::touch(const std::string& id) {
 // ---- fetch ----
 
 std::string ImageStore::fetch(const std::string& what, const FetchOptions& o) {
-  if (what.empty()) throw usage_error("pod fetch needs an image: a path, file://, https:// URL or name[:version]");
+  if (what.empty()) throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, docker-archive: or name[:version]");
   if (starts_with(what, "https://")) return fetch_remote(what, o, "");
   if (starts_with(what, "http://"))
     throw usage_error("refusing to fetch over plain http (" + what + "); use https://");
   if (starts_with(what, "file://")) return import_file(what.substr(7), what, o);
-  if (starts_with(what, "docker://") || what.find("://") != std::string::npos)
-    throw usage_error("unsupported image source " + what + "; use a path, file://, https:// or name[:version]");
+  if (starts_with(what, "oci:") || starts_with(what, "oci-archive:") || starts_with(what, "docker-archive:"))
+    return fetch_oci(what, o);
+  if (what.find("://") != std::string::npos)
+    throw usage_error("unsupported image source " + what +
+                      "; use a path, file://, https://, docker://, oci:, oci-archive:, docker-archive: or name[:version]");
   struct stat st;
   if (::stat(what.c_str(), &st) == 0 || what.find(".aci") != std::string::npos || starts_with(what, "/") ||
       starts_with(what, "."))

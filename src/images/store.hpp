@@ -34,6 +34,9 @@ struct Dependency;
 namespace pod::images {
 
 struct Layer;  // internal.hpp
+struct ImageRecord;  // index.hpp
+struct OciLayer;     // index.hpp
+class OciSource;     // ocisource.hpp
 
 struct ImageInfo {
   std::string id;
@@ -59,6 +62,9 @@ class ImageStore {
   nlohmann::json manifest(const std::string& id) const;          // validated image manifest
   struct Tree { std::string id; std::string path; };             // path = dir holding rootfs/ and manifest
   Tree render(const std::string& id);                            // cached rendered tree (deps + whitelist)
+  // The image as overlayfs lower dirs, top first: an ACI's rendered tree, or an OCI image's layer trees
+  // (made again from their blobs when gc removed them). O(1) once the layers are there.
+  std::vector<Tree> render_stack(const std::string& id);
   FileLock prepare_lock(bool exclusive = false) const;           // pods hold it shared while preparing; image gc exclusive
   void touch(const std::string& id);                             // update last-used
 
@@ -103,6 +109,14 @@ class ImageStore {
   std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o);
   std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name);
   std::string fetch_by_name(const std::string& name, const FetchOptions& o);
+  std::string fetch_oci(const std::string& what, const FetchOptions& o);
+  std::string import_oci(OciSource& src, const FetchOptions& o, const std::string& source);
+  uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o);  // -> unpacked bytes
+  std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices);  // path, bytes
+  void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
+  std::vector<std::string> image_layer_trees(const std::string& id) const;
+  std::vector<std::string> sweep_layers(const std::vector<std::string>& pod_refs);  // unreferenced layers
+  std::vector<std::string> verify_layers(const ImageRecord& r);
   std::string resolve_dependency(const std::string& parent, const appc::Dependency& d) const;
   void flatten(const std::string& id, std::vector<std::string>& chain, std::vector<Layer>& out,
                std::vector<std::vector<std::string>> whitelists) const;
@@ -113,7 +127,7 @@ class ImageStore {
   RemoveResult remove_impl(const std::string& id, const std::vector<std::string>& refs);
 
   std::string data_dir_, path_;
-  UniqueFd root_, blobs_, index_, sources_, trees_, locks_, tmp_, quarantine_;
+  UniqueFd root_, blobs_, index_, sources_, trees_, locks_, tmp_, quarantine_, layers_;
 };
 
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's

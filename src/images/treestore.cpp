@@ -159,6 +159,10 @@ void ImageStore::apply_layers(const std::vector<Layer>& layers, int dirfd, bool 
   for (const auto& layer : layers) {
     auto rec = read_record(index_.get(), layer.id);
     if (!rec) throw Error("image " + layer.id + " vanished from the store while rendering", ENOENT, ErrorKind::NotFound);
+    if (rec->is_oci()) {
+      apply_oci_layers(*rec, dirfd, rootfs_only);
+      continue;
+    }
     std::vector<std::set<std::string>> sets;
     for (const auto& w : layer.whitelists) sets.emplace_back(w.begin(), w.end());
     ExtractOptions eo;
@@ -229,6 +233,11 @@ void ImageStore::extract(const std::string& id, const std::string& dir, bool roo
   UniqueFd fd = prepare_target(dir, overwrite);
   auto rec = read_record(index_.get(), id);
   if (!rec) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
+  if (rec->is_oci()) {  // its layers, applied (an OCI image has no dependencies)
+    apply_oci_layers(*rec, fd.get(), rootfs_only);
+    if (!rootfs_only) write_file_at(fd.get(), "manifest", rec->manifest.dump(2) + "\n");
+    return;
+  }
   ExtractOptions eo;
   eo.rootfs_only = rootfs_only;
   eo.allow_devices = rec->has_devices;

@@ -13,9 +13,9 @@ std::string resolve_image(images::ImageStore& is, const std::string& ref, const 
   if (ref.rfind("sha512-", 0) == 0) return is.resolve(ref);
   // Files and URLs go through fetch, which is O(1) for a file it has seen
   // unchanged (the store keeps a file-identity -> ID cache).
-  if (ref.rfind("file://", 0) == 0 || ref.rfind("https://", 0) == 0 || ref.rfind("http://", 0) == 0 ||
-      stat_at(AT_FDCWD, ref))
-    return is.fetch(ref, o);
+  for (const char* scheme : {"file://", "https://", "http://", "oci:", "oci-archive:", "docker-archive:"})
+    if (ref.rfind(scheme, 0) == 0) return is.fetch(ref, o);
+  if (stat_at(AT_FDCWD, ref)) return is.fetch(ref, o);
   try {
     return is.resolve(ref);
   } catch (const Error& e) {

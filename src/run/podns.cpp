@@ -33,22 +33,40 @@ void check_overlay_path(const std::string& p) {
 
 void mount_overlay(const std::string& lower, const std::string& upper, const std::string& work,
                    const std::string& target) {
-  for (const auto* p : {&lower, &upper, &work}) check_overlay_path(*p);
+  for (const auto* p : {&upper, &work}) check_overlay_path(*p);
   std::string opts = "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work;
   if (::mount("overlay", target.c_str(), "overlay", 0, opts.c_str()) < 0)
     throw_sys("cannot mount overlay on " + target);
 }
 
+// An app's lower dirs, one per line, top first -> overlayfs' "top:…:bottom".
+std::string lower_of(const Pod& pod, const std::string& file) {
+  std::string s = read_file_at(pod.fd(), file, 64 << 10), out;
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t j = s.find('\n', i);
+    if (j == std::string::npos) j = s.size();
+    if (j > i) {
+      check_overlay_path(s.substr(i, j - i));
+      out += (out.empty() ? "" : ":") + s.substr(i, j - i);
+    }
+    i = j + 1;
+  }
+  if (out.empty()) throw Error("pod file " + file + " names no image tree");
+  return out;
+}
+
 void mount_pod_trees(const Pod& pod) {
   const std::string p = pod.path();
   const std::string s1root = p + "/" + poddir::kStage1Rootfs;
+  check_overlay_path(line_of(pod, poddir::kStage1Tree));
   mount_overlay(line_of(pod, poddir::kStage1Tree) + "/rootfs", p + "/overlay/stage1/upper", p + "/overlay/stage1/work",
                 s1root);
   UniqueFd root = open_dir(s1root);
   for (const auto& name : list_dir(open_dir_at(pod.fd(), poddir::kAppsDir).get())) {
     const std::string rel = poddir::app_rootfs(name);
     mkdirs_at(root.get(), rel, 0755);
-    mount_overlay(line_of(pod, poddir::app_tree(name)) + "/rootfs", p + "/overlay/app-" + name + "/upper",
+    mount_overlay(lower_of(pod, poddir::app_tree(name)), p + "/overlay/app-" + name + "/upper",
                   p + "/overlay/app-" + name + "/work", s1root + "/" + rel);
   }
 }

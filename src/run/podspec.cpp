@@ -8,6 +8,7 @@
 #include <set>
 
 #include "appc/image_manifest.hpp"
+#include "images/oci.hpp"
 #include "appc/names.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -156,6 +157,19 @@ void set_env(std::vector<contract::NameValue>& env, const std::string& name, con
   env.push_back({name, value});
 }
 
+// The Entrypoint an OCI image's manifest carries (images/oci.cpp), if it is one.
+std::optional<std::vector<std::string>> oci_entrypoint(const nlohmann::json& m) {
+  if (!m.contains("annotations") || !m["annotations"].is_array()) return std::nullopt;
+  for (const auto& a : m["annotations"])
+    if (a.is_object() && a.value("name", "") == images::oci::kEntrypointAnnotation) {
+      auto v = nlohmann::json::parse(a.value("value", ""), nullptr, false);
+      if (!v.is_array() || !std::all_of(v.begin(), v.end(), [](const auto& x) { return x.is_string(); }))
+        throw Error("image annotation " + std::string(images::oci::kEntrypointAnnotation) + " is not a list of strings");
+      return v.get<std::vector<std::string>>();
+    }
+  return std::nullopt;
+}
+
 std::string image_name(const ResolvedApp& a) { return a.image_manifest.value("name", a.spec.image); }
 
 // The image's app section with the flags' overrides applied.
@@ -165,15 +179,23 @@ contract::App app_section(const ResolvedApp& a) {
   const nlohmann::json* section = a.image_manifest.contains("app") ? &a.image_manifest["app"] : nullptr;
   // An image may name no program; the flags must then.
   if (section && section->is_object()) app = contract::app_from_json(*section, "image " + image_name(a) + ": app", false);
-  if (s.exec) {
-    if (app.exec.empty()) app.exec.push_back(*s.exec);
-    else app.exec[0] = *s.exec;
-  }
-  if (s.args_given) {
-    std::vector<std::string> e;
-    if (!app.exec.empty()) e.push_back(app.exec[0]);
-    e.insert(e.end(), s.args.begin(), s.args.end());
-    app.exec = e;
+  if (auto ep = oci_entrypoint(a.image_manifest)) {
+    // An OCI image: --exec replaces its Entrypoint and drops its Cmd (docker's --entrypoint); arguments
+    // replace its Cmd.
+    if (s.exec) app.exec = {*s.exec};
+    else if (s.args_given) app.exec = *ep;
+    if (s.args_given) app.exec.insert(app.exec.end(), s.args.begin(), s.args.end());
+  } else {
+    if (s.exec) {
+      if (app.exec.empty()) app.exec.push_back(*s.exec);
+      else app.exec[0] = *s.exec;
+    }
+    if (s.args_given) {
+      std::vector<std::string> e;
+      if (!app.exec.empty()) e.push_back(app.exec[0]);
+      e.insert(e.end(), s.args.begin(), s.args.end());
+      app.exec = e;
+    }
   }
   if (app.exec.empty() || app.exec[0].empty())
     throw usage_error("image " + image_name(a) + " has no command to run; give --exec");
@@ -254,6 +276,9 @@ contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<
     // Image mount points are satisfied by pod volumes of the same name.
     for (const auto& mp : ra.app.mount_points) {
       if (targets.count(mp.path)) continue;
+      // An OCI image's VOLUME without a --volume stays in the app's own writable rootfs: like docker's
+      // anonymous volume it starts with the image's content there and goes with the pod.
+      if (!vol_names.count(mp.name) && oci_entrypoint(a.image_manifest)) continue;
       if (!vol_names.count(mp.name))
         throw usage_error("image " + image_name(a) + " needs a volume \"" + mp.name + "\" (mount point " + mp.path +
                           "); give --volume " + mp.name + ",kind=…");

@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "images/oci.hpp"
 #include "images/store.hpp"
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
@@ -82,9 +83,46 @@ void resolve_notify(contract::Runtime& rt, const std::vector<ResolvedApp>& apps,
   if (rt.notify_ready.empty()) rt.notify_ready = rt.notify_apps.empty() ? "started" : "app";
 }
 
+using Stack = std::vector<images::ImageStore::Tree>;
+
+// The rootfs dirs of a stack, top first.
+std::string lower_dirs(const Stack& st, const char* sep) {
+  std::string s;
+  for (const auto& t : st) s += (s.empty() ? "" : sep) + t.path + "/rootfs";
+  return s;
+}
+
+std::string image_label(const ResolvedApp& a) { return a.image_manifest.value("name", a.spec.image); }
+
+// overlayfs takes its options in one page: lowerdir=…,upperdir=…,workdir=… (podns.cpp) must fit.
+bool fits_one_overlay(const Store& store, const Stack& st, const std::string& app) {
+  const size_t pod_dir = store.path().size() + std::string("/pods/run/").size() + 36;
+  const size_t upper = pod_dir + std::string("/overlay/app-").size() + app.size() + std::string("/upper").size();
+  const size_t opts = std::string("lowerdir=").size() + lower_dirs(st, ":").size() +
+                      std::string(",upperdir=,workdir=").size() + 2 * upper;
+  return opts < 4000;
+}
+
+// docker and podman create an OCI image's WorkingDir when no layer has it: the rootfs-relative path
+// to create, or "".
+std::string oci_missing_workdir(const ResolvedApp& a, const Stack& st, const std::string& wd) {
+  if (wd.empty() || wd == "/" || !a.image_manifest.contains("annotations")) return "";
+  bool oci = false;
+  for (const auto& an : a.image_manifest["annotations"])
+    if (an.is_object() && an.value("name", "") == images::oci::kEntrypointAnnotation) oci = true;
+  if (!oci) return "";
+  const std::string rel = wd.substr(1);
+  for (const auto& t : st) {
+    UniqueFd root = open_dir(t.path + "/rootfs");
+    if (stat_at(root.get(), rel)) return "";
+  }
+  return rel;
+}
+
 }  // namespace
 
-Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const Progress& debug) {
+Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const Progress& debug,
+                const Progress& notice) {
   // Resolve (and fetch) everything before the pod exists: bad input leaves nothing behind.
   const std::string s1_id = stage1_image_id(is, spec.stage1);
   const nlohmann::json s1_manifest = is.manifest(s1_id);
@@ -105,8 +143,16 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
 
   auto prep_lock = is.prepare_lock(false);
   auto s1_tree = is.render(s1_id);
-  std::vector<images::ImageStore::Tree> app_trees;
-  for (const auto& a : apps) app_trees.push_back(is.render(a.image_id));
+  std::vector<Stack> app_trees;  // per app: its lower dirs, top first (one tree in copy mode)
+  for (size_t i = 0; i < apps.size(); ++i) {
+    Stack st = overlay ? is.render_stack(apps[i].image_id) : Stack{is.render(apps[i].image_id)};
+    if (st.size() > 1 && !fits_one_overlay(store, st, manifest.apps[i].name)) {
+      notice("image " + image_label(apps[i]) + " has " + std::to_string(st.size()) +
+             " layers, more than one overlayfs mount can stack here; running it from one merged tree");
+      st = {is.render(apps[i].image_id)};
+    }
+    app_trees.push_back(std::move(st));
+  }
 
   Pod pod = Pod::create(store);
   DiscardUnlessReleased discard(pod);  // a failure below removes the pod (ENOSPC: Documentation/images.md)
@@ -117,7 +163,8 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     if (rt.hostname.empty()) rt.hostname = "pod-" + pod.uuid().substr(0, 8);
     UniqueFd trees = mkdirs_at(pfd, poddir::kTreesDir, 0755);
     put(trees.get(), s1_tree.id, "");
-    for (const auto& t : app_trees) put(trees.get(), t.id, "");
+    for (const auto& st : app_trees)
+      for (const auto& t : st) put(trees.get(), t.id, "");
     mkdir_in(pfd, poddir::kStage1Rootfs);
     put(pfd, poddir::kStage1Manifest, s1_manifest.dump(2) + "\n", 0644);
     put(pfd, poddir::kRootfsMode, overlay ? "overlay\n" : "copy\n");
@@ -132,14 +179,17 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
       const std::string& name = manifest.apps[i].name;
       mkdir_in(pfd, std::string(poddir::kAppsDir) + "/" + name);
       put(pfd, poddir::app_manifest(name), apps[i].image_manifest.dump(2) + "\n");
-      put(pfd, poddir::app_tree(name), app_trees[i].path + "\n");
+      put(pfd, poddir::app_tree(name), lower_dirs(app_trees[i], "\n") + "\n");
+      const std::string workdir = oci_missing_workdir(apps[i], app_trees[i], manifest.apps[i].app.working_directory);
       if (overlay) {
-        mkdir_in(pfd, "overlay/app-" + name + "/upper");
+        UniqueFd upper = mkdirs_at(pfd, "overlay/app-" + name + "/upper");
         mkdir_in(pfd, "overlay/app-" + name + "/work");
+        if (!workdir.empty()) mkdir_in(upper.get(), workdir);
       } else {
         const std::string dst = poddir::app_rootfs_in_pod(name);
-        mkdir_in(pfd, dst);
-        copy_tree(app_trees[i].path + "/rootfs", pod.path() + "/" + dst);
+        UniqueFd root = mkdirs_at(pfd, dst);
+        copy_tree(app_trees[i].front().path + "/rootfs", pod.path() + "/" + dst);
+        if (!workdir.empty()) mkdir_in(root.get(), workdir);
       }
     }
     for (const auto& v : manifest.volumes)

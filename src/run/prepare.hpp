@@ -20,7 +20,9 @@ using Progress = std::function<void(const std::string&)>;
 
 // Creates the pod and prepares it; returns it locked in prepare/ (preparing).
 // On any error the pod is left as an aborted prepare for gc (and the error rethrown).
-Pod prepare_pod(const Store& store, images::ImageStore& images, PodSpec& spec, const Progress& debug);
+// notice: what the user should hear of (an image merged past overlayfs' layer limit).
+Pod prepare_pod(const Store& store, images::ImageStore& images, PodSpec& spec, const Progress& debug,
+                const Progress& notice);
 
 // Whether overlayfs can be used for pods in this data dir (probed once per process).
 bool overlay_usable(const Store& store);

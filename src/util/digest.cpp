@@ -10,28 +10,33 @@
 
 namespace pod {
 
-struct Sha512::Ctx {
+namespace {
+const char* alg_name(HashAlg a) { return a == HashAlg::Sha256 ? "SHA-256" : "SHA-512"; }
+}  // namespace
+
+struct Hasher::Ctx {
   EVP_MD_CTX* md = nullptr;
   ~Ctx() { EVP_MD_CTX_free(md); }
 };
 
-Sha512::Sha512() : ctx_(std::make_unique<Ctx>()) {
+Hasher::Hasher(HashAlg alg) : ctx_(std::make_unique<Ctx>()), alg_(alg) {
   ctx_->md = EVP_MD_CTX_new();
-  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha512(), nullptr) != 1)
-    throw Error("cannot initialise SHA-512 (OpenSSL)");
+  const EVP_MD* md = alg == HashAlg::Sha256 ? EVP_sha256() : EVP_sha512();
+  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, md, nullptr) != 1)
+    throw Error(std::string("cannot initialise ") + alg_name(alg) + " (OpenSSL)");
 }
-Sha512::~Sha512() = default;
-Sha512::Sha512(Sha512&&) noexcept = default;
-Sha512& Sha512::operator=(Sha512&&) noexcept = default;
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
-void Sha512::update(const void* data, size_t n) {
-  if (n && EVP_DigestUpdate(ctx_->md, data, n) != 1) throw Error("SHA-512 update failed (OpenSSL)");
+void Hasher::update(const void* data, size_t n) {
+  if (n && EVP_DigestUpdate(ctx_->md, data, n) != 1) throw Error(std::string(alg_name(alg_)) + " update failed (OpenSSL)");
 }
 
-std::string Sha512::hex_digest() {
+std::string Hasher::hex_digest() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_->md, out, &len) != 1) throw Error("SHA-512 final failed (OpenSSL)");
+  if (EVP_DigestFinal_ex(ctx_->md, out, &len) != 1) throw Error(std::string(alg_name(alg_)) + " final failed (OpenSSL)");
   static const char* hex = "0123456789abcdef";
   std::string s;
   s.reserve(len * 2);
@@ -42,14 +47,14 @@ std::string Sha512::hex_digest() {
   return s;
 }
 
-std::string sha512_hex(const std::string& data) {
-  Sha512 h;
+std::string hash_hex(HashAlg alg, const std::string& data) {
+  Hasher h(alg);
   h.update(data);
   return h.hex_digest();
 }
 
-std::string sha512_fd_hex(int fd, const std::string& what) {
-  Sha512 h;
+std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what) {
+  Hasher h(alg);
   std::vector<char> buf(1 << 20);
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());

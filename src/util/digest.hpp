@@ -1,4 +1,4 @@
-// Streaming SHA-512 (OpenSSL EVP) and hex helpers.
+// Streaming SHA-256 / SHA-512 (OpenSSL EVP) and hex helpers.
 #pragma once
 #include <cstddef>
 #include <memory>
@@ -6,24 +6,42 @@
 
 namespace pod {
 
-class Sha512 {
+enum class HashAlg { Sha256, Sha512 };
+
+class Hasher {
  public:
-  Sha512();
-  ~Sha512();
-  Sha512(Sha512&&) noexcept;
-  Sha512& operator=(Sha512&&) noexcept;
+  explicit Hasher(HashAlg alg);
+  ~Hasher();
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
   void update(const void* data, size_t n);
   void update(const std::string& s) { update(s.data(), s.size()); }
   // Lowercase hex of the digest; the object can't be updated afterwards.
   std::string hex_digest();
+  HashAlg alg() const { return alg_; }
 
  private:
   struct Ctx;
   std::unique_ptr<Ctx> ctx_;
+  HashAlg alg_;
 };
 
-std::string sha512_hex(const std::string& data);
-// SHA-512 of a whole file read through fd (from its current offset).
-std::string sha512_fd_hex(int fd, const std::string& what);
+class Sha512 : public Hasher {
+ public:
+  Sha512() : Hasher(HashAlg::Sha512) {}
+};
+class Sha256 : public Hasher {
+ public:
+  Sha256() : Hasher(HashAlg::Sha256) {}
+};
+
+std::string hash_hex(HashAlg alg, const std::string& data);
+// The digest of a whole file read through fd (from its current offset).
+std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what);
+
+inline std::string sha512_hex(const std::string& data) { return hash_hex(HashAlg::Sha512, data); }
+inline std::string sha256_hex(const std::string& data) { return hash_hex(HashAlg::Sha256, data); }
+inline std::string sha512_fd_hex(int fd, const std::string& what) { return hash_fd_hex(HashAlg::Sha512, fd, what); }
+inline std::string sha256_fd_hex(int fd, const std::string& what) { return hash_fd_hex(HashAlg::Sha256, fd, what); }
 
 }  // namespace pod
