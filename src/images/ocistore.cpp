@@ -26,6 +26,7 @@
 #include "images/index.hpp"
 #include "images/internal.hpp"
 #include "images/ocisource.hpp"
+#include "images/space.hpp"
 #include "images/store.hpp"
 #include "util/crashpoint.hpp"
 #include "util/digest.hpp"
@@ -181,6 +182,11 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
   if (!exists_at(layers_.get(), key)) {
     FileLock ll = FileLock::acquire(locks_.get(), "layer-" + key, LockMode::Exclusive);
     if (!exists_at(layers_.get(), key)) {
+      try {  // the blob as given, plus its tree, at least as large
+        check_free_space(tmp_.get(), 2 * l.size, path_);
+      } catch (const Error& e) {
+        throw e.with_context("cannot fetch layer " + l.digest);
+      }
       Staging stage(tmp_.get(), locks_.get());
       int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
       if (fd < 0) throw_sys("cannot create a layer blob");

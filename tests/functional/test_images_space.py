@@ -6,6 +6,7 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import subprocess
 import tarfile
 
@@ -117,6 +118,22 @@ def test_fetch_that_cannot_fit_fails_early(pod, tmp_path, small_store):
     assert re.fullmatch(rf"pod: cannot import {re.escape(aci)}: not enough space in the image store "
                         rf"\({re.escape(small_store)}\): need ~21 MiB, [0-8] MiB free\n", r.stderr), r.stderr
     assert_nothing_left(pod)
+
+
+@pytest.mark.skipif(not shutil.which("umoci"), reason="umoci is needed (scripts/install-deps)")
+def test_oci_layer_that_cannot_fit_fails_early(pod, tmp_path, small_store):
+    from oci_helpers import add_layer, manifest_of, umoci
+    layout = str(tmp_path / "layout")
+    umoci("init", "--layout", layout)
+    umoci("new", "--image", f"{layout}:t")
+    add_layer(layout, "t", [("big", os.urandom(10 << 20))])
+    [layer] = manifest_of(layout, "t")["layers"]
+    r = pod.run("fetch", "--insecure-options=image", f"oci:{layout}:t")
+    assert r.returncode == 1, r.stderr
+    assert re.search(rf"cannot fetch layer {layer['digest']}: not enough space in the image store "
+                     rf"\({re.escape(small_store)}\): need ~21 MiB, [0-8] MiB free\n$", r.stderr), r.stderr
+    assert_nothing_left(pod)
+    assert entries(pod, "layers") == []
 
 
 def test_enospc_while_extracting_removes_the_staging(pod, tmp_path, small_store):
