@@ -1,6 +1,9 @@
 // Pieces shared by the image store's implementation files.
 #pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <sys/stat.h>
 #include <vector>
 
 #include "util/fd.hpp"
@@ -35,6 +38,13 @@ class Staging {
   std::string name_;
   UniqueFd fd_;
 };
+
+// A local file's identity for the source cache (sources/<key>.json): a file
+// whose dev, inode, size, mtime and ctime are unchanged is not read again.
+nlohmann::json file_identity(const struct stat& st);
+// The image ID sources/<key>.json recorded for a file of this identity, if its image is still stored.
+std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
+                                         const nlohmann::json& ident);
 
 // Lock files under images/locks.
 inline std::string image_lock_name(const std::string& id) { return "img-" + id; }

@@ -32,6 +32,7 @@
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/progress.hpp"
 
 namespace pod::images {
 
@@ -106,10 +107,26 @@ std::string ImageStore::fetch_oci(const std::string& what, const FetchOptions& o
     auto src = oci_layout_source(rest, ref, platform);
     return import_oci(*src, o, what);
   }
-  Staging stage(tmp_.get(), locks_.get());
-  auto src = kind == "oci-archive" ? oci_archive_source(rest, ref, platform, stage.fd())
-                                   : docker_archive_source(rest, ref, stage.fd());
-  return import_oci(*src, o, what);
+  // An archive seen unchanged is not unpacked again (as for ACI files).
+  if (::stat(rest.c_str(), &st) != 0)
+    throw Error(what + ": " + rest + " does not exist", ENOENT, ErrorKind::NotFound);
+  if (!S_ISREG(st.st_mode)) throw Error(what + ": " + rest + " is not a regular file");
+  char* rp = ::realpath(rest.c_str(), nullptr);
+  const std::string real = rp ? rp : rest;
+  std::free(rp);
+  const std::string key = sha512_hex(kind + ":" + real + ":" + ref).substr(0, 32);
+  FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
+  const json ident = file_identity(st);
+  if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
+  std::string id;
+  {
+    Staging stage(tmp_.get(), locks_.get());
+    auto src = kind == "oci-archive" ? oci_archive_source(rest, ref, platform, stage.fd())
+                                     : docker_archive_source(rest, ref, stage.fd());
+    id = import_oci(*src, o, what);
+  }
+  write_file_atomic_at(sources_.get(), key + ".json", json{{"id", id}, {"file", ident}}.dump() + "\n");
+  return id;
 }
 
 std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const std::string& source) {
@@ -124,12 +141,12 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   const std::string id = oci::digest_key(man.config.digest);
   const oci::Naming naming = src.naming();
 
-  const std::string ref = naming.name + ":" + naming.tag;
+  const std::string ref = naming.tag.empty() ? naming.name + "@" + mdigest : naming.name + ":" + naming.tag;
   auto remember_ref = [&]() -> bool {  // already stored: only note the new NAME:TAG
     auto existing = read_record(index_.get(), id);
     if (!existing || !exists_at(blobs_.get(), id)) return false;
-    if (std::find(existing->refs.begin(), existing->refs.end(), ref) == existing->refs.end()) existing->refs.push_back(ref);
-    existing->last_used = Clock::now();
+    if (std::find(existing->refs.begin(), existing->refs.end(), ref) != existing->refs.end()) return true;
+    existing->refs.push_back(ref);  // (pods touch last_used when they use it)
     write_record(index_.get(), *existing);
     return true;
   };
@@ -191,13 +208,10 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
       int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
       if (fd < 0) throw_sys("cannot create a layer blob");
       UniqueFd blob(fd);
-      const bool tty = !o.quiet && ::isatty(2);
-      src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) {
-        if (tty)
-          std::fprintf(stderr, "\rlayer %s: %llu/%llu MiB", l.digest.substr(7, 12).c_str(),
-                       static_cast<unsigned long long>(n >> 20), static_cast<unsigned long long>(l.size >> 20));
-      });
-      if (tty) std::fprintf(stderr, "\n");
+      {
+        ProgressLine bar("layer " + l.digest.substr(7, 12), l.size, ProgressLine::wanted(o.quiet));
+        src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) { bar.update(n); });
+      }
       fsync_fd(fd, "layer blob");
       if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
       fsync_fd(layers_.get(), "layer directory");

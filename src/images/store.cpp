@@ -18,6 +18,7 @@
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/progress.hpp"
 
 namespace pod::images {
 
@@ -57,6 +58,26 @@ Staging::~Staging() {
   } catch (const Error&) {
     // Left for clean_stale(): it is unlocked once we exit.
   }
+}
+
+json file_identity(const struct stat& st) {
+  return {{"dev", st.st_dev}, {"ino", st.st_ino}, {"size", st.st_size},
+          {"mtime", st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec},
+          {"ctime", st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec}};
+}
+
+std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
+                                         const json& ident) {
+  auto cached = try_read_file_at(sources_fd, key + ".json");
+  if (!cached) return std::nullopt;
+  try {
+    json c = json::parse(*cached);
+    std::string id = c.at("id").get<std::string>();
+    if (c.at("file") == ident && exists_at(index_fd, id + ".json") && exists_at(blobs_fd, id)) return id;
+  } catch (const json::exception&) {
+    // rewritten by the fetch
+  }
+  return std::nullopt;
 }
 
 // ---- open ----
@@ -247,18 +268,8 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     if (e.errnum() != EROFS) throw;
     read_only = true;
   }
-  const json ident = {{"dev", st.st_dev}, {"ino", st.st_ino}, {"size", st.st_size},
-                      {"mtime", st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec},
-                      {"ctime", st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec}};
-  if (auto cached = try_read_file_at(sources_.get(), key + ".json")) {
-    try {
-      json c = json::parse(*cached);
-      std::string id = c.at("id").get<std::string>();
-      if (c.at("file") == ident && exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id)) return id;
-    } catch (const json::exception&) {
-      // rewritten below
-    }
-  }
+  const json ident = file_identity(st);
+  if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
 
   // The blob is the file as given; the tree is at least as large as it.
   try {
@@ -276,18 +287,14 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   eo.allow_devices = o.allow_devices;
   if (o.max_entries) eo.max_entries = o.max_entries;
   eo.max_bytes = o.max_uncompressed;
-  const bool tty = !o.quiet && ::isatty(2);
-  auto progress = [&](uint64_t n) {
-    if (tty) std::fprintf(stderr, "\rfetching %s: %llu MiB", path.c_str(), static_cast<unsigned long long>(n >> 20));
-  };
   ImportResult res;
   try {
-    res = import_aci(in, blobfd.get(), treefd.get(), eo, progress);
+    // import_aci reports the bytes of the file read (the blob is the file as given).
+    ProgressLine bar("fetching " + path, static_cast<uint64_t>(st.st_size), ProgressLine::wanted(o.quiet));
+    res = import_aci(in, blobfd.get(), treefd.get(), eo, [&](uint64_t n) { bar.update(n); });
   } catch (const Error& e) {
-    if (tty) std::fprintf(stderr, "\n");
     throw e.with_context("cannot import " + path);
   }
-  if (tty) std::fprintf(stderr, "\n");
   crashpoint("image-import-extracted");
   const std::string& id = res.id;
   {

@@ -53,8 +53,7 @@ std::string hash_hex(HashAlg alg, const std::string& data) {
   return h.hex_digest();
 }
 
-std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what) {
-  Hasher h(alg);
+void hash_fd(Hasher& h, int fd, const std::string& what) {
   std::vector<char> buf(1 << 20);
   for (;;) {
     ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -65,6 +64,11 @@ std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what) {
     if (n == 0) break;
     h.update(buf.data(), static_cast<size_t>(n));
   }
+}
+
+std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what) {
+  Hasher h(alg);
+  hash_fd(h, fd, what);
   return h.hex_digest();
 }
 

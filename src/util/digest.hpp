@@ -36,6 +36,8 @@ class Sha256 : public Hasher {
 };
 
 std::string hash_hex(HashAlg alg, const std::string& data);
+// Feeds the bytes of fd from its current offset to its end into h.
+void hash_fd(Hasher& h, int fd, const std::string& what);
 // The digest of a whole file read through fd (from its current offset).
 std::string hash_fd_hex(HashAlg alg, int fd, const std::string& what);
 

@@ -96,15 +96,18 @@ def test_fetch_by_name_discovery(pod, https_server):
 
 CHUNKED = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 MALFORMED = {
-    # name: (reply, what the one-line message must say)
-    "bad-chunk-size": (CHUNKED + b"5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n", 'invalid chunk size "zz"'),
-    "overflowing-chunk-size": (CHUNKED + b"5\r\nhello\r\n" + b"f" * 24 + b"\r\nx", 'chunk size "' + "f" * 24 + '" is too large'),
-    "chunk-without-crlf": (CHUNKED + b"5\r\nhelloXY0\r\n\r\n", "the chunk of 5 bytes is not followed by CRLF"),
-    "truncated-chunk": (CHUNKED + b"400\r\nonly a little", "cut short 1011 bytes before the end of a chunk of 1024 bytes"),
-    "truncated-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nshort", "cut short: 5 of 1000 bytes"),
-    "bad-status-line": (b"HTTP/1.1 OK\r\n\r\n", 'bad status line "HTTP/1.1 OK"'),
+    # name: (reply, what the one-line message must say: libcurl's words, or ours for what curl would accept)
+    "bad-chunk-size": (CHUNKED + b"5\r\nhello\r\nzz\r\nmore\r\n0\r\n\r\n",
+                       "Illegal or missing hexadecimal sequence in chunked-encoding"),
+    "overflowing-chunk-size": (CHUNKED + b"5\r\nhello\r\n" + b"f" * 24 + b"\r\nx",
+                               "Too long hexadecimal number in chunked-encoding"),
+    "chunk-without-crlf": (CHUNKED + b"5\r\nhelloXY0\r\n\r\n", "Malformed encoding found in chunked-encoding"),
+    "truncated-chunk": (CHUNKED + b"400\r\nonly a little", "transfer closed with outstanding read data remaining"),
+    "truncated-body": (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nshort",
+                       "transfer closed with 995 bytes remaining to read"),
+    "bad-status-line": (b"HTTP/1.1 OK\r\n\r\n", "Unsupported HTTP version in response"),
     "absurd-content-length": (b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
-                              'Content-Length "99999999999999999999999" is too large'),
+                              'malformed HTTP reply: invalid Content-Length "99999999999999999999999"'),
 }
 
 
@@ -116,7 +119,7 @@ def test_fetch_malformed_reply_is_a_clean_error(pod, https_server, case):
     url = f"https://localhost:{port}/bad.aci"
     r = pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert})
     assert r.returncode == 1, r.stderr  # not 134 (std::terminate) or any other code
-    assert r.stderr.startswith(f"pod: {url}: malformed HTTP reply: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith(f"pod: GET {url}: ") and r.stderr.count("\n") == 1, r.stderr
     assert says in r.stderr
     assert os.listdir(os.path.join(pod.dir, "images", "tmp")) == []
     assert json.loads(pod.run("image", "list", "--format=json", check=0).stdout) == []
@@ -131,3 +134,14 @@ def test_fetch_chunked_reply(pod, https_server, tmp_path):
     id_ = pod.run("fetch", "--insecure-options=image", "--full", f"https://localhost:{port}/c.aci",
                   env={"SSL_CERT_FILE": cert}, check=0).stdout.strip()
     assert id_ == "sha512-" + hashlib.sha512(data).hexdigest()
+
+
+def test_fetch_redirect_to_plain_http_is_refused(pod, https_server):
+    _, port, cert, raw = https_server
+    raw["/down.aci"] = b"HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:9/x.aci\r\nContent-Length: 0\r\n\r\n"
+    url = f"https://localhost:{port}/down.aci"
+    r = pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert})
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.startswith(f"pod: GET {url}: ") and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.rstrip().endswith("(a redirect to plain http http://127.0.0.1:9/x.aci is refused without "
+                                      "--insecure-options=http)"), r.stderr

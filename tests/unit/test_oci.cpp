@@ -3,6 +3,7 @@
 
 #include "images/oci.hpp"
 #include "util/digest.hpp"
+#include "util/progress.hpp"
 #include "util/error.hpp"
 
 using namespace pod;
@@ -123,4 +124,10 @@ TEST_CASE("bad configs name the field") {
         "c.os: \"windows\": pod runs linux images only");
   CHECK(message_of([] { oci::parse_config(R"({"rootfs": {"type": "layers", "diff_ids": ["sha256:1"]}})", "c"); })
             .find("is not a sha256 digest") != std::string::npos);
+}
+
+TEST_CASE("progress lines") {
+  CHECK(ProgressLine::render("layer abc", 0, 0, 0) == "layer abc: 0.0 MiB");
+  CHECK(ProgressLine::render("l", 1 << 20, 4 << 20, 1.0) == "l: 1.0/4.0 MiB 25% 1.0 MiB/s ETA 0:03");
+  CHECK(ProgressLine::render("l", 4 << 20, 4 << 20, 2.0) == "l: 4.0/4.0 MiB 100% 2.0 MiB/s");
 }
