@@ -11,6 +11,7 @@
 
 #include "appc/image_manifest.hpp"
 #include "appc/names.hpp"
+#include "images/blob.hpp"
 #include "images/internal.hpp"
 #include "images/store.hpp"
 #include "net/http.hpp"
@@ -61,17 +62,7 @@ std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions&
     if (fd < 0) throw_sys("cannot create the download file");
     UniqueFd f(fd);
     const net::Request req = request_for(url, o);
-    auto r = net::get(req, [&](const char* p, size_t n) {
-      while (n > 0) {
-        ssize_t w = ::write(fd, p, n);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw_sys("cannot write the download");
-        }
-        p += w;
-        n -= static_cast<size_t>(w);
-      }
-    });
+    auto r = net::get(req, [&](const char* p, size_t n) { write_all(fd, p, n, "the download"); });
     if (r.status != 200) net::throw_status(req, r);
   }
   FetchOptions local = o;
