@@ -172,7 +172,7 @@ class Extractor {
     if (tc == 'h') check_hardlink(e, raw);
     if (tc == 'f') {
       declared_bytes_ += static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0));
-      if (o_.max_bytes && declared_bytes_ > o_.max_bytes) throw_size_limit(o_.max_bytes);  // before writing a byte of it
+      if (o_.max_bytes && o_.max_bytes_used + declared_bytes_ > o_.max_bytes) throw_size_limit(o_.max_bytes);  // before writing a byte of it
     }
     if (tc == 'f' && !o_.write) res_.bytes += static_cast<uint64_t>(archive_entry_size(e));
     if (!o_.write) {

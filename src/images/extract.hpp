@@ -39,6 +39,7 @@ struct ExtractOptions {
   // Sum of the regular files' sizes (import_aci: also the whole decompressed
   // tar); 0 = no limit. --max-image-size, images.maxUncompressedSize.
   uint64_t max_bytes = 0;
+  uint64_t max_bytes_used = 0;  // of max_bytes, by the image's layers below this one (OCI)
   // An OCI/docker layer rather than an ACI: entries are rootfs-relative, there is no manifest, a later
   // entry for the same path replaces an earlier one, and whiteouts (.wh.NAME, .wh..wh..opq) are handled
   // as `whiteouts` says. Set overwrite too.

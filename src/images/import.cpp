@@ -68,7 +68,7 @@ struct Feed {
   Tee* tee = nullptr;
   Hasher hash;
   uint64_t total = 0;
-  uint64_t max_bytes = 0;
+  uint64_t max_bytes = 0, max_bytes_used = 0;
   bool eof = false;
   std::exception_ptr error;  // what failed inside read_cb
 };
@@ -88,7 +88,7 @@ la_ssize_t pull(Feed& f, const void** buf) {
   }
   f.hash.update(*buf, size);
   f.total += size;
-  if (f.max_bytes && f.total > f.max_bytes) throw_size_limit(f.max_bytes);
+  if (f.max_bytes && f.max_bytes_used + f.total > f.max_bytes) throw_size_limit(f.max_bytes);
   return static_cast<la_ssize_t>(size);
 }
 
@@ -132,6 +132,7 @@ ImportResult import_aci(int in_fd, int blob_fd, int tree_fd, const ExtractOption
   feed.raw = raw.get();
   feed.tee = &tee;
   feed.max_bytes = o.max_bytes;
+  feed.max_bytes_used = o.max_bytes_used;
 
   ArchivePtr tar(archive_read_new());
   if (!tar) throw Error("out of memory creating an archive reader");

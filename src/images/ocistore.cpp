@@ -162,7 +162,14 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   for (size_t i = 0; i < man.layers.size(); ++i) {
     const auto& d = man.layers[i];
     layers.push_back({d.digest, cfg.diff_ids[i], d.media_type, d.size});
-    bytes += store_layer(src, layers.back(), o);
+    bytes += store_layer(src, layers.back(), o, bytes);
+    if (o.max_uncompressed && bytes > o.max_uncompressed) {  // a layer already unpacked for another image
+      try {
+        throw_size_limit(o.max_uncompressed);
+      } catch (const Error& e) {
+        throw e.with_context(src.describe());
+      }
+    }
     rootfs_top_first.insert(rootfs_top_first.begin(), path_ + "/trees/" + layer_tree_name(d.digest) + "/rootfs");
   }
   const auto [user, group] = oci::split_user(cfg.user);
@@ -194,7 +201,7 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   return id;
 }
 
-uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o) {
+uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o, uint64_t bytes_below) {
   const std::string key = oci::digest_key(l.digest);
   if (!exists_at(layers_.get(), key)) {
     FileLock ll = FileLock::acquire(locks_.get(), "layer-" + key, LockMode::Exclusive);
@@ -218,10 +225,11 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
       crashpoint("oci-layer-blob");
     }
   }
-  return layer_tree(l, o.allow_devices).second;
+  return layer_tree(l, o.allow_devices, {o.max_uncompressed, bytes_below, o.max_entries}).second;
 }
 
-std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool allow_devices) {
+std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool allow_devices,
+                                                        const LayerLimits& lim) {
   const std::string tree = layer_tree_name(l.digest);
   auto size_of = [&] {
     UniqueFd t = open_dir_at(trees_.get(), tree);
@@ -242,9 +250,12 @@ std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool 
   Staging stage(tmp_.get(), locks_.get());
   UniqueFd tfd = mkdirs_at(stage.fd(), "tree", 0755);
   ImportResult res;
+  ExtractOptions eo = layer_options(allow_devices, ExtractOptions::Whiteouts::Overlay);
+  eo.max_bytes = lim.max_bytes;
+  eo.max_bytes_used = lim.bytes_below;
+  if (lim.max_entries) eo.max_entries = lim.max_entries;
   try {
-    res = import_aci(blob.get(), -1, tfd.get(), layer_options(allow_devices, ExtractOptions::Whiteouts::Overlay),
-                     nullptr, HashAlg::Sha256);
+    res = import_aci(blob.get(), -1, tfd.get(), eo, nullptr, HashAlg::Sha256);
   } catch (const Error& e) {
     throw e.with_context("layer " + l.digest);
   }

@@ -34,6 +34,12 @@ struct Dependency;
 namespace pod::images {
 
 struct Layer;  // internal.hpp
+
+// The fetch's limits (0 = none) for an OCI layer unpacked now: its files count after bytes_below, what the
+// image's earlier layers unpacked.
+struct LayerLimits {
+  uint64_t max_bytes = 0, bytes_below = 0, max_entries = 0;
+};
 struct ImageRecord;  // index.hpp
 struct OciLayer;     // index.hpp
 class OciSource;     // ocisource.hpp
@@ -111,8 +117,11 @@ class ImageStore {
   std::string fetch_by_name(const std::string& name, const FetchOptions& o);
   std::string fetch_oci(const std::string& what, const FetchOptions& o);
   std::string import_oci(OciSource& src, const FetchOptions& o, const std::string& source);
-  uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o);  // -> unpacked bytes
-  std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices);  // path, bytes
+  // -> unpacked bytes; bytes_below: what the image's earlier layers unpacked (for o.max_uncompressed)
+  uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o, uint64_t bytes_below);
+  // FetchOptions' limits (0 = none) for a layer unpacked now.
+  std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices,
+                                              const LayerLimits& lim = {});  // -> path, bytes
   void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
   std::vector<std::string> image_layer_trees(const std::string& id) const;
   std::vector<std::string> sweep_layers(const std::vector<std::string>& pod_refs);  // unreferenced layers

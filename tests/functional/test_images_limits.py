@@ -3,6 +3,7 @@ images over the configured limits (--max-image-size, --max-image-entries, images
 import gzip
 import json
 import os
+import shutil
 
 import pytest
 
@@ -124,3 +125,26 @@ def test_run_and_prepare_take_the_limit_flags(pod, tmp_path):
         assert pod.run(*base, "--max-image-size=lots", aci).returncode == 2
     assert all(v == [] for v in pod.state_dirs().values())
     assert len(os.listdir(os.path.join(pod.dir, "images", "index"))) == 1  # the stage1 only
+
+
+@pytest.mark.skipif(not shutil.which("umoci"), reason="umoci is needed (scripts/install-deps)")
+def test_oci_layers_take_the_limits(pod, tmp_path):
+    """The size limit is for the whole image: what the layers below left of it bounds each layer's unpacking."""
+    from oci_helpers import add_layer, umoci
+    layout = str(tmp_path / "layout")
+    umoci("init", "--layout", layout)
+    umoci("new", "--image", f"{layout}:t")
+    add_layer(layout, "t", [("a", bytes(600 << 10))])
+    add_layer(layout, "t", [("b", bytes(600 << 10)), ("c", b"c")])
+    src = f"oci:{layout}:t"
+    r = pod.run("fetch", "--insecure-options=image", "--max-image-size=1Mi", src)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.endswith(f": {SIZE_ERROR.format(n=1 << 20)}\n") and "layer sha256:" in r.stderr, r.stderr
+    r = pod.run("fetch", "--insecure-options=image", "--max-image-entries=1", src)
+    assert r.returncode == 1, r.stderr
+    assert r.stderr.endswith(f": {ENTRIES_ERROR.format(n=1)}\n"), r.stderr
+    assert os.listdir(os.path.join(pod.dir, "images", "index")) == []
+    # Both layers are now unpacked (the first for the earlier tries): the total is checked all the same.
+    assert pod.run("fetch", "--insecure-options=image", "--max-image-size=2Mi", src).returncode == 0
+    r = pod.run("fetch", "--insecure-options=image", "--max-image-size=1Mi", src)
+    assert r.returncode == 0  # already stored: limits apply when importing
