@@ -15,8 +15,8 @@ def umoci(*a):
     subprocess.run(["umoci", *a], check=True, capture_output=True, text=True)
 
 
-def layout_from_rootfs(layout, tag, rootfs, extra_layers=()):
-    """An OCI layout whose first layer is `rootfs` (copied) and each extra layer a dict rel -> bytes."""
+def layout_from_rootfs(layout, tag, rootfs):
+    """An OCI layout with image `tag`: one layer holding `rootfs` (copied), running /bin/true."""
     bundle = layout + ".bundle"
     if not os.path.exists(layout):
         umoci("init", "--layout", layout)
@@ -25,15 +25,22 @@ def layout_from_rootfs(layout, tag, rootfs, extra_layers=()):
     shutil.rmtree(os.path.join(bundle, "rootfs"))
     shutil.copytree(rootfs, os.path.join(bundle, "rootfs"), symlinks=True)
     umoci("repack", "--image", f"{layout}:{tag}", bundle)
-    for files in extra_layers:
-        for rel, data in files.items():
-            p = os.path.join(bundle, "rootfs", rel)
-            os.makedirs(os.path.dirname(p), exist_ok=True)
-            with open(p, "wb") as f:
-                f.write(data)
-        umoci("repack", "--image", f"{layout}:{tag}", bundle)
     shutil.rmtree(bundle)
     umoci("config", "--image", f"{layout}:{tag}", "--config.cmd", "/bin/true")
+
+
+def derive(layout, base, tag, files):
+    """Image `tag`: image `base` plus one layer holding files (rel -> bytes); the base's layers are shared."""
+    bundle = layout + ".bundle"
+    umoci("tag", "--image", f"{layout}:{base}", tag)
+    umoci("unpack", "--image", f"{layout}:{tag}", bundle)
+    for rel, data in files.items():
+        p = os.path.join(bundle, "rootfs", rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    umoci("repack", "--image", f"{layout}:{tag}", bundle)
+    shutil.rmtree(bundle)
 
 
 def timed(n, setup, cmd, env=None):
@@ -107,7 +114,7 @@ def case_registry_fetch(ctx, t, POD):
     if os.geteuid() != 0 or not all(shutil.which(x) for x in ("docker-registry", "skopeo", "umoci")):
         return t.skip(case, "needs root, docker-registry, skopeo and umoci")
     mib = 8 if ctx.quick else 200
-    n = 1 if ctx.quick else 5
+    n = 1 if ctx.quick else max(3, min(ctx.n, 5))
     base_root = os.path.join(ctx.tmp, "fetch-base")
     os.makedirs(os.path.join(base_root, "data"), exist_ok=True)
     for i in range(200):  # many files and one big one, incompressible
@@ -117,7 +124,7 @@ def case_registry_fetch(ctx, t, POD):
         f.write(os.urandom(mib * (1 << 20) * 3 // 4))
     layout = os.path.join(ctx.tmp, "fetch-oci")
     layout_from_rootfs(layout, "one", base_root)
-    layout_from_rootfs(layout, "two", base_root, extra_layers=[{"extra/new": os.urandom(mib * (1 << 20) // 20)}])
+    derive(layout, "one", "two", {"extra/new": os.urandom(mib * (1 << 20) // 20)})
     reg = Registry(ctx.tmp)
     try:
         reg.push(layout, "one", "bench/img:one")

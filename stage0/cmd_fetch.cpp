@@ -80,7 +80,10 @@ FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o) {
 
 void register_fetch(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<FetchFlags>();
-  auto* c = app.add_subcommand("fetch", "Fetch images (ACI path, file://, https://, name[:version]; docker://, oci:, oci-archive:, docker-archive:) into the store");
+  auto* c = app.add_subcommand("fetch",
+                               "Fetch images (ACI path, file://, https://, name[:version]; docker://, oci:, "
+                               "oci-archive:, docker-archive:) into the store; an ACI needs a good signature (X.asc) "
+                               "by a key of `pod trust` unless --insecure-options=image");
   c->add_option("image", f->images, "Images to fetch");
   c->add_option("--insecure-options", f->insecure,
                 "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "

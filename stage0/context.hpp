@@ -39,6 +39,7 @@ void register_image(CLI::App&, Context&);
 void register_run(CLI::App&, Context&);
 void register_pod_ops(CLI::App&, Context&);
 void register_install_units(CLI::App&, Context&);
+void register_trust(CLI::App&, Context&);
 
 // --insecure-options=image,... -> fetch options.
 // --insecure-options=LIST on top of o (pod fetch, run and prepare).

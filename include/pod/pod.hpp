@@ -163,6 +163,16 @@ class Runtime {
   // Returns the full ID removed and the rendered trees kept because pods still use them.
   std::pair<std::string, std::vector<std::string>> remove_image(const std::string& ref);
 
+  // --- image trust (Documentation/trust.md) ---
+  // The key in `file` (exactly one OpenPGP public key), for review; changes nothing.
+  static TrustedKey read_key_file(const std::string& file);
+  // Trust the key in `file` for image names under `prefix` (or all, with `root`), in the data dir's store.
+  TrustedKey trust_key(const std::string& file, const std::string& prefix, bool root = false);
+  // The keys of the system store ($POD_TRUST_SYSTEM_DIR or /etc/pod/trustedkeys), then the local one.
+  std::vector<TrustedKey> list_trusted_keys() const;
+  // Remove a local key from every prefix it is trusted for; returns those entries (NotFound when none).
+  std::vector<TrustedKey> untrust_key(const std::string& fingerprint);
+
  private:
   struct Impl;
   explicit Runtime(std::unique_ptr<Impl> impl);

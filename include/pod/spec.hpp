@@ -53,6 +53,7 @@ struct Stage1Spec {
 // How images are fetched (pod fetch, and the images of pod run/prepare).
 struct FetchOptions {
   bool insecure_image = false;  // skip signature checks (--insecure-options=image)
+  bool warn_unverified = true;  // with insecure_image: say so on stderr for each image imported unchecked
   bool insecure_http = false;   // allow plain-http registries (--insecure-options=http)
   bool insecure_tls = false;    // accept any TLS certificate (--insecure-options=tls)
   bool allow_devices = false;   // accept device nodes in the image

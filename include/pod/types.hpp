@@ -62,6 +62,19 @@ struct ImageSummary {
   std::string source;  // where it was fetched from
 };
 
+// An OpenPGP key trusted for image signatures (Documentation/trust.md), or one
+// read from a file for review before trusting it.
+struct TrustedKey {
+  std::string fingerprint;          // upper-case hex of the primary key
+  std::vector<std::string> uids;    // "Name <mail>"
+  std::optional<TimePoint> expires; // none: never
+  bool expired = false, revoked = false;
+  std::string prefix;               // the image name prefix it is trusted for ("" with root)
+  bool root = false;                // trusted for every image name
+  bool system = false;              // in the system store (read-only to pod), else the data dir's
+  std::string path;                 // the key file in its store
+};
+
 // What this host and this pod build support (`pod version`).
 struct HostFeatures {
   std::string version;

@@ -133,7 +133,7 @@ class Extractor {
     const mode_t type = archive_entry_filetype(e);
     const std::string full = join(comps, 0, comps.size());
     if (o_.layer && comps.size() > 1 && comps.back().rfind(".wh.", 0) == 0) {
-      whiteout(comps, raw);
+      whiteout(e, comps, raw);
       return;
     }
     if (!o_.layer && comps[0] == "manifest" && comps.size() == 1) {
@@ -341,7 +341,7 @@ class Extractor {
   }
 
   // .wh.NAME hides NAME of the lower layers; .wh..wh..opq hides all of its dir's lower contents.
-  void whiteout(const std::vector<std::string>& comps, const std::string& raw) {
+  void whiteout(struct archive_entry* e, const std::vector<std::string>& comps, const std::string& raw) {
     const std::string& leaf = comps.back();
     const bool opaque = leaf == ".wh..wh..opq";
     if (!opaque && leaf.rfind(".wh..wh.", 0) == 0) return;  // aufs bookkeeping (.wh..wh.plnk, .wh..wh.aufs)
@@ -366,6 +366,10 @@ class Extractor {
       make_room(d.get(), name, 'w', raw);
       if (::mknodat(d.get(), name.c_str(), S_IFCHR | 0000, makedev(0, 0)) < 0)
         throw_sys("cannot create the overlayfs whiteout for layer entry \"" + raw + "\"");
+      const struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+                                     {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+      if (::utimensat(d.get(), name.c_str(), ts, AT_SYMLINK_NOFOLLOW) < 0)
+        throw_sys("cannot set the times of the whiteout for layer entry \"" + raw + "\"");
       return;
     }
     UniqueFd d = dir.empty() ? UniqueFd(::fcntl(dirfd_, F_DUPFD_CLOEXEC, 3)) : try_open_beneath(dir);
@@ -407,6 +411,8 @@ class Extractor {
         UniqueFd f(fd);
         copy_data(fd, raw);
         if (size > 0 && ::ftruncate(fd, size) < 0) throw_sys("cannot size " + raw);
+        // Start writing it back now: the tree's seal (syncfs) then has little left to wait for.
+        if (size >= (256 << 10)) ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
         set_xattrs(fd, e, raw);
         res_.bytes += static_cast<uint64_t>(size > 0 ? size : 0);
         break;

@@ -1,7 +1,7 @@
 // Remote fetching: https:// URLs (src/net/http.hpp: libcurl, system trust
 // store or $SSL_CERT_FILE) and appc name discovery (<meta name="ac-discovery">).
-// There is no signature verification: remote fetches require
-// --insecure-options=image.
+// The detached signature (<url>.asc, or discovery's {ext}=aci.asc) is
+// downloaded beside the image and checked by import_file (Documentation/trust.md).
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -15,6 +15,7 @@
 #include "images/internal.hpp"
 #include "images/store.hpp"
 #include "net/http.hpp"
+#include "trust/verify.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -43,36 +44,43 @@ std::string substitute(std::string t, const std::map<std::string, std::string>& 
 
 }  // namespace
 
-std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name) {
-  if (!o.insecure_image)
-    throw usage_error("pod cannot verify image signatures; fetching " + url +
-                      " needs --insecure-options=image to accept an unsigned image");
+std::string ImageStore::fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name,
+                                     const std::string& sig_url) {
   const std::string key = sha512_hex("url:" + url).substr(0, 32);
   FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
   if (auto cached = try_read_file_at(sources_.get(), key + ".json")) {
     try {
-      std::string id = nlohmann::json::parse(*cached).at("id").get<std::string>();
-      if (exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id)) return id;
+      const auto c = nlohmann::json::parse(*cached);
+      std::string id = c.at("id").get<std::string>();
+      if (exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id) && source_record_serves(c, o)) return id;
     } catch (const nlohmann::json::exception&) {
     }
   }
   Staging stage(tmp_.get(), locks_.get());
-  {
-    int fd = ::openat(stage.fd(), "download", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  auto download = [&](const std::string& from, const char* file) {
+    int fd = ::openat(stage.fd(), file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) throw_sys("cannot create the download file");
     UniqueFd f(fd);
-    const net::Request req = request_for(url, o);
+    const net::Request req = request_for(from, o);
     auto r = net::get(req, [&](const char* p, size_t n) { write_all(fd, p, n, "the download"); });
-    if (r.status != 200) net::throw_status(req, r);
+    return std::make_pair(req, r);
+  };
+  if (auto [req, r] = download(url, "download"); r.status != 200) net::throw_status(req, r);
+  const std::string sig = sig_url.empty() ? url + ".asc" : sig_url;
+  if (!o.insecure_image) {
+    if (auto [req, r] = download(sig, "download.asc"); r.status == 404 || r.status == 410)
+      throw trust::not_signed_error(url, sig);
+    else if (r.status != 200)
+      net::throw_status(req, r, "(the signature)");
   }
-  FetchOptions local = o;
-  std::string id = import_file(path_ + "/tmp/" + stage.name() + "/download", url, local);
+  std::string signer;
+  std::string id = import_file(path_ + "/tmp/" + stage.name() + "/download", url, o, &signer);
   std::string name = appc::manifest_name(manifest(id));
   if (!expect_name.empty() && name != expect_name) {
     remove(id);
     throw Error("image discovered for " + expect_name + " at " + url + " is named " + name + "; refusing it");
   }
-  write_file_atomic_at(sources_.get(), key + ".json", nlohmann::json{{"id", id}, {"url", url}}.dump() + "\n");
+  write_file_atomic_at(sources_.get(), key + ".json", source_record(id, signer, {"url", url}).dump() + "\n");
   return id;
 }
 
@@ -89,9 +97,6 @@ std::string ImageStore::fetch_by_name(const std::string& ref, const FetchOptions
   } catch (const Error& e) {
     if (e.kind() != ErrorKind::NotFound) throw;
   }
-  if (!o.insecure_image)
-    throw usage_error("pod cannot verify image signatures; discovering " + ref +
-                      " needs --insecure-options=image to accept an unsigned image");
   const std::map<std::string, std::string> vars = {
       {"name", name}, {"version", version.empty() ? "latest" : version}, {"os", "linux"}, {"arch", "amd64"}, {"ext", "aci"}};
   const char* port_env = std::getenv("POD_DISCOVERY_PORT");  // test hook: discovery servers on a high port
@@ -120,7 +125,9 @@ std::string ImageStore::fetch_by_name(const std::string& ref, const FetchOptions
       if (name.rfind(pfx, 0) != 0) continue;
       std::string aci = substitute(tmpl, vars);
       if (aci.find('{') != std::string::npos || aci.rfind("https://", 0) != 0) continue;
-      return fetch_remote(aci, o, name);
+      auto sig_vars = vars;
+      sig_vars["ext"] = "aci.asc";
+      return fetch_remote(aci, o, name, substitute(tmpl, sig_vars));
     }
     auto last = prefix.rfind('/');
     if (last == std::string::npos) break;

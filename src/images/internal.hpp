@@ -1,5 +1,6 @@
 // Pieces shared by the image store's implementation files.
 #pragma once
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -43,8 +44,10 @@ class Staging {
 // whose dev, inode, size, mtime and ctime are unchanged is not read again.
 nlohmann::json file_identity(const struct stat& st);
 // The image ID sources/<key>.json recorded for a file of this identity, if its image is still stored.
+// serves: whether the record answers this fetch (e.g. not an unchecked image for a checked fetch).
 std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
-                                         const nlohmann::json& ident);
+                                         const nlohmann::json& ident,
+                                         const std::function<bool(const nlohmann::json&)>& serves = nullptr);
 
 // Lock files under images/locks.
 inline std::string image_lock_name(const std::string& id) { return "img-" + id; }
@@ -59,6 +62,9 @@ inline constexpr const char* kTreeLayers = "layers";
 std::string tree_id_of(const std::vector<std::string>& layer_ids);
 // Seal a fully written tree dir: layers file, content hash, syncfs, then the
 // `rendered` marker. The caller renames it into trees/ afterwards.
-void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids);
+// A layer tree (trees/layer-*) is sealed without a content hash (hashing every file again would cost
+// as much as unpacking it): `image verify` unpacks its verified blob again and compares the two.
+inline constexpr const char* kLayerTreeHash = "layer: compared with its blob by image verify";
+void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids, bool content_hash = true);
 
 }  // namespace pod::images

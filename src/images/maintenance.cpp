@@ -185,9 +185,13 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
     }
     checked.insert(id);
   }
+  std::set<std::string> checked_layer_trees;  // an OCI image's layer trees
+  for (const auto& id : checked)
+    for (auto& t : image_layer_trees(id)) checked_layer_trees.insert(std::move(t));
   for (const auto& tree : list_dir(trees_.get())) {
     auto layers = tree_layers(trees_.get(), tree);
-    if (!ids_in.empty() && std::none_of(layers.begin(), layers.end(), [&](auto& l) { return checked.count(l); }))
+    if (!ids_in.empty() && std::none_of(layers.begin(), layers.end(), [&](auto& l) { return checked.count(l); }) &&
+        !checked_layer_trees.count(tree))
       continue;
     FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
     UniqueFd t = try_open_dir_at(trees_.get(), tree);
@@ -197,6 +201,8 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
       auto want = try_read_file_at(t.get(), kTreeHash);
       if (!exists_at(t.get(), kTreeRendered) || !want) {
         reason = "it is not sealed";
+      } else if (*want == std::string(kLayerTreeHash) + "\n") {
+        reason = verify_layer_tree(tree);
       } else if (std::string got = hash_tree(t.get()) + "\n"; got != *want) {
         reason = "its content hash changed";
       }

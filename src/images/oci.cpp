@@ -64,8 +64,8 @@ Descriptor descriptor(const Field& f) {
 
 json parse_doc(const std::string& text, const std::string& doc) {
   if (text.size() > kMaxDocument)
-    throw Error(doc + " is " + std::to_string(text.size()) + " bytes, over the " + std::to_string(kMaxDocument) +
-                "-byte limit");
+    throw invalid_error(doc + " is " + std::to_string(text.size()) + " bytes, over the " +
+                        std::to_string(kMaxDocument) + "-byte limit");
   return contract::parse_json(text, doc, kMaxDocument);
 }
 
@@ -181,11 +181,11 @@ Manifest parse_manifest(const std::string& text, const std::string& doc) {
   f.require_object();
   const uint64_t version = f.key("schemaVersion").uint(100);
   if (version == 1)
-    throw Error(doc + " is a Docker schema 1 manifest, which pod does not run; push the image again with a "
-                "current client (schema 2 or OCI)");
+    throw invalid_error(doc + " is a Docker schema 1 manifest, which pod does not run; push the image again with "
+                        "a current client (schema 2 or OCI)");
   if (version != 2) f.key("schemaVersion").fail("must be 2");
   const std::string mt = f.key("mediaType").str_or(kManifestOci);
-  if (is_index_type(mt)) throw Error(doc + " is an image index, not an image manifest");
+  if (is_index_type(mt)) throw invalid_error(doc + " is an image index, not an image manifest");
   if (!is_manifest_type(mt)) f.key("mediaType").fail("\"" + mt + "\" is not an image manifest type");
   Manifest m;
   m.config = descriptor(f.key("config"));
@@ -201,9 +201,9 @@ Manifest parse_manifest(const std::string& text, const std::string& doc) {
 void check_layer_type(const Descriptor& d, const std::string& doc) {
   if (kLayerTypes.count(d.media_type)) return;
   if (d.media_type.find("encrypted") != std::string::npos)
-    throw Error(doc + ": layer " + d.digest + " is encrypted (" + d.media_type + "); pod cannot decrypt layers");
-  throw Error(doc + ": layer " + d.digest + " has media type \"" + d.media_type +
-              "\", which is not a tar layer pod can unpack (tar, tar+gzip, tar+zstd)");
+    throw invalid_error(doc + ": layer " + d.digest + " is encrypted (" + d.media_type + "); pod cannot decrypt layers");
+  throw invalid_error(doc + ": layer " + d.digest + " has media type \"" + d.media_type +
+                      "\", which is not a tar layer pod can unpack (tar, tar+gzip, tar+zstd)");
 }
 
 Config parse_config(const std::string& text, const std::string& doc) {

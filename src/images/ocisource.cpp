@@ -282,6 +282,8 @@ void copy_verified(int in_fd, int out_fd, const std::string& digest, uint64_t si
     if (n == 0) break;
     h.update(buf.data(), static_cast<size_t>(n));
     write_all(out_fd, buf.data(), static_cast<size_t>(n), what);
+    if ((total + static_cast<uint64_t>(n)) >> 24 != total >> 24)  // every 16 MiB: start the write-back
+      ::sync_file_range(out_fd, 0, 0, SYNC_FILE_RANGE_WRITE);
     total += static_cast<uint64_t>(n);
     if (size && total > size) throw Error(what + " is larger than the " + std::to_string(size) + " bytes its descriptor says");
     if (progress && total >= next) {

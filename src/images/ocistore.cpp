@@ -202,30 +202,66 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
 }
 
 uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o, uint64_t bytes_below) {
-  const std::string key = oci::digest_key(l.digest);
-  if (!exists_at(layers_.get(), key)) {
-    FileLock ll = FileLock::acquire(locks_.get(), "layer-" + key, LockMode::Exclusive);
-    if (!exists_at(layers_.get(), key)) {
-      try {  // the blob as given, plus its tree, at least as large
-        check_free_space(tmp_.get(), 2 * l.size, path_);
-      } catch (const Error& e) {
-        throw e.with_context("cannot fetch layer " + l.digest);
-      }
-      Staging stage(tmp_.get(), locks_.get());
-      int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-      if (fd < 0) throw_sys("cannot create a layer blob");
-      UniqueFd blob(fd);
-      {
-        ProgressLine bar("layer " + l.digest.substr(7, 12), l.size, ProgressLine::wanted(o.quiet));
-        src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) { bar.update(n); });
-      }
-      fsync_fd(fd, "layer blob");
-      if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
-      fsync_fd(layers_.get(), "layer directory");
-      crashpoint("oci-layer-blob");
-    }
+  const std::string key = oci::digest_key(l.digest), tree = layer_tree_name(l.digest);
+  const LayerLimits lim{o.max_uncompressed, bytes_below, o.max_entries};
+  if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices, lim).second;
+  FileLock ll = FileLock::acquire(locks_.get(), "layer-" + key, LockMode::Exclusive);
+  if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices, lim).second;
+  try {  // the blob as given, plus its tree, at least as large
+    check_free_space(tmp_.get(), 2 * l.size, path_);
+  } catch (const Error& e) {
+    throw e.with_context("cannot fetch layer " + l.digest);
   }
-  return layer_tree(l, o.allow_devices, {o.max_uncompressed, bytes_below, o.max_entries}).second;
+  Staging stage(tmp_.get(), locks_.get());
+  {
+    int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
+    if (fd < 0) throw_sys("cannot create a layer blob");
+    UniqueFd blob(fd);
+    ProgressLine bar("layer " + l.digest.substr(7, 12), l.size, ProgressLine::wanted(o.quiet));
+    src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) { bar.update(n); });
+  }
+  crashpoint("oci-layer-downloaded");
+  // Unpacked from the staged blob; the tree's seal (one syncfs) makes blob and tree durable before
+  // either is renamed in.
+  FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
+  const bool fresh_tree = !sealed(trees_.get(), tree);
+  uint64_t bytes = 0;
+  if (fresh_tree) {
+    if (exists_at(trees_.get(), tree)) remove_tree_dir(tree);
+    UniqueFd blob = open_beneath(stage.fd(), "blob", O_RDONLY);
+    bytes = unpack_layer(l, blob.get(), stage.fd(), o.allow_devices, lim);
+  } else if (::syncfs(stage.fd()) < 0) {
+    throw_sys("cannot sync the layer blob");
+  }
+  if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
+  fsync_fd(layers_.get(), "layer directory");
+  crashpoint("oci-layer-blob");
+  if (!fresh_tree) return layer_tree(l, o.allow_devices, lim).second;
+  if (::renameat(stage.fd(), "tree", trees_.get(), tree.c_str()) < 0) throw_sys("cannot store tree " + tree);
+  fsync_fd(trees_.get(), "tree directory");
+  return bytes;
+}
+
+uint64_t ImageStore::unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices,
+                                  const LayerLimits& lim) const {
+  UniqueFd tfd = mkdirs_at(parent_fd, "tree", 0755);
+  ImportResult res;
+  ExtractOptions eo = layer_options(allow_devices, ExtractOptions::Whiteouts::Overlay);
+  eo.max_bytes = lim.max_bytes;
+  eo.max_bytes_used = lim.bytes_below;
+  if (lim.max_entries) eo.max_entries = lim.max_entries;
+  try {
+    res = import_aci(blob_fd, -1, tfd.get(), eo, nullptr, HashAlg::Sha256);
+  } catch (const Error& e) {
+    throw e.with_context("layer " + l.digest);
+  }
+  if (res.id != l.diff_id)
+    throw Error("layer " + l.digest + " unpacks to content " + res.id + ", but the image config says " + l.diff_id);
+  json meta = {{"digest", l.digest}, {"diffID", l.diff_id}, {"mediaType", l.media_type}, {"bytes", res.extract.bytes},
+               {"whiteouts", res.extract.whiteouts}};
+  write_file_at(tfd.get(), "manifest", meta.dump(2) + "\n");
+  finish_tree(tfd.get(), {oci::digest_key(l.digest)}, /*content_hash=*/false);
+  return res.extract.bytes;
 }
 
 std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool allow_devices,
@@ -240,34 +276,40 @@ std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool 
   FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
   if (sealed(trees_.get(), tree)) return size_of();
   if (exists_at(trees_.get(), tree)) remove_tree_dir(tree);
-  const std::string key = oci::digest_key(l.digest);
   UniqueFd blob;
   try {
-    blob = open_beneath(layers_.get(), key, O_RDONLY);
+    blob = open_beneath(layers_.get(), oci::digest_key(l.digest), O_RDONLY);
   } catch (const Error& e) {
     throw Error("layer " + l.digest + " is missing from the store; fetch the image again", ENOENT, ErrorKind::NotFound);
   }
   Staging stage(tmp_.get(), locks_.get());
-  UniqueFd tfd = mkdirs_at(stage.fd(), "tree", 0755);
-  ImportResult res;
-  ExtractOptions eo = layer_options(allow_devices, ExtractOptions::Whiteouts::Overlay);
-  eo.max_bytes = lim.max_bytes;
-  eo.max_bytes_used = lim.bytes_below;
-  if (lim.max_entries) eo.max_entries = lim.max_entries;
-  try {
-    res = import_aci(blob.get(), -1, tfd.get(), eo, nullptr, HashAlg::Sha256);
-  } catch (const Error& e) {
-    throw e.with_context("layer " + l.digest);
-  }
-  if (res.id != l.diff_id)
-    throw Error("layer " + l.digest + " unpacks to content " + res.id + ", but the image config says " + l.diff_id);
-  json meta = {{"digest", l.digest}, {"diffID", l.diff_id}, {"mediaType", l.media_type}, {"bytes", res.extract.bytes},
-               {"whiteouts", res.extract.whiteouts}};
-  write_file_at(tfd.get(), "manifest", meta.dump(2) + "\n");
-  finish_tree(tfd.get(), {key});
+  const uint64_t bytes = unpack_layer(l, blob.get(), stage.fd(), allow_devices, lim);
   if (::renameat(stage.fd(), "tree", trees_.get(), tree.c_str()) < 0) throw_sys("cannot store tree " + tree);
   fsync_fd(trees_.get(), "tree directory");
-  return {path_ + "/trees/" + tree, res.extract.bytes};
+  return {path_ + "/trees/" + tree, bytes};
+}
+
+std::string ImageStore::verify_layer_tree(const std::string& tree) {
+  UniqueFd t = open_dir_at(trees_.get(), tree);
+  json meta = json::parse(read_file_at(t.get(), "manifest", 1 << 16), nullptr, false);
+  if (!meta.is_object() || !meta.contains("digest") || !meta.contains("diffID")) return "its manifest is unreadable";
+  OciLayer l{meta.value("digest", ""), meta.value("diffID", ""), meta.value("mediaType", ""), 0};
+  if (!oci::valid_digest(l.digest)) return "its manifest names no layer";
+  UniqueFd blob;
+  try {
+    blob = open_beneath(layers_.get(), oci::digest_key(l.digest), O_RDONLY);
+  } catch (const Error&) {
+    return "its layer blob is missing";
+  }
+  Staging stage(tmp_.get(), locks_.get());
+  try {
+    unpack_layer(l, blob.get(), stage.fd(), /*allow_devices=*/true);
+  } catch (const Error& e) {
+    return std::string("its blob does not unpack: ") + e.what();
+  }
+  UniqueFd fresh = open_dir_at(stage.fd(), "tree");
+  if (hash_tree(t.get(), false) != hash_tree(fresh.get(), false)) return "it differs from its blob unpacked again";
+  return "";
 }
 
 std::vector<ImageStore::Tree> ImageStore::render_stack(const std::string& id_in) {

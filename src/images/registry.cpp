@@ -2,6 +2,7 @@
 // Bearer/Basic auth, manifests and blobs with their digests verified.
 #include "images/registry.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -236,8 +237,8 @@ RegistryClient::Reply RegistryClient::send_small(const std::string& path, const 
 }
 
 RegistryClient::Manifest RegistryClient::fetch_manifest(const std::string& reference, const std::string& expect) {
-  static const std::string accept = std::string("Accept: ") + kMediaOciManifest + ", " + kMediaOciIndex + ", " +
-                                    kMediaDockerManifest + ", " + kMediaDockerList;
+  static const std::string accept = std::string("Accept: ") + oci::kManifestOci + ", " + oci::kIndexOci + ", " +
+                                    oci::kManifestDocker + ", " + oci::kIndexDocker;
   Reply rep = send_small("/v2/" + ref_.repository + "/manifests/" + reference, {accept}, kMaxManifest);
   Manifest m;
   m.digest = "sha256:" + sha256_hex(rep.body);
@@ -254,24 +255,36 @@ RegistryClient::Manifest RegistryClient::fetch_manifest(const std::string& refer
   return m;
 }
 
+namespace {
+// The document's media type: the reply's Content-Type (parameters dropped) when it names a manifest or an
+// index, else the document's own mediaType. Schema 1 and unknown types are refused by oci::parse_manifest.
+std::string media_type_of(const RegistryClient::Manifest& m, const std::string& what) {
+  std::string ct = m.media_type.substr(0, m.media_type.find(';'));
+  while (!ct.empty() && ct.back() == ' ') ct.pop_back();
+  if (oci::is_index_type(ct) || oci::is_manifest_type(ct)) return ct;
+  return oci::document_media_type(m.body, what);
+}
+}  // namespace
+
 RegistryClient::Manifest RegistryClient::image_manifest() {
   const std::string what = "the manifest of " + ref_.str();
   Manifest m = fetch_manifest(ref_.digest.empty() ? ref_.tag : ref_.digest, ref_.digest);
-  ParsedManifest pm = parse_manifest(m.body, m.media_type, what);
-  if (pm.index) {
-    const Descriptor& d = select_platform(pm, o_.platform, "the image index of " + ref_.str());
+  m.media_type = media_type_of(m, what);
+  if (oci::is_index_type(m.media_type)) {
+    const std::string iwhat = "the image index of " + ref_.str();
+    const oci::Descriptor d = oci::select_platform(oci::parse_index(m.body, iwhat), o_.platform, iwhat);
     m = fetch_manifest(d.digest, d.digest);
-    pm = parse_manifest(m.body, m.media_type, "the " + o_.platform.str() + " manifest of " + ref_.str());
-    if (pm.index)
-      throw invalid_error("the image index of " + ref_.str() + " names another index (" + d.digest +
-                          ") for platform " + o_.platform.str());
+    const std::string mwhat = "the " + o_.platform.str() + " manifest of " + ref_.str();
+    m.media_type = media_type_of(m, mwhat);
+    if (oci::is_index_type(m.media_type))
+      throw invalid_error(iwhat + " names another index (" + d.digest + ") for platform " + o_.platform.str());
   }
-  m.media_type = pm.media_type;
+  oci::parse_manifest(m.body, what);  // refuses schema 1, unknown and malformed manifests
   return m;
 }
 
 std::string RegistryClient::blob_small(const std::string& digest, size_t max_bytes) {
-  if (!is_sha256_digest(digest)) throw usage_error("invalid blob digest \"" + digest + "\"");
+  if (!oci::valid_digest(digest)) throw usage_error("invalid blob digest \"" + digest + "\"");
   Reply rep = send_small("/v2/" + ref_.repository + "/blobs/" + digest, {}, max_bytes);
   const std::string got = "sha256:" + sha256_hex(rep.body);
   if (got != digest)
@@ -282,7 +295,7 @@ std::string RegistryClient::blob_small(const std::string& digest, size_t max_byt
 
 void RegistryClient::blob_to_fd(const std::string& digest, int fd, uint64_t expected_size,
                                 const std::function<void(uint64_t)>& progress) {
-  if (!is_sha256_digest(digest)) throw usage_error("invalid blob digest \"" + digest + "\"");
+  if (!oci::valid_digest(digest)) throw usage_error("invalid blob digest \"" + digest + "\"");
   const std::string path = "/v2/" + ref_.repository + "/blobs/" + digest;
   const std::string what = "blob " + digest + " of " + ref_.str();
   struct stat st;
@@ -307,6 +320,8 @@ void RegistryClient::blob_to_fd(const std::string& digest, int fd, uint64_t expe
                     ErrorKind::Image);
       write_all_at(fd, p, n, offset);
       h.update(p, n);
+      if ((offset + n) >> 24 != offset >> 24)  // every 16 MiB: start writing back what came so far
+        ::sync_file_range(fd, 0, static_cast<off_t>(offset + n), SYNC_FILE_RANGE_WRITE);
       offset += n;
       if (progress) progress(offset);
     } catch (...) {

@@ -9,6 +9,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+
+#include "images/oci.hpp"
 #include <vector>
 
 namespace pod::images {
@@ -27,12 +29,7 @@ RegistryRef parse_registry_ref(const std::string& s);
 // The host the API is reached at: registry-1.docker.io for docker.io.
 std::string registry_api_host(const RegistryRef& r);
 
-struct Platform {
-  std::string os = "linux", arch = "amd64", variant;
-  std::string str() const;  // os/arch[/variant]
-};
-// "OS/ARCH[/VARIANT]"; "" -> linux/amd64. A usage error otherwise.
-Platform parse_platform(const std::string& s);
+using Platform = oci::Platform;
 
 struct RegistryOptions {
   bool insecure_http = false, insecure_tls = false;

@@ -83,10 +83,6 @@ bool is_docker_hub(const std::string& host) {
 
 }  // namespace
 
-bool is_sha256_digest(const std::string& d) {
-  return d.size() == 71 && d.rfind("sha256:", 0) == 0 && std::all_of(d.begin() + 7, d.end(), hex);
-}
-
 std::string RegistryRef::str() const {
   std::string s = registry + "/" + repository;
   if (!tag.empty()) s += ":" + tag;
@@ -102,7 +98,7 @@ RegistryRef parse_registry_ref(const std::string& s) {
   if (auto at = s.find('@'); at != std::string::npos) {
     r.digest = s.substr(at + 1);
     name = s.substr(0, at);
-    if (!is_sha256_digest(r.digest))
+    if (!oci::valid_digest(r.digest))
       throw bad("the digest \"" + r.digest + "\" is not sha256: and 64 lowercase hex digits");
   }
   const auto slash = name.find('/');
@@ -139,30 +135,6 @@ RegistryRef parse_registry_ref(const std::string& s) {
 
 std::string registry_api_host(const RegistryRef& r) {
   return r.registry == "docker.io" ? "registry-1.docker.io" : r.registry;
-}
-
-std::string Platform::str() const { return os + "/" + arch + (variant.empty() ? "" : "/" + variant); }
-
-Platform parse_platform(const std::string& s) {
-  Platform p;
-  if (s.empty()) return p;
-  std::vector<std::string> parts;
-  for (size_t b = 0;;) {
-    const size_t e = s.find('/', b);
-    parts.push_back(s.substr(b, e == std::string::npos ? std::string::npos : e - b));
-    if (e == std::string::npos) break;
-    b = e + 1;
-  }
-  const bool ok = (parts.size() == 2 || parts.size() == 3) &&
-                  std::all_of(parts.begin(), parts.end(), [](const std::string& x) {
-                    return !x.empty() && x.size() <= 64 &&
-                           std::all_of(x.begin(), x.end(), [](char c) { return lower_alnum(c) || c == '_'; });
-                  });
-  if (!ok) throw usage_error("invalid platform \"" + s + "\": expected OS/ARCH[/VARIANT], e.g. linux/arm64/v8");
-  p.os = parts[0];
-  p.arch = parts[1];
-  p.variant = parts.size() == 3 ? parts[2] : "";
-  return p;
 }
 
 // --- WWW-Authenticate (RFC 7235: challenges of a scheme and auth-params) ---
@@ -237,76 +209,6 @@ std::string parse_token_reply(const std::string& body, const std::string& what) 
   if (tok.empty() || !std::all_of(tok.begin(), tok.end(), [](char c) { return c > ' ' && c < 127; }))
     f.fail("has an empty token or one with spaces or control characters");
   return tok;
-}
-
-// --- manifests ---
-
-namespace {
-
-Descriptor read_descriptor(const Field& f, bool with_platform) {
-  f.require_object();
-  Descriptor d;
-  d.media_type = f.key("mediaType").str();
-  d.digest = f.key("digest").str();
-  if (!is_sha256_digest(d.digest)) f.key("digest").fail("is not sha256: and 64 lowercase hex digits: \"" + d.digest + "\"");
-  d.size = f.key("size").uint(uint64_t(1) << 50);
-  if (with_platform && f.has("platform")) {
-    Field p = f.key("platform");
-    p.require_object();
-    Platform pl;
-    pl.os = p.key("os").str();
-    pl.arch = p.key("architecture").str();
-    pl.variant = p.key("variant").str_or("");
-    d.platform = pl;
-  }
-  return d;
-}
-
-std::string strip_params(const std::string& content_type) {
-  std::string t = content_type.substr(0, content_type.find(';'));
-  while (!t.empty() && t.back() == ' ') t.pop_back();
-  return lower(t);
-}
-
-}  // namespace
-
-ParsedManifest parse_manifest(const std::string& body, const std::string& content_type, const std::string& what) {
-  const std::string ctype = strip_params(content_type);
-  if (ctype.rfind("application/vnd.docker.distribution.manifest.v1", 0) == 0)
-    throw invalid_error(what + ": a Docker schema 1 manifest (" + ctype +
-                        ") is not supported; the image must be pushed again with a current client");
-  const json doc = contract::parse_json(body, what);
-  Field f(what, doc);
-  f.require_object();
-  const auto version = f.key("schemaVersion").integer(0, 1000);
-  if (version == 1)
-    throw invalid_error(what + ": a Docker schema 1 manifest is not supported; the image must be pushed again with "
-                        "a current client");
-  if (version != 2) f.key("schemaVersion").fail("must be 2, not " + std::to_string(version));
-  ParsedManifest m;
-  m.media_type = f.key("mediaType").str_or(ctype);
-  if (m.media_type.empty() || m.media_type == "application/json")  // OCI allows leaving it out
-    m.media_type = f.has("manifests") ? kMediaOciIndex : kMediaOciManifest;
-  m.index = m.media_type == kMediaOciIndex || m.media_type == kMediaDockerList;
-  if (!m.index && m.media_type != kMediaOciManifest && m.media_type != kMediaDockerManifest)
-    f.key("mediaType").fail("is \"" + m.media_type + "\", not an OCI or Docker schema 2 manifest or index");
-  const Field list = f.key(m.index ? "manifests" : "layers");
-  if (!list.value().is_array()) list.fail("must be an array");
-  for (size_t i = 0; i < list.size(); ++i) m.entries.push_back(read_descriptor(list.at(i), m.index));
-  if (!m.index) m.config = read_descriptor(f.key("config"), false);
-  return m;
-}
-
-const Descriptor& select_platform(const ParsedManifest& index, const Platform& p, const std::string& what) {
-  std::string have;
-  for (const Descriptor& d : index.entries) {
-    if (!d.platform) continue;
-    if (d.platform->os == p.os && d.platform->arch == p.arch && (p.variant.empty() || d.platform->variant == p.variant))
-      return d;
-    if (d.platform->os != "unknown") have += (have.empty() ? "" : ", ") + d.platform->str();
-  }
-  throw not_found_error(what + " has no image for platform " + p.str() +
-                        (have.empty() ? " (it lists no platforms)" : " (it has " + have + "); choose one with --platform"));
 }
 
 // --- auth.json ---

@@ -67,13 +67,14 @@ json file_identity(const struct stat& st) {
 }
 
 std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
-                                         const json& ident) {
+                                         const json& ident, const std::function<bool(const json&)>& serves) {
   auto cached = try_read_file_at(sources_fd, key + ".json");
   if (!cached) return std::nullopt;
   try {
     json c = json::parse(*cached);
     std::string id = c.at("id").get<std::string>();
-    if (c.at("file") == ident && exists_at(index_fd, id + ".json") && exists_at(blobs_fd, id)) return id;
+    if (c.at("file") == ident && exists_at(index_fd, id + ".json") && exists_at(blobs_fd, id) && (!serves || serves(c)))
+      return id;
   } catch (const json::exception&) {
     // rewritten by the fetch
   }
@@ -232,6 +233,7 @@ std::string ImageStore::fetch(const std::string& what, const FetchOptions& o) {
   if (starts_with(what, "http://"))
     throw usage_error("refusing to fetch over plain http (" + what + "); use https://");
   if (starts_with(what, "file://")) return import_file(what.substr(7), what, o);
+  if (starts_with(what, "docker://")) return fetch_registry(what, o);
   if (starts_with(what, "oci:") || starts_with(what, "oci-archive:") || starts_with(what, "docker-archive:"))
     return fetch_oci(what, o);
   if (what.find("://") != std::string::npos)
@@ -244,7 +246,8 @@ std::string ImageStore::fetch(const std::string& what, const FetchOptions& o) {
   return fetch_by_name(what, o);
 }
 
-std::string ImageStore::import_file(const std::string& path, const std::string& source, const FetchOptions& o) {
+std::string ImageStore::import_file(const std::string& path, const std::string& source, const FetchOptions& o,
+                                   std::string* signer_out) {
   int in = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
     if (errno == ENOENT) throw Error("image file " + path + " does not exist", ENOENT, ErrorKind::NotFound);
@@ -269,7 +272,9 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     read_only = true;
   }
   const json ident = file_identity(st);
-  if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
+  if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident,
+                              [&](const json& c) { return source_record_serves(c, o); }))
+    return *id;
 
   // The blob is the file as given; the tree is at least as large as it.
   try {
@@ -297,6 +302,8 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   }
   crashpoint("image-import-extracted");
   const std::string& id = res.id;
+  const std::string signer = check_signature(in, st, path, source, res.extract.manifest, o);
+  if (signer_out) *signer_out = signer;
   {
     FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
     if (!(exists_at(index_.get(), id + ".json") && exists_at(blobs_.get(), id))) {
@@ -329,7 +336,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
     }
   }
   if (!starts_with(source, "https://"))  // downloads are remembered by URL in fetch_remote
-    write_file_atomic_at(sources_.get(), key + ".json", json{{"id", id}, {"file", ident}}.dump() + "\n");
+    write_file_atomic_at(sources_.get(), key + ".json", source_record(id, signer, {"file", ident}).dump() + "\n");
   return id;
 }
 

@@ -15,6 +15,8 @@
 //
 // See Documentation/images.md for the crash-safety argument.
 #pragma once
+#include <sys/stat.h>
+
 #include <chrono>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -112,16 +114,30 @@ class ImageStore {
 
  private:
   ImageStore() = default;
-  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o);
-  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name);
+  // signer_out: the fingerprint that signed the image ("" when unchecked: insecure_image).
+  std::string import_file(const std::string& path, const std::string& source, const FetchOptions& o,
+                          std::string* signer_out = nullptr);
+  // The signature check of an extracted image before its record is written (trust/verify.hpp):
+  // its signer, or "" (and a warning) with insecure_image. `opened`: the file's stat when the import
+  // began; a file changed since (size, mtime, ctime) is refused, so what was verified is what was imported.
+  std::string check_signature(int image_fd, const struct stat& opened, const std::string& path,
+                              const std::string& source, const nlohmann::json& manifest, const FetchOptions& o) const;
+  // sig_url: where the detached signature is ("" = url + ".asc").
+  std::string fetch_remote(const std::string& url, const FetchOptions& o, const std::string& expect_name,
+                           const std::string& sig_url = "");
   std::string fetch_by_name(const std::string& name, const FetchOptions& o);
   std::string fetch_oci(const std::string& what, const FetchOptions& o);
+  std::string fetch_registry(const std::string& what, const FetchOptions& o);  // docker:// (registrysource.cpp)
   std::string import_oci(OciSource& src, const FetchOptions& o, const std::string& source);
   // -> unpacked bytes; bytes_below: what the image's earlier layers unpacked (for o.max_uncompressed)
   uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o, uint64_t bytes_below);
-  // FetchOptions' limits (0 = none) for a layer unpacked now.
+  // lim: the fetch's limits (0 = none) for a layer unpacked now.
   std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices,
                                               const LayerLimits& lim = {});  // -> path, bytes
+  // Unpack layer l from blob_fd into <parent_fd>/tree and seal it (not synced): the unpacked bytes.
+  uint64_t unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices,
+                        const LayerLimits& lim = {}) const;
+  std::string verify_layer_tree(const std::string& tree);  // "" when it matches its blob
   void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
   std::vector<std::string> image_layer_trees(const std::string& id) const;
   std::vector<std::string> sweep_layers(const std::vector<std::string>& pod_refs);  // unreferenced layers
@@ -139,8 +155,19 @@ class ImageStore {
   UniqueFd root_, blobs_, index_, sources_, trees_, locks_, tmp_, quarantine_, layers_;
 };
 
+// docker://HOST/NAME:TAG (or @DIGEST) -> the NAME:TAG (NAME@DIGEST) a fetched image is known by in the store.
+std::string registry_image_ref(const std::string& docker_url);
+// A source-cache record (sources/<key>.json): the image ID, where it came from ("file" identity or
+// "url") and, when its signature was checked, "signer".
+nlohmann::json source_record(const std::string& id, const std::string& signer,
+                             const std::pair<std::string, nlohmann::json>& origin);
+// Whether a source record of a stored image answers a fetch with `o`: not when the image was stored
+// unchecked and this fetch wants the signature checked.
+bool source_record_serves(const nlohmann::json& record, const FetchOptions& o);
+
 // The content hash of a rendered tree (dir holding rootfs/ and manifest): SHA-512 over every entry's
 // path, type, mode, owner, size, mtime, link target and file content, in sorted order.
-std::string hash_tree(int tree_fd);
+// dir_mtimes=false leaves directories' mtimes out (two unpackings of one layer differ only there).
+std::string hash_tree(int tree_fd, bool dir_mtimes = true);
 
 }  // namespace pod::images

@@ -32,16 +32,18 @@ std::string labels_text(const std::map<std::string, std::string>& l) {
   return s.empty() ? "" : " (" + s + ")";
 }
 
-void hash_entries(int dirfd, const std::string& prefix, Sha512& h) {
+void hash_entries(int dirfd, const std::string& prefix, Sha512& h, bool dir_mtimes) {
   auto names = list_dir(dirfd);
   std::sort(names.begin(), names.end());
   for (const auto& n : names) {
     struct stat st;
     if (::fstatat(dirfd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) throw_sys("cannot stat " + prefix + n);
     const std::string path = prefix + n;
+    const bool mtime = dir_mtimes || !S_ISDIR(st.st_mode);
     std::string rec = path + '\0' + std::to_string(st.st_mode) + '\0' + std::to_string(st.st_uid) + ':' +
-                      std::to_string(st.st_gid) + '\0' + std::to_string(st.st_mtim.tv_sec) + '.' +
-                      std::to_string(st.st_mtim.tv_nsec) + '\0';
+                      std::to_string(st.st_gid) + '\0' +
+                      (mtime ? std::to_string(st.st_mtim.tv_sec) + '.' + std::to_string(st.st_mtim.tv_nsec) : "-") +
+                      '\0';
     if (S_ISREG(st.st_mode)) {
       rec += std::to_string(st.st_size) + '\0';
       h.update(rec);
@@ -57,7 +59,7 @@ void hash_entries(int dirfd, const std::string& prefix, Sha512& h) {
     } else if (S_ISDIR(st.st_mode)) {
       h.update(rec);
       UniqueFd d = open_dir_at(dirfd, n);
-      hash_entries(d.get(), path + "/", h);
+      hash_entries(d.get(), path + "/", h, dir_mtimes);
     } else {
       h.update(rec + std::to_string(major(st.st_rdev)) + ',' + std::to_string(minor(st.st_rdev)));
     }
@@ -66,11 +68,11 @@ void hash_entries(int dirfd, const std::string& prefix, Sha512& h) {
 }
 }  // namespace
 
-std::string hash_tree(int tree_fd) {
+std::string hash_tree(int tree_fd, bool dir_mtimes) {
   Sha512 h;
   h.update(read_file_at(tree_fd, "manifest", appc::kMaxManifestSize));
   UniqueFd rootfs = open_dir_at(tree_fd, "rootfs");
-  hash_entries(rootfs.get(), "rootfs/", h);
+  hash_entries(rootfs.get(), "rootfs/", h, dir_mtimes);
   return "sha512-" + h.hex_digest();
 }
 
@@ -80,11 +82,11 @@ std::string tree_id_of(const std::vector<std::string>& layer_ids) {
   return "deps-" + sha512_hex(joined).substr(0, 64);
 }
 
-void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids) {
+void finish_tree(int tree_fd, const std::vector<std::string>& layer_ids, bool content_hash) {
   std::string layers;
   for (const auto& id : layer_ids) layers += id + "\n";
   write_file_at(tree_fd, kTreeLayers, layers);
-  write_file_at(tree_fd, kTreeHash, hash_tree(tree_fd) + "\n");
+  write_file_at(tree_fd, kTreeHash, (content_hash ? hash_tree(tree_fd) : kLayerTreeHash) + std::string("\n"));
   if (::syncfs(tree_fd) < 0) throw_sys("cannot sync the rendered tree");
   write_file_at(tree_fd, kTreeRendered, "");
   fsync_fd(tree_fd, "rendered tree");

@@ -13,6 +13,15 @@ std::string resolve_image(images::ImageStore& is, const std::string& ref, const 
   if (ref.rfind("sha512-", 0) == 0) return is.resolve(ref);
   // Files and URLs go through fetch, which is O(1) for a file it has seen
   // unchanged (the store keeps a file-identity -> ID cache).
+  // A registry image already stored is run as it is (podman's pull policy "missing"); `pod fetch` updates it.
+  if (ref.rfind("docker://", 0) == 0) {
+    try {
+      return is.resolve(images::registry_image_ref(ref));
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::NotFound) throw;
+    }
+    return is.fetch(ref, o);
+  }
   for (const char* scheme : {"file://", "https://", "http://", "oci:", "oci-archive:", "docker-archive:"})
     if (ref.rfind(scheme, 0) == 0) return is.fetch(ref, o);
   if (stat_at(AT_FDCWD, ref)) return is.fetch(ref, o);

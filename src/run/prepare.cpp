@@ -43,6 +43,7 @@ std::string stage1_image_id(images::ImageStore& is, const Stage1Spec& sel) {
   // The stage1 is chosen by the operator, not pulled from the network.
   FetchOptions o;
   o.insecure_image = true;
+  o.warn_unverified = false;
   return resolve_image(is, path, o);
 }
 

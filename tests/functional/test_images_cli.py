@@ -25,11 +25,12 @@ def store_entries(pod, sub):
 
 
 def test_fetch_busybox_example_and_list(pod):
-    full = pod.run("fetch", "--full", BUSYBOX_ACI, check=0).stdout.strip()
+    full = pod.run("fetch", "--insecure-options=image", "--full", BUSYBOX_ACI, check=0).stdout.strip()
     assert full == sha512_file(BUSYBOX_ACI)
-    short = pod.run("fetch", BUSYBOX_ACI, check=0).stdout.strip()
+    short = pod.run("fetch", "--insecure-options=image", BUSYBOX_ACI, check=0).stdout.strip()
     assert short == full[:7 + 32]
-    assert pod.run("fetch", "file://" + os.path.abspath(BUSYBOX_ACI), check=0).stdout.strip() == short
+    url = "file://" + os.path.abspath(BUSYBOX_ACI)
+    assert pod.run("fetch", "--insecure-options=image", url, check=0).stdout.strip() == short
     rows = pod.run("image", "list", "--no-legend", check=0).stdout.splitlines()
     assert len(rows) == 1 and rows[0].split()[0] == short and rows[0].split()[1].startswith("example.com/busybox:")
     assert pod.run("image", "list", check=0).stdout.split()[:2] == ["ID", "NAME"]
@@ -49,9 +50,11 @@ def test_compressed_fetch_has_uncompressed_id(pod, tmp_path):
         # tarfile writes the same tar bytes inside each compression.
         raw = tmp_path / f"raw.{ext}"
         subprocess.run(f"{ {'gz': 'gzip', 'bz2': 'bzip2', 'xz': 'xz'}[ext]} -dc {c} > {raw}", shell=True, check=True)
-        assert pod.run("fetch", "--full", c, check=0).stdout.strip() == sha512_file(str(raw))
+        got = pod.run("fetch", "--insecure-options=image", "--full", c, check=0).stdout.strip()
+        assert got == sha512_file(str(raw))
     subprocess.run(["zstd", "-q", "-f", aci, "-o", str(tmp_path / "t.zst")], check=True)
-    assert pod.run("fetch", "--full", str(tmp_path / "t.zst"), check=0).stdout.strip() == want
+    zst = str(tmp_path / "t.zst")
+    assert pod.run("fetch", "--insecure-options=image", "--full", zst, check=0).stdout.strip() == want
 
 
 def test_cat_manifest_show_setuid(pod, tmp_path):
@@ -59,7 +62,7 @@ def test_cat_manifest_show_setuid(pod, tmp_path):
         manifest_entry(), dir_entry("rootfs"), dir_entry("rootfs/bin"),
         file_entry("rootfs/bin/su", b"x", mode=0o4755), file_entry("rootfs/bin/wall", b"y", mode=0o2755),
         file_entry("rootfs/bin/ls", b"z", mode=0o755)])
-    id_ = pod.run("fetch", aci, check=0).stdout.strip()
+    id_ = pod.run("fetch", "--insecure-options=image", aci, check=0).stdout.strip()
     out = pod.run("image", "cat-manifest", "--show-setuid", id_, check=0).stdout
     lines = [l for l in out.splitlines() if l.startswith(("setuid", "setgid"))]
     assert lines == ["setuid 4755 /bin/su", "setgid 2755 /bin/wall"]
@@ -71,7 +74,7 @@ def test_cat_manifest_show_setuid(pod, tmp_path):
 
 
 def test_export_extract_render(pod, tmp_path):
-    id_ = pod.run("fetch", "--full", BUSYBOX_ACI, check=0).stdout.strip()
+    id_ = pod.run("fetch", "--insecure-options=image", "--full", BUSYBOX_ACI, check=0).stdout.strip()
     out = tmp_path / "e.aci"
     pod.run("image", "export", id_[:20], str(out), check=0)
     assert sha512_file(str(out)) == id_
@@ -100,10 +103,10 @@ def test_render_with_dependency_and_whitelist(pod, tmp_path):
                                                        "labels": [{"name": "version", "value": "1.0"}]}],
                      pathWhitelist=["/etc/passwd", "/bin/x", "/app"])
     top = simple_aci(str(tmp_path / "t.aci"), files={"app": b"app", "bin/x": b"top"}, m=top_m)
-    pod.run("fetch", top, check=0)
+    pod.run("fetch", "--insecure-options=image", top, check=0)
     r = pod.run("image", "render", "example.com/top", str(tmp_path / "fail"))
     assert r.returncode == 3 and "example.com/base" in r.stderr and "fetch" in r.stderr
-    pod.run("fetch", base, check=0)
+    pod.run("fetch", "--insecure-options=image", base, check=0)
     d = tmp_path / "r"
     pod.run("image", "render", "--rootfs-only", "example.com/top", str(d), check=0)
     assert open(d / "bin/x").read() == "top" and open(d / "etc/passwd").read() == "p"
@@ -113,8 +116,8 @@ def test_render_with_dependency_and_whitelist(pod, tmp_path):
 def test_rm_by_name_and_id(pod, tmp_path):
     a = simple_aci(str(tmp_path / "a.aci"), m=manifest("example.com/a"))
     b = simple_aci(str(tmp_path / "b.aci"), m=manifest("example.com/b"))
-    ida = pod.run("fetch", "--full", a, check=0).stdout.strip()
-    idb = pod.run("fetch", "--full", b, check=0).stdout.strip()
+    ida = pod.run("fetch", "--insecure-options=image", "--full", a, check=0).stdout.strip()
+    idb = pod.run("fetch", "--insecure-options=image", "--full", b, check=0).stdout.strip()
     assert len(store_entries(pod, "trees")) == 2
     r = pod.run("image", "rm", "example.com/a", idb[:15], check=0)
     assert ida in r.stdout and idb in r.stdout
@@ -140,8 +143,8 @@ def make_pod_referencing(pod, tree):
 def test_image_gc_keeps_trees_pods_use(pod, tmp_path):
     a = simple_aci(str(tmp_path / "a.aci"), m=manifest("example.com/a"))
     b = simple_aci(str(tmp_path / "b.aci"), m=manifest("example.com/b"))
-    ida = pod.run("fetch", "--full", a, check=0).stdout.strip()
-    idb = pod.run("fetch", "--full", b, check=0).stdout.strip()
+    ida = pod.run("fetch", "--insecure-options=image", "--full", a, check=0).stdout.strip()
+    idb = pod.run("fetch", "--insecure-options=image", "--full", b, check=0).stdout.strip()
     trees = store_entries(pod, "trees")
     layers = {t: open(os.path.join(pod.dir, "images", "trees", t, "layers")).read().strip() for t in trees}
     tree_a = [t for t, l in layers.items() if l == ida][0]
@@ -159,8 +162,8 @@ def test_image_gc_keeps_trees_pods_use(pod, tmp_path):
 def test_verify_quarantines_corruption(pod, tmp_path):
     a = simple_aci(str(tmp_path / "a.aci"), m=manifest("example.com/a"))
     b = simple_aci(str(tmp_path / "b.aci"), m=manifest("example.com/b"))
-    ida = pod.run("fetch", "--full", a, check=0).stdout.strip()
-    idb = pod.run("fetch", "--full", b, check=0).stdout.strip()
+    ida = pod.run("fetch", "--insecure-options=image", "--full", a, check=0).stdout.strip()
+    idb = pod.run("fetch", "--insecure-options=image", "--full", b, check=0).stdout.strip()
     assert pod.run("image", "verify", check=0).stdout.count("ok ") == 4
     blob = os.path.join(pod.dir, "images", "blobs", ida)
     os.chmod(blob, 0o644)
@@ -192,7 +195,7 @@ def test_image_build_validates_and_is_deterministic(pod, tmp_path):
     names = tarfile.open(o1).getnames()
     assert names == ["manifest", "rootfs", "rootfs/bin", "rootfs/bin/tool"]
     assert all(m.uname == "" and m.mtime == 0 for m in tarfile.open(o1).getmembers())
-    assert pod.run("fetch", "--full", o1, check=0).stdout.strip() == id1
+    assert pod.run("fetch", "--insecure-options=image", "--full", o1, check=0).stdout.strip() == id1
     (d / "manifest").write_text(json.dumps(manifest("Bad Name")))
     r = pod.run("image", "build", str(d), str(tmp_path / "3.aci"))
     assert r.returncode == 1 and "name" in r.stderr and not os.path.exists(tmp_path / "3.aci")
@@ -202,7 +205,7 @@ def test_fetch_usage_errors(pod, tmp_path):
     assert pod.run("fetch").returncode == 2
     r = pod.run("fetch", str(tmp_path / "missing.aci"))
     assert r.returncode == 3 and "does not exist" in r.stderr
-    r = pod.run("fetch", "https://127.0.0.1:1/x.aci")
-    assert r.returncode == 2 and "--insecure-options=image" in r.stderr
+    r = pod.run("fetch", "https://127.0.0.1:1/x.aci")  # signatures are checked: nothing says no before connecting
+    assert r.returncode == 1 and r.stderr.startswith("pod: GET https://127.0.0.1:1/x.aci: Failed to connect to 127.0.0.1 port 1")
     assert pod.run("fetch", "http://example.com/x.aci").returncode == 2
     assert pod.run("fetch", "--insecure-options=bogus", "x").returncode == 2

@@ -34,7 +34,7 @@ def test_no_openat2_env_is_honoured(pod, tmp_path, openat2_mode):
     aci, log = str(tmp_path / "deep.aci"), str(tmp_path / "strace.log")
     write_aci(aci, [manifest_entry(), dir_entry("rootfs"), dir_entry("rootfs/a"), file_entry("rootfs/a/f", b"x")])
     r = subprocess.run(["strace", "-f", "-qq", "-e", "trace=openat2", "-o", log, POD_BIN, "--dir", pod.dir, "fetch",
-                        aci], capture_output=True, text=True, timeout=120)
+                        "--insecure-options=image", aci], capture_output=True, text=True, timeout=120)
     if "ptrace" in r.stderr:
         pytest.skip(f"strace cannot trace here: {r.stderr}")
     assert r.returncode == 0, r.stderr
@@ -92,7 +92,7 @@ def hostile_cases(outside):
 def test_hostile_archive_rejected(pod, tmp_path, outside, case):
     entries, msg = hostile_cases(outside)[case]
     aci = write_aci(str(tmp_path / f"{case}.aci"), entries)
-    r = pod.run("fetch", aci)
+    r = pod.run("fetch", "--insecure-options=image", aci)
     assert r.returncode == 1, r
     assert msg in r.stderr, r.stderr
     assert r.stderr.startswith("pod: cannot import")
@@ -104,7 +104,7 @@ def test_hostile_archive_rejected(pod, tmp_path, outside, case):
 def test_devices_allowed_with_flag(pod, tmp_path):
     aci = write_aci(str(tmp_path / "dev.aci"), [manifest_entry(), dir_entry("rootfs"), dir_entry("rootfs/dev"),
                                                  device_entry("rootfs/dev/null", 1, 3)])
-    id_ = pod.run("fetch", "--allow-devices", aci, check=0).stdout.strip()
+    id_ = pod.run("fetch", "--insecure-options=image", "--allow-devices", aci, check=0).stdout.strip()
     d = tmp_path / "x"
     pod.run("image", "extract", "--rootfs-only", id_, str(d), check=0)
     st = os.lstat(d / "dev/null")
@@ -115,7 +115,7 @@ def test_symlinks_are_kept_not_followed(pod, tmp_path, outside):
     aci = write_aci(str(tmp_path / "l.aci"), [manifest_entry(), dir_entry("rootfs"),
                                                symlink_entry("rootfs/abs", str(outside)),
                                                file_entry("rootfs/f", b"data"), hardlink_entry("rootfs/g", "rootfs/f")])
-    id_ = pod.run("fetch", aci, check=0).stdout.strip()
+    id_ = pod.run("fetch", "--insecure-options=image", aci, check=0).stdout.strip()
     d = tmp_path / "x"
     pod.run("image", "render", "--rootfs-only", id_, str(d), check=0)
     assert os.readlink(d / "abs") == str(outside)
@@ -126,22 +126,22 @@ def test_symlinks_are_kept_not_followed(pod, tmp_path, outside):
 def test_garbage_and_truncated_archives(pod, tmp_path):
     g = tmp_path / "garbage.aci"
     g.write_bytes(os.urandom(4096))
-    r = pod.run("fetch", str(g))
+    r = pod.run("fetch", "--insecure-options=image", str(g))
     assert r.returncode == 1 and "unknown image type" in r.stderr
     e = tmp_path / "empty.aci"
     e.write_bytes(b"")
-    assert "unknown image type" in pod.run("fetch", str(e)).stderr
+    assert "unknown image type" in pod.run("fetch", "--insecure-options=image", str(e)).stderr
     big = simple_aci(str(tmp_path / "big.aci"), files={"blob": os.urandom(200000)})
     data = open(big, "rb").read()
     t = tmp_path / "trunc.aci"
     t.write_bytes(data[:100000])
-    r = pod.run("fetch", str(t))
+    r = pod.run("fetch", "--insecure-options=image", str(t))
     assert r.returncode == 1 and "truncated" in r.stderr.lower(), r.stderr
     gz = simple_aci(str(tmp_path / "big.aci.gz"), files={"blob": os.urandom(200000)}, mode="w:gz")
     data = open(gz, "rb").read()
     t2 = tmp_path / "trunc.aci.gz"
     t2.write_bytes(data[:len(data) // 2])
-    r = pod.run("fetch", str(t2))
+    r = pod.run("fetch", "--insecure-options=image", str(t2))
     assert r.returncode == 1 and ("truncated" in r.stderr.lower() or "corrupt" in r.stderr.lower()), r.stderr
     store_is_empty(pod)
 
@@ -163,7 +163,8 @@ def big_aci(path, mib=150):
 def test_kill_9_mid_import_leaves_no_partial_image(pod, tmp_path):
     aci = big_aci(str(tmp_path / "big.aci"))
     from conftest import POD_BIN
-    p = subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", aci], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", "--insecure-options=image", aci], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     tmp = os.path.join(pod.dir, "images", "tmp")
     deadline = time.time() + 30
     while time.time() < deadline:
@@ -177,14 +178,14 @@ def test_kill_9_mid_import_leaves_no_partial_image(pod, tmp_path):
     assert os.listdir(tmp), "the kill came too late to test anything"
     assert pod.run("image", "list", "--no-legend", check=0).stdout == ""
     store_is_empty(pod)  # the reopen removed the stale staging dir
-    assert pod.run("fetch", aci, check=0).stdout.startswith("sha512-")
+    assert pod.run("fetch", "--insecure-options=image", aci, check=0).stdout.startswith("sha512-")
 
 
 @pytest.mark.parametrize("point", ["image-staging-before-lock", "image-import-extracted", "image-import-blob",
                                    "image-import-record"])
 def test_crash_points_during_import(pod, tmp_path, point):
     aci = simple_aci(str(tmp_path / "a.aci"))
-    r = pod.run("fetch", aci, env={"POD_CRASHPOINT": point})
+    r = pod.run("fetch", "--insecure-options=image", aci, env={"POD_CRASHPOINT": point})
     assert r.returncode == -signal.SIGKILL
     listed = pod.run("image", "list", "--no-legend", check=0).stdout
     if point == "image-import-record":
@@ -192,7 +193,7 @@ def test_crash_points_during_import(pod, tmp_path, point):
     else:
         assert listed == ""
         store_is_empty(pod)
-    id_ = pod.run("fetch", "--full", aci, check=0).stdout.strip()
+    id_ = pod.run("fetch", "--insecure-options=image", "--full", aci, check=0).stdout.strip()
     assert pod.run("image", "verify", check=0).stdout.count("ok") == 2
     assert os.listdir(os.path.join(pod.dir, "images", "blobs")) == [id_]
 
@@ -200,8 +201,8 @@ def test_crash_points_during_import(pod, tmp_path, point):
 def test_parallel_fetches_of_the_same_image(pod, tmp_path):
     aci = big_aci(str(tmp_path / "p.aci"), mib=60)
     from conftest import POD_BIN
-    procs = [subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", "--full", aci], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", "--insecure-options=image", "--full", aci],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     ids = {o[0].strip() for o in outs}
@@ -214,7 +215,8 @@ def test_parallel_fetches_of_the_same_image(pod, tmp_path):
 def test_parallel_fetches_of_different_images(pod, tmp_path):
     acis = [simple_aci(str(tmp_path / f"{i}.aci"), m=manifest(f"example.com/p{i}")) for i in range(4)]
     from conftest import POD_BIN
-    procs = [subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", a], stdout=subprocess.PIPE, text=True)
+    procs = [subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", "--insecure-options=image", a],
+                              stdout=subprocess.PIPE, text=True)
              for a in acis]
     for p in procs:
         p.communicate(timeout=60)
@@ -230,15 +232,15 @@ def test_a_new_staging_dir_is_not_taken_for_a_stale_one(pod, tmp_path):
     from conftest import POD_BIN
     a, b = (simple_aci(str(tmp_path / f"{n}.aci"), m=manifest(f"example.com/{n}")) for n in ("a", "b"))
     env = dict(os.environ, POD_PAUSEPOINT="image-staging-before-lock")
-    first = subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", a], env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen([POD_BIN, "--dir", pod.dir, "fetch", "--insecure-options=image", a], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 30
         while open(f"/proc/{first.pid}/stat").read().split(") ")[1][0] != "T":  # stopped at the point
             assert first.poll() is None and time.monotonic() < deadline, first.communicate()
             time.sleep(0.01)
         assert len(os.listdir(os.path.join(pod.dir, "images", "tmp"))) == 1
-        pod.run("fetch", b, check=0)
+        pod.run("fetch", "--insecure-options=image", b, check=0)
         assert len(os.listdir(os.path.join(pod.dir, "images", "tmp"))) == 1  # still there
     finally:
         first.send_signal(signal.SIGCONT)
@@ -263,7 +265,7 @@ def test_disk_full_leaves_nothing_behind(small_fs, tmp_path):
     from conftest import Pod
     pod = Pod(str(small_fs / "data"))
     aci = big_aci(str(tmp_path / "big.aci"), mib=30)  # blob + tree = 60 MiB > 40 MiB: refused before writing
-    r = pod.run("fetch", aci)
+    r = pod.run("fetch", "--insecure-options=image", aci)
     assert r.returncode == 1
     assert re.fullmatch(rf"pod: cannot import {re.escape(aci)}: not enough space in the image store "
                         rf"\({re.escape(pod.dir)}/images\): need ~61 MiB, (39|40) MiB free\n", r.stderr), r.stderr
@@ -277,5 +279,5 @@ def test_read_only_store_gives_clear_error(small_fs, tmp_path):
     aci = simple_aci(str(tmp_path / "a.aci"))
     pod.run("image", "list", check=0)
     subprocess.run(["mount", "-o", "remount,ro", str(small_fs)], check=True)
-    r = pod.run("fetch", aci)
+    r = pod.run("fetch", "--insecure-options=image", aci)
     assert r.returncode == 1 and "read-only" in r.stderr.lower(), r.stderr

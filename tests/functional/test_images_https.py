@@ -64,7 +64,8 @@ def test_fetch_https_url(pod, https_server, tmp_path):
     simple_aci(str(root / "x.aci"), m=manifest("example.com/remote"), mode="w:gz")
     url = f"https://localhost:{port}/x.aci"
     r = pod.run("fetch", url, env={"SSL_CERT_FILE": cert})
-    assert r.returncode == 2 and "--insecure-options=image" in r.stderr
+    assert r.returncode == 1 and r.stderr == (f"pod: image {url} is not signed (no {url}.asc); give "
+                                              "--insecure-options=image to fetch it without a signature\n")
     r = pod.run("fetch", "--insecure-options=image", url)  # untrusted certificate
     assert r.returncode == 1 and "TLS" in r.stderr
     id_ = pod.run("fetch", "--insecure-options=image", url, env={"SSL_CERT_FILE": cert}, check=0).stdout.strip()

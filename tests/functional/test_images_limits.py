@@ -20,7 +20,7 @@ def test_gzip_with_a_bad_crc_trailer_is_refused(pod, tmp_path):
     data = bytearray(open(aci, "rb").read())
     data[-8] ^= 0xff  # the CRC-32: every entry still inflates
     open(aci, "wb").write(bytes(data))
-    r = pod.run("fetch", aci)
+    r = pod.run("fetch", "--insecure-options=image", aci)
     assert r.returncode == 1, r.stderr
     assert r.stderr == (f"pod: cannot import {aci}: corrupt gzip stream: its CRC-32 trailer does not match the data "
                         "(the file is damaged)\n")
@@ -32,18 +32,18 @@ def test_concatenated_gzip_members_are_checked_and_accepted(pod, tmp_path):
     tar = open(raw, "rb").read()
     two = str(tmp_path / "two.aci.gz")
     open(two, "wb").write(gzip.compress(tar[:30000]) + gzip.compress(tar[30000:]))
-    want = pod.run("fetch", "--full", raw, check=0).stdout.strip()
-    assert pod.run("fetch", "--full", two, check=0).stdout.strip() == want
+    want = pod.run("fetch", "--insecure-options=image", "--full", raw, check=0).stdout.strip()
+    assert pod.run("fetch", "--insecure-options=image", "--full", two, check=0).stdout.strip() == want
     bad = bytearray(open(two, "rb").read())
     bad[-6] ^= 1  # the second member's CRC-32
     open(two, "wb").write(bytes(bad))
-    r = pod.run("fetch", two)
+    r = pod.run("fetch", "--insecure-options=image", two)
     assert r.returncode == 1 and "corrupt gzip stream: its CRC-32 trailer does not match the data" in r.stderr
 
 
 def test_aci_with_a_manifest_but_no_rootfs_is_refused(pod, tmp_path):
     aci = write_aci(str(tmp_path / "norootfs.aci"), [manifest_entry()])
-    r = pod.run("fetch", aci)
+    r = pod.run("fetch", "--insecure-options=image", aci)
     assert r.returncode == 1, r.stderr
     assert r.stderr == (f"pod: cannot import {aci}: invalid image: the archive has a manifest but no rootfs/ "
                         "directory; an ACI must have one\n")
@@ -58,12 +58,12 @@ ENTRIES_ERROR = ("image archive has more than {n} entries, the limit (--max-imag
 
 def test_size_limit_flag(pod, tmp_path):
     aci = simple_aci(str(tmp_path / "big.aci.gz"), files={"zeros": bytes(3 << 20)}, mode="w:gz")
-    r = pod.run("fetch", "--max-image-size=2Mi", aci)
+    r = pod.run("fetch", "--insecure-options=image", "--max-image-size=2Mi", aci)
     assert r.returncode == 1, r.stderr
     assert r.stderr == f"pod: cannot import {aci}: {SIZE_ERROR.format(n=2 << 20)}\n"
     assert store_is_empty(pod)
-    assert pod.run("fetch", "--max-image-size=4Mi", aci).returncode == 0
-    assert pod.run("fetch", "--max-image-size=2X", aci).returncode == 2
+    assert pod.run("fetch", "--insecure-options=image", "--max-image-size=4Mi", aci).returncode == 0
+    assert pod.run("fetch", "--insecure-options=image", "--max-image-size=2X", aci).returncode == 2
 
 
 def test_size_limit_counts_the_whole_stream_not_just_the_files(pod, tmp_path):
@@ -72,7 +72,7 @@ def test_size_limit_counts_the_whole_stream_not_just_the_files(pod, tmp_path):
     padded = str(tmp_path / "padded.aci.gz")
     with gzip.open(padded, "wb") as f:
         f.write(open(aci, "rb").read() + bytes(5 << 20))
-    r = pod.run("fetch", "--max-image-size=1M", padded)
+    r = pod.run("fetch", "--insecure-options=image", "--max-image-size=1M", padded)
     assert r.returncode == 1, r.stderr
     assert r.stderr == f"pod: cannot import {padded}: {SIZE_ERROR.format(n=1000000)}\n"
     assert store_is_empty(pod)
@@ -80,12 +80,12 @@ def test_size_limit_counts_the_whole_stream_not_just_the_files(pod, tmp_path):
 
 def test_entries_limit_flag(pod, tmp_path):
     aci = simple_aci(str(tmp_path / "many.aci"), files={f"f{i}": b"x" for i in range(5)})  # 7 entries
-    r = pod.run("fetch", "--max-image-entries=6", aci)
+    r = pod.run("fetch", "--insecure-options=image", "--max-image-entries=6", aci)
     assert r.returncode == 1, r.stderr
     assert r.stderr == f"pod: cannot import {aci}: {ENTRIES_ERROR.format(n=6)}\n"
     assert store_is_empty(pod)
-    assert pod.run("fetch", "--max-image-entries=7", aci).returncode == 0
-    assert pod.run("fetch", "--max-image-entries=-1", aci).returncode == 2
+    assert pod.run("fetch", "--insecure-options=image", "--max-image-entries=7", aci).returncode == 0
+    assert pod.run("fetch", "--insecure-options=image", "--max-image-entries=-1", aci).returncode == 2
 
 
 def test_limits_from_the_configuration_file_and_flags_override_them(pod, tmp_path):
@@ -93,17 +93,17 @@ def test_limits_from_the_configuration_file_and_flags_override_them(pod, tmp_pat
     cfg.write_text(json.dumps({"images": {"maxUncompressedSize": "1Mi", "maxEntries": 1000}}))
     env = {"POD_CONFIG": str(cfg)}
     aci = simple_aci(str(tmp_path / "big.aci"), files={"f": bytes(2 << 20)})
-    r = pod.run("fetch", aci, env=env)
+    r = pod.run("fetch", "--insecure-options=image", aci, env=env)
     assert r.returncode == 1, r.stderr
     assert r.stderr == f"pod: cannot import {aci}: {SIZE_ERROR.format(n=1 << 20)}\n"
-    assert pod.run("fetch", "--max-image-size=3Mi", aci, env=env).returncode == 0
+    assert pod.run("fetch", "--insecure-options=image", "--max-image-size=3Mi", aci, env=env).returncode == 0
 
     cfg.write_text(json.dumps({"images": {"maxSize": "1G"}}))
-    r = pod.run("fetch", aci, env=env)
+    r = pod.run("fetch", "--insecure-options=image", aci, env=env)
     assert r.returncode == 1
     assert r.stderr == (f"pod: configuration {cfg}: unknown key \"images.maxSize\" "
                         "(known: maxUncompressedSize, maxEntries)\n")
-    r = pod.run("fetch", aci, env={"POD_CONFIG": str(tmp_path / "missing.json")})
+    r = pod.run("fetch", "--insecure-options=image", aci, env={"POD_CONFIG": str(tmp_path / "missing.json")})
     assert r.returncode == 1
     assert r.stderr == f"pod: configuration {tmp_path}/missing.json ($POD_CONFIG) does not exist\n"
 

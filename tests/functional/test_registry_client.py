@@ -107,8 +107,8 @@ def test_index_selects_the_platform(registry, tmp_path):
     assert manifest_digest(out)[0] == img.manifests["linux/arm64/v8"]
     rc, out, err = probe("--insecure-http", "--platform", "linux/s390x", ref, "manifest", tmp=tmp_path)
     assert rc == 1
-    assert err == (f"registry-probe: not-found: the image index of {reg.host}/multi:v2 has no image for platform "
-                   "linux/s390x (it has linux/amd64, linux/arm64/v8); choose one with --platform\n"), err
+    assert err == (f"registry-probe: not-found: the image index of {reg.host}/multi:v2 has no image for "
+                   "linux/s390x (it has: linux/amd64, linux/arm64/v8); choose one with --platform\n"), err
 
 
 def test_pinned_digest_mismatch_and_missing_tag(registry, image, tmp_path):

@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    o.platform = parse_platform(platform);
+    o.platform = oci::parse_platform(platform);
     RegistryClient c(parse_registry_ref(pos[0]), o);
     if (manifest) {
       const auto m = c.image_manifest();

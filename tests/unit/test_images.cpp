@@ -57,6 +57,14 @@ std::string slurp(const std::string& p) {
 
 json dep(const std::string& name) { return json{{"imageName", name}}; }
 
+
+// The test images are not signed (signatures: test_trust.py).
+images::ImageStore::FetchOptions unsigned_images() {
+  images::ImageStore::FetchOptions o;
+  o.insecure_image = true;
+  o.warn_unverified = false;
+  return o;
+}
 }  // namespace
 
 TEST_CASE("image ID is the SHA-512 of the uncompressed tar, whatever the compression") {
@@ -64,7 +72,7 @@ TEST_CASE("image ID is the SHA-512 of the uncompressed tar, whatever the compres
   auto aci = make_aci(t.path(), "example.com/id", {{"a", "hello"}, {"dir/b", std::string(300000, 'x')}});
   const std::string want = "sha512-" + sh("sha512sum " + aci).substr(0, 128);
   auto store = images::ImageStore::open(t.path() + "/data");
-  images::ImageStore::FetchOptions o;
+  const images::ImageStore::FetchOptions o = unsigned_images();
   CHECK(store.fetch(aci, o) == want);
   for (const char* tool : {"gzip", "bzip2", "xz", "zstd -q"}) {
     INFO(tool);
@@ -106,7 +114,7 @@ TEST_CASE("importing never runs an external decompressor, whatever the image's f
   const std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
   ::setenv("PATH", (bin + ":" + old_path).c_str(), 1);
   auto store = images::ImageStore::open(t.path() + "/data");
-  images::ImageStore::FetchOptions o;
+  const images::ImageStore::FetchOptions o = unsigned_images();
   for (const auto& [prog, head] : magic) {
     INFO(prog);
     CHECK_THROWS_AS(store.fetch(t.path() + "/" + prog + ".aci", o), Error);
@@ -119,7 +127,7 @@ TEST_CASE("importing never runs an external decompressor, whatever the image's f
 TEST_CASE("dependencies render depth-first in listed order; later layers overwrite") {
   TempDir t;
   auto store = images::ImageStore::open(t.path() + "/data");
-  images::ImageStore::FetchOptions o;
+  const images::ImageStore::FetchOptions o = unsigned_images();
   // A -> [B, C], C -> [D]: order B, D, C, A.
   std::string d = store.fetch(make_aci(t.path(), "x.org/d", {{"who", "d"}, {"d", "d"}, {"shared", "d"}}), o);
   std::string b = store.fetch(make_aci(t.path(), "x.org/b", {{"who", "b"}, {"b", "b"}}), o);
@@ -143,7 +151,7 @@ TEST_CASE("dependencies render depth-first in listed order; later layers overwri
 TEST_CASE("pathWhitelist filters the image and the layers below it; directories stay") {
   TempDir t;
   auto store = images::ImageStore::open(t.path() + "/data");
-  images::ImageStore::FetchOptions o;
+  const images::ImageStore::FetchOptions o = unsigned_images();
   store.fetch(make_aci(t.path(), "x.org/base", {{"etc/passwd", "p"}, {"etc/shadow", "s"}, {"bin/sh", "sh"}}), o);
   std::string top = store.fetch(make_aci(t.path(), "x.org/top", {{"app", "app"}, {"junk/file", "j"}},
                                          {{"dependencies", {dep("x.org/base")}},
@@ -162,7 +170,7 @@ TEST_CASE("pathWhitelist filters the image and the layers below it; directories 
 TEST_CASE("dependency cycles, missing dependencies and wrong sizes are errors") {
   TempDir t;
   auto store = images::ImageStore::open(t.path() + "/data");
-  images::ImageStore::FetchOptions o;
+  const images::ImageStore::FetchOptions o = unsigned_images();
   std::string p = store.fetch(make_aci(t.path(), "x.org/p", {{"p", "p"}}, {{"dependencies", {dep("x.org/q")}}}), o);
   std::string q = store.fetch(make_aci(t.path(), "x.org/q", {{"q", "q"}}, {{"dependencies", {dep("x.org/p")}}}), o);
   try {
@@ -196,7 +204,7 @@ TEST_CASE("a later layer replaces a symlink instead of following it") {
   images::BuildOptions bo;
   images::build_aci(bdir, bdir + ".aci", bo);
   auto store = images::ImageStore::open(t.path() + "/data");
-  images::ImageStore::FetchOptions o;
+  const images::ImageStore::FetchOptions o = unsigned_images();
   store.fetch(bdir + ".aci", o);
   std::string top = store.fetch(make_aci(t.path(), "x.org/over", {{"etc/passwd", "root"}},
                                          {{"dependencies", {dep("x.org/lnk")}}}),
