@@ -291,6 +291,7 @@ void copy_verified(int in_fd, int out_fd, const std::string& digest, uint64_t si
       next = total + (4 << 20);
     }
   }
+  if (progress) progress(total);
   if (size && total != size)
     throw Error(what + " is " + std::to_string(total) + " bytes, its descriptor says " + std::to_string(size));
   const std::string got = "sha256:" + h.hex_digest();

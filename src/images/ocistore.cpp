@@ -115,6 +115,8 @@ std::string ImageStore::fetch_oci(const std::string& what, const FetchOptions& o
   const std::string real = rp ? rp : rest;
   std::free(rp);
   const std::string key = sha512_hex(kind + ":" + real + ":" + ref).substr(0, 32);
+  // Lock order as gc's: locks/prepare (which import_oci needs) before the source's lock.
+  FileLock prep = prepare_lock(false);
   FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
   const json ident = file_identity(st);
   if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident)) return *id;
@@ -213,26 +215,14 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
     throw e.with_context("cannot fetch layer " + l.digest);
   }
   Staging stage(tmp_.get(), locks_.get());
-  {
-    int fd = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
-    if (fd < 0) throw_sys("cannot create a layer blob");
-    UniqueFd blob(fd);
-    ProgressLine bar("layer " + l.digest.substr(7, 12), l.size, ProgressLine::wanted(o.quiet));
-    src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) { bar.update(n); });
-  }
-  crashpoint("oci-layer-downloaded");
-  // Unpacked from the staged blob; the tree's seal (one syncfs) makes blob and tree durable before
-  // either is renamed in.
   FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
   const bool fresh_tree = !sealed(trees_.get(), tree);
-  uint64_t bytes = 0;
-  if (fresh_tree) {
-    if (exists_at(trees_.get(), tree)) remove_tree_dir(tree);
-    UniqueFd blob = open_beneath(stage.fd(), "blob", O_RDONLY);
-    bytes = unpack_layer(l, blob.get(), stage.fd(), o.allow_devices, lim);
-  } else if (::syncfs(stage.fd()) < 0) {
-    throw_sys("cannot sync the layer blob");
-  }
+  if (fresh_tree && exists_at(trees_.get(), tree)) remove_tree_dir(tree);
+  // The layer is unpacked while it downloads (streamed.cpp); its tree's seal (one syncfs, after the
+  // last byte) makes blob and tree durable before either is renamed in.
+  uint64_t bytes = download_and_unpack(src, l, stage.fd(), fresh_tree, o, lim);
+  crashpoint("oci-layer-downloaded");
+  if (!fresh_tree && ::syncfs(stage.fd()) < 0) throw_sys("cannot sync the layer blob");
   if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
   fsync_fd(layers_.get(), "layer directory");
   crashpoint("oci-layer-blob");

@@ -137,6 +137,10 @@ class ImageStore {
   // Unpack layer l from blob_fd into <parent_fd>/tree and seal it (not synced): the unpacked bytes.
   uint64_t unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices,
                         const LayerLimits& lim = {}) const;
+  // Download layer l into <stage_fd>/blob and, when unpack, unpack it into <stage_fd>/tree at the same
+  // time (layerstream.cpp): the unpacked bytes.
+  uint64_t download_and_unpack(OciSource& src, const OciLayer& l, int stage_fd, bool unpack, const FetchOptions& o,
+                               const LayerLimits& lim = {});
   std::string verify_layer_tree(const std::string& tree);  // "" when it matches its blob
   void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
   std::vector<std::string> image_layer_trees(const std::string& id) const;

@@ -1,5 +1,6 @@
 """OCI image layouts built with umoci for the tests: a busybox base layer with a user by name, a layer
 deleting a file (umoci writes a .wh. whiteout), and a layer with an opaque whiteout over /data."""
+import hashlib
 import io
 import json
 import os
@@ -91,3 +92,34 @@ def blob_path(layout, digest):
 
 def config_id(layout, tag):
     return "sha256-" + manifest_of(layout, tag)["config"]["digest"].split(":", 1)[1]
+
+
+def write_blob(layout, data):
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    with open(blob_path(layout, digest), "wb") as f:
+        f.write(data)
+    return digest
+
+
+def add_compressed_layer(layout, tag, new_tag, entries, compress):
+    """Image new_tag: tag plus a layer of entries compressed by `compress` ("zstd" or None), written by hand
+    (umoci only writes gzip)."""
+    tar_path = layer_tar(os.path.join(os.path.dirname(layout), f"raw-{new_tag}.tar"), entries)
+    raw = open(tar_path, "rb").read()
+    blob, media = raw, "application/vnd.oci.image.layer.v1.tar"
+    if compress == "zstd":
+        blob = subprocess.run(["zstd", "-q", "-c", tar_path], check=True, capture_output=True).stdout
+        media += "+zstd"
+    manifest = manifest_of(layout, tag)
+    config = json.load(open(blob_path(layout, manifest["config"]["digest"])))
+    config["rootfs"]["diff_ids"].append("sha256:" + hashlib.sha256(raw).hexdigest())
+    cdata = json.dumps(config).encode()
+    manifest["config"] = dict(manifest["config"], digest=write_blob(layout, cdata), size=len(cdata))
+    manifest["layers"].append({"mediaType": media, "digest": write_blob(layout, blob), "size": len(blob)})
+    mdata = json.dumps(manifest).encode()
+    index = json.load(open(os.path.join(layout, "index.json")))
+    index["manifests"].append({"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                               "digest": write_blob(layout, mdata), "size": len(mdata),
+                               "annotations": {"org.opencontainers.image.ref.name": new_tag}})
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)

@@ -9,6 +9,8 @@
 // removed at exit: tree/ and render/ are emptied after every input, and a
 // canary dir outside/ beside them must stay empty (an entry that escaped
 // through a symlink or ".." would land there or elsewhere beside tree/).
+// The input is also unpacked as an OCI layer (whiteouts kept for overlayfs,
+// and applied when flattening) under the same canary.
 // Checks: an accepted image has a manifest and only manifest and rootfs/ in
 // its tree, renders without error, and every extracted tree can be removed
 // again with remove_tree_at (as pod image rm/gc do); no input makes the
@@ -142,6 +144,33 @@ void render(int blob_fd, int dirfd, const nlohmann::json& manifest) {
   }
 }
 
+// The same bytes as an OCI layer: unpacked for overlayfs (whiteouts kept) and applied twice over
+// itself when flattening (whiteouts applied). Whatever is refused, nothing may land outside tree/.
+void as_layer(int s, int in_fd) {
+  for (auto w : {img::ExtractOptions::Whiteouts::Overlay, img::ExtractOptions::Whiteouts::Apply}) {
+    {
+      pod::UniqueFd t = fresh_dir(s, "tree");
+      img::ExtractOptions o;
+      o.layer = true;
+      o.overwrite = true;
+      o.need_manifest = false;
+      o.write_manifest = false;
+      o.whiteouts = w;
+      o.rootfs_only = w == img::ExtractOptions::Whiteouts::Apply;
+      for (int layer = 0; layer < (o.rootfs_only ? 2 : 1); ++layer) {
+        ::lseek(in_fd, 0, SEEK_SET);
+        try {
+          auto r = img::import_aci(in_fd, -1, t.get(), o, nullptr, pod::HashAlg::Sha256);
+          FUZZ_CHECK(r.id.size() == 7 + 64 && r.id.rfind("sha256:", 0) == 0, "diffID " + r.id);
+        } catch (const pod::Error&) {
+          break;
+        }
+      }
+    }
+    wipe(s, "tree");
+  }
+}
+
 void one(const uint8_t* data, size_t size) {
   const int s = scratch().fd.get();
   pod::UniqueFd in = memfd_with(data, size);
@@ -169,6 +198,7 @@ void one(const uint8_t* data, size_t size) {
   }
   wipe(s, "tree");
   wipe(s, "render");
+  as_layer(s, in.get());
   const auto left = names_in(s, ".");
   FUZZ_CHECK(left == std::set<std::string>{"outside"}, "something was written beside tree/ in " + scratch().path);
   FUZZ_CHECK(names_in(s, "outside").empty(), "something was written into " + scratch().path + "/outside");
