@@ -18,6 +18,7 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
                "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "
                "all, none");
   c.add_option("--platform", s.fetch.platform, "OS/ARCH[/VARIANT] to pick from an image index (default linux/amd64)");
+  add_image_limit_flags(c, f.limits);
   c.add_option("--stage1-path", s.stage1.path, "Stage1 image file");
   c.add_option("--stage1-name", s.stage1.name, "Stage1 image name in the store");
   c.add_option("--stage1-hash", s.stage1.hash, "Stage1 image ID in the store");
@@ -39,7 +40,7 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f) {
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
   }
-  s.fetch = parse_insecure_options(f.insecure, std::move(s.fetch));
+  s.fetch = apply_image_limits(f.limits, parse_insecure_options(f.insecure, std::move(s.fetch)));
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "context.hpp"
 #include "run/podspec.hpp"
 
 namespace pod::cli {
@@ -12,6 +13,7 @@ namespace pod::cli {
 struct PodFlagStrings {
   std::vector<std::string> volumes, hosts, stage1_opts;
   std::string insecure;
+  ImageLimitFlags limits;
 };
 
 // Pod-level flags shared by prepare and run, bound to `spec` and `strings`.

@@ -1,7 +1,9 @@
 #include <iostream>
 
+#include "config/config.hpp"
 #include "context.hpp"
 #include "images/index.hpp"
+#include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
@@ -14,13 +16,14 @@ struct FetchFlags {
   bool allow_devices = false;
   bool full = false;
   bool quiet = false;
+  ImageLimitFlags limits;
 };
 
 void run_fetch(Context& ctx, const FetchFlags& f) {
   if (f.images.empty())
     throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, "
                       "docker-archive: or name[:version]");
-  FetchOptions o = parse_insecure_options(f.insecure, {});
+  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}));
   o.platform = f.platform;
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
@@ -49,6 +52,32 @@ FetchOptions parse_insecure_options(const std::string& list, FetchOptions o) {
   return o;
 }
 
+void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f) {
+  c.add_option("--max-image-size", f.max_size,
+               "Refuse images larger than SIZE uncompressed (bytes, or k/M/G/T = 1000^n, Ki/Mi/Gi/Ti = 1024^n; "
+               "default: images.maxUncompressedSize in the configuration, else no limit)");
+  c.add_option("--max-image-entries", f.max_entries,
+               "Refuse images with more than N archive entries (default: images.maxEntries in the configuration, "
+               "else 2000000)");
+}
+
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o) {
+  const config::Config cfg = config::load();
+  o.max_uncompressed = cfg.images.max_uncompressed;
+  o.max_entries = cfg.images.max_entries;
+  if (!f.max_size.empty()) {
+    auto v = stage1::parse_size(f.max_size);
+    if (!v) throw usage_error("--max-image-size \"" + f.max_size + "\" is not a size (bytes, or with k, M, G, T, Ki, Mi, Gi, Ti)");
+    o.max_uncompressed = *v;
+  }
+  if (!f.max_entries.empty()) {
+    auto v = stage1::parse_integer(f.max_entries);
+    if (!v || *v < 0) throw usage_error("--max-image-entries \"" + f.max_entries + "\" is not a non-negative integer");
+    o.max_entries = static_cast<uint64_t>(*v);
+  }
+  return o;
+}
+
 void register_fetch(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<FetchFlags>();
   auto* c = app.add_subcommand("fetch",
@@ -63,6 +92,7 @@ void register_fetch(CLI::App& app, Context& ctx) {
   c->add_flag("--allow-devices", f->allow_devices, "Accept device nodes in the image");
   c->add_flag("--full", f->full, "Print the full image ID");
   c->add_flag("-q,--quiet", f->quiet, "No progress output");
+  add_image_limit_flags(*c, f->limits);
   c->callback([&ctx, f] { run_fetch(ctx, *f); });
 }
 

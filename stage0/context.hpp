@@ -45,6 +45,16 @@ void register_trust(CLI::App&, Context&);
 // --insecure-options=LIST on top of o (pod fetch, run and prepare).
 FetchOptions parse_insecure_options(const std::string& list, FetchOptions o);
 
+// --max-image-size=SIZE and --max-image-entries=N (pod fetch, run and
+// prepare), parsed after CLI11 is done; they override the configuration
+// file's images.* (src/config/config.hpp).
+struct ImageLimitFlags {
+  std::string max_size, max_entries;
+};
+void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f);
+// The limits on top of o: the flags where given, else the configuration's.
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o);
+
 // The UUID argument or --uuid-file's content (exactly one of them).
 std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);
 // UUID arguments plus --uuid-file's, at least one.

@@ -59,6 +59,10 @@ struct FetchOptions {
   bool allow_devices = false;   // accept device nodes in the image
   bool quiet = true;            // no progress line
   std::string platform;         // OS/ARCH[/VARIANT] picked from an image index; empty = linux/amd64
+  // Limits on what a fetch accepts (--max-image-size, --max-image-entries,
+  // images.* in pod.json; Documentation/configuration.md).
+  uint64_t max_uncompressed = 0;  // bytes of the uncompressed image; 0 = no limit
+  uint64_t max_entries = 0;       // entries in the image archive; 0 = the built-in ceiling (2,000,000)
 };
 
 struct PodSpec {

@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <set>
 #include <vector>
@@ -33,6 +34,16 @@ ArchivePtr open_tar_fd(int fd) {
   archive_read_support_format_tar(a.get());
   if (archive_read_open_fd(a.get(), fd, 1 << 20) != ARCHIVE_OK) throw_archive(a.get(), "cannot read image blob");
   return a;
+}
+
+void throw_size_limit(uint64_t limit) {
+  throw Error("image is over the uncompressed size limit of " + std::to_string(limit) +
+              " bytes (--max-image-size, images.maxUncompressedSize in the configuration); refusing it", EFBIG);
+}
+
+void throw_entries_limit(uint64_t limit) {
+  throw Error("image archive has more than " + std::to_string(limit) +
+              " entries, the limit (--max-image-entries, images.maxEntries in the configuration); refusing it", EFBIG);
 }
 
 namespace {
@@ -94,12 +105,13 @@ class Extractor {
         if (res_.entries == 0) throw_archive(a_, "unknown image type (not a tar archive, or compressed with an unsupported method)");
         throw_archive(a_, "corrupt or truncated image archive");
       }
-      if (++res_.entries > o_.max_entries)
-        throw Error("image archive has more than " + std::to_string(o_.max_entries) + " entries; refusing it");
+      if (++res_.entries > o_.max_entries) throw_entries_limit(o_.max_entries);
       entry(e);
     }
     if (o_.need_manifest && res_.manifest.is_null())
       throw Error("invalid image: the archive has no manifest file");
+    if (o_.need_manifest && !seen_rootfs_)
+      throw Error("invalid image: the archive has a manifest but no rootfs/ directory; an ACI must have one");
     if (o_.write) apply_dir_meta();
     return std::move(res_);
   }
@@ -134,6 +146,7 @@ class Extractor {
       throw Error("invalid image: entry \"" + raw + "\" is outside manifest and rootfs/");
     if (!seen_.insert(full).second && !o_.layer) throw Error("invalid image: duplicate entry \"" + raw + "\"");
     if (o_.layer) written_.insert(full);
+    seen_rootfs_ = true;
     const std::string rel = join(comps, 1, comps.size());  // rootfs-relative
     if (comps.size() == 1) {
       if (type != AE_IFDIR) throw Error("invalid image: rootfs is not a directory");
@@ -157,6 +170,10 @@ class Extractor {
         throw Error("image entry \"" + raw + "\" is a device node; device nodes are refused unless --allow-devices is given");
     }
     if (tc == 'h') check_hardlink(e, raw);
+    if (tc == 'f') {
+      declared_bytes_ += static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0));
+      if (o_.max_bytes && o_.max_bytes_used + declared_bytes_ > o_.max_bytes) throw_size_limit(o_.max_bytes);  // before writing a byte of it
+    }
     if (tc == 'f' && !o_.write) res_.bytes += static_cast<uint64_t>(archive_entry_size(e));
     if (!o_.write) {
       if (tc == 'f') regular_.insert(full);
@@ -441,7 +458,9 @@ class Extractor {
         ssize_t n = ::pwrite(fd, p, size, off);
         if (n < 0) {
           if (errno == EINTR) continue;
-          if (errno == ENOSPC) throw Error("disk full while extracting " + raw + "; free some space (pod image gc) and retry", ENOSPC);
+          if (errno == ENOSPC)
+            throw Error("no space left on device (ENOSPC) while extracting " + raw +
+                            "; free some space (pod image gc) and retry", ENOSPC);
           throw_sys("cannot write " + raw);
         }
         p += n;
@@ -471,6 +490,8 @@ class Extractor {
   std::string cached_parent_;
   UniqueFd cached_fd_;
   uint64_t since_check_ = 0;
+  uint64_t declared_bytes_ = 0;
+  bool seen_rootfs_ = false;
 };
 
 }  // namespace

@@ -6,8 +6,9 @@
 //     duplicate entries, hardlinks to targets that are outside the image or
 //     not extracted yet, and device nodes (unless allowed) are refused;
 //   - modes (setuid included), numeric owners, xattrs and mtimes are kept;
-//   - the manifest is size-limited and validated, the entry count limited,
-//     and free space is checked while writing;
+//   - the manifest is size-limited and validated, an archive with a manifest
+//     must have rootfs/ (appc), the entry count and the uncompressed size
+//     are limited, and free space is checked while writing;
 //   - overlayfs xattrs (trusted.overlay.*) in entries are refused: only pod
 //     writes them, for the whiteouts of OCI layers (ExtractOptions::layer).
 #pragma once
@@ -21,6 +22,9 @@ struct archive;
 
 namespace pod::images {
 
+// Built-in ceiling on entries when no limit is configured (hostile archives).
+inline constexpr uint64_t kDefaultMaxEntries = 2'000'000;
+
 struct ExtractOptions {
   bool allow_devices = false;   // char/block devices (--allow-devices)
   bool overwrite = false;       // render: later layers replace existing paths (never following symlinks)
@@ -31,7 +35,11 @@ struct ExtractOptions {
   std::function<bool(const std::string&)> keep;
   // Called with each entry's path, type char (f d l h c b p) and mode, before writing.
   std::function<void(const std::string&, char, unsigned)> observe;
-  uint64_t max_entries = 2'000'000;
+  uint64_t max_entries = kDefaultMaxEntries;  // --max-image-entries, images.maxEntries
+  // Sum of the regular files' sizes (import_aci: also the whole decompressed
+  // tar); 0 = no limit. --max-image-size, images.maxUncompressedSize.
+  uint64_t max_bytes = 0;
+  uint64_t max_bytes_used = 0;  // of max_bytes, by the image's layers below this one (OCI)
   // An OCI/docker layer rather than an ACI: entries are rootfs-relative, there is no manifest, a later
   // entry for the same path replaces an earlier one, and whiteouts (.wh.NAME, .wh..wh..opq) are handled
   // as `whiteouts` says. Set overwrite too.
@@ -63,6 +71,10 @@ struct ArchiveDeleter {
 };
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
 ArchivePtr open_tar_fd(int fd);
+
+// The errors of the two limits, naming the flag and configuration key that set them.
+[[noreturn]] void throw_size_limit(uint64_t limit);
+[[noreturn]] void throw_entries_limit(uint64_t limit);
 
 // Throw an Error "<what>: <libarchive's message>".
 [[noreturn]] void throw_archive(struct archive* a, const std::string& what);

@@ -11,6 +11,7 @@
 
 #include "appc/image_manifest.hpp"
 #include "appc/names.hpp"
+#include "images/blob.hpp"
 #include "images/internal.hpp"
 #include "images/store.hpp"
 #include "net/http.hpp"

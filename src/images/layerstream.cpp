@@ -86,7 +86,7 @@ class Unpacker {
 }  // namespace
 
 uint64_t ImageStore::download_and_unpack(OciSource& src, const OciLayer& l, int stage_fd, bool unpack,
-                                         const FetchOptions& o) {
+                                         const FetchOptions& o, const LayerLimits& lim) {
   int fd = ::openat(stage_fd, "blob", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (fd < 0) throw_sys("cannot create a layer blob");
   UniqueFd blob(fd);
@@ -101,8 +101,8 @@ uint64_t ImageStore::download_and_unpack(OciSource& src, const OciLayer& l, int 
   bool restarted = false;
   uint64_t sent = 0;
   {
-    Unpacker unpacker(std::move(rd), std::move(wr), [this, &l, stage_fd, &o](int in) {
-      return unpack_layer(l, in, stage_fd, o.allow_devices);
+    Unpacker unpacker(std::move(rd), std::move(wr), [this, &l, stage_fd, &o, &lim](int in) {
+      return unpack_layer(l, in, stage_fd, o.allow_devices, lim);
     });
     src.blob_to_fd(l.digest, fd, l.size, [&](uint64_t n) {
       bar.update(n);
@@ -125,7 +125,7 @@ uint64_t ImageStore::download_and_unpack(OciSource& src, const OciLayer& l, int 
   // Start over from the complete blob.
   if (exists_at(stage_fd, "tree")) remove_tree_at(stage_fd, "tree");
   UniqueFd again = open_beneath(stage_fd, "blob", O_RDONLY);
-  return unpack_layer(l, again.get(), stage_fd, o.allow_devices);
+  return unpack_layer(l, again.get(), stage_fd, o.allow_devices, lim);
 }
 
 }  // namespace pod::images

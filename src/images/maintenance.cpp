@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "images/blob.hpp"
 #include "images/extract.hpp"
 #include "images/import.hpp"
 #include "images/oci.hpp"
@@ -156,9 +157,20 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
       reason = "its blob is missing";
     } else {
       UniqueFd f(fd);
-      const bool oci = id.rfind("sha256-", 0) == 0;  // the blob is its config
-      std::string got = oci ? "sha256-" + sha256_fd_hex(fd, "config " + id) : "sha512-" + sha512_fd_hex(fd, "blob " + id);
-      if (got != id) reason = "its blob hashes to " + short_id(got);
+      const bool oci = id.rfind("sha256-", 0) == 0;  // the blob is its config, stored as is
+      try {  // an ACI's ID is the hash of the uncompressed tar, whatever the blob's compression
+        std::string got;
+        if (oci) {
+          got = "sha256-" + sha256_fd_hex(fd, "config " + id);
+        } else {
+          Sha512 h;
+          read_decompressed(fd, [&](const void* p, size_t n) { h.update(p, n); }, "blob " + id);
+          got = "sha512-" + h.hex_digest();
+        }
+        if (got != id) reason = "its blob hashes to " + short_id(got);
+      } catch (const Error& e) {
+        reason = e.what();
+      }
     }
     if (auto r = read_record(index_.get(), id); reason.empty() && r)
       for (const auto& b : verify_layers(*r)) reason += (reason.empty() ? "" : "; ") + b;
@@ -224,14 +236,8 @@ void ImageStore::export_image(const std::string& id, const std::string& out, boo
   if (fd < 0) throw_sys("cannot create " + out);
   UniqueFd f(fd);
   try {
-    struct stat bs = stat_fd(blob.get());
-    off_t left = bs.st_size;
-    while (left > 0) {
-      ssize_t n = ::copy_file_range(blob.get(), nullptr, fd, nullptr, static_cast<size_t>(left), 0);
-      if (n < 0) throw_sys("cannot write " + out);
-      if (n == 0) throw Error("blob " + id + " is shorter than expected; run `pod image verify`");
-      left -= n;
-    }
+    // The blob is stored as fetched; the export is the uncompressed ACI, which hashes to id.
+    read_decompressed(blob.get(), [&](const void* p, size_t n) { write_all(fd, p, n, out); }, "blob " + id);
     fsync_fd(fd, out);
     if (::renameat(dfd.get(), tmp.c_str(), dfd.get(), leaf.c_str()) < 0) throw_sys("cannot rename into " + out);
   } catch (...) {
@@ -260,7 +266,7 @@ std::vector<ImageStore::SpecialFile> ImageStore::setuid_files(const std::string&
     }
   } else {
     UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
-    ArchivePtr a = open_tar_fd(blob.get());
+    ArchivePtr a = open_blob_tar(blob.get());
     extract_aci(a.get(), -1, eo);
   }
   std::vector<SpecialFile> out;

@@ -26,6 +26,7 @@
 #include "images/index.hpp"
 #include "images/internal.hpp"
 #include "images/ocisource.hpp"
+#include "images/space.hpp"
 #include "images/store.hpp"
 #include "util/crashpoint.hpp"
 #include "util/digest.hpp"
@@ -163,7 +164,14 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   for (size_t i = 0; i < man.layers.size(); ++i) {
     const auto& d = man.layers[i];
     layers.push_back({d.digest, cfg.diff_ids[i], d.media_type, d.size});
-    bytes += store_layer(src, layers.back(), o);
+    bytes += store_layer(src, layers.back(), o, bytes);
+    if (o.max_uncompressed && bytes > o.max_uncompressed) {  // a layer already unpacked for another image
+      try {
+        throw_size_limit(o.max_uncompressed);
+      } catch (const Error& e) {
+        throw e.with_context(src.describe());
+      }
+    }
     rootfs_top_first.insert(rootfs_top_first.begin(), path_ + "/trees/" + layer_tree_name(d.digest) + "/rootfs");
   }
   const auto [user, group] = oci::split_user(cfg.user);
@@ -195,35 +203,45 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
   return id;
 }
 
-uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o) {
+uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o, uint64_t bytes_below) {
   const std::string key = oci::digest_key(l.digest), tree = layer_tree_name(l.digest);
-  if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices).second;
+  const LayerLimits lim{o.max_uncompressed, bytes_below, o.max_entries};
+  if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices, lim).second;
   FileLock ll = FileLock::acquire(locks_.get(), "layer-" + key, LockMode::Exclusive);
-  if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices).second;
+  if (exists_at(layers_.get(), key)) return layer_tree(l, o.allow_devices, lim).second;
+  try {  // the blob as given, plus its tree, at least as large
+    check_free_space(tmp_.get(), 2 * l.size, path_);
+  } catch (const Error& e) {
+    throw e.with_context("cannot fetch layer " + l.digest);
+  }
   Staging stage(tmp_.get(), locks_.get());
   FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
   const bool fresh_tree = !sealed(trees_.get(), tree);
   if (fresh_tree && exists_at(trees_.get(), tree)) remove_tree_dir(tree);
   // The layer is unpacked while it downloads (streamed.cpp); its tree's seal (one syncfs, after the
   // last byte) makes blob and tree durable before either is renamed in.
-  uint64_t bytes = download_and_unpack(src, l, stage.fd(), fresh_tree, o);
+  uint64_t bytes = download_and_unpack(src, l, stage.fd(), fresh_tree, o, lim);
   crashpoint("oci-layer-downloaded");
   if (!fresh_tree && ::syncfs(stage.fd()) < 0) throw_sys("cannot sync the layer blob");
   if (::renameat(stage.fd(), "blob", layers_.get(), key.c_str()) < 0) throw_sys("cannot store layer " + l.digest);
   fsync_fd(layers_.get(), "layer directory");
   crashpoint("oci-layer-blob");
-  if (!fresh_tree) return layer_tree(l, o.allow_devices).second;
+  if (!fresh_tree) return layer_tree(l, o.allow_devices, lim).second;
   if (::renameat(stage.fd(), "tree", trees_.get(), tree.c_str()) < 0) throw_sys("cannot store tree " + tree);
   fsync_fd(trees_.get(), "tree directory");
   return bytes;
 }
 
-uint64_t ImageStore::unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices) const {
+uint64_t ImageStore::unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices,
+                                  const LayerLimits& lim) const {
   UniqueFd tfd = mkdirs_at(parent_fd, "tree", 0755);
   ImportResult res;
+  ExtractOptions eo = layer_options(allow_devices, ExtractOptions::Whiteouts::Overlay);
+  eo.max_bytes = lim.max_bytes;
+  eo.max_bytes_used = lim.bytes_below;
+  if (lim.max_entries) eo.max_entries = lim.max_entries;
   try {
-    res = import_aci(blob_fd, -1, tfd.get(), layer_options(allow_devices, ExtractOptions::Whiteouts::Overlay), nullptr,
-                     HashAlg::Sha256);
+    res = import_aci(blob_fd, -1, tfd.get(), eo, nullptr, HashAlg::Sha256);
   } catch (const Error& e) {
     throw e.with_context("layer " + l.digest);
   }
@@ -236,7 +254,8 @@ uint64_t ImageStore::unpack_layer(const OciLayer& l, int blob_fd, int parent_fd,
   return res.extract.bytes;
 }
 
-std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool allow_devices) {
+std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool allow_devices,
+                                                        const LayerLimits& lim) {
   const std::string tree = layer_tree_name(l.digest);
   auto size_of = [&] {
     UniqueFd t = open_dir_at(trees_.get(), tree);
@@ -254,7 +273,7 @@ std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool 
     throw Error("layer " + l.digest + " is missing from the store; fetch the image again", ENOENT, ErrorKind::NotFound);
   }
   Staging stage(tmp_.get(), locks_.get());
-  const uint64_t bytes = unpack_layer(l, blob.get(), stage.fd(), allow_devices);
+  const uint64_t bytes = unpack_layer(l, blob.get(), stage.fd(), allow_devices, lim);
   if (::renameat(stage.fd(), "tree", trees_.get(), tree.c_str()) < 0) throw_sys("cannot store tree " + tree);
   fsync_fd(trees_.get(), "tree directory");
   return {path_ + "/trees/" + tree, bytes};

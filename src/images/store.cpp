@@ -13,6 +13,7 @@
 #include "images/import.hpp"
 #include "images/index.hpp"
 #include "images/internal.hpp"
+#include "images/space.hpp"
 #include "util/crashpoint.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
@@ -262,12 +263,26 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   std::string real = rp ? rp : path;
   std::free(rp);
   const std::string key = sha512_hex("file:" + real).substr(0, 32);
-  FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
+  FileLock src_lock;
+  bool read_only = false;  // nothing can change the source record then: it is read without the lock
+  try {
+    src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
+  } catch (const Error& e) {
+    if (e.errnum() != EROFS) throw;
+    read_only = true;
+  }
   const json ident = file_identity(st);
   if (auto id = cached_source(sources_.get(), index_.get(), blobs_.get(), key, ident,
                               [&](const json& c) { return source_record_serves(c, o); }))
     return *id;
 
+  // The blob is the file as given; the tree is at least as large as it.
+  try {
+    if (read_only) throw_read_only_store(path_);
+    check_free_space(tmp_.get(), 2 * static_cast<uint64_t>(st.st_size), path_);
+  } catch (const Error& e) {
+    throw e.with_context("cannot import " + path);
+  }
   Staging stage(tmp_.get(), locks_.get());
   int blob = ::openat(stage.fd(), "blob", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0444);
   if (blob < 0) throw_sys("cannot create the image blob");
@@ -275,9 +290,12 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
   UniqueFd treefd = mkdirs_at(stage.fd(), "tree", 0755);
   ExtractOptions eo;
   eo.allow_devices = o.allow_devices;
+  if (o.max_entries) eo.max_entries = o.max_entries;
+  eo.max_bytes = o.max_uncompressed;
   ImportResult res;
   try {
-    ProgressLine bar("fetching " + path, 0, ProgressLine::wanted(o.quiet));
+    // import_aci reports the bytes of the file read (the blob is the file as given).
+    ProgressLine bar("fetching " + path, static_cast<uint64_t>(st.st_size), ProgressLine::wanted(o.quiet));
     res = import_aci(in, blobfd.get(), treefd.get(), eo, [&](uint64_t n) { bar.update(n); });
   } catch (const Error& e) {
     throw e.with_context("cannot import " + path);

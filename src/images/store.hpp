@@ -2,7 +2,8 @@
 // cache of rendered trees. Layout under the data dir:
 //
 //   $DATA/images/
-//     blobs/<id>                 uncompressed ACI tar, <id> = sha512-<128 hex> of it (read-only once there)
+//     blobs/<id>                 the ACI as fetched (gzip/bzip2/xz/zstd or none; read-only once there),
+//                                <id> = sha512-<128 hex> of the *uncompressed* tar (images/blob.hpp)
 //     index/<id>.json            one record per image (name, labels, times, size, manifest) — the commit point
 //     sources/<key>.json         source cache: file identity (dev, ino, size, mtime) -> id, for O(1) refetch
 //     trees/<tree-id>/           rendered trees: rootfs/, manifest, layers, hash, rendered (marker, last)
@@ -35,6 +36,12 @@ struct Dependency;
 namespace pod::images {
 
 struct Layer;  // internal.hpp
+
+// The fetch's limits (0 = none) for an OCI layer unpacked now: its files count after bytes_below, what the
+// image's earlier layers unpacked.
+struct LayerLimits {
+  uint64_t max_bytes = 0, bytes_below = 0, max_entries = 0;
+};
 struct ImageRecord;  // index.hpp
 struct OciLayer;     // index.hpp
 class OciSource;     // ocisource.hpp
@@ -81,7 +88,7 @@ class ImageStore {
   void render_to(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite);
   // The image alone, no dependencies.
   void extract(const std::string& id, const std::string& dir, bool rootfs_only, bool overwrite);
-  // Write the stored ACI (uncompressed; hashes to id) to out.
+  // Write the stored ACI, decompressed (it hashes to id), to out.
   void export_image(const std::string& id, const std::string& out, bool overwrite) const;
   struct SpecialFile { std::string path; unsigned mode; };
   std::vector<SpecialFile> setuid_files(const std::string& id) const;
@@ -122,13 +129,18 @@ class ImageStore {
   std::string fetch_oci(const std::string& what, const FetchOptions& o);
   std::string fetch_registry(const std::string& what, const FetchOptions& o);  // docker:// (registrysource.cpp)
   std::string import_oci(OciSource& src, const FetchOptions& o, const std::string& source);
-  uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o);  // -> unpacked bytes
-  std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices);  // path, bytes
+  // -> unpacked bytes; bytes_below: what the image's earlier layers unpacked (for o.max_uncompressed)
+  uint64_t store_layer(OciSource& src, const OciLayer& l, const FetchOptions& o, uint64_t bytes_below);
+  // lim: the fetch's limits (0 = none) for a layer unpacked now.
+  std::pair<std::string, uint64_t> layer_tree(const OciLayer& l, bool allow_devices,
+                                              const LayerLimits& lim = {});  // -> path, bytes
   // Unpack layer l from blob_fd into <parent_fd>/tree and seal it (not synced): the unpacked bytes.
-  uint64_t unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices) const;
+  uint64_t unpack_layer(const OciLayer& l, int blob_fd, int parent_fd, bool allow_devices,
+                        const LayerLimits& lim = {}) const;
   // Download layer l into <stage_fd>/blob and, when unpack, unpack it into <stage_fd>/tree at the same
   // time (layerstream.cpp): the unpacked bytes.
-  uint64_t download_and_unpack(OciSource& src, const OciLayer& l, int stage_fd, bool unpack, const FetchOptions& o);
+  uint64_t download_and_unpack(OciSource& src, const OciLayer& l, int stage_fd, bool unpack, const FetchOptions& o,
+                               const LayerLimits& lim = {});
   std::string verify_layer_tree(const std::string& tree);  // "" when it matches its blob
   void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
   std::vector<std::string> image_layer_trees(const std::string& id) const;

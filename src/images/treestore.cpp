@@ -9,6 +9,7 @@
 #include <set>
 
 #include "appc/image_manifest.hpp"
+#include "images/blob.hpp"
 #include "images/extract.hpp"
 #include "images/index.hpp"
 #include "images/internal.hpp"
@@ -176,7 +177,7 @@ void ImageStore::apply_layers(const std::vector<Layer>& layers, int dirfd, bool 
         return std::all_of(sets.begin(), sets.end(), [&](const auto& s) { return s.count(rel) > 0; });
       };
     UniqueFd blob = open_beneath(blobs_.get(), layer.id, O_RDONLY);
-    ArchivePtr a = open_tar_fd(blob.get());
+    ArchivePtr a = open_blob_tar(blob.get());
     try {
       extract_aci(a.get(), dirfd, eo);
     } catch (const Error& e) {
@@ -243,7 +244,7 @@ void ImageStore::extract(const std::string& id, const std::string& dir, bool roo
   eo.rootfs_only = rootfs_only;
   eo.allow_devices = rec->has_devices;
   UniqueFd blob = open_beneath(blobs_.get(), id, O_RDONLY);
-  ArchivePtr a = open_tar_fd(blob.get());
+  ArchivePtr a = open_blob_tar(blob.get());
   extract_aci(a.get(), fd.get(), eo);
 }
 

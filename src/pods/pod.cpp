@@ -44,7 +44,13 @@ Pod Pod::create(const Store& store) {
     // Only we know the name yet, so this cannot block for long.
     lock_fd(p.fd(), LockMode::Exclusive, "pod " + uuid);
     p.locked_ = true;
-    p.write_time(poddir::kCreatedAt);
+    DiscardUnlessReleased discard(p);
+    try {
+      p.write_time(poddir::kCreatedAt);
+    } catch (const Error& e) {
+      throw e.with_context("cannot create pod " + uuid + " in " + store.path() + "/pods/embryo");
+    }
+    discard.release();
     return p;
   }
   throw Error("cannot allocate a unique pod UUID");

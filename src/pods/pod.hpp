@@ -58,6 +58,11 @@ class Pod {
   void to_exited_garbage();  // run (exited) -> exited-garbage
   void to_garbage();         // prepare (aborted/ours), prepared, exited-garbage -> garbage
   void unlock();
+  // The creator of a pod that failed before it was prepared (it is in
+  // embryo/ or prepare/, locked by us) removes it: into garbage/, then
+  // deleted. Best effort and never throws: what is left (after a failure
+  // here, or a kill -9 at any point) is what gc finishes, as before.
+  void discard() noexcept;
 
   // Clear FD_CLOEXEC on the lock fd so an exec'd stage1 inherits the lock.
   int hand_lock_to_child();
@@ -83,6 +88,23 @@ class Pod {
   bool locked_ = false;
   // Where locate() found the pod last; checked first (by inode) next time.
   mutable PodDir last_seen_;
+};
+
+// Discards (Pod::discard) the pod being created when it goes out of scope
+// unreleased: a failed `pod run`/`prepare` removes the pod it made instead of
+// leaving it to gc. release() once the pod is prepared.
+class DiscardUnlessReleased {
+ public:
+  explicit DiscardUnlessReleased(Pod& p) : pod_(&p) {}
+  ~DiscardUnlessReleased() {
+    if (pod_) pod_->discard();
+  }
+  DiscardUnlessReleased(const DiscardUnlessReleased&) = delete;
+  DiscardUnlessReleased& operator=(const DiscardUnlessReleased&) = delete;
+  void release() { pod_ = nullptr; }
+
+ private:
+  Pod* pod_;
 };
 
 }  // namespace pod

@@ -90,4 +90,19 @@ void Pod::to_garbage() {
   move(d, PodDir::Garbage, "to-garbage:after-rename", /*durable=*/d == PodDir::Prepared);
 }
 
+void Pod::discard() noexcept {
+  try {
+    auto d = locate();
+    if (locked_ && d && (*d == PodDir::Embryo || *d == PodDir::Prepare)) {
+      // Not durable: after a power loss it is an unlocked embryo or aborted
+      // prepare, which gc removes anyway.
+      move(*d, PodDir::Garbage, "discard:after-rename");
+      remove_tree_at(store_->dir_fd(PodDir::Garbage), uuid_);
+    }
+  } catch (const Error&) {
+    // Left for gc.
+  }
+  unlock();
+}
+
 }  // namespace pod

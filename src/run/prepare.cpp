@@ -156,9 +156,10 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   }
 
   Pod pod = Pod::create(store);
+  DiscardUnlessReleased discard(pod);  // a failure below removes the pod (ENOSPC: Documentation/images.md)
   if (!spec.uuid_file_save.empty()) save_uuid_file(spec.uuid_file_save, pod.uuid());
   pod.to_preparing();
-  try {
+  {
     const int pfd = pod.fd();
     if (rt.hostname.empty()) rt.hostname = "pod-" + pod.uuid().substr(0, 8);
     UniqueFd trees = mkdirs_at(pfd, poddir::kTreesDir, 0755);
@@ -198,10 +199,8 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     put(pfd, poddir::kRuntime, contract::serialize(rt));
     put(pfd, poddir::kManifest, contract::serialize(manifest), 0640);
     crashpoint("prepare:before-done");
-  } catch (...) {
-    pod.unlock();  // leave an aborted prepare for gc
-    throw;
   }
+  discard.release();
   return pod;
 }
 
