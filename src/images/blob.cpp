@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace pod::images {
 
@@ -48,22 +49,6 @@ uint64_t read_decompressed(int fd, const std::function<void(const void*, size_t)
     if (r < ARCHIVE_WARN) throw_archive(a.get(), "cannot decompress " + what + " (corrupt or truncated)");
     sink(buf, size);
     total += size;
-  }
-}
-
-void write_all(int fd, const void* data, size_t n, const std::string& what) {
-  auto* p = static_cast<const char*>(data);
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == ENOSPC)
-        throw Error("no space left on device (ENOSPC) while writing " + what +
-                    "; free some space (pod image gc) and retry", ENOSPC);
-      throw_sys("cannot write " + what);
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
   }
 }
 

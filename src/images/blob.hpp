@@ -27,9 +27,6 @@ ArchivePtr open_blob_tar(int fd);
 // returns how many there were. `what` names the blob in errors.
 uint64_t read_decompressed(int fd, const std::function<void(const void*, size_t)>& sink, const std::string& what);
 
-// write(2) all of it; ENOSPC gets an error of its own naming it and `what`.
-void write_all(int fd, const void* data, size_t n, const std::string& what);
-
 // libarchive (3.6) does not check a gzip stream's trailer (CRC-32 and length),
 // so a corrupt .aci.gz whose entries all inflate would be accepted. GzipCheck
 // inflates the same compressed bytes with zlib, which does. feed() takes the

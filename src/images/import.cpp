@@ -11,6 +11,7 @@
 #include "images/blob.hpp"
 #include "util/digest.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace pod::images {
 

@@ -363,7 +363,9 @@ void write_all(int fd, const void* data, size_t n, const std::string& what, int6
     ssize_t w = offset < 0 ? ::write(fd, p, n) : ::pwrite(fd, p, n, static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
-      if (errno == ENOSPC) throw Error("disk full while writing " + what + "; free some space (pod image gc) and retry", ENOSPC);
+      if (errno == ENOSPC)
+        throw Error("no space left on device (ENOSPC) while writing " + what + "; free some space (pod image gc) and retry",
+                    ENOSPC);
       throw_sys("cannot write " + what);
     }
     p += w;

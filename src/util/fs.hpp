@@ -84,8 +84,8 @@ void write_file_at(int dirfd, const std::string& name, const std::string& conten
 
 void fsync_fd(int fd, const std::string& what);
 
-// Write all n bytes (at offset, or at the file offset when offset < 0); ENOSPC says "disk full while
-// writing <what>; free some space (pod image gc) and retry".
+// Write all n bytes (at offset, or at the file offset when offset < 0); ENOSPC says "no space left on
+// device (ENOSPC) while writing <what>; free some space (pod image gc) and retry".
 void write_all(int fd, const void* data, size_t n, const std::string& what, int64_t offset = -1);
 // Read fd from its offset to its end in chunks of up to 1 MiB, handing each to f.
 void for_each_chunk(int fd, const std::string& what, const std::function<void(const char*, size_t)>& f);
