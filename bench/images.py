@@ -44,10 +44,12 @@ def derive(layout, base, tag, files):
 
 
 def timed(n, setup, cmd, env=None):
-    """Wall times of cmd, each after setup() (not timed)."""
+    """Wall times of cmd, each after setup() and a sync (not timed): no variant waits for the write-back of
+    what an earlier one wrote (pod's syncfs would, it covers the whole file system)."""
     out = []
     for _ in range(n):
         setup()
+        os.sync()
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True, env=env)
         out.append(time.perf_counter() - t0)
