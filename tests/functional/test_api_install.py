@@ -51,6 +51,11 @@ def test_install_lays_out_everything(installed):
     for u in ("pod@.service", "pod-gc.service", "pod-gc.timer"):
         one(d, f"usr/local/lib/systemd/system/{u}")
     one(d, "usr/local/share/doc/pod/Documentation/api.md")
+    for page in ("pod.1", "pod-run.1", "pod-image-list.1"):
+        one(d, f"usr/local/share/man/man1/{page}")
+    one(d, "usr/local/share/bash-completion/completions/pod")
+    one(d, "usr/local/share/zsh/vendor-completions/_pod")
+    one(d, "usr/local/share/fish/vendor_completions.d/pod.fish")
 
 
 def build_example(dest, tmp_path):
