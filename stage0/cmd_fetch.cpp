@@ -3,6 +3,7 @@
 #include "config/config.hpp"
 #include "context.hpp"
 #include "images/index.hpp"
+#include "pods/store.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
@@ -23,7 +24,7 @@ void run_fetch(Context& ctx, const FetchFlags& f) {
   if (f.images.empty())
     throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, "
                       "docker-archive: or name[:version]");
-  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}));
+  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}), ctx.dir_flag);
   o.platform = f.platform;
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
@@ -61,8 +62,8 @@ void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f) {
                "else 2000000)");
 }
 
-FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o) {
-  const config::Config cfg = config::load();
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& dir_flag) {
+  const config::Config cfg = config::load(resolve_data_dir(dir_flag));
   o.max_uncompressed = cfg.images.max_uncompressed;
   o.max_entries = cfg.images.max_entries;
   if (!f.max_size.empty()) {

@@ -38,6 +38,7 @@ void register_fetch(CLI::App&, Context&);
 void register_image(CLI::App&, Context&);
 void register_run(CLI::App&, Context&);
 void register_pod_ops(CLI::App&, Context&);
+void register_config(CLI::App&, Context&);
 void register_docs(CLI::App&, Context&);  // completion scripts, man pages (from the registered commands)
 void register_install_units(CLI::App&, Context&);
 void register_trust(CLI::App&, Context&);
@@ -54,7 +55,7 @@ struct ImageLimitFlags {
 };
 void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f);
 // The limits on top of o: the flags where given, else the configuration's.
-FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o);
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& dir_flag);
 
 // The UUID argument or --uuid-file's content (exactly one of them).
 std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);

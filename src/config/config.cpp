@@ -49,7 +49,7 @@ uint64_t count_value(const json& v, const std::string& where, const std::string&
 
 }  // namespace
 
-Config parse(const std::string& text, const std::string& where) {
+Config parse(const std::string& text, const std::string& where, Config c) {
   json j;
   try {
     j = json::parse(text);
@@ -58,31 +58,45 @@ Config parse(const std::string& text, const std::string& where) {
   }
   if (!j.is_object()) bad(where, "must be a JSON object");
   only_keys(j, {"images"}, where, "");
-  Config c;
   if (j.contains("images")) {
     const json& im = j["images"];
     if (!im.is_object()) bad(where, "images must be an object");
     only_keys(im, {"maxUncompressedSize", "maxEntries"}, where, "images.");
-    if (im.contains("maxUncompressedSize"))
+    if (im.contains("maxUncompressedSize")) {
       c.images.max_uncompressed = size_value(im["maxUncompressedSize"], where, "images.maxUncompressedSize");
-    if (im.contains("maxEntries")) c.images.max_entries = count_value(im["maxEntries"], where, "images.maxEntries");
+      c.sources["images.maxUncompressedSize"] = where;
+    }
+    if (im.contains("maxEntries")) {
+      c.images.max_entries = count_value(im["maxEntries"], where, "images.maxEntries");
+      c.sources["images.maxEntries"] = where;
+    }
   }
+  c.path = where;
+  c.files.push_back(where);
   return c;
 }
 
-Config load() {
-  const char* env = std::getenv("POD_CONFIG");
-  const std::string path = env && *env ? env : kDefaultPath;
+namespace {
+// One layer over c: the file's settings, or c unchanged when it does not exist (required: it must).
+Config layer(Config c, const std::string& path, bool required, const char* why) {
   std::optional<std::string> text;
   try {
     text = read_file(path, kMaxConfigSize);
   } catch (const Error& e) {
     if (e.errnum() != ENOENT) throw e.with_context("cannot read configuration " + path);
-    if (env && *env) throw Error("configuration " + path + " ($POD_CONFIG) does not exist", ENOENT, ErrorKind::Invalid);
-    return {};
+    if (required) throw Error("configuration " + path + " (" + why + ") does not exist", ENOENT, ErrorKind::Invalid);
+    return c;
   }
-  Config c = parse(*text, path);
-  c.path = path;
+  return parse(*text, path, std::move(c));
+}
+}  // namespace
+
+Config load(const std::string& data_dir) {
+  const char* vendor = std::getenv("POD_VENDOR_CONFIG");
+  const char* system = std::getenv("POD_CONFIG");
+  Config c = layer({}, vendor && *vendor ? vendor : kVendorPath, vendor && *vendor, "$POD_VENDOR_CONFIG");
+  c = layer(std::move(c), system && *system ? system : kDefaultPath, system && *system, "$POD_CONFIG");
+  if (!data_dir.empty()) c = layer(std::move(c), data_dir + "/pod.json", false, "");
   return c;
 }
 

@@ -1,14 +1,21 @@
-// The configuration file: /etc/pod/pod.json, or the file $POD_CONFIG names
-// (Documentation/configuration.md). Small and typed: one struct per section,
-// every key known; an unknown key is an error naming it, so that a typo is
-// never silently ignored. Command-line flags override what it says.
+// The configuration: layered files (Documentation/configuration.md), each
+// later one overriding the earlier ones key by key:
+//   vendor  /usr/lib/pod/pod.json   ($POD_VENDOR_CONFIG instead, for tests and packagers)
+//   system  /etc/pod/pod.json       ($POD_CONFIG instead, which must then exist)
+//   local   <data dir>/pod.json
+// Small and typed: one struct per section, every key known; an unknown key is
+// an error naming the file and the key, so that a typo is never silently
+// ignored. Command-line flags override what it says.
 #pragma once
 #include <cstdint>
+#include <map>
 #include <string>
+#include <vector>
 
 namespace pod::config {
 
 inline constexpr const char* kDefaultPath = "/etc/pod/pod.json";
+inline constexpr const char* kVendorPath = "/usr/lib/pod/pod.json";
 
 struct Images {
   // "maxUncompressedSize": bytes, or "2G", "512Mi" (the stage1 option sizes:
@@ -19,14 +26,17 @@ struct Images {
 
 struct Config {
   Images images;
-  std::string path;  // the file it came from; empty = built-in defaults (no file)
+  std::string path;  // the last file read; empty = built-in defaults (no file)
+  // "images.maxEntries" -> the file that set it (keys no file sets are absent: built-in default).
+  std::map<std::string, std::string> sources;
+  std::vector<std::string> files;  // every file read, in order
 };
 
-// Parses a configuration document; `where` names it in errors.
-Config parse(const std::string& text, const std::string& where);
+// Parses a configuration document over `base`; `where` names it in errors and sources.
+Config parse(const std::string& text, const std::string& where, Config base = {});
 
-// $POD_CONFIG (which must exist) when set, else kDefaultPath when it exists,
-// else the built-in defaults. Throws Error(ErrorKind::Invalid) on a bad file.
-Config load();
+// The layers above, those that exist; data_dir "" leaves the local layer out.
+// Throws Error(ErrorKind::Invalid) on a bad file.
+Config load(const std::string& data_dir = "");
 
 }  // namespace pod::config
