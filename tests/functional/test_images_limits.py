@@ -56,14 +56,18 @@ ENTRIES_ERROR = ("image archive has more than {n} entries, the limit (--max-imag
                  "configuration); refusing it")
 
 
-def test_size_limit_flag(pod, tmp_path):
-    aci = simple_aci(str(tmp_path / "big.aci.gz"), files={"zeros": bytes(3 << 20)}, mode="w:gz")
-    r = pod.run("fetch", "--insecure-options=image", "--max-image-size=2Mi", aci)
+@pytest.mark.parametrize("flag,files,mode,low,error,enough,bad", [
+    ("--max-image-size", {"zeros": bytes(3 << 20)}, "w:gz", "2Mi", SIZE_ERROR.format(n=2 << 20), "4Mi", "2X"),
+    ("--max-image-entries", {f"f{i}": b"x" for i in range(5)}, "w", "6", ENTRIES_ERROR.format(n=6), "7", "-1"),  # 7 entries
+])
+def test_limit_flags(pod, tmp_path, flag, files, mode, low, error, enough, bad):
+    aci = simple_aci(str(tmp_path / "img.aci"), files=files, mode=mode)
+    r = pod.run("fetch", "--insecure-options=image", f"{flag}={low}", aci)
     assert r.returncode == 1, r.stderr
-    assert r.stderr == f"pod: cannot import {aci}: {SIZE_ERROR.format(n=2 << 20)}\n"
+    assert r.stderr == f"pod: cannot import {aci}: {error}\n"
     assert store_is_empty(pod)
-    assert pod.run("fetch", "--insecure-options=image", "--max-image-size=4Mi", aci).returncode == 0
-    assert pod.run("fetch", "--insecure-options=image", "--max-image-size=2X", aci).returncode == 2
+    assert pod.run("fetch", "--insecure-options=image", f"{flag}={enough}", aci).returncode == 0
+    assert pod.run("fetch", "--insecure-options=image", f"{flag}={bad}", aci).returncode == 2
 
 
 def test_size_limit_counts_the_whole_stream_not_just_the_files(pod, tmp_path):
@@ -76,16 +80,6 @@ def test_size_limit_counts_the_whole_stream_not_just_the_files(pod, tmp_path):
     assert r.returncode == 1, r.stderr
     assert r.stderr == f"pod: cannot import {padded}: {SIZE_ERROR.format(n=1000000)}\n"
     assert store_is_empty(pod)
-
-
-def test_entries_limit_flag(pod, tmp_path):
-    aci = simple_aci(str(tmp_path / "many.aci"), files={f"f{i}": b"x" for i in range(5)})  # 7 entries
-    r = pod.run("fetch", "--insecure-options=image", "--max-image-entries=6", aci)
-    assert r.returncode == 1, r.stderr
-    assert r.stderr == f"pod: cannot import {aci}: {ENTRIES_ERROR.format(n=6)}\n"
-    assert store_is_empty(pod)
-    assert pod.run("fetch", "--insecure-options=image", "--max-image-entries=7", aci).returncode == 0
-    assert pod.run("fetch", "--insecure-options=image", "--max-image-entries=-1", aci).returncode == 2
 
 
 def test_limits_from_the_configuration_file_and_flags_override_them(pod, tmp_path):

@@ -1,5 +1,7 @@
 #include "helpers.hpp"
 
+#include "util/error.hpp"
+
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -79,6 +81,15 @@ void Latch::signal() {
 void Latch::wait() {
   char c;
   (void)!::read(fds_[0], &c, 1);
+}
+
+std::string error_message(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const pod::Error& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace podtest

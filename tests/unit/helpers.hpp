@@ -31,6 +31,9 @@ pod::Child spawn_child(const std::function<int()>& fn);
 // Wait for it; returns the raw wait status.
 int wait_child(pod::Child& child);
 
+// The message of the pod::Error f throws, "" when it throws none.
+std::string error_message(const std::function<void()>& f);
+
 // A new pod driven to `state`: Preparing, Prepared, Running (this process
 // holds the lock, as a stage1 would) or Exited.
 pod::Pod make_pod(const pod::Store& s, pod::PodState state);

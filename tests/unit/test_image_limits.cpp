@@ -16,15 +16,6 @@ using namespace pod;
 
 namespace {
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
-
 // One gzip member of `data` (zlib's gzip wrapper).
 std::string gzip(const std::string& data) {
   z_stream z{};
@@ -44,7 +35,7 @@ std::string gzip(const std::string& data) {
 std::string check_gzip(const std::string& s, size_t step) {
   images::GzipCheck c;
   for (size_t i = 0; i < s.size(); i += step) c.feed(s.data() + i, std::min(step, s.size() - i));
-  return error_of([&] { c.finish(); });
+  return podtest::error_message([&] { c.finish(); });
 }
 
 }  // namespace
@@ -56,16 +47,16 @@ TEST_CASE("configuration: typed images section, unknown keys and bad values are 
   CHECK(config::parse(R"({"images": {"maxUncompressedSize": "512Mi"}})", "t").images.max_uncompressed == 512ull << 20);
   CHECK(config::parse(R"({"images": {"maxUncompressedSize": 4096}})", "t").images.max_uncompressed == 4096);
   CHECK(config::parse("{}", "t").images.max_entries == 0);
-  CHECK(error_of([] { config::parse(R"({"images": {"maxSize": "1G"}})", "t.json"); }) ==
+  CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxSize": "1G"}})", "t.json"); }) ==
         "configuration t.json: unknown key \"images.maxSize\" (known: maxUncompressedSize, maxEntries)");
-  CHECK(error_of([] { config::parse(R"({"image": {}})", "t.json"); }) ==
+  CHECK(podtest::error_message([] { config::parse(R"({"image": {}})", "t.json"); }) ==
         "configuration t.json: unknown key \"image\" (known: images)");
-  CHECK(error_of([] { config::parse(R"({"images": {"maxUncompressedSize": "2 G"}})", "t.json"); }) ==
+  CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxUncompressedSize": "2 G"}})", "t.json"); }) ==
         "configuration t.json: images.maxUncompressedSize must be a size: bytes, or a string such as \"2G\" or "
         "\"512Mi\"");
-  CHECK(error_of([] { config::parse(R"({"images": {"maxEntries": -1}})", "t.json"); }) ==
+  CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxEntries": -1}})", "t.json"); }) ==
         "configuration t.json: images.maxEntries must be a non-negative integer");
-  CHECK(error_of([] { config::parse("[1]", "t.json"); }) == "configuration t.json: must be a JSON object");
+  CHECK(podtest::error_message([] { config::parse("[1]", "t.json"); }) == "configuration t.json: must be a JSON object");
 }
 
 TEST_CASE("configuration: $POD_CONFIG names the file, which must exist") {
@@ -77,7 +68,7 @@ TEST_CASE("configuration: $POD_CONFIG names the file, which must exist") {
   CHECK(c.images.max_entries == 7);
   CHECK(c.path == p);
   ::setenv("POD_CONFIG", (p + ".missing").c_str(), 1);
-  CHECK(error_of([] { config::load(); }) == "configuration " + p + ".missing ($POD_CONFIG) does not exist");
+  CHECK(podtest::error_message([] { config::load(); }) == "configuration " + p + ".missing ($POD_CONFIG) does not exist");
   ::unsetenv("POD_CONFIG");
 }
 

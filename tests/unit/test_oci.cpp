@@ -1,6 +1,8 @@
 // OCI/docker documents: strict parsing and the config -> appc manifest mapping.
 #include <doctest/doctest.h>
 
+#include "helpers.hpp"
+
 #include "images/oci.hpp"
 #include "util/digest.hpp"
 #include "util/progress.hpp"
@@ -12,15 +14,6 @@ using namespace pod::images;
 namespace {
 const std::string kD1 = "sha256:" + std::string(64, 'a');
 const std::string kD2 = "sha256:" + std::string(64, 'b');
-
-std::string message_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 std::string manifest_text(const std::string& layer_type) {
   return R"({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
@@ -44,15 +37,15 @@ TEST_CASE("image manifests") {
   CHECK(m.config.digest == kD1);
   REQUIRE(m.layers.size() == 1);
   CHECK(m.layers[0].size == 20);
-  CHECK(message_of([] { oci::parse_manifest(manifest_text("application/vnd.oci.image.layer.v1.tar+encrypted"), "m"); })
+  CHECK(podtest::error_message([] { oci::parse_manifest(manifest_text("application/vnd.oci.image.layer.v1.tar+encrypted"), "m"); })
             .find("is encrypted") != std::string::npos);
-  CHECK(message_of([] { oci::parse_manifest(manifest_text("text/plain"), "m"); })
+  CHECK(podtest::error_message([] { oci::parse_manifest(manifest_text("text/plain"), "m"); })
             .find("not a tar layer pod can unpack") != std::string::npos);
-  CHECK(message_of([] { oci::parse_manifest(R"({"schemaVersion": 1, "name": "x"})", "m"); })
+  CHECK(podtest::error_message([] { oci::parse_manifest(R"({"schemaVersion": 1, "name": "x"})", "m"); })
             .find("schema 1") != std::string::npos);
-  CHECK(message_of([] { oci::parse_manifest(R"({"schemaVersion": 2, "config": {"digest": "sha256:00", "size": 1}, "layers": []})", "m"); }) ==
+  CHECK(podtest::error_message([] { oci::parse_manifest(R"({"schemaVersion": 2, "config": {"digest": "sha256:00", "size": 1}, "layers": []})", "m"); }) ==
         "m.config.digest: \"sha256:00\" is not a sha256 digest (sha256:<64 lowercase hex>)");
-  CHECK(message_of([] { oci::parse_manifest("[1", "m"); }).rfind("m", 0) == 0);
+  CHECK(podtest::error_message([] { oci::parse_manifest("[1", "m"); }).rfind("m", 0) == 0);
 }
 
 TEST_CASE("indexes choose a platform") {
@@ -65,10 +58,10 @@ TEST_CASE("indexes choose a platform") {
   CHECK(oci::select_platform(ms, oci::parse_platform(""), "idx").digest == kD2);
   CHECK(oci::select_platform(ms, oci::parse_platform("linux/arm64"), "idx").digest == kD1);
   CHECK(oci::select_platform(ms, oci::parse_platform("linux/arm64/v8"), "idx").digest == kD1);
-  CHECK(message_of([&] { oci::select_platform(ms, oci::parse_platform("linux/s390x"), "idx"); }) ==
+  CHECK(podtest::error_message([&] { oci::select_platform(ms, oci::parse_platform("linux/s390x"), "idx"); }) ==
         "idx has no image for linux/s390x (it has: linux/arm64/v8, linux/amd64); choose one with --platform");
-  CHECK(message_of([] { oci::parse_platform("linux"); }).find("is not OS/ARCH") != std::string::npos);
-  CHECK(message_of([] { oci::parse_platform("linux//x"); }).find("is not OS/ARCH") != std::string::npos);
+  CHECK(podtest::error_message([] { oci::parse_platform("linux"); }).find("is not OS/ARCH") != std::string::npos);
+  CHECK(podtest::error_message([] { oci::parse_platform("linux//x"); }).find("is not OS/ARCH") != std::string::npos);
 }
 
 TEST_CASE("the config maps onto an appc app") {
@@ -111,7 +104,7 @@ TEST_CASE("the config maps onto an appc app") {
 
 TEST_CASE("bad configs name the field") {
   auto bad = [](const std::string& config) {
-    return message_of([&] {
+    return podtest::error_message([&] {
       auto c = oci::parse_config(R"({"config": )" + config + R"(, "rootfs": {"type": "layers", "diff_ids": []}})", "cfg");
       oci::appc_manifest(c, {"x", ""}, "0");
     });
@@ -120,9 +113,9 @@ TEST_CASE("bad configs name the field") {
   CHECK(bad(R"({"WorkingDir": "rel"})") == "image config WorkingDir \"rel\" is not an absolute path");
   CHECK(bad(R"({"Env": ["1A=x"]})") == "image config Env entry \"1A=x\" is not NAME=VALUE");
   CHECK(bad(R"({"Cmd": "not-a-list"})").find("cfg.config.Cmd") == 0);
-  CHECK(message_of([] { oci::parse_config(R"({"os": "windows", "rootfs": {"type": "layers", "diff_ids": []}})", "c"); }) ==
+  CHECK(podtest::error_message([] { oci::parse_config(R"({"os": "windows", "rootfs": {"type": "layers", "diff_ids": []}})", "c"); }) ==
         "c.os: \"windows\": pod runs linux images only");
-  CHECK(message_of([] { oci::parse_config(R"({"rootfs": {"type": "layers", "diff_ids": ["sha256:1"]}})", "c"); })
+  CHECK(podtest::error_message([] { oci::parse_config(R"({"rootfs": {"type": "layers", "diff_ids": ["sha256:1"]}})", "c"); })
             .find("is not a sha256 digest") != std::string::npos);
 }
 
