@@ -36,13 +36,13 @@ ArchivePtr open_tar_fd(int fd) {
   return a;
 }
 
-void throw_size_limit(uint64_t limit) {
-  throw Error("image is over the uncompressed size limit of " + std::to_string(limit) +
+Error size_limit_error(uint64_t limit) {
+  return Error("image is over the uncompressed size limit of " + std::to_string(limit) +
               " bytes (--max-image-size, images.maxUncompressedSize in the configuration); refusing it", EFBIG);
 }
 
-void throw_entries_limit(uint64_t limit) {
-  throw Error("image archive has more than " + std::to_string(limit) +
+Error entries_limit_error(uint64_t limit) {
+  return Error("image archive has more than " + std::to_string(limit) +
               " entries, the limit (--max-image-entries, images.maxEntries in the configuration); refusing it", EFBIG);
 }
 
@@ -105,7 +105,7 @@ class Extractor {
         if (res_.entries == 0) throw_archive(a_, "unknown image type (not a tar archive, or compressed with an unsupported method)");
         throw_archive(a_, "corrupt or truncated image archive");
       }
-      if (++res_.entries > o_.max_entries) throw_entries_limit(o_.max_entries);
+      if (++res_.entries > o_.max_entries) throw entries_limit_error(o_.max_entries);
       entry(e);
     }
     if (o_.need_manifest && res_.manifest.is_null())
@@ -172,7 +172,7 @@ class Extractor {
     if (tc == 'h') check_hardlink(e, raw);
     if (tc == 'f') {
       declared_bytes_ += static_cast<uint64_t>(std::max<la_int64_t>(archive_entry_size(e), 0));
-      if (o_.max_bytes && o_.max_bytes_used + declared_bytes_ > o_.max_bytes) throw_size_limit(o_.max_bytes);  // before writing a byte of it
+      if (o_.max_bytes && o_.max_bytes_used + declared_bytes_ > o_.max_bytes) throw size_limit_error(o_.max_bytes);  // before writing a byte of it
     }
     if (tc == 'f' && !o_.write) res_.bytes += static_cast<uint64_t>(archive_entry_size(e));
     if (!o_.write) {

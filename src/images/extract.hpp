@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <pod/error.hpp>
 #include <string>
 
 struct archive;
@@ -73,8 +74,8 @@ using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
 ArchivePtr open_tar_fd(int fd);
 
 // The errors of the two limits, naming the flag and configuration key that set them.
-[[noreturn]] void throw_size_limit(uint64_t limit);
-[[noreturn]] void throw_entries_limit(uint64_t limit);
+Error size_limit_error(uint64_t limit);
+Error entries_limit_error(uint64_t limit);
 
 // Throw an Error "<what>: <libarchive's message>".
 [[noreturn]] void throw_archive(struct archive* a, const std::string& what);

@@ -89,7 +89,7 @@ la_ssize_t pull(Feed& f, const void** buf) {
   }
   f.hash.update(*buf, size);
   f.total += size;
-  if (f.max_bytes && f.max_bytes_used + f.total > f.max_bytes) throw_size_limit(f.max_bytes);
+  if (f.max_bytes && f.max_bytes_used + f.total > f.max_bytes) throw size_limit_error(f.max_bytes);
   return static_cast<la_ssize_t>(size);
 }
 

@@ -44,6 +44,8 @@ class Staging {
 // whose dev, inode, size, mtime and ctime are unchanged is not read again.
 nlohmann::json file_identity(const struct stat& st);
 // The image ID sources/<key>.json recorded for a file of this identity, if its image is still stored.
+// The key of a local file's source record and lock: SHA-512 of "<kind>:<real path><suffix>", 32 hex digits.
+std::string source_key(const std::string& kind, const std::string& path, const std::string& suffix = "");
 // serves: whether the record answers this fetch (e.g. not an unchecked image for a checked fetch).
 std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
                                          const nlohmann::json& ident,

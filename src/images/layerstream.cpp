@@ -44,9 +44,9 @@ class Unpacker {
   Unpacker(const Unpacker&) = delete;
   Unpacker& operator=(const Unpacker&) = delete;
 
-  // Sends [from, to) of the blob file; false once the thread stopped reading (it failed).
-  bool send(int blob_fd, uint64_t from, uint64_t to) {
-    if (!write_) return false;
+  // Sends [from, to) of the blob file; nothing once the thread stopped reading (it failed).
+  void send(int blob_fd, uint64_t from, uint64_t to) {
+    if (!write_) return;
     std::vector<char> buf(1 << 16);
     while (from < to) {
       const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), to - from));
@@ -57,13 +57,12 @@ class Unpacker {
         if (w < 0 && errno == EINTR) continue;
         if (w < 0) {
           write_.reset();  // EPIPE: the thread gave up; its error is reported after the download
-          return false;
+          return;
         }
         off += w;
       }
       from += static_cast<uint64_t>(n);
     }
-    return true;
   }
   // The stream is complete: the thread finishes, its error (if any) is thrown.
   uint64_t finish() {

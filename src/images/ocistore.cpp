@@ -73,6 +73,17 @@ std::string primary_group(const std::vector<std::string>& rootfs_top_first, cons
   return "0";
 }
 
+// A layer's tree records its digests and size in `manifest` (unpack_layer); null when unreadable.
+json layer_meta(int tree_fd) {
+  json meta = json::parse(read_file_at(tree_fd, "manifest", 1 << 16), nullptr, false);
+  return meta.is_object() ? meta : json();
+}
+
+void check_diff_id(const OciLayer& l, const std::string& got) {
+  if (got != l.diff_id)
+    throw Error("layer " + l.digest + " unpacks to content " + got + ", but the image config says " + l.diff_id);
+}
+
 ExtractOptions layer_options(bool allow_devices, ExtractOptions::Whiteouts w) {
   ExtractOptions eo;
   eo.layer = true;
@@ -111,10 +122,7 @@ std::string ImageStore::fetch_oci(const std::string& what, const FetchOptions& o
   if (::stat(rest.c_str(), &st) != 0)
     throw Error(what + ": " + rest + " does not exist", ENOENT, ErrorKind::NotFound);
   if (!S_ISREG(st.st_mode)) throw Error(what + ": " + rest + " is not a regular file");
-  char* rp = ::realpath(rest.c_str(), nullptr);
-  const std::string real = rp ? rp : rest;
-  std::free(rp);
-  const std::string key = sha512_hex(kind + ":" + real + ":" + ref).substr(0, 32);
+  const std::string key = source_key(kind, rest, ":" + ref);
   // Lock order as gc's: locks/prepare (which import_oci needs) before the source's lock.
   FileLock prep = prepare_lock(false);
   FileLock src_lock = FileLock::acquire(locks_.get(), "src-" + key, LockMode::Exclusive);
@@ -165,13 +173,8 @@ std::string ImageStore::import_oci(OciSource& src, const FetchOptions& o, const 
     const auto& d = man.layers[i];
     layers.push_back({d.digest, cfg.diff_ids[i], d.media_type, d.size});
     bytes += store_layer(src, layers.back(), o, bytes);
-    if (o.max_uncompressed && bytes > o.max_uncompressed) {  // a layer already unpacked for another image
-      try {
-        throw_size_limit(o.max_uncompressed);
-      } catch (const Error& e) {
-        throw e.with_context(src.describe());
-      }
-    }
+    if (o.max_uncompressed && bytes > o.max_uncompressed)  // a layer already unpacked for another image
+      throw size_limit_error(o.max_uncompressed).with_context(src.describe());
     rootfs_top_first.insert(rootfs_top_first.begin(), path_ + "/trees/" + layer_tree_name(d.digest) + "/rootfs");
   }
   const auto [user, group] = oci::split_user(cfg.user);
@@ -218,7 +221,7 @@ uint64_t ImageStore::store_layer(OciSource& src, const OciLayer& l, const FetchO
   FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
   const bool fresh_tree = !sealed(trees_.get(), tree);
   if (fresh_tree && exists_at(trees_.get(), tree)) remove_tree_dir(tree);
-  // The layer is unpacked while it downloads (streamed.cpp); its tree's seal (one syncfs, after the
+  // The layer is unpacked while it downloads (layerstream.cpp); its tree's seal (one syncfs, after the
   // last byte) makes blob and tree durable before either is renamed in.
   uint64_t bytes = download_and_unpack(src, l, stage.fd(), fresh_tree, o, lim);
   crashpoint("oci-layer-downloaded");
@@ -245,8 +248,7 @@ uint64_t ImageStore::unpack_layer(const OciLayer& l, int blob_fd, int parent_fd,
   } catch (const Error& e) {
     throw e.with_context("layer " + l.digest);
   }
-  if (res.id != l.diff_id)
-    throw Error("layer " + l.digest + " unpacks to content " + res.id + ", but the image config says " + l.diff_id);
+  check_diff_id(l, res.id);
   json meta = {{"digest", l.digest}, {"diffID", l.diff_id}, {"mediaType", l.media_type}, {"bytes", res.extract.bytes},
                {"whiteouts", res.extract.whiteouts}};
   write_file_at(tfd.get(), "manifest", meta.dump(2) + "\n");
@@ -258,8 +260,7 @@ std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool 
                                                         const LayerLimits& lim) {
   const std::string tree = layer_tree_name(l.digest);
   auto size_of = [&] {
-    UniqueFd t = open_dir_at(trees_.get(), tree);
-    json meta = json::parse(read_file_at(t.get(), "manifest", 1 << 16), nullptr, false);
+    const json meta = layer_meta(open_dir_at(trees_.get(), tree).get());
     return std::make_pair(path_ + "/trees/" + tree, meta.is_object() ? meta.value("bytes", uint64_t{0}) : 0);
   };
   if (sealed(trees_.get(), tree)) return size_of();
@@ -281,7 +282,7 @@ std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool 
 
 std::string ImageStore::verify_layer_tree(const std::string& tree) {
   UniqueFd t = open_dir_at(trees_.get(), tree);
-  json meta = json::parse(read_file_at(t.get(), "manifest", 1 << 16), nullptr, false);
+  const json meta = layer_meta(t.get());
   if (!meta.is_object() || !meta.contains("digest") || !meta.contains("diffID")) return "its manifest is unreadable";
   OciLayer l{meta.value("digest", ""), meta.value("diffID", ""), meta.value("mediaType", ""), 0};
   if (!oci::valid_digest(l.digest)) return "its manifest names no layer";
@@ -324,8 +325,7 @@ void ImageStore::apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_o
     } catch (const Error& e) {
       throw e.with_context("cannot apply layer " + l.digest + " of image " + short_id(r.id));
     }
-    if (res.id != l.diff_id)
-      throw Error("layer " + l.digest + " unpacks to content " + res.id + ", but the image config says " + l.diff_id);
+    check_diff_id(l, res.id);
   }
 }
 

@@ -66,6 +66,13 @@ json file_identity(const struct stat& st) {
           {"ctime", st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec}};
 }
 
+std::string source_key(const std::string& kind, const std::string& path, const std::string& suffix) {
+  char* rp = ::realpath(path.c_str(), nullptr);
+  const std::string real = rp ? rp : path;
+  std::free(rp);
+  return sha512_hex(kind + ":" + real + suffix).substr(0, 32);
+}
+
 std::optional<std::string> cached_source(int sources_fd, int index_fd, int blobs_fd, const std::string& key,
                                          const json& ident, const std::function<bool(const json&)>& serves) {
   auto cached = try_read_file_at(sources_fd, key + ".json");
@@ -259,10 +266,7 @@ std::string ImageStore::import_file(const std::string& path, const std::string& 
 
   // Concurrent fetches of the same file serialise on its key; the source
   // record then answers the second one without re-reading the file.
-  char* rp = ::realpath(path.c_str(), nullptr);
-  std::string real = rp ? rp : path;
-  std::free(rp);
-  const std::string key = sha512_hex("file:" + real).substr(0, 32);
+  const std::string key = source_key("file", path);
   FileLock src_lock;
   bool read_only = false;  // nothing can change the source record then: it is read without the lock
   try {
