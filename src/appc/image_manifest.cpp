@@ -319,4 +319,12 @@ std::vector<std::string> manifest_path_whitelist(const json& m) {
   return out;
 }
 
+std::optional<std::string> manifest_annotation(const nlohmann::json& m, const char* name) {
+  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_array()) return std::nullopt;
+  for (const auto& a : m["annotations"])
+    if (a.is_object() && a.value("name", "") == name && a.contains("value") && a["value"].is_string())
+      return a["value"].get<std::string>();
+  return std::nullopt;
+}
+
 }  // namespace pod::appc

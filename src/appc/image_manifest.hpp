@@ -34,6 +34,9 @@ std::vector<Dependency> manifest_dependencies(const nlohmann::json& m);
 // Entries of pathWhitelist made relative to the rootfs ("/etc/passwd" -> "etc/passwd").
 std::vector<std::string> manifest_path_whitelist(const nlohmann::json& m);
 
+// The value of the annotation `name` (nullopt when absent); any JSON, validated or not.
+std::optional<std::string> manifest_annotation(const nlohmann::json& m, const char* name);
+
 // Supported os/arch label pairs (arch is only meaningful with os).
 bool valid_os_arch(const std::string& os, const std::string& arch);
 

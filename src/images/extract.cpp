@@ -28,14 +28,6 @@ void throw_archive(struct archive* a, const std::string& what) {
   throw Error(what + ": " + (m ? m : "unknown libarchive error"), err > 0 ? err : 0);
 }
 
-ArchivePtr open_tar_fd(int fd) {
-  ArchivePtr a(archive_read_new());
-  if (!a) throw Error("out of memory creating an archive reader");
-  archive_read_support_format_tar(a.get());
-  if (archive_read_open_fd(a.get(), fd, 1 << 20) != ARCHIVE_OK) throw_archive(a.get(), "cannot read image blob");
-  return a;
-}
-
 Error size_limit_error(uint64_t limit) {
   return Error("image is over the uncompressed size limit of " + std::to_string(limit) +
               " bytes (--max-image-size, images.maxUncompressedSize in the configuration); refusing it", EFBIG);

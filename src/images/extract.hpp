@@ -66,12 +66,11 @@ struct ExtractResult {
 // Throws pod::Error naming the entry on anything suspicious or on I/O errors.
 ExtractResult extract_aci(struct archive* a, int dirfd, const ExtractOptions& o);
 
-// A tar reader (no decompression) over an open fd; freed by the deleter.
+// A libarchive reader, freed by the deleter (blob.hpp opens them over blobs).
 struct ArchiveDeleter {
   void operator()(struct archive* a) const;
 };
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
-ArchivePtr open_tar_fd(int fd);
 
 // The errors of the two limits, naming the flag and configuration key that set them.
 Error size_limit_error(uint64_t limit);

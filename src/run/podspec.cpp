@@ -159,15 +159,12 @@ void set_env(std::vector<contract::NameValue>& env, const std::string& name, con
 
 // The Entrypoint an OCI image's manifest carries (images/oci.cpp), if it is one.
 std::optional<std::vector<std::string>> oci_entrypoint(const nlohmann::json& m) {
-  if (!m.contains("annotations") || !m["annotations"].is_array()) return std::nullopt;
-  for (const auto& a : m["annotations"])
-    if (a.is_object() && a.value("name", "") == images::oci::kEntrypointAnnotation) {
-      auto v = nlohmann::json::parse(a.value("value", ""), nullptr, false);
-      if (!v.is_array() || !std::all_of(v.begin(), v.end(), [](const auto& x) { return x.is_string(); }))
-        throw Error("image annotation " + std::string(images::oci::kEntrypointAnnotation) + " is not a list of strings");
-      return v.get<std::vector<std::string>>();
-    }
-  return std::nullopt;
+  const auto text = appc::manifest_annotation(m, images::oci::kEntrypointAnnotation);
+  if (!text) return std::nullopt;
+  auto v = nlohmann::json::parse(*text, nullptr, false);
+  if (!v.is_array() || !std::all_of(v.begin(), v.end(), [](const auto& x) { return x.is_string(); }))
+    throw Error("image annotation " + std::string(images::oci::kEntrypointAnnotation) + " is not a list of strings");
+  return v.get<std::vector<std::string>>();
 }
 
 std::string image_name(const ResolvedApp& a) { return a.image_manifest.value("name", a.spec.image); }

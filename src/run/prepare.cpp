@@ -6,6 +6,7 @@
 
 #include <cerrno>
 
+#include "appc/image_manifest.hpp"
 #include "images/oci.hpp"
 #include "images/store.hpp"
 #include "pods/info.hpp"
@@ -68,11 +69,7 @@ void make_empty_volume(int podfd, const contract::Volume& v) {
 
 // appc: an image whose app calls sd_notify itself says so with this annotation.
 bool supports_notify(const nlohmann::json& image_manifest) {
-  if (!image_manifest.contains("annotations") || !image_manifest["annotations"].is_array()) return false;
-  for (const auto& a : image_manifest["annotations"])
-    if (a.is_object() && a.value("name", "") == "appc.io/executor/supports-systemd-notify")
-      return a.value("value", "") == "true";
-  return false;
+  return appc::manifest_annotation(image_manifest, "appc.io/executor/supports-systemd-notify").value_or("") == "true";
 }
 
 // Which apps get a NOTIFY_SOCKET, and the readiness mode when not given
@@ -107,11 +104,8 @@ bool fits_one_overlay(const Store& store, const Stack& st, const std::string& ap
 // docker and podman create an OCI image's WorkingDir when no layer has it: the rootfs-relative path
 // to create, or "".
 std::string oci_missing_workdir(const ResolvedApp& a, const Stack& st, const std::string& wd) {
-  if (wd.empty() || wd == "/" || !a.image_manifest.contains("annotations")) return "";
-  bool oci = false;
-  for (const auto& an : a.image_manifest["annotations"])
-    if (an.is_object() && an.value("name", "") == images::oci::kEntrypointAnnotation) oci = true;
-  if (!oci) return "";
+  if (wd.empty() || wd == "/" || !appc::manifest_annotation(a.image_manifest, images::oci::kEntrypointAnnotation))
+    return "";
   const std::string rel = wd.substr(1);
   for (const auto& t : st) {
     UniqueFd root = open_dir(t.path + "/rootfs");

@@ -1,5 +1,7 @@
 #include "stage1abi/options.hpp"
 
+#include "appc/image_manifest.hpp"
+
 #include <algorithm>
 #include <limits>
 
@@ -56,7 +58,7 @@ std::optional<uint64_t> parse_size(const std::string& s) {
 }
 
 std::vector<OptionDecl> declared_options(const nlohmann::json& manifest) {
-  const std::string text = annotation(manifest, kAnnOptions);
+  const std::string text = appc::manifest_annotation(manifest, kAnnOptions).value_or("");
   std::vector<OptionDecl> out;
   if (text.empty()) return out;
   const std::string doc = "stage1 image " + manifest.value("name", std::string("?")) + ": " + kAnnOptions;

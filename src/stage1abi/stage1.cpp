@@ -12,6 +12,7 @@
 #include "contract/poddir.hpp"
 #include "pods/pod.hpp"
 #include "util/error.hpp"
+#include "appc/image_manifest.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -19,22 +20,14 @@ extern char** environ;
 
 namespace pod::stage1 {
 
-std::string annotation(const nlohmann::json& m, const char* name) {
-  if (!m.is_object() || !m.contains("annotations") || !m["annotations"].is_array()) return "";
-  for (const auto& a : m["annotations"])
-    if (a.is_object() && a.value("name", "") == name && a.contains("value") && a["value"].is_string())
-      return a["value"].get<std::string>();
-  return "";
-}
-
 Entrypoints parse_entrypoints(const nlohmann::json& m) {
   Entrypoints e;
-  e.run = annotation(m, kAnnRun);
-  e.enter = annotation(m, kAnnEnter);
-  e.stop = annotation(m, kAnnStop);
-  e.gc = annotation(m, kAnnGc);
-  e.flavor = annotation(m, kAnnFlavor);
-  std::string v = annotation(m, kAnnVersion);
+  e.run = appc::manifest_annotation(m, kAnnRun).value_or("");
+  e.enter = appc::manifest_annotation(m, kAnnEnter).value_or("");
+  e.stop = appc::manifest_annotation(m, kAnnStop).value_or("");
+  e.gc = appc::manifest_annotation(m, kAnnGc).value_or("");
+  e.flavor = appc::manifest_annotation(m, kAnnFlavor).value_or("");
+  std::string v = appc::manifest_annotation(m, kAnnVersion).value_or("");
   const std::string name = m.value("name", "?");
   if (e.run.empty()) throw Error("stage1 image " + name + " has no \"" + kAnnRun + "\" annotation; it is not a stage1");
   try {

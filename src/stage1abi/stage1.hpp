@@ -25,8 +25,6 @@ struct Entrypoints {
   std::string flavor;
 };
 
-// The value of an image manifest's annotation `name` ("" when absent).
-std::string annotation(const nlohmann::json& image_manifest, const char* name);
 
 // Read the entrypoints from a stage1 image manifest; errors name the missing annotation.
 Entrypoints parse_entrypoints(const nlohmann::json& image_manifest);
