@@ -11,6 +11,8 @@ enum ExitCode : int {
   kExitUsage = 2,       // bad flags or arguments
   kExitNotFound = 3,    // the named pod, app or image does not exist
   kExitBusy = 4,        // the pod or image is in a state that forbids the operation (e.g. running)
+  kExitFsckFindings = 5,  // fsck: findings left (unrepaired, or without --repair)
+  kExitFsckRepaired = 6,  // fsck --repair: every finding repaired
   kExitRunFailed = 125  // run/run-prepared: the pod could not be started
 };
 

@@ -64,6 +64,17 @@ struct VerifyReport {
   std::string quarantine;            // where bad items were moved
 };
 
+// One finding of fsck (Documentation/fsck.md).
+struct FsckFinding {
+  std::string area;          // "images", "pods" or "host"
+  std::string item;          // a path relative to the data dir (a host path for a cgroup)
+  std::string problem;       // what is wrong
+  std::string action;        // what a repair does; without one (repairable false), why nothing is done
+  bool repairable = false;   // a repair can fix it without losing a live pod or a referenced image
+  bool repaired = false;     // this run repaired it
+  std::string repair_error;  // this run tried and failed: why
+};
+
 // A started pod: the process that runs it (the stage1 run entrypoint).
 // Destroying a running handle stops nothing: pods outlive their starter, as
 // with `pod run &`. wait() returns the pod's exit status.
@@ -162,6 +173,12 @@ class Runtime {
                                  bool overwrite);
   // Returns the full ID removed and the rendered trees kept because pods still use them.
   std::pair<std::string, std::vector<std::string>> remove_image(const std::string& ref);
+
+  // --- fsck (Documentation/fsck.md) ---
+  // Check the image store, the pod store and what pods left on the host; with `repair`, fix what can be
+  // fixed without losing a live pod or a referenced image. Without `repair` it writes nothing and works
+  // on a read_only handle.
+  std::vector<FsckFinding> fsck(bool repair);
 
   // --- image trust (Documentation/trust.md) ---
   // The key in `file` (exactly one OpenPGP public key), for review; changes nothing.

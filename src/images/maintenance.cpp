@@ -145,43 +145,70 @@ ImageStore::GcResult ImageStore::gc(std::chrono::milliseconds grace) {
   return res;
 }
 
+std::string ImageStore::check_blob(const std::string& id) const {
+  int fd = ::openat(blobs_.get(), id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return "its blob is missing";
+  UniqueFd f(fd);
+  const bool oci = id.rfind("sha256-", 0) == 0;  // the blob is its config, stored as is
+  try {  // an ACI's ID is the hash of the uncompressed tar, whatever the blob's compression
+    std::string got;
+    if (oci) {
+      got = "sha256-" + sha256_fd_hex(fd, "config " + id);
+    } else {
+      Sha512 h;
+      read_decompressed(fd, [&](const void* p, size_t n) { h.update(p, n); }, "blob " + id);
+      got = "sha512-" + h.hex_digest();
+    }
+    if (got != id) return "its blob hashes to " + short_id(got);
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string ImageStore::check_tree(const std::string& tree, int scratch_fd) {
+  UniqueFd t = try_open_dir_at(trees_.get(), tree);
+  if (!t) return "it is not a directory";
+  try {
+    auto want = try_read_file_at(t.get(), kTreeHash);
+    if (!exists_at(t.get(), kTreeRendered) || !want) return "it is not sealed";
+    if (*want == std::string(kLayerTreeHash) + "\n") return verify_layer_tree(tree, scratch_fd);
+    if (std::string got = hash_tree(t.get()) + "\n"; got != *want) return "its content hash changed";
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+std::string ImageStore::quarantine(int from_fd, const std::string& name, const std::string& suffix) {
+  const std::string q = name + suffix + "." + time_tag();
+  if (::renameat(from_fd, name.c_str(), quarantine_.get(), q.c_str()) < 0 && errno != ENOENT)
+    throw_sys("cannot quarantine " + name);
+  fsync_fd(from_fd, "image store directory");
+  return q;
+}
+
+std::string ImageStore::quarantine_image(const std::string& id) {
+  const std::string q = quarantine(blobs_.get(), id);
+  if (::renameat(index_.get(), (id + ".json").c_str(), quarantine_.get(), (q + ".json").c_str()) < 0 && errno != ENOENT)
+    throw_sys("cannot quarantine the index record of " + id);
+  fsync_fd(index_.get(), "image index");
+  return q;
+}
+
 ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_in) {
   VerifyResult res;
   std::vector<std::string> ids = ids_in.empty() ? list_record_ids(index_.get()) : ids_in;
   std::set<std::string> checked;
   for (const auto& id : ids) {
     FileLock l = FileLock::acquire(locks_.get(), image_lock_name(id), LockMode::Exclusive);
-    std::string reason;
-    int fd = ::openat(blobs_.get(), id.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      reason = "its blob is missing";
-    } else {
-      UniqueFd f(fd);
-      const bool oci = id.rfind("sha256-", 0) == 0;  // the blob is its config, stored as is
-      try {  // an ACI's ID is the hash of the uncompressed tar, whatever the blob's compression
-        std::string got;
-        if (oci) {
-          got = "sha256-" + sha256_fd_hex(fd, "config " + id);
-        } else {
-          Sha512 h;
-          read_decompressed(fd, [&](const void* p, size_t n) { h.update(p, n); }, "blob " + id);
-          got = "sha512-" + h.hex_digest();
-        }
-        if (got != id) reason = "its blob hashes to " + short_id(got);
-      } catch (const Error& e) {
-        reason = e.what();
-      }
-    }
+    std::string reason = check_blob(id);
     if (auto r = read_record(index_.get(), id); reason.empty() && r)
       for (const auto& b : verify_layers(*r)) reason += (reason.empty() ? "" : "; ") + b;
     if (reason.empty()) {
       res.ok.push_back("image " + id);
     } else {
-      const std::string q = id + "." + time_tag();
-      ::renameat(blobs_.get(), id.c_str(), quarantine_.get(), q.c_str());
-      ::renameat(index_.get(), (id + ".json").c_str(), quarantine_.get(), (q + ".json").c_str());
-      fsync_fd(index_.get(), "image index");
-      res.bad.push_back("image " + id + ": " + reason + "; moved to quarantine/" + q);
+      res.bad.push_back("image " + id + ": " + reason + "; moved to quarantine/" + quarantine_image(id));
     }
     checked.insert(id);
   }
@@ -194,29 +221,12 @@ ImageStore::VerifyResult ImageStore::verify(const std::vector<std::string>& ids_
         !checked_layer_trees.count(tree))
       continue;
     FileLock tl = FileLock::acquire(locks_.get(), tree_lock_name(tree), LockMode::Exclusive);
-    UniqueFd t = try_open_dir_at(trees_.get(), tree);
-    if (!t) continue;
-    std::string reason;
-    try {
-      auto want = try_read_file_at(t.get(), kTreeHash);
-      if (!exists_at(t.get(), kTreeRendered) || !want) {
-        reason = "it is not sealed";
-      } else if (*want == std::string(kLayerTreeHash) + "\n") {
-        reason = verify_layer_tree(tree);
-      } else if (std::string got = hash_tree(t.get()) + "\n"; got != *want) {
-        reason = "its content hash changed";
-      }
-    } catch (const Error& e) {
-      reason = e.what();
-    }
-    if (reason.empty()) {
+    if (!exists_at(trees_.get(), tree)) continue;
+    Staging stage(tmp_.get(), locks_.get());
+    if (std::string reason = check_tree(tree, stage.fd()); reason.empty())
       res.ok.push_back("tree " + tree);
-    } else {
-      const std::string q = tree + "." + time_tag();
-      if (::renameat(trees_.get(), tree.c_str(), quarantine_.get(), q.c_str()) < 0) throw_sys("cannot quarantine " + tree);
-      fsync_fd(trees_.get(), "tree directory");
-      res.bad.push_back("tree " + tree + ": " + reason + "; moved to quarantine/" + q);
-    }
+    else
+      res.bad.push_back("tree " + tree + ": " + reason + "; moved to quarantine/" + quarantine(trees_.get(), tree));
   }
   return res;
 }

@@ -280,7 +280,7 @@ std::pair<std::string, uint64_t> ImageStore::layer_tree(const OciLayer& l, bool 
   return {path_ + "/trees/" + tree, bytes};
 }
 
-std::string ImageStore::verify_layer_tree(const std::string& tree) {
+std::string ImageStore::verify_layer_tree(const std::string& tree, int scratch_fd) {
   UniqueFd t = open_dir_at(trees_.get(), tree);
   const json meta = layer_meta(t.get());
   if (!meta.is_object() || !meta.contains("digest") || !meta.contains("diffID")) return "its manifest is unreadable";
@@ -292,13 +292,12 @@ std::string ImageStore::verify_layer_tree(const std::string& tree) {
   } catch (const Error&) {
     return "its layer blob is missing";
   }
-  Staging stage(tmp_.get(), locks_.get());
   try {
-    unpack_layer(l, blob.get(), stage.fd(), /*allow_devices=*/true);
+    unpack_layer(l, blob.get(), scratch_fd, /*allow_devices=*/true);
   } catch (const Error& e) {
     return std::string("its blob does not unpack: ") + e.what();
   }
-  UniqueFd fresh = open_dir_at(stage.fd(), "tree");
+  UniqueFd fresh = open_dir_at(scratch_fd, "tree");
   if (hash_tree(t.get(), false) != hash_tree(fresh.get(), false)) return "it differs from its blob unpacked again";
   return "";
 }
@@ -364,20 +363,30 @@ std::vector<std::string> ImageStore::sweep_layers(const std::vector<std::string>
   return removed;
 }
 
-std::vector<std::string> ImageStore::verify_layers(const ImageRecord& r) {
-  std::vector<std::string> bad;
+std::vector<ImageStore::LayerProblem> ImageStore::check_layer_blobs(const ImageRecord& r) const {
+  std::vector<LayerProblem> bad;
   for (const auto& l : r.layers) {
     const std::string key = oci::digest_key(l.digest);
-    int fd = ::openat(layers_.get(), key.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-      bad.push_back("layer " + l.digest + " is missing");
-      continue;
-    }
-    UniqueFd f(fd);
-    if (std::string got = "sha256:" + sha256_fd_hex(fd, "layer " + key); got != l.digest) {
-      ::renameat(layers_.get(), key.c_str(), quarantine_.get(), (key + ".layer").c_str());
-      bad.push_back("layer " + l.digest + " hashes to " + got + "; moved to quarantine/" + key + ".layer");
-    }
+    if (std::string got = layer_blob_digest(key); got != l.digest) bad.push_back({key, l.digest, got});
+  }
+  return bad;
+}
+
+std::string ImageStore::layer_blob_digest(const std::string& key) const {
+  int fd = ::openat(layers_.get(), key.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return "";
+  UniqueFd f(fd);
+  return "sha256:" + sha256_fd_hex(fd, "layer " + key);
+}
+
+std::vector<std::string> ImageStore::verify_layers(const ImageRecord& r) {
+  std::vector<std::string> bad;
+  for (const auto& p : check_layer_blobs(r)) {
+    if (p.got.empty())
+      bad.push_back("layer " + p.digest + " is missing");
+    else
+      bad.push_back("layer " + p.digest + " hashes to " + p.got + "; moved to quarantine/" +
+                    quarantine(layers_.get(), p.key, ".layer"));
   }
   return bad;
 }

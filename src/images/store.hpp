@@ -19,12 +19,14 @@
 
 #include <chrono>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include <pod/spec.hpp>
 
+#include "maintenance/fsck.hpp"
 #include "util/fd.hpp"
 #include "util/lock.hpp"
 #include "util/time.hpp"
@@ -112,6 +114,17 @@ class ImageStore {
   // Removes stale staging dirs (owner gone) and blobs without an index record.
   std::vector<std::string> clean_stale();
 
+  // --- fsck (images/fsck.cpp, Documentation/fsck.md) ---
+  // Opens the store of data_dir as it is: creates nothing and cleans nothing (a read-only check).
+  // nullopt when data_dir has no image store yet.
+  static std::optional<ImageStore> open_existing(const std::string& data_dir);
+  // Every check of the store, each finding passed to `found` (which runs its fix when repairing).
+  // With `repair` it holds the prepare lock exclusively throughout (no prepare or fetch commits
+  // meanwhile, so an unreferenced blob is not one being imported) and takes the item locks the fixes
+  // need; without, it takes no lock and writes nothing in the store (layer trees are unpacked again
+  // in a temp dir under $TMPDIR).
+  void fsck(bool repair, const fsck::Sink& found);
+
  private:
   ImageStore() = default;
   // signer_out: the fingerprint that signed the image ("" when unchecked: insecure_image).
@@ -141,7 +154,17 @@ class ImageStore {
   // time (layerstream.cpp): the unpacked bytes.
   uint64_t download_and_unpack(OciSource& src, const OciLayer& l, int stage_fd, bool unpack, const FetchOptions& o,
                                const LayerLimits& lim = {});
-  std::string verify_layer_tree(const std::string& tree);  // "" when it matches its blob
+  // "" when it matches its blob, unpacked again into <scratch_fd>/tree.
+  std::string verify_layer_tree(const std::string& tree, int scratch_fd);
+  // What is wrong with a stored image's blob, a tree (scratch_fd as above): "" when nothing.
+  std::string check_blob(const std::string& id) const;
+  std::string check_tree(const std::string& tree, int scratch_fd);
+  struct LayerProblem { std::string key, digest, got; };  // got "" = missing
+  std::vector<LayerProblem> check_layer_blobs(const ImageRecord& r) const;
+  std::string layer_blob_digest(const std::string& key) const;  // "sha256:<hex>" of layers/<key>; "" when missing
+  // Move <from_fd>/name to quarantine/<name><suffix>.<time>; returns that name.
+  std::string quarantine(int from_fd, const std::string& name, const std::string& suffix = "");
+  std::string quarantine_image(const std::string& id);  // blob and record
   void apply_oci_layers(const ImageRecord& r, int dirfd, bool rootfs_only) const;
   std::vector<std::string> image_layer_trees(const std::string& id) const;
   std::vector<std::string> sweep_layers(const std::vector<std::string>& pod_refs);  // unreferenced layers
