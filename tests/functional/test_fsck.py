@@ -209,3 +209,31 @@ def test_pod_store_and_host_damage_found_repaired_then_clean(pod):
         os.kill(int(live_pid), 9)
         for p in (os.path.join(pods, "run", live, "netns"), os.path.join(pods, "run", exited, "netns")):
             subprocess.run(["umount", p], capture_output=True)
+
+
+@needs_root()
+@pytest.mark.skipif(not shutil.which("umoci") or not shutil.which("skopeo"),
+                    reason="umoci and skopeo are needed (scripts/install-deps)")
+def test_oci_layer_blob_and_layer_tree_damage(pod, tmp_path):
+    from oci_helpers import build_layout
+    layout = build_layout(str(tmp_path / "oci"))
+    id_ = pod.run("fetch", "--full", f"oci:{layout}:t1", check=0).stdout.strip()
+    store = os.path.join(pod.dir, "images")
+    assert fsck(pod, rc=0) == {}
+    trees = sorted(t for t in os.listdir(os.path.join(store, "trees")) if t.startswith("layer-"))
+    victim = next(t for t in trees if os.path.exists(os.path.join(store, "trees", t, "rootfs", "bin", "busybox")))
+    with open(os.path.join(store, "trees", victim, "rootfs", "bin", "busybox"), "r+b") as f:
+        f.write(b"X")
+    other = next(t for t in trees if t != victim)
+    layer = "sha256-" + other[len("layer-"):]
+    os.chmod(os.path.join(store, "layers", layer), 0o644)
+    with open(os.path.join(store, "layers", layer), "ab") as f:
+        f.write(b"trailing garbage")
+    found = fsck(pod, rc=5)
+    assert found[f"images/trees/{victim}"]["problem"] == "it differs from its blob unpacked again"
+    assert "the layer blob hashes to" in found[f"images/layers/{layer}"]["problem"]
+    assert f"its layer sha256:{layer[7:]} is missing or corrupt" in found[f"images/index/{id_}.json"]["problem"]
+    repaired = fsck(pod, "--repair", rc=6)
+    assert all(f["repaired"] for f in repaired.values()), repaired
+    assert fsck(pod, rc=0) == {}
+    assert json.loads(pod.run("image", "list", "--format=json", check=0).stdout) == []
