@@ -1,5 +1,6 @@
 // `pod image <verb>`: list, cat-manifest, rm, export, extract, render, gc, verify, build.
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "context.hpp"
 #include "images/index.hpp"
@@ -55,10 +56,25 @@ struct CatFlags {
   std::string image;
   bool show_setuid = false;
   bool pretty = true;
+  std::string format;  // "" = --pretty-print/--no-pretty-print and setuid lines
 };
 
 void run_cat(Context& ctx, const CatFlags& f) {
   Runtime& rt = ctx.runtime(true);
+  if (!f.format.empty()) {  // one JSON document, the setuid files in it
+    nlohmann::json m = nlohmann::json::parse(rt.image_manifest(f.image, false));
+    if (f.show_setuid) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const auto& s : rt.image_setuid_files(f.image)) {
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "%04o", s.mode & 07777);
+        files.push_back({{"path", s.path}, {"mode", mode}, {"kind", (s.mode & 04000) ? "setuid" : "setgid"}});
+      }
+      m = {{"manifest", std::move(m)}, {"setuidFiles", std::move(files)}};
+    }
+    std::cout << m.dump(f.format == "json" ? -1 : 2) << "\n";
+    return;
+  }
   std::cout << rt.image_manifest(f.image, f.pretty);
   if (f.show_setuid)
     for (const auto& s : rt.image_setuid_files(f.image)) {
@@ -166,6 +182,9 @@ void register_image(CLI::App& app, Context& ctx) {
   c->add_option("image", cf->image, "Image ID (prefix) or name[:version]")->required();
   c->add_flag("--show-setuid", cf->show_setuid, "Also list setuid/setgid files (\"setuid 4755 /path\")");
   c->add_flag("--pretty-print,!--no-pretty-print", cf->pretty, "Indent the JSON");
+  c->add_option("--format", cf->format,
+                "json or json-pretty: one JSON document (with --show-setuid: {\"manifest\", \"setuidFiles\"})")
+      ->check(CLI::IsMember({"json", "json-pretty"}));
   c->callback([&ctx, cf] { run_cat(ctx, *cf); });
 
   auto rf = std::make_shared<RmFlags>();

@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "context.hpp"
 #include "exitcodes.hpp"
@@ -80,10 +81,14 @@ void register_pod_ops(CLI::App& app, Context& ctx) {
   s->add_option("--timeout", sf->timeout, "How long to wait for the pod to exit")->capture_default_str();
   s->callback([&ctx, sf] { run_stop(ctx, *sf); });
 
-  auto cm = std::make_shared<std::string>();
+  auto cm = std::make_shared<std::pair<std::string, std::string>>("", "json-pretty");  // uuid, format
   auto* m = app.add_subcommand("cat-manifest", "Print a pod's manifest");
-  m->add_option("uuid", *cm, "Pod UUID or unique prefix")->required();
-  m->callback([&ctx, cm] { std::cout << ctx.runtime(true).pod_manifest(*cm); });
+  m->add_option("uuid", cm->first, "Pod UUID or unique prefix")->required();
+  m->add_option("--format", cm->second, "Output format (json: one line)")->check(CLI::IsMember({"json", "json-pretty"}));
+  m->callback([&ctx, cm] {
+    const std::string text = ctx.runtime(true).pod_manifest(cm->first);
+    std::cout << (cm->second == "json" ? nlohmann::json::parse(text).dump() + "\n" : text);
+  });
 
   auto lf = std::make_shared<LogsFlags>();
   auto* l = app.add_subcommand("logs", "Print the output of a pod's apps");

@@ -65,20 +65,33 @@ std::vector<std::string> split_tail(CLI::App& app, std::vector<std::string> args
   return args;
 }
 
+// The deepest command that ran.
+const CLI::App& deepest(const CLI::App& app) {
+  const CLI::App* cur = &app;
+  for (auto subs = cur->get_subcommands(); !subs.empty(); subs = cur->get_subcommands()) cur = subs.front();
+  return *cur;
+}
+
 // --format of the deepest command that ran ("" when it has none or it was not given).
 std::string chosen_format(const CLI::App& app) {
-  const CLI::App* cur = &app;
-  std::string fmt;
-  for (auto subs = cur->get_subcommands(); !subs.empty(); subs = cur->get_subcommands()) {
-    cur = subs.front();
-    if (const CLI::Option* o = cur->get_option_no_throw("--format"); o && o->count()) fmt = o->as<std::string>();
-  }
-  return fmt;
+  const CLI::Option* o = deepest(app).get_option_no_throw("--format");
+  return o && o->count() ? o->as<std::string>() : "";
+}
+
+// The item an error is about: what the library named, else the command's first argument (the pod,
+// image, key or file the user named), else the payload's first word (run's IMAGE); "" when none.
+std::string error_item(const CLI::App& app, const pod::Error& e, const pod::cli::Context& ctx) {
+  if (!e.item().empty()) return e.item();
+  for (const CLI::Option* o : deepest(app).get_options([](const CLI::Option* x) { return x->get_positional(); }))
+    if (o->count() && !o->results().empty()) return o->results().front();
+  for (const auto& a : ctx.tail)
+    if (!a.empty() && a[0] != '-') return a;
+  return "";
 }
 
 // An error as the user asked to see output: one JSON object on stderr with
 // --format=json|json-pretty (Documentation/cli.md), else "pod: <message>".
-void report(const CLI::App& app, const pod::Error& e) {
+void report(const CLI::App& app, const pod::Error& e, const pod::cli::Context& ctx) {
   const std::string fmt = chosen_format(app);
   if (fmt != "json" && fmt != "json-pretty") {
     std::cerr << "pod: " << e.what() << "\n";
@@ -88,6 +101,7 @@ void report(const CLI::App& app, const pod::Error& e) {
                       {"message", e.what()},
                       {"exitCode", pod::cli::exit_code_for(e)}};
   if (e.errnum()) j["errno"] = e.errnum();
+  if (std::string item = error_item(app, e, ctx); !item.empty()) j["item"] = item;
   std::cerr << j.dump(fmt == "json" ? -1 : 2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
 }
 
@@ -144,7 +158,7 @@ int main(int argc, char** argv) {
       std::cerr << "Run 'pod --help' for usage.\n";
     return pod::cli::kExitUsage;
   } catch (const pod::Error& e) {
-    report(app, e);
+    report(app, e, ctx);
     return pod::cli::exit_code_for(e);
   } catch (const std::exception& e) {
     // Not a pod::Error: a library bug. Say so instead of std::terminate.

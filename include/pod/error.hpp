@@ -28,12 +28,18 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& msg, int errnum = 0, ErrorKind kind = ErrorKind::Failed);
   int errnum() const noexcept { return errnum_; }
   ErrorKind kind() const noexcept { return kind_; }
-  // A copy of this error whose message is "<ctx>: <message>".
+  // The item involved, where the thrower knew it: a pod UUID (or the prefix given), an image
+  // reference, a file or directory path; "" otherwise.
+  const std::string& item() const noexcept { return item_; }
+  // A copy of this error whose message is "<ctx>: <message>" (the item kept).
   Error with_context(const std::string& ctx) const;
+  // A copy of this error naming `item` (unless it names one already).
+  Error with_item(const std::string& item) const;
 
  private:
   int errnum_;
   ErrorKind kind_;
+  std::string item_;
 };
 
 }  // namespace pod

@@ -80,6 +80,7 @@ struct HostFeatures {
   std::string version;
   std::string default_flavor;
   std::map<std::string, std::string> flavors;  // stage1 flavour -> image file (stage1.json)
+  std::vector<std::string> installed_flavors;  // those whose image file is there
   std::string cgroup_mode;                     // "v1", "v2" or "hybrid"
   bool kvm_device = false;                     // /dev/kvm opens and answers KVM_GET_API_VERSION (whether a
                                                // guest really boots is the kvm flavour's probe)

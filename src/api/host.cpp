@@ -66,6 +66,8 @@ HostFeatures Runtime::host_features() {
     const stage1::FlavorConfig c = stage1::load_flavor_config();
     h.default_flavor = c.default_flavor;
     h.flavors = c.images;
+    for (const auto& [name, image] : c.images)
+      if (::access(image.c_str(), R_OK) == 0) h.installed_flavors.push_back(name);
     h.cgroup_mode = cgroup_mode();
     h.kvm_device = kvm_usable(h.kvm_detail);
     h.overlay = overlay_available();

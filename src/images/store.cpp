@@ -169,7 +169,8 @@ std::string ImageStore::resolve(const std::string& ref) const {
     std::vector<std::string> hits;
     for (const auto& id : ids)
       if (id.rfind(ref, 0) == 0 && exists_at(blobs_.get(), id)) hits.push_back(id);
-    if (hits.empty()) throw Error("no image " + ref + " in the store; fetch it with `pod fetch`", ENOENT, ErrorKind::NotFound);
+    if (hits.empty())
+      throw Error("no image " + ref + " in the store; fetch it with `pod fetch`", ENOENT, ErrorKind::NotFound).with_item(ref);
     if (hits.size() > 1) {
       std::string all;
       for (const auto& h : hits) all += " " + short_id(h);
@@ -196,7 +197,8 @@ std::string ImageStore::resolve(const std::string& ref) const {
     if (!best || r->import_time > best->import_time) best = std::move(r);
   }
   if (!best)
-    throw Error("no image named " + ref + " in the store; fetch it with `pod fetch`", ENOENT, ErrorKind::NotFound);
+    throw Error("no image named " + ref + " in the store; fetch it with `pod fetch`", ENOENT, ErrorKind::NotFound)
+        .with_item(ref);
   return best->id;
 }
 

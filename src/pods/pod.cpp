@@ -75,7 +75,7 @@ std::optional<Pod> Pod::try_open(const Store& store, const std::string& uuid, Po
 
 Pod Pod::open(const Store& store, const std::string& uuid) {
   auto p = try_open(store, uuid);
-  if (!p) throw Error("no pod with UUID " + uuid, ENOENT, ErrorKind::NotFound);
+  if (!p) throw Error("no pod with UUID " + uuid, ENOENT, ErrorKind::NotFound).with_item(uuid);
   return std::move(*p);
 }
 

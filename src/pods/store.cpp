@@ -64,7 +64,8 @@ Store Store::open(const std::string& path, bool read_only) {
   s.root_ = open_dir(s.path_);
   if (!read_only && ::faccessat(s.root_.get(), ".", W_OK, AT_EACCESS) < 0)
     throw Error("data directory " + s.path_ + " is not writable (" + std::string(strerror(errno)) +
-                "); run as root or choose another with --dir", errno);
+                "); run as root or choose another with --dir", errno)
+        .with_item(s.path_);
   try {
     UniqueFd pods = ensure_dir(s.root_.get(), "pods", 0711, s.path_ + "/pods");
     for (PodDir d : kAllPodDirs)

@@ -49,19 +49,20 @@ Pod lookup_pod(const Store& store, const std::string& arg) {
   if (want.empty()) throw usage_error("UUID cannot be empty");
   if (is_canonical_uuid(want)) return Pod::open(store, want);
   if (want.size() > 36 || want.find_first_not_of("0123456789abcdef-") != std::string::npos)
-    throw Error("\"" + arg + "\" is not a pod UUID or UUID prefix", EINVAL, ErrorKind::Usage);
+    throw Error("\"" + arg + "\" is not a pod UUID or UUID prefix", EINVAL, ErrorKind::Usage).with_item(arg);
   std::vector<std::string> hits;
   for (const auto& u : all_uuids(store, {PodDir::Prepare, PodDir::Prepared, PodDir::Run, PodDir::ExitedGarbage,
                                          PodDir::Garbage}))
     if (u.compare(0, want.size(), want) == 0) hits.push_back(u);
-  if (hits.empty()) throw Error("no pod matches \"" + arg + "\"", ENOENT, ErrorKind::NotFound);
+  if (hits.empty()) throw Error("no pod matches \"" + arg + "\"", ENOENT, ErrorKind::NotFound).with_item(arg);
   if (hits.size() > 1) {
     std::string list;
     for (size_t i = 0; i < hits.size() && i < 5; ++i) list += (i ? ", " : "") + hits[i];
     if (hits.size() > 5) list += ", ...";
     throw Error("ambiguous UUID prefix \"" + arg + "\": " + std::to_string(hits.size()) + " pods match (" + list +
                     "); give more characters",
-                EINVAL, ErrorKind::Usage);
+                EINVAL, ErrorKind::Usage)
+        .with_item(arg);
   }
   return Pod::open(store, hits.front());
 }

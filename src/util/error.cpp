@@ -23,7 +23,17 @@ const char* error_kind_name(ErrorKind k) noexcept {
 Error::Error(const std::string& msg, int errnum, ErrorKind kind)
     : std::runtime_error(msg), errnum_(errnum), kind_(kind) {}
 
-Error Error::with_context(const std::string& ctx) const { return Error(ctx + ": " + what(), errnum_, kind_); }
+Error Error::with_context(const std::string& ctx) const {
+  Error e(ctx + ": " + what(), errnum_, kind_);
+  e.item_ = item_;
+  return e;
+}
+
+Error Error::with_item(const std::string& item) const {
+  Error e = *this;
+  if (e.item_.empty()) e.item_ = item;
+  return e;
+}
 
 void throw_errno(int err, const std::string& what) { throw Error(what + ": " + std::strerror(err), err, ErrorKind::Io); }
 
