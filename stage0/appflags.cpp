@@ -33,14 +33,15 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
 }
 
-void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& dir_flag) {
+void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& data_dir) {
   for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
   for (const auto& o : f.stage1_opts) {
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
   }
-  s.fetch = apply_image_limits(f.limits, parse_insecure_options(f.insecure, std::move(s.fetch)), dir_flag);
+  s.fetch = apply_image_limits(f.limits, parse_insecure_options(f.insecure, std::move(s.fetch)), data_dir);
+  apply_stage1_config(s, data_dir);
 }
 
 namespace {

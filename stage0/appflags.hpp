@@ -21,7 +21,7 @@ void add_pod_flags(CLI::App& cmd, PodSpec& spec, PodFlagStrings& strings);
 // Parse the per-app groups left over after the pod flags; errors are usage errors.
 std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest);
 // Apply the string-valued pod flags collected by add_pod_flags.
-// dir_flag: --dir (the configuration has a layer in the data dir).
-void finish_pod_flags(PodSpec& spec, const PodFlagStrings& strings, const std::string& dir_flag);
+// data_dir: the data dir (the configuration has a layer in it).
+void finish_pod_flags(PodSpec& spec, const PodFlagStrings& strings, const std::string& data_dir);
 
 }  // namespace pod::cli

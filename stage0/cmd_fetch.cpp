@@ -24,7 +24,7 @@ void run_fetch(Context& ctx, const FetchFlags& f) {
   if (f.images.empty())
     throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, "
                       "docker-archive: or name[:version]");
-  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}), ctx.dir_flag);
+  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}), ctx.data_dir());
   o.platform = f.platform;
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
@@ -62,10 +62,11 @@ void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f) {
                "else 2000000)");
 }
 
-FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& dir_flag) {
-  const config::Config cfg = config::load(resolve_data_dir(dir_flag));
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& data_dir) {
+  const config::Config cfg = config::load(data_dir);
   o.max_uncompressed = cfg.images.max_uncompressed;
   o.max_entries = cfg.images.max_entries;
+  o.registry_auth_file = cfg.auth.registry_file;
   if (!f.max_size.empty()) {
     auto v = stage1::parse_size(f.max_size);
     if (!v) throw usage_error("--max-image-size \"" + f.max_size + "\" is not a size (bytes, or with k, M, G, T, Ki, Mi, Gi, Ti)");

@@ -28,7 +28,7 @@ void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
       "--user NAME|UID, --group NAME|GID, --working-dir DIR, --mount volume=NAME,target=PATH, --readonly-rootfs;\n"
       "then `-- ARGS` for the app's arguments and `---` before the next IMAGE. See Documentation/cli.md.");
   c->callback([&ctx, f, run_it] {
-    finish_pod_flags(f->spec, f->strings, ctx.dir_flag);
+    finish_pod_flags(f->spec, f->strings, ctx.data_dir());
     f->spec.apps = parse_app_groups(ctx.tail);
     f->spec.debug = ctx.debug;
     Runtime& rt = ctx.runtime();

@@ -1,7 +1,10 @@
 #include "context.hpp"
 
+#include <cstdlib>
 #include <iostream>
 
+#include "config/config.hpp"
+#include "pods/store.hpp"
 #include "pods/walk.hpp"
 #include "util/error.hpp"
 
@@ -9,11 +12,18 @@ namespace pod::cli {
 
 Runtime& Context::runtime(bool read_only) {
   if (!rt_) {
-    rt_.emplace(Runtime::open(dir_flag, read_only));
+    rt_.emplace(Runtime::open(data_dir(), read_only));
     if (debug) rt_->set_debug_log([](const std::string& m) { std::cerr << "pod: debug: " << m << "\n"; });
     rt_->set_notice_log([](const std::string& m) { std::cerr << "pod: " << m << "\n"; });
   }
   return *rt_;
+}
+
+std::string Context::data_dir() const {
+  if (!dir_flag.empty()) return dir_flag;
+  if (const char* e = std::getenv("POD_DIR"); e && *e) return e;
+  const config::Config c = config::load();  // vendor and system layers: the data dir is not known yet
+  return c.paths.data_dir.empty() ? resolve_data_dir("") : c.paths.data_dir;
 }
 
 void Context::debug_log(const std::string& msg) const {

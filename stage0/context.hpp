@@ -21,6 +21,8 @@ struct Context {
   // read (list, status, logs, cat-manifest, image list/cat-manifest), so that
   // they work on a read-only data dir.
   Runtime& runtime(bool read_only = false);
+  // --dir, else $POD_DIR, else paths.dataDir of the configuration, else the built-in default.
+  std::string data_dir() const;
   void debug_log(const std::string& msg) const;
 
  private:
@@ -55,8 +57,12 @@ struct ImageLimitFlags {
   std::string max_size, max_entries;
 };
 void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f);
-// The limits on top of o: the flags where given, else the configuration's.
-FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& dir_flag);
+// The limits on top of o: the flags where given, else the configuration's (of data_dir's layers);
+// and the configuration's auth.registryAuthFile.
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& data_dir);
+// The configuration's stage1.defaultFlavor for a pod given no --stage1-* flag (nor $POD_STAGE1_PATH,
+// $POD_STAGE1_FLAVOR); an error naming the file when stage1.json has no such flavour.
+void apply_stage1_config(PodSpec& s, const std::string& data_dir);
 
 // The UUID argument or --uuid-file's content (exactly one of them).
 std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);

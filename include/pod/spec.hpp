@@ -63,6 +63,9 @@ struct FetchOptions {
   // images.* in pod.json; Documentation/configuration.md).
   uint64_t max_uncompressed = 0;  // bytes of the uncompressed image; 0 = no limit
   uint64_t max_entries = 0;       // entries in the image archive; 0 = the built-in ceiling (2,000,000)
+  // Registry credentials (auth.json / docker config.json format) searched first; "" = only the usual
+  // places ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
+  std::string registry_auth_file;
 };
 
 struct PodSpec {

@@ -24,16 +24,38 @@ struct Images {
   uint64_t max_entries = 0;       // "maxEntries": a count; 0 = the built-in ceiling
 };
 
+struct Paths {
+  // "dataDir": absolute; used when neither --dir nor $POD_DIR is given. Only the vendor and system
+  // layers may set it (the local layer lives in the data dir).
+  std::string data_dir;
+};
+
+struct Stage1 {
+  // "defaultFlavor": a flavour stage1.json names; pods get it without --stage1-* flags (and without
+  // $POD_STAGE1_PATH / $POD_STAGE1_FLAVOR).
+  std::string default_flavor;
+};
+
+struct Auth {
+  // "registryAuthFile": absolute path of registry credentials (auth.json format), searched before the
+  // usual places.
+  std::string registry_file;
+};
+
 struct Config {
   Images images;
+  Paths paths;
+  Stage1 stage1;
+  Auth auth;
   std::string path;  // the last file read; empty = built-in defaults (no file)
   // "images.maxEntries" -> the file that set it (keys no file sets are absent: built-in default).
   std::map<std::string, std::string> sources;
   std::vector<std::string> files;  // every file read, in order
 };
 
-// Parses a configuration document over `base`; `where` names it in errors and sources.
-Config parse(const std::string& text, const std::string& where, Config base = {});
+// Parses a configuration document over `base`; `where` names it in errors and sources. `local`: the
+// data dir's own layer (which cannot move the data dir).
+Config parse(const std::string& text, const std::string& where, Config base = {}, bool local = false);
 
 // The layers above, those that exist; data_dir "" leaves the local layer out.
 // Throws Error(ErrorKind::Invalid) on a bad file.

@@ -34,6 +34,7 @@ RegistryOptions registry_options(const FetchOptions& o) {
   RegistryOptions ro;
   ro.insecure_http = o.insecure_http;
   ro.insecure_tls = o.insecure_tls;
+  ro.auth_file = o.registry_auth_file;
   ro.platform = oci::parse_platform(o.platform);
   return ro;
 }
