@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <set>
 #include <sstream>
 
@@ -29,9 +30,11 @@ bool stale_temp_name(const std::string& name) {
   if (name.empty() || name[0] != '.' || t == std::string::npos) return false;
   const std::string rest = name.substr(t + 5);
   const size_t dash = rest.find('-');
-  if (dash == std::string::npos || dash == 0 || rest.find_first_not_of("0123456789-") != std::string::npos) return false;
-  const pid_t pid = static_cast<pid_t>(std::stol(rest.substr(0, dash)));
-  return ::kill(pid, 0) < 0 && errno == ESRCH;
+  if (dash == std::string::npos || dash == 0 || dash > 10 || rest.find_first_not_of("0123456789-") != std::string::npos)
+    return false;
+  const long long pid = std::stoll(rest.substr(0, dash));  // at most 10 digits: no overflow
+  if (pid <= 0 || pid > INT32_MAX) return true;             // no process has it
+  return ::kill(static_cast<pid_t>(pid), 0) < 0 && errno == ESRCH;
 }
 
 namespace {

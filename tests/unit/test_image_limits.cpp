@@ -50,13 +50,39 @@ TEST_CASE("configuration: typed images section, unknown keys and bad values are 
   CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxSize": "1G"}})", "t.json"); }) ==
         "configuration t.json: unknown key \"images.maxSize\" (known: maxUncompressedSize, maxEntries)");
   CHECK(podtest::error_message([] { config::parse(R"({"image": {}})", "t.json"); }) ==
-        "configuration t.json: unknown key \"image\" (known: images)");
+        "configuration t.json: unknown key \"image\" (known: images, paths, stage1, auth)");
   CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxUncompressedSize": "2 G"}})", "t.json"); }) ==
         "configuration t.json: images.maxUncompressedSize must be a size: bytes, or a string such as \"2G\" or "
         "\"512Mi\"");
   CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxEntries": -1}})", "t.json"); }) ==
         "configuration t.json: images.maxEntries must be a non-negative integer");
   CHECK(podtest::error_message([] { config::parse("[1]", "t.json"); }) == "configuration t.json: must be a JSON object");
+}
+
+TEST_CASE("configuration: paths, stage1 and auth sections; the local layer cannot move the data dir") {
+  auto c = config::parse(R"({"paths": {"dataDir": "/srv/pod"}, "stage1": {"defaultFlavor": "kvm"},
+                            "auth": {"registryAuthFile": "/etc/pod/auth.json"}})", "s.json");
+  CHECK(c.paths.data_dir == "/srv/pod");
+  CHECK(c.stage1.default_flavor == "kvm");
+  CHECK(c.auth.registry_file == "/etc/pod/auth.json");
+  CHECK(c.sources.at("stage1.defaultFlavor") == "s.json");
+  auto over = config::parse(R"({"stage1": {"defaultFlavor": "nspawn"}})", "l.json", c);
+  CHECK(over.stage1.default_flavor == "nspawn");
+  CHECK(over.paths.data_dir == "/srv/pod");  // key by key
+  CHECK(podtest::error_message([] { config::parse(R"({"paths": {"dataDir": "/x"}})", "l.json", {}, true); }) ==
+        "configuration l.json: paths.dataDir cannot be set in the data dir's own pod.json (set it in /etc/pod/pod.json)");
+  CHECK(podtest::error_message([] { config::parse(R"({"auth": {"registryAuthFile": "a.json"}})", "s.json"); }) ==
+        "configuration s.json: auth.registryAuthFile must be an absolute path (a string starting with /)");
+  CHECK(podtest::error_message([] { config::parse(R"({"stage1": {"defaultFlavor": 1}})", "s.json"); }) ==
+        "configuration s.json: stage1.defaultFlavor must be a non-empty string");
+  Error e("x");
+  try {
+    config::parse(R"({"stage1": []})", "s.json");
+  } catch (const Error& err) {
+    e = err;
+  }
+  CHECK(std::string(e.what()) == "configuration s.json: stage1 must be an object");
+  CHECK(e.item() == "s.json");
 }
 
 TEST_CASE("configuration: $POD_CONFIG names the file, which must exist") {

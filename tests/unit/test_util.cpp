@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "helpers.hpp"
+#include "maintenance/fsck.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -192,4 +193,15 @@ TEST_CASE("a removed lock file never leaves two holders: a waiter on the old ino
   FileLock again = FileLock::acquire(d.get(), "img-x", LockMode::Exclusive);
   again.remove(d.get(), "img-x");
   CHECK_FALSE(exists_at(d.get(), "img-x"));
+}
+
+TEST_CASE("fsck: a temp file of write_file_atomic_at is stale only when its writer is gone") {
+  const std::string alive = std::to_string(::getpid());
+  CHECK_FALSE(fsck::stale_temp_name(".x.json.tmp-" + alive + "-42"));
+  CHECK(fsck::stale_temp_name(".x.json.tmp-2147483646-42"));  // above any pid_max
+  CHECK_FALSE(fsck::stale_temp_name("x.json.tmp-2147483646-42"));  // not a hidden temp name
+  CHECK_FALSE(fsck::stale_temp_name(".x.json.tmp-abc-1"));
+  CHECK_FALSE(fsck::stale_temp_name(".x.json.tmp--1"));
+  CHECK_FALSE(fsck::stale_temp_name(".x.json"));
+  CHECK_FALSE(fsck::stale_temp_name(".x.json.tmp-99999999999999999999-1"));  // too long for a pid
 }
