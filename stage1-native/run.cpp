@@ -120,9 +120,10 @@ void pivot_into(const std::string& root) {
 }
 
 // In the child, PID 1 of the new pid namespace, right before the exec of /init.
-void set_up_pod(const RunContext& o, unsigned long flags) {
-  // One cgroup move, then the cgroup namespace rooted there.
-  join_pod_cgroups(o.uuid);
+// It was born in the pod's cgroup2 cgroup (see launch()); on a host without
+// cgroup2 it moves itself into the pod's v1 cgroup.
+void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup) {
+  if (!born_in_cgroup) join_pod_cgroups(o.uuid);
   if (::unshare(CLONE_NEWCGROUP) < 0) throw_sys("cannot create the pod's cgroup namespace");
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
   assemble_root(o, root);
@@ -151,7 +152,14 @@ Child launch(const RunContext& o) {
   // As with nspawn: a failure of ours leaves the init running under the pod
   // lock rather than killing the pod.
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
-  c.pre_exec = [&o, flags] { set_up_pod(o, flags); };
+  // Born in the pod's cgroup: no migration, so no wait for the cgroup
+  // locks' RCU grace period (~15 ms here per first move into a cgroup). On a
+  // hybrid host only the cgroup2 tree is joined; the v1 name=systemd tree
+  // does not track pods of this flavour.
+  UniqueFd cgroup = make_pod_cgroup2(o.uuid);
+  c.cgroup_fd = cgroup.get();
+  const bool born_in_cgroup = static_cast<bool>(cgroup);
+  c.pre_exec = [&o, flags, born_in_cgroup] { set_up_pod(o, flags, born_in_cgroup); };
   std::vector<std::string> argv = {"/init"};
   if (o.debug) argv.emplace_back("--debug");
   return Child::start(argv, c);
