@@ -131,7 +131,9 @@ def test_two_apps_exit_status_is_first_failing_in_manifest_order(pods):
 
 
 def test_apps_share_pid_namespace_and_hostname(pods):
-    p = pods([sh("a", "hostname; sleep 1"), sh("b", "hostname; ps -o comm | grep -c sleep")],
+    # b waits (bounded) for a's sleep: the apps start concurrently.
+    see_a = "for i in $(seq 100); do ps -o comm | grep -q sleep && break; sleep 0.05; done; ps -o comm | grep -c sleep"
+    p = pods([sh("a", "hostname; sleep 2"), sh("b", "hostname; " + see_a)],
              runtime={"hostname": "web1.example"})
     assert h.run_pod(p).returncode == 0
     assert p.log("a") == "web1.example\n"
