@@ -9,7 +9,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +19,7 @@
 #include "common.hpp"
 #include "contract/poddir.hpp"
 #include "supervise.hpp"
+#include "systemd/sd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -45,7 +45,7 @@ std::string find_nspawn() {
 std::vector<std::string> nspawn_argv(const RunContext& o) {
   std::vector<std::string> a = {find_nspawn()};
   if (!o.debug) a.push_back("-q");
-  if (sd_booted() > 0) {
+  if (sd::booted()) {
     a.push_back("--register=yes");
   } else {
     a.push_back("--register=no");
@@ -129,7 +129,7 @@ Child start_nspawn(const RunContext& o, const std::vector<std::string>& argv, st
   c.keep_fds = {o.lock_fd};
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
   c.pre_exec = [&] {
-    if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
+    if (!sd::booted()) join_pod_cgroups(o.uuid);
     private_nspawn_run_dir();
     if (o.debug) {
       std::string line;
