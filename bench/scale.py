@@ -29,8 +29,21 @@ def crun_main(n, bundle):
     json.dump([dt], sys.stdout)
 
 
+class Started:
+    """n pods started at once: `seconds` until every one was ready; stop() stops them all."""
+
+    def __init__(self, ctx, seconds, uuids, procs):
+        self.ctx, self.seconds, self.uuids, self.procs = ctx, seconds, uuids, procs
+
+    def stop(self):
+        for u in self.uuids:
+            self.ctx.pod("stop", "--force", u, check=False)
+        for p in self.procs:
+            p.wait()
+
+
 def pods_at_once(ctx, pod, stage1, image, n):
-    """Seconds from starting n `pod run`s at once until each pod says it is ready (every app started)."""
+    """Start n `pod run`s at once and wait until each pod says it is ready (every app started)."""
     ufs = [os.path.join(ctx.tmp, f"scale-{time.monotonic_ns()}-{i}") for i in range(n)]
     t0 = time.perf_counter()
     procs = [subprocess.Popen([pod, "--dir", ctx.data, "run", "--insecure-options=image", f"--stage1-path={stage1}",
@@ -51,12 +64,19 @@ def pods_at_once(ctx, pod, stage1, image, n):
             if time.perf_counter() - t0 > 600:
                 raise RuntimeError("pods not ready after 600 s")
             time.sleep(0.005)
-        return time.perf_counter() - t0
-    finally:
-        for u in uuids.values():
-            ctx.pod("stop", "--force", u, check=False)
-        for p in procs:
-            p.wait()
+        return Started(ctx, time.perf_counter() - t0, list(uuids.values()), procs)
+    except BaseException:
+        Started(ctx, 0, list(uuids.values()), procs).stop()
+        raise
+
+
+def latency(cmd, runs=5):
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, capture_output=True, check=True)
+        samples.append(time.perf_counter() - t0)
+    return samples
 
 
 def case_scale(ctx, t, pod, stage1s, image):
@@ -66,12 +86,33 @@ def case_scale(ctx, t, pod, stage1s, image):
     n = 5 if ctx.quick else 200
     ctx.pod("fetch", "--insecure-options=image", image)
     for flavor in ("native", "nspawn"):
-        if os.path.exists(stage1s[flavor]):
+        if not os.path.exists(stage1s[flavor]):
+            continue
+        try:
+            started = pods_at_once(ctx, pod, stage1s[flavor], image, n)
+        except RuntimeError as e:
+            t.add(case, f"{n} pod runs ({flavor})", note=f"failed: {e}"[:200])
+            continue
+        try:
+            t.add(case, f"{n} pod runs ({flavor})", [started.seconds],
+                  ref=f"{n} crun runs" if flavor == "native" else None, goal=1.5 if flavor == "native" else None)
+            if flavor == "native":
+                list_cmd = [pod, "--dir", ctx.data, "list", "--format=json"]
+                t.add(case, f"pod list, {n} running", latency(list_cmd))
+                t.add(case, f"pod status, {n} running", latency([pod, "--dir", ctx.data, "status", started.uuids[0]]))
+        finally:
+            started.stop()
+    idle = 10 if ctx.quick else 1000
+    if os.path.exists(stage1s["native"]):
+        try:
+            started = pods_at_once(ctx, pod, stage1s["native"], image, idle)
             try:
-                t.add(case, f"{n} pod runs ({flavor})", [pods_at_once(ctx, pod, stage1s[flavor], image, n)],
-                      ref=f"{n} crun runs" if flavor == "native" else None, goal=1.5 if flavor == "native" else None)
-            except RuntimeError as e:
-                t.add(case, f"{n} pod runs ({flavor})", note=f"failed: {e}"[:200])
+                t.add(case, f"{idle} idle pods (native): all ready", [started.seconds])
+                t.add(case, f"pod list, {idle} running", latency([pod, "--dir", ctx.data, "list", "--format=json"]))
+            finally:
+                started.stop()
+        except RuntimeError as e:
+            t.add(case, f"{idle} idle pods (native)", note=f"failed: {e}"[:200])
     if not subprocess.run(["sh", "-c", "command -v crun"], capture_output=True).returncode == 0:
         return t.skip(case, "crun is not installed")
     bundle = ctx.crun_bundle("scale", ["/bin/sleep", "600"])
