@@ -33,6 +33,7 @@
 #include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
 #include "contract/runtime.hpp"
+#include "net/cni/podnet.hpp"
 #include "stage1abi/stage1.hpp"
 #include "systemd/journal.hpp"
 #include "systemd/sd.hpp"
@@ -100,9 +101,9 @@ std::vector<std::string> nspawn_argv(const Options& o) {
     a.push_back((v.read_only ? "--bind-ro=" : "--bind=") + v.source + ":" + poddir::kHostVolumesInRoot + "/" + v.name +
                 (v.recursive ? ":rbind" : ":norbind"));
   }
-  if (o.runtime.net == "none") a.push_back("--private-network");
-  else if (o.runtime.net != "host")
-    throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
+  if (!o.runtime.networks.empty()) a.push_back("--network-namespace-path=" + o.pod_path + "/" + cni::kNetns);
+  else if (o.runtime.net == "none") a.push_back("--private-network");
+  else if (o.runtime.net != "host") throw Error("runtime.json: net " + o.runtime.net + " names no networks");
   a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
   a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
   if (!o.copy_output) a.push_back("--setenv=POD_INIT_COPY_OUTPUT=0");
@@ -207,6 +208,44 @@ Child start_nspawn(const Options& o, const std::vector<std::string>& argv, std::
   return Child::start(argv, c);
 }
 
+// The pod's networks for the life of the run entrypoint: joined on
+// construction (a failure tears down what was joined), left by teardown().
+class PodNetworks {
+ public:
+  PodNetworks(const cni::Place& place, const contract::Runtime& rt, bool host_dns) : place_(place), rt_(rt) {
+    if (rt.networks.empty()) return;
+    try {
+      cni::create_netns(place);
+      const cni::NetState st = cni::attach(place, rt.networks);
+      const std::string resolv = cni::resolv_conf_from(st);
+      if (rt.dns.empty() && !resolv.empty())
+        write_file_at(place.pod_dirfd, kResolvConf, resolv, 0644, Durability::kVolatile);
+      else if (rt.dns.empty() && !host_dns)  // the networks give no DNS: the host's, unless the image has one
+        if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536))
+          write_file_at(place.pod_dirfd, kResolvConf, *rc, 0644, Durability::kVolatile);
+    } catch (const Error&) {
+      try {
+        cni::teardown(place, rt.networks);
+      } catch (const Error& t) {
+        std::cerr << "run: " << t.what() << " (pod gc will retry)\n";
+      }
+      throw;
+    }
+  }
+  void teardown() {
+    if (rt_.networks.empty()) return;
+    try {
+      cni::teardown(place_, rt_.networks);
+    } catch (const Error& e) {
+      std::cerr << "run: " << e.what() << " (pod gc will retry)\n";
+    }
+  }
+
+ private:
+  cni::Place place_;
+  const contract::Runtime& rt_;
+};
+
 int run_main(int argc, char** argv) {
   Args args = parse_args(argc, argv, {"--debug", "--interactive"});
   if (args.positional.size() != 1) throw usage_error("usage: run [--debug] [--interactive] <uuid>");
@@ -231,7 +270,8 @@ int run_main(int argc, char** argv) {
   for (const char* d : {poddir::kStateDir, poddir::kAppStatusDir, poddir::kLogsDir}) mkdirs_at(pod, d);
   for (const char* f : {poddir::kPid, poddir::kExitStatus, kForceStopped, poddir::kReady}) ::unlinkat(pod, f, 0);
   ::unlinkat(pod, kResolvConf, 0);
-  if (o.runtime.net == "host")
+  const bool host_dns = o.runtime.dns.size() == 1 && o.runtime.dns[0] == "host";
+  if (o.runtime.net == "host" || host_dns)
     if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
   UniqueFd sock = notify_socket(pod, o.pod_path);
   // In "app" mode every app that may notify gets a relay socket of its own
@@ -257,6 +297,10 @@ int run_main(int argc, char** argv) {
   UniqueFd sigfd(sfd);
 
   const auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
+  // The pod's CNI networks (src/net/cni/podnet.hpp): set up before nspawn,
+  // torn down when it has exited (gc does it when we are killed).
+  const cni::Place place{pod, o.pod_path, o.uuid, cni::host_mntns_fd_from_env()};
+  PodNetworks networks(place, o.runtime, host_dns);
   Child nspawn = start_nspawn(o, argv_s, nspawn_env());
 
   pid_t init_pid = 0;
@@ -293,6 +337,7 @@ int run_main(int argc, char** argv) {
     }
     if (exited) break;
   }
+  networks.teardown();
   ::unlinkat(pod, kNotifySocket, 0);
   if (journal) journal->finish();
   relays.clear();  // removes their sockets

@@ -13,6 +13,7 @@
 #include "contract/poddir.hpp"
 #include "pods/gc.hpp"
 #include "pods/walk.hpp"
+#include "run/network.hpp"
 #include "run/prepare.hpp"
 #include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
@@ -36,7 +37,13 @@ bool has_exited(PodState s) {
 std::optional<contract::Runtime> overrides(const Pod& pod, const StartOptions& o) {
   if (!o.net && !o.hostname && !o.notify_ready && !o.dns && !o.hosts && !o.interactive && !o.debug) return std::nullopt;
   contract::Runtime rt = run::read_runtime(pod);
-  if (o.net) rt.net = *o.net;
+  if (o.net) {
+    // The same resolution as prepare's, with the ports the pod was prepared with.
+    std::vector<contract::PortMapping> ports;
+    for (const auto& n : rt.networks) ports.insert(ports.end(), n.ports.begin(), n.ports.end());
+    const auto s1 = nlohmann::json::parse(read_file_at(pod.fd(), poddir::kStage1Manifest, 1 << 20));
+    run::resolve_networks(rt, *o.net, ports, pod.store().path(), s1);
+  }
   if (o.hostname) rt.hostname = *o.hostname;
   if (o.notify_ready) rt.notify_ready = *o.notify_ready;
   if (o.dns) rt.dns = *o.dns;

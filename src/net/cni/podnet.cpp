@@ -1,0 +1,243 @@
+#include "net/cni/podnet.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <functional>
+
+#include "contract/jsonread.hpp"
+#include "net/cni/config.hpp"
+#include "net/cni/plugin.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+#ifndef NSFS_MAGIC
+#define NSFS_MAGIC 0x6e736673
+#endif
+
+namespace pod::cni {
+
+namespace {
+
+using nlohmann::json;
+
+bool is_netns_mount(const std::string& path) {
+  struct statfs sf;
+  return ::statfs(path.c_str(), &sf) == 0 && static_cast<unsigned long>(sf.f_type) == NSFS_MAGIC;
+}
+
+// Run `fn` in a child in the host's mount namespace (or ours when there is no
+// other); its errors come back as its exception message.
+void in_host_mntns(const Place& p, const std::function<void()>& fn, const std::string& what) {
+  if (p.host_mntns_fd < 0) {
+    fn();
+    return;
+  }
+  ChildOptions o;
+  o.keep_fds = {p.host_mntns_fd};
+  o.in = Redirect::null();
+  Child c = Child::start_function(
+      [&] {
+        if (::setns(p.host_mntns_fd, CLONE_NEWNS) < 0) throw_sys("cannot enter the host's mount namespace");
+        fn();
+        return 0;
+      },
+      o);
+  if (int rc = c.wait(); rc != 0) throw Error(what + " failed in the host's mount namespace (" + describe_status(*c.status()) + ")");
+}
+
+void bind_netns(const std::string& target) {
+  if (is_netns_mount(target)) return;  // propagated from the host's namespace already
+  if (::mount("/proc/self/ns/net", target.c_str(), nullptr, MS_BIND, nullptr) < 0)
+    throw_sys("cannot bind-mount the pod's network namespace on " + target);
+}
+
+void unmount_netns(const std::string& target) {
+  // Lazily: a process that still has it open (a plugin) cannot pin the teardown.
+  while (is_netns_mount(target))
+    if (::umount2(target.c_str(), MNT_DETACH) < 0) {
+      if (errno == EINVAL || errno == ENOENT) break;
+      throw_sys("cannot unmount " + target);
+    }
+}
+
+const contract::NetworkAttachment* find(const std::vector<contract::NetworkAttachment>& nets, const Joined& j) {
+  for (const auto& n : nets)
+    if (n.name == j.name && n.ifname == j.ifname) return &n;
+  return nullptr;
+}
+
+json runtime_config(const contract::NetworkAttachment& n) {
+  json rc = json::object();
+  if (n.ports.empty()) return rc;
+  json pm = json::array();
+  for (const auto& p : n.ports) {
+    json m = {{"hostPort", p.host_port}, {"containerPort", p.pod_port}, {"protocol", p.protocol}};
+    if (!p.host_ip.empty()) m["hostIP"] = p.host_ip;
+    pm.push_back(m);
+  }
+  rc["portMappings"] = pm;
+  return rc;
+}
+
+Invocation invocation(const Place& p, const contract::NetworkAttachment& n, const std::string& netns) {
+  Invocation inv;
+  inv.container_id = p.uuid;
+  inv.netns = netns;
+  inv.ifname = n.ifname;
+  inv.args = n.args;
+  inv.path = plugin_path();
+  return inv;
+}
+
+std::string what_of(const contract::NetworkAttachment& n) { return "network " + n.name + " (" + n.source + ")"; }
+
+}  // namespace
+
+json to_json(const NetState& s) {
+  json a = json::array();
+  for (const auto& n : s.networks)
+    a.push_back({{"name", n.name}, {"ifname", n.ifname}, {"state", n.state}, {"result", n.result}});
+  return {{"networks", a}};
+}
+
+NetState read_state(int pod_dirfd) {
+  NetState s;
+  auto text = try_read_file_at(pod_dirfd, kNetState, 4 << 20);
+  if (!text) return s;
+  const json j = contract::parse_json(*text, kNetState, 4 << 20);
+  contract::Field root(kNetState, j);
+  root.require_object();
+  contract::Field nets = root.key("networks");
+  for (size_t i = 0; i < nets.size(); ++i) {
+    Joined n{nets.at(i).key("name").str(), nets.at(i).key("ifname").str(), nets.at(i).key("state").str(), nullptr};
+    if (n.state != "adding" && n.state != "added" && n.state != "deleted")
+      nets.at(i).key("state").fail("\"" + n.state + "\" is not adding, added or deleted");
+    n.result = nets.at(i).value().value("result", json());
+    s.networks.push_back(std::move(n));
+  }
+  return s;
+}
+
+void write_state(int pod_dirfd, const NetState& s) {
+  write_file_atomic_at(pod_dirfd, kNetState, to_json(s).dump(2) + "\n", 0644, Durability::kVolatile);
+}
+
+int host_mntns_fd_from_env() {
+  const char* v = std::getenv("POD_HOST_MNTNS_FD");
+  if (!v || !*v) return -1;
+  char* end = nullptr;
+  long fd = std::strtol(v, &end, 10);
+  if (*end || fd < 0 || ::fcntl(static_cast<int>(fd), F_GETFD) < 0) throw Error(std::string("POD_HOST_MNTNS_FD=") + v + " is not an open fd");
+  ::fcntl(static_cast<int>(fd), F_SETFD, FD_CLOEXEC);
+  return static_cast<int>(fd);
+}
+
+void create_netns(const Place& p) {
+  const std::string path = p.netns_path();
+  if (is_netns_mount(path)) throw Error("the pod already has a network namespace at " + path);
+  {
+    int fd = ::openat(p.pod_dirfd, kNetns, O_CREAT | O_RDONLY | O_CLOEXEC, 0444);
+    if (fd < 0) throw_sys("cannot create " + path);
+    ::close(fd);
+  }
+  ChildOptions o;
+  o.in = Redirect::null();
+  if (p.host_mntns_fd >= 0) o.keep_fds = {p.host_mntns_fd};
+  // A child makes the namespace (so that we stay in the host's network) and
+  // mounts it where it outlives every process: in the host's mount namespace
+  // first, then in ours (a slave of the host's, where nspawn looks).
+  Child c = Child::start_function(
+      [&] {
+        if (::unshare(CLONE_NEWNET) < 0) throw_sys("cannot create a network namespace");
+        if (p.host_mntns_fd >= 0) {
+          UniqueFd own(::open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+          if (!own) throw_sys("cannot open our mount namespace");
+          if (::setns(p.host_mntns_fd, CLONE_NEWNS) < 0) throw_sys("cannot enter the host's mount namespace");
+          bind_netns(path);
+          if (::setns(own.get(), CLONE_NEWNS) < 0) throw_sys("cannot return to the pod's mount namespace");
+        }
+        bind_netns(path);
+        return 0;
+      },
+      o);
+  if (int rc = c.wait(); rc != 0) throw Error("cannot create the pod's network namespace (" + describe_status(*c.status()) + ")");
+  if (!is_netns_mount(path)) throw Error("the pod's network namespace is not mounted on " + path);
+}
+
+NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& nets) {
+  const std::string netns = p.netns_path();
+  {
+    // lo up: the loopback plugin holds no state outside the namespace, no record needed.
+    const json lo = {{"cniVersion", "1.0.0"}, {"name", "loopback"}, {"plugins", json::array({{{"type", "loopback"}}})}};
+    contract::NetworkAttachment l;
+    l.name = "loopback";
+    l.ifname = "lo";
+    l.source = kBuiltin;
+    l.conflist = lo;
+    (void)add_list(lo, invocation(p, l, netns), json::object(), "loopback");
+  }
+  NetState s = read_state(p.pod_dirfd);
+  for (const auto& n : nets) {
+    s.networks.push_back({n.name, n.ifname, "adding", nullptr});
+    write_state(p.pod_dirfd, s);  // the intent first: a kill -9 during ADD leaves a DEL to do
+    s.networks.back().result = add_list(n.conflist, invocation(p, n, netns), runtime_config(n), what_of(n));
+    s.networks.back().state = "added";
+    write_state(p.pod_dirfd, s);
+  }
+  return s;
+}
+
+void teardown(const Place& p, const std::vector<contract::NetworkAttachment>& nets) {
+  const std::string path = p.netns_path();
+  NetState s = read_state(p.pod_dirfd);
+  // DEL needs the interfaces to find what to remove (ipMasq rules are found
+  // through the pod's addresses): the namespace while it exists, else "".
+  const std::string netns = is_netns_mount(path) ? path : "";
+  for (size_t i = s.networks.size(); i-- > 0;) {
+    Joined& j = s.networks[i];
+    if (j.state == "deleted") continue;
+    const contract::NetworkAttachment* n = find(nets, j);
+    if (!n) throw invalid_error(std::string(kNetState) + ": network " + j.name + " (" + j.ifname + ") is not in runtime.json");
+    del_list(n->conflist, invocation(p, *n, netns), runtime_config(*n), j.result, what_of(*n));
+    j.state = "deleted";
+    write_state(p.pod_dirfd, s);
+  }
+  unmount_netns(path);
+  in_host_mntns(p, [&] { unmount_netns(path); }, "unmounting " + path);
+  if (::unlinkat(p.pod_dirfd, kNetns, 0) < 0 && errno != ENOENT) throw_sys("cannot remove " + path);
+}
+
+std::string resolv_conf_from(const NetState& s) {
+  for (const auto& n : s.networks) {
+    if (n.result.is_null()) continue;
+    const Result r = parse_result(n.result, "network " + n.name);
+    if (r.nameservers.empty()) continue;
+    std::string out;
+    for (const auto& ns : r.nameservers) out += "nameserver " + ns + "\n";
+    std::vector<std::string> search = r.search;
+    if (search.empty() && !r.domain.empty()) search.push_back(r.domain);
+    if (!search.empty()) {
+      out += "search";
+      for (const auto& d : search) out += " " + d;
+      out += "\n";
+    }
+    if (!r.options.empty()) {
+      out += "options";
+      for (const auto& o : r.options) out += " " + o;
+      out += "\n";
+    }
+    return out;
+  }
+  return "";
+}
+
+}  // namespace pod::cni
