@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "api/impl.hpp"
+#include "api/netinfo.hpp"
 #include "appc/names.hpp"
 #include "contract/poddir.hpp"
 #include "pods/gc.hpp"
@@ -195,6 +196,7 @@ PodStatus Runtime::pod_status(const std::string& uuid) const {
   return api::guarded([&] {
     Pod pod = lookup_pod(impl_->store, uuid);
     PodStatus s = api::to_public(read_pod_info(pod, pod.state()));
+    api::add_networks(pod, s);
     if (exists_at(pod.fd(), poddir::kStage1Manifest)) {
       try {
         s.flavor = stage1::pod_entrypoints(pod).flavor;
@@ -229,7 +231,10 @@ std::vector<PodStatus> Runtime::list_pods(bool summary) const {
     const StateMask mask = kAllStates & ~mask_of(PodState::Embryo) & ~mask_of(PodState::Garbage) &
                            ~mask_of(PodState::Deleting);
     const InfoDetail detail = summary ? InfoDetail::Summary : InfoDetail::Full;
-    walk_pods(impl_->store, mask, [&](Pod& p, PodState s) { out.push_back(api::to_public(read_pod_info(p, s, detail))); });
+    walk_pods(impl_->store, mask, [&](Pod& p, PodState s) {
+      out.push_back(api::to_public(read_pod_info(p, s, detail)));
+      api::add_networks(p, out.back());
+    });
     return out;
   });
 }
