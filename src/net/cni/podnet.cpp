@@ -15,8 +15,10 @@
 #include "contract/jsonread.hpp"
 #include "net/cni/config.hpp"
 #include "net/cni/plugin.hpp"
+#include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/lock.hpp"
 #include "util/process.hpp"
 
 #ifndef NSFS_MAGIC
@@ -93,12 +95,40 @@ Invocation invocation(const Place& p, const contract::NetworkAttachment& n, cons
   inv.container_id = p.uuid;
   inv.netns = netns;
   inv.ifname = n.ifname;
-  inv.args = n.args;
+  // Every plugin of the chain gets every arg, and plugins refuse args they do not
+  // know unless told to ignore them (as Kubernetes and rkt tell them).
+  inv.args = n.args.empty() || n.args.find("IgnoreUnknown=") != std::string::npos ? n.args : "IgnoreUnknown=1;" + n.args;
   inv.path = plugin_path();
   return inv;
 }
 
 std::string what_of(const contract::NetworkAttachment& n) { return "network " + n.name + " (" + n.source + ")"; }
+
+// The bridges a network's bridge plugins make (their "bridge", default cni0).
+std::vector<std::string> bridges_of(const contract::NetworkAttachment& n) {
+  std::vector<std::string> v;
+  for (const auto& p : n.conflist["plugins"])
+    if (p.value("type", "") == "bridge") v.push_back(p.value("bridge", std::string("cni0")));
+  return v;
+}
+
+// One lock per network across pods: a bridge is removed only when no pod is
+// joining it, and only when no interface is left on it (the bridge plugin
+// never removes the bridges it makes; we remove them with the last pod).
+FileLock network_lock(const contract::NetworkAttachment& n) {
+  UniqueFd root = open_dir("/");
+  UniqueFd dir = mkdirs_at(root.get(), std::string(kLockDir).substr(1), 0700);
+  return FileLock::acquire(dir.get(), n.name + ".lock", LockMode::Exclusive);
+}
+
+void remove_idle_bridges(const contract::NetworkAttachment& n) {
+  for (const auto& br : bridges_of(n)) {
+    if (br.empty() || br.find('/') != std::string::npos) continue;
+    UniqueFd brif = try_open_dir_at(AT_FDCWD, "/sys/class/net/" + br + "/brif");
+    if (!brif || !list_dir(brif.get()).empty()) continue;
+    run_checked({"ip", "link", "del", br}, "removing the idle bridge " + br + " of network " + n.name);
+  }
+}
 
 }  // namespace
 
@@ -171,6 +201,7 @@ void create_netns(const Place& p) {
       o);
   if (int rc = c.wait(); rc != 0) throw Error("cannot create the pod's network namespace (" + describe_status(*c.status()) + ")");
   if (!is_netns_mount(path)) throw Error("the pod's network namespace is not mounted on " + path);
+  crashpoint("net:netns-created");
 }
 
 NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& nets) {
@@ -189,7 +220,11 @@ NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& 
   for (const auto& n : nets) {
     s.networks.push_back({n.name, n.ifname, "adding", nullptr});
     write_state(p.pod_dirfd, s);  // the intent first: a kill -9 during ADD leaves a DEL to do
-    s.networks.back().result = add_list(n.conflist, invocation(p, n, netns), runtime_config(n), what_of(n));
+    crashpoint("net:before-add");
+    {
+      FileLock lock = bridges_of(n).empty() ? FileLock() : network_lock(n);
+      s.networks.back().result = add_list(n.conflist, invocation(p, n, netns), runtime_config(n), what_of(n));
+    }
     s.networks.back().state = "added";
     write_state(p.pod_dirfd, s);
   }
@@ -207,9 +242,14 @@ void teardown(const Place& p, const std::vector<contract::NetworkAttachment>& ne
     if (j.state == "deleted") continue;
     const contract::NetworkAttachment* n = find(nets, j);
     if (!n) throw invalid_error(std::string(kNetState) + ": network " + j.name + " (" + j.ifname + ") is not in runtime.json");
-    del_list(n->conflist, invocation(p, *n, netns), runtime_config(*n), j.result, what_of(*n));
+    {
+      FileLock lock = bridges_of(*n).empty() ? FileLock() : network_lock(*n);
+      del_list(n->conflist, invocation(p, *n, netns), runtime_config(*n), j.result, what_of(*n));
+      remove_idle_bridges(*n);
+    }
     j.state = "deleted";
     write_state(p.pod_dirfd, s);
+    crashpoint("net:after-del");
   }
   unmount_netns(path);
   in_host_mntns(p, [&] { unmount_netns(path); }, "unmounting " + path);

@@ -22,6 +22,7 @@ namespace pod::cni {
 
 inline constexpr const char* kNetns = "netns";
 inline constexpr const char* kNetState = "net.json";
+inline constexpr const char* kLockDir = "/run/pod/cni-locks";  // <network>.lock: joining/leaving a bridge
 
 struct Joined {
   std::string name, ifname;
