@@ -69,19 +69,26 @@ def pod_ip(pod, uuid, network=None):
     raise AssertionError(f"pod {uuid} has no address on {network}")
 
 
-def host_traces(subnet24, network, uuids=()):
-    """What pods of `network` (on subnet24.0/24) leave on the host, as comparable sets."""
+def lease_owners(network):
+    """host-local's leases of a network: address -> the container ID (pod UUID) holding it."""
+    d = os.path.join(LEASES, network)
+    if not os.path.isdir(d):
+        return {}
+    return {f: open(os.path.join(d, f)).read().split()[0] for f in os.listdir(d)
+            if f != "lock" and not f.startswith("last_reserved_ip")}
+
+
+def host_traces(subnet24, network, uuids=(), datadir="pod-func-"):
+    """What pods of `network` (on subnet24.0/24, data dir `datadir`) leave on the host, as comparable sets."""
     def out(*cmd):
         return subprocess.run(cmd, capture_output=True, text=True).stdout.splitlines()
     addrs = {l.split()[1] + " " + l.split()[3] for l in out("ip", "-o", "-4", "addr") if f" {subnet24}." in l}
     routes = {l for l in out("ip", "route") if subnet24 + "." in l}
     rules = {l for l in out("iptables-save") if f'"{network}"' in l or subnet24 + "." in l or
              any(u in l for u in uuids)}
-    lease_dir = os.path.join(LEASES, network)
-    leases = {f for f in os.listdir(lease_dir) if f not in ("lock",) and not f.startswith("last_reserved_ip")} \
-        if os.path.isdir(lease_dir) else set()
+    leases = set(lease_owners(network))
     with open("/proc/self/mountinfo") as f:
-        netns = {l.split()[4] for l in f if l.split()[4].endswith("/netns") and "pod-func-" in l.split()[4]}
+        netns = {l.split()[4] for l in f if l.split()[4].endswith("/netns") and datadir in l.split()[4]}
     return {"addrs": addrs, "routes": routes, "rules": rules, "leases": leases, "netns": netns}
 
 
