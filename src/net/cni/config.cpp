@@ -353,7 +353,18 @@ std::vector<contract::NetworkAttachment> resolve(const std::string& net_value, c
     a.conflist = n->conflist;
     out.push_back(std::move(a));
   }
-  if (ports.empty()) return out;
+  if (ports.empty()) {
+    // The built-ins' portmap has nothing to do without ports but costs an
+    // ADD and a DEL (iptables calls): left out of a pod that publishes none.
+    for (auto& a : out)
+      if (a.source == kBuiltin) {
+        json& plugins = a.conflist["plugins"];
+        plugins.erase(std::remove_if(plugins.begin(), plugins.end(),
+                                     [](const json& p) { return p.value("type", "") == "portmap"; }),
+                      plugins.end());
+      }
+    return out;
+  }
   for (auto& a : out)
     for (const auto& p : a.conflist["plugins"])
       if (p.contains("capabilities") && p["capabilities"].value("portMappings", false)) {

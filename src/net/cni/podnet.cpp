@@ -206,16 +206,21 @@ void create_netns(const Place& p) {
 
 NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& nets) {
   const std::string netns = p.netns_path();
-  {
-    // lo up: the loopback plugin holds no state outside the namespace, no record needed.
-    const json lo = {{"cniVersion", "1.0.0"}, {"name", "loopback"}, {"plugins", json::array({{{"type", "loopback"}}})}};
-    contract::NetworkAttachment l;
-    l.name = "loopback";
-    l.ifname = "lo";
-    l.source = kBuiltin;
-    l.conflist = lo;
-    (void)add_list(lo, invocation(p, l, netns), json::object(), "loopback");
-  }
+  // lo up by the loopback plugin, alongside the networks (it touches nothing
+  // else, and holds no state outside the namespace: no record needed).
+  contract::NetworkAttachment lo;
+  lo.name = "loopback";
+  lo.ifname = "lo";
+  lo.source = kBuiltin;
+  lo.conflist = {{"cniVersion", "1.0.0"}, {"name", "loopback"}, {"plugins", json::array({{{"type", "loopback"}}})}};
+  ChildOptions co;
+  co.in = Redirect::null();
+  Child lo_child = Child::start_function(
+      [&] {
+        (void)add_list(lo.conflist, invocation(p, lo, netns), json::object(), "loopback");
+        return 0;
+      },
+      co);
   NetState s = read_state(p.pod_dirfd);
   for (const auto& n : nets) {
     s.networks.push_back({n.name, n.ifname, "adding", nullptr});
@@ -228,6 +233,8 @@ NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& 
     s.networks.back().state = "added";
     write_state(p.pod_dirfd, s);
   }
+  if (int rc = lo_child.wait(); rc != 0)
+    throw Error("bringing lo up with the loopback plugin failed (" + describe_status(*lo_child.status()) + ")");
   return s;
 }
 
