@@ -22,6 +22,15 @@ using contract::Field;
 
 const std::vector<std::string> kVersions = {"0.3.0", "0.3.1", "0.4.0", "1.0.0"};
 
+// Every piece of s between separators, empty ones included ("" gives one).
+std::vector<std::string> split_all(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  for (size_t j; (j = s.find(sep, i)) != std::string::npos; i = j + 1) out.push_back(s.substr(i, j - i));
+  out.push_back(s.substr(i));
+  return out;
+}
+
 bool valid_network_name(const std::string& n) {
   if (n.empty() || n.size() > 128 || !std::isalnum(static_cast<unsigned char>(n[0]))) return false;
   return std::all_of(n.begin(), n.end(), [](char c) {
@@ -130,16 +139,9 @@ NetworkList parse_network(const std::string& text, const std::string& source) {
 
 std::vector<std::string> plugin_path() {
   std::vector<std::string> path;
-  if (const char* env = std::getenv("POD_CNI_PATH")) {
-    std::string s = env;
-    size_t i = 0;
-    while (i <= s.size()) {
-      size_t j = s.find(':', i);
-      if (j == std::string::npos) j = s.size();
-      if (j > i) path.push_back(s.substr(i, j - i));
-      i = j + 1;
-    }
-  }
+  if (const char* env = std::getenv("POD_CNI_PATH"))
+    for (const auto& d : split_all(env, ':'))
+      if (!d.empty()) path.push_back(d);
   path.push_back(kDefaultPluginDir);
   return path;
 }
@@ -214,12 +216,7 @@ bool is_cni_net(const std::string& value) { return value != "host" && value != "
 std::vector<Requested> parse_net_flag(const std::string& value) {
   if (!is_cni_net(value)) return {};
   std::vector<Requested> out;
-  size_t i = 0;
-  while (i <= value.size()) {
-    size_t j = value.find(',', i);
-    if (j == std::string::npos) j = value.size();
-    std::string item = value.substr(i, j - i);
-    i = j + 1;
+  for (const auto& item : split_all(value, ',')) {
     Requested r;
     const auto colon = item.find(':');
     r.name = item.substr(0, colon);
@@ -230,15 +227,9 @@ std::vector<Requested> parse_net_flag(const std::string& value) {
     for (const auto& o : out)
       if (o.name == r.name) throw usage_error("--net=" + value + ": network " + r.name + " is given twice");
     // CNI_ARGS: KEY=VALUE pairs separated by ';'.
-    size_t k = 0;
-    while (!r.args.empty() && k <= r.args.size()) {
-      size_t e = r.args.find(';', k);
-      if (e == std::string::npos) e = r.args.size();
-      const std::string kv = r.args.substr(k, e - k);
+    for (const auto& kv : r.args.empty() ? std::vector<std::string>{} : split_all(r.args, ';'))
       if (kv.find('=') == std::string::npos || kv.front() == '=')
         throw usage_error("--net=" + value + ": CNI_ARGS of " + r.name + ": \"" + kv + "\" is not KEY=VALUE");
-      k = e + 1;
-    }
     out.push_back(std::move(r));
   }
   return out;
