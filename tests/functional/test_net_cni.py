@@ -250,3 +250,13 @@ def test_kvm_flavour_refuses_cni_networks(pod):
     r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1['kvm']}", "--net=default", BUSYBOX_ACI)
     assert r.returncode == 2
     assert "does not join CNI networks; use --net=host or --net=none" in r.stderr
+
+
+def test_run_prepared_resolves_net_again(pod):
+    uuid = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1[FLAVOR]}", BUSYBOX_ACI,
+                   "--exec", "/bin/sh", "--", "-c", "ip -o -4 addr | grep eth0", check=0).stdout.strip()
+    r = pod.run("run-prepared", "--net=default-restricted", uuid, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "inet 172.16.29." in r.stdout
+    rt = json.load(open(os.path.join(pod.dir, "pods", "run", uuid, "runtime.json")))
+    assert rt["net"] == "default-restricted" and rt["networks"][0]["name"] == "default-restricted"

@@ -11,6 +11,7 @@
 #include "helpers.hpp"
 #include "net/cni/config.hpp"
 #include "net/cni/plugin.hpp"
+#include "run/network.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -291,4 +292,31 @@ TEST_CASE("cni: runtime.json carries the resolved networks and reads them back")
         }) == "runtime.json.networks[0].ifname: \"eth0/1\" is not an interface name");
   CHECK(error_message([] { contract::parse_runtime(R"({"dns": ["host", "1.1.1.1"]})"); })
             .find("runtime.json.dns: \"host\"") == 0);
+}
+
+TEST_CASE("cni: --port NAME:HOSTPORT maps the app's named port and records it in the pod manifest") {
+  contract::PodManifest m;
+  contract::RuntimeApp a;
+  a.name = "web";
+  a.app.ports = {{"http", "tcp", 80, 1, false}, {"dns", "udp", 53, 1, false}};
+  m.apps = {a};
+  PodSpec spec;
+  spec.ports = {"http:8080", "dns:5353"};
+  spec.publish = {"127.0.0.1:9090:90"};
+  const auto maps = run::port_mappings(spec, m);
+  REQUIRE(maps.size() == 3);
+  CHECK(maps[0] == contract::PortMapping{"127.0.0.1", 9090, 90, "tcp", ""});
+  CHECK(maps[1] == contract::PortMapping{"", 8080, 80, "tcp", "http"});
+  CHECK(maps[2] == contract::PortMapping{"", 5353, 53, "udp", "dns"});
+  REQUIRE(m.ports.size() == 2);
+  CHECK(m.ports[0].name == "http");
+  CHECK(m.ports[0].host_port == 8080);
+
+  spec.ports = {"nosuch:1"};
+  spec.publish.clear();
+  CHECK(error_message([&] { run::port_mappings(spec, m); }) ==
+        "--port nosuch:1: no app of the pod has a port named \"nosuch\" (its ports: http, dns)");
+  spec.ports = {"http:8080"};
+  spec.publish = {"8080:81"};
+  CHECK(error_message([&] { run::port_mappings(spec, m); }) == "host port 8080/tcp is published twice");
 }
