@@ -158,6 +158,7 @@ def test_user_bridge_network_two_networks_and_cni_args(pod):
     path = write_conflist(pod, "testbr", [
         {"type": "bridge", "bridge": br, "isGateway": True, "ipMasq": False,
          "ipam": {"type": "host-local", "ranges": [[{"subnet": sub + ".0/24"}]]}},
+        {"type": "firewall", "backend": "iptables"},
         {"type": "tuning", "sysctl": {"net.ipv4.conf.IFNAME.arp_notify": "1"}},
         {"type": "portmap", "capabilities": {"portMappings": True}}], version="0.4.0")
     r, uuid = run_pod(pod, FLAVOR, *sh(f"ip -o -4 addr; ping -c 1 -W 3 {sub}.1; "

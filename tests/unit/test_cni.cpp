@@ -320,3 +320,23 @@ TEST_CASE("cni: --port NAME:HOSTPORT maps the app's named port and records it in
   spec.publish = {"8080:81"};
   CHECK(error_message([&] { run::port_mappings(spec, m); }) == "host port 8080/tcp is published twice");
 }
+
+TEST_CASE("cni: CHECK runs every plugin with the ADD's result, and not for 0.3.x or disableCheck") {
+  podtest::TempDir d;
+  fake_plugin(d.path(), "p", "echo \"$CNI_COMMAND\" >> " + d.path() + "/calls\ncat > " + d.path() + "/in\n");
+  cni::Invocation inv;
+  inv.path = {d.path()};
+  const json res = {{"cniVersion", "1.0.0"}, {"ips", json::array()}};
+  json list = json::parse(R"({"cniVersion": "1.0.0", "name": "c", "plugins": [{"type": "p"}, {"type": "p"}]})");
+  cni::check_list(list, inv, json::object(), res, "network c");
+  CHECK(read_file(d.path() + "/calls") == "CHECK\nCHECK\n");
+  CHECK(json::parse(read_file(d.path() + "/in"))["prevResult"] == res);
+  CHECK(error_message([&] { cni::check_list(list, inv, json::object(), nullptr, "network c"); }) ==
+        "network c: CHECK needs the result of ADD, which is not recorded");
+  list["cniVersion"] = "0.3.1";
+  cni::check_list(list, inv, json::object(), res, "network c");
+  list["cniVersion"] = "1.0.0";
+  list["disableCheck"] = true;
+  cni::check_list(list, inv, json::object(), res, "network c");
+  CHECK(read_file(d.path() + "/calls") == "CHECK\nCHECK\n");
+}
