@@ -27,6 +27,18 @@ def http_get(ip, port, path):
     return f"printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} {port}"
 
 
+def fetch(url, timeout=15):
+    """GET url, retrying while the pod's server is not listening yet ("ready" is: the app was started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5).read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
 def stop(pod, p, uuid):
     pod.run("stop", uuid, timeout=60)
     try:
@@ -60,26 +72,32 @@ def test_host_and_none_keep_working(pod):
     assert pod_networks(pod, uuid) == []
 
 
-def test_two_pods_on_default_talk_tcp_and_udp(pod, tmp_path):
-    server = ("import socket,sys\n"
-              "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.bind(('0.0.0.0',5001))\n"
+def test_two_pods_on_default_talk_tcp_and_udp(pod):
+    # An echo server for one TCP connection and one UDP datagram, and its client (python3 of the host: this
+    # busybox's nc has no UDP, and its listener quits at the EOF of its /dev/null stdin).
+    server = ("import socket\n"
+              "t=socket.socket(); t.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1); t.bind(('0.0.0.0',5000))\n"
+              "t.listen(1); u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.bind(('0.0.0.0',5001))\n"
+              "c,_=t.accept(); d=c.recv(100); c.sendall(b'tcp-echo:'+d); c.close(); print('tcp got',d.decode())\n"
               "d,a=u.recvfrom(100); u.sendto(b'udp-echo:'+d,a); print('udp got',d.decode(),flush=True)\n")
-    p1, a = start_pod(pod, FLAVOR, *PY_MOUNTS, *sh(
-        f"nc -l -p 5000 > /tmp/tcp & /usr/bin/python3 -c \"{server}\"; wait; echo tcp got $(cat /tmp/tcp)"),
-        pod_flags=PY_VOLUMES)
+    p1, a = start_pod(pod, FLAVOR, *PY_MOUNTS, "--exec", "/usr/bin/python3", "--", "-c", server, pod_flags=PY_VOLUMES)
     try:
         ip = pod_ip(pod, a)
-        client = ("import socket\n"
+        client = ("import socket,time\n"
+                  "for i in range(50):\n"
+                  "  try: t=socket.create_connection(('%s',5000),timeout=5); break\n"
+                  "  except ConnectionRefusedError: time.sleep(0.1)\n"
+                  "t.sendall(b'hello-tcp'); print(t.recv(100).decode())\n"
                   "u=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); u.settimeout(5)\n"
-                  f"u.sendto(b'hello-udp',('{ip}',5001)); print(u.recv(100).decode())\n")
-        r, b = run_pod(pod, FLAVOR, *PY_MOUNTS, *sh(
-            f"echo hello-tcp | nc -w 5 {ip} 5000 && /usr/bin/python3 -c \"{client}\""), pod_flags=PY_VOLUMES, timeout=60)
+                  "u.sendto(b'hello-udp',('%s',5001)); print(u.recv(100).decode())\n") % (ip, ip)
+        r, b = run_pod(pod, FLAVOR, *PY_MOUNTS, "--exec", "/usr/bin/python3", "--", "-c", client,
+                       pod_flags=PY_VOLUMES, timeout=60)
         assert r.returncode == 0, r.stderr
-        assert "udp-echo:hello-udp" in r.stdout
-        assert pod_ip(pod, a) != [n for n in pod_networks(pod, b)][0]["ips"]  # two addresses
+        assert r.stdout == "tcp-echo:hello-tcp\nudp-echo:hello-udp\n"
+        assert pod_networks(pod, b)[0]["ips"] != pod_networks(pod, a)[0]["ips"]
         out, err = p1.communicate(timeout=30)
         assert p1.returncode == 0, err
-        assert "udp got hello-udp" in out and "tcp got hello-tcp" in out
+        assert out == "tcp got hello-tcp\nudp got hello-udp\n"
     finally:
         if p1.poll() is None:
             stop(pod, p1, a)
@@ -95,7 +113,7 @@ def test_published_port_reachable_from_host_loopback_and_other_pods(pod):
         rt = json.load(open(os.path.join(pod.dir, "pods", "run", uuid, "runtime.json")))
         assert [p["type"] for p in rt["networks"][0]["conflist"]["plugins"]] == ["ptp", "portmap"]
         assert f"127.0.0.1:{port}->80/tcp" in pod.run("list", check=0).stdout
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10).read().decode()
+        body = fetch(f"http://127.0.0.1:{port}/index.html")
         assert body == "hello-from-pod\n"
         # another pod reaches it through the host (published on 127.0.0.1 only: through the pod's address)
         ip = pod_ip(pod, uuid)
@@ -114,7 +132,7 @@ def test_published_port_on_every_address_reachable_from_another_pod(pod):
     p, uuid = start_pod(pod, FLAVOR, *sh("echo ok > /tmp/i; httpd -f -p 8080 -h /tmp"),
                         pod_flags=[f"--publish={port}:8080"])
     try:
-        body = urllib.request.urlopen(f"http://127.0.0.1:{port}/i", timeout=10).read().decode()
+        body = fetch(f"http://127.0.0.1:{port}/i")
         assert body == "ok\n"
         # from a pod: the host's address on the pod's network, DNATed back (hairpin)
         r, _ = run_pod(pod, FLAVOR, *sh(http_get("172.16.28.1", port, "/i")), check=0)

@@ -36,24 +36,57 @@ bool is_netns_mount(const std::string& path) {
   return ::statfs(path.c_str(), &sf) == 0 && static_cast<unsigned long>(sf.f_type) == NSFS_MAGIC;
 }
 
-// Run `fn` in a child in the host's mount namespace (or ours when there is no
-// other); its errors come back as its exception message.
+// A forked child running `fn` (namespace changes stay there). finish()
+// waits for it and throws its error, message and all.
+class InChild {
+ public:
+  InChild(const std::function<void()>& fn, const std::string& what) : what_(what) {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) < 0) throw_sys("pipe");
+    UniqueFd wr(fds[1]);
+    rd_ = UniqueFd(fds[0]);
+    ChildOptions o;
+    o.in = Redirect::null();
+    const int wfd = wr.get();
+    child_ = Child::start_function(
+        [&fn, wfd] {
+          try {
+            fn();
+            return 0;
+          } catch (const std::exception& e) {  // reported to the parent, which throws it
+            const std::string m = e.what();
+            (void)!::write(wfd, m.data(), m.size());
+            return 1;
+          }
+        },
+        o);
+  }
+  void finish() {
+    const int rc = child_.wait();
+    if (rc == 0) return;
+    std::string msg = read_fd(rd_.get(), "child", 4096);
+    throw Error(what_ + ": " + (msg.empty() ? describe_status(*child_.status()) : msg));
+  }
+
+ private:
+  std::string what_;
+  UniqueFd rd_;
+  Child child_;
+};
+
+// Run `fn` in the host's mount namespace (here when ours is the host's).
 void in_host_mntns(const Place& p, const std::function<void()>& fn, const std::string& what) {
   if (p.host_mntns_fd < 0) {
     fn();
     return;
   }
-  ChildOptions o;
-  o.keep_fds = {p.host_mntns_fd};
-  o.in = Redirect::null();
-  Child c = Child::start_function(
+  InChild(
       [&] {
         if (::setns(p.host_mntns_fd, CLONE_NEWNS) < 0) throw_sys("cannot enter the host's mount namespace");
         fn();
-        return 0;
       },
-      o);
-  if (int rc = c.wait(); rc != 0) throw Error(what + " failed in the host's mount namespace (" + describe_status(*c.status()) + ")");
+      what)
+      .finish();
 }
 
 void bind_netns(const std::string& target) {
@@ -179,13 +212,10 @@ void create_netns(const Place& p) {
     if (fd < 0) throw_sys("cannot create " + path);
     ::close(fd);
   }
-  ChildOptions o;
-  o.in = Redirect::null();
-  if (p.host_mntns_fd >= 0) o.keep_fds = {p.host_mntns_fd};
   // A child makes the namespace (so that we stay in the host's network) and
   // mounts it where it outlives every process: in the host's mount namespace
   // first, then in ours (a slave of the host's, where nspawn looks).
-  Child c = Child::start_function(
+  InChild(
       [&] {
         if (::unshare(CLONE_NEWNET) < 0) throw_sys("cannot create a network namespace");
         if (p.host_mntns_fd >= 0) {
@@ -196,10 +226,9 @@ void create_netns(const Place& p) {
           if (::setns(own.get(), CLONE_NEWNS) < 0) throw_sys("cannot return to the pod's mount namespace");
         }
         bind_netns(path);
-        return 0;
       },
-      o);
-  if (int rc = c.wait(); rc != 0) throw Error("cannot create the pod's network namespace (" + describe_status(*c.status()) + ")");
+      "cannot create the pod's network namespace")
+      .finish();
   if (!is_netns_mount(path)) throw Error("the pod's network namespace is not mounted on " + path);
   crashpoint("net:netns-created");
 }
@@ -213,14 +242,9 @@ NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& 
   lo.ifname = "lo";
   lo.source = kBuiltin;
   lo.conflist = {{"cniVersion", "1.0.0"}, {"name", "loopback"}, {"plugins", json::array({{{"type", "loopback"}}})}};
-  ChildOptions co;
-  co.in = Redirect::null();
-  Child lo_child = Child::start_function(
-      [&] {
-        (void)add_list(lo.conflist, invocation(p, lo, netns), json::object(), "loopback");
-        return 0;
-      },
-      co);
+  const Invocation lo_inv = invocation(p, lo, netns);
+  InChild lo_child([&] { (void)add_list(lo.conflist, lo_inv, json::object(), "loopback"); },
+                   "bringing lo up with the loopback plugin");
   NetState s = read_state(p.pod_dirfd);
   for (const auto& n : nets) {
     s.networks.push_back({n.name, n.ifname, "adding", nullptr});
@@ -233,8 +257,7 @@ NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& 
     s.networks.back().state = "added";
     write_state(p.pod_dirfd, s);
   }
-  if (int rc = lo_child.wait(); rc != 0)
-    throw Error("bringing lo up with the loopback plugin failed (" + describe_status(*lo_child.status()) + ")");
+  lo_child.finish();
   return s;
 }
 
