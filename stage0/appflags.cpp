@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 
+#include "mds/mds.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
@@ -37,6 +38,10 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
       ->check(CLI::IsMember({"none", "started", "app"}));
   c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
+  c.add_flag("--mds-register", f.mds_register,
+             "Register the pod with the metadata service (pod metadata-service): $AC_METADATA_URL for its apps");
+  c.add_option("--mds-url", f.mds_url, std::string("The metadata service's base URL for --mds-register (default ") +
+                                          mds::kDefaultUrl + ")");
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& dir_flag) {
@@ -46,6 +51,8 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& di
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
   }
+  if (!f.mds_url.empty() && !f.mds_register) throw usage_error("--mds-url needs --mds-register");
+  if (f.mds_register) s.mds_register = f.mds_url.empty() ? mds::kDefaultUrl : f.mds_url;
   s.fetch = apply_image_limits(f.limits, parse_insecure_options(f.insecure, std::move(s.fetch)), dir_flag);
 }
 

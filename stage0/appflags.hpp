@@ -14,6 +14,8 @@ struct PodFlagStrings {
   std::vector<std::string> volumes, hosts, stage1_opts;
   std::string insecure;
   ImageLimitFlags limits;
+  bool mds_register = false;
+  std::string mds_url;
 };
 
 // Pod-level flags shared by prepare and run, bound to `spec` and `strings`.

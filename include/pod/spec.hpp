@@ -77,6 +77,9 @@ struct PodSpec {
   std::vector<std::string> publish;  // [HOSTIP:]HOSTPORT:PODPORT[/tcp|udp]
   std::vector<std::string> ports;    // NAME:HOSTPORT, an app port of the image by name
   std::vector<std::pair<std::string, std::string>> hosts;  // ip, hostname for /etc/hosts
+  // Register with the appc metadata service at this base URL (http://IPV4:PORT,
+  // e.g. http://127.0.0.1:18112); "" = not registered. Documentation/metadata-service.md.
+  std::string mds_register;
   bool interactive = false;
   // sd_notify readiness: none | started | app; "" = app when an image
   // declares appc.io/executor/supports-systemd-notify, else started.

@@ -82,6 +82,9 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     root.key("notifyReady").fail("\"" + r.notify_ready + "\" is not none, started or app");
   r.notify_apps = root.key("notifyApps").strings();
   if (!root.key("stopTimeout").missing()) r.stop_timeout_s = static_cast<int>(root.key("stopTimeout").integer(0, 86400));
+  r.metadata_url = root.key("metadataURL").str_or("");
+  if (!r.metadata_url.empty() && r.metadata_url.rfind("http://", 0) != 0)
+    root.key("metadataURL").fail("\"" + r.metadata_url.substr(0, 80) + "\" is not an http:// URL");
   Field opts = root.key("stage1Options");
   if (!opts.missing()) {
     opts.require_object();
@@ -119,6 +122,7 @@ nlohmann::json to_json(const Runtime& r) {
                       {"notifyApps", r.notify_apps},
                       {"stopTimeout", r.stop_timeout_s},
                       {"stage1Options", nlohmann::json::object()}};
+  if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
   for (const auto& [k, v] : r.stage1_options) j["stage1Options"][k] = v;
   return j;
 }

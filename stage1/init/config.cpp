@@ -88,6 +88,7 @@ Runtime runtime_of(const contract::Runtime& r) {
   rt.attach = r.attach;
   rt.debug = r.debug;
   rt.stop_timeout_s = r.stop_timeout_s;
+  rt.metadata_url = r.metadata_url;
   return rt;
 }
 
@@ -121,6 +122,7 @@ PodConfig parse_config(const std::string& manifest_json, const std::string& runt
   for (const auto& v : m.volumes) cfg.volumes.push_back(volume_of(v));
   if (cfg.apps.empty()) throw Error("pod manifest: no apps");
   cfg.runtime = runtime_of(contract::parse_runtime(runtime_json));
+  for (auto& a : cfg.apps) a.metadata_url = cfg.runtime.metadata_url;
   return cfg;
 }
 
