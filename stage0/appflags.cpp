@@ -10,9 +10,15 @@ namespace pod::cli {
 
 void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
   c.add_option("--volume", f.volumes, "NAME,kind=host,source=PATH[,readOnly=true] or NAME,kind=empty[,mode=,uid=,gid=]");
-  c.add_option("--net", s.net, "Network: host or none")->check(CLI::IsMember({"host", "none"}));
+  c.add_option("--net", s.net,
+               "Networks: host, none, or NAME[:CNI_ARGS][,NAME…] of CNI networks (default: default, when the stage1 "
+               "joins CNI networks, else host)");
+  c.add_option("--publish", s.publish, "[HOSTIP:]HOSTPORT:PODPORT[/tcp|udp]: publish a pod port on the host (repeatable)");
+  c.add_option("--port", s.ports, "NAME:HOSTPORT: publish the image's port NAME on the host (repeatable)");
   c.add_option("--hostname", s.hostname, "Pod hostname (default pod-<uuid prefix>)");
-  c.add_option("--dns", s.dns, "Name server for the pod's /etc/resolv.conf (repeatable)");
+  c.add_option("--dns", s.dns, "Name server for the pod's /etc/resolv.conf (repeatable); host: copy the host's");
+  c.add_option("--dns-search", s.dns_search, "Search domain for the pod's /etc/resolv.conf (repeatable)");
+  c.add_option("--dns-opt", s.dns_options, "Option line entry for the pod's /etc/resolv.conf, e.g. ndots:2 (repeatable)");
   c.add_option("--hosts-entry", f.hosts, "IP=HOSTNAME line for the pod's /etc/hosts (repeatable)");
   c.add_flag("--interactive", s.interactive, "Pass the terminal through to the (single) app");
   c.add_option("--insecure-options", f.insecure,

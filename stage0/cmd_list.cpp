@@ -20,6 +20,25 @@ std::string when(const std::optional<TimePoint>& t, bool full) {
   return full ? format_time(*t) : format_ago(*t);
 }
 
+// "default:172.16.28.5" per network joined (the addresses while it is joined), else the net value.
+std::string networks_text(const PodStatus& p) {
+  if (p.networks.empty()) return p.net.empty() ? "-" : p.net;
+  std::string s;
+  for (const auto& n : p.networks) {
+    s += (s.empty() ? "" : ",") + n.name;
+    if (n.state == "added")
+      for (const auto& ip : n.ips) s += ":" + ip.substr(0, ip.find('/'));
+  }
+  return s;
+}
+
+std::string ports_text(const PodStatus& p) {
+  std::string s;
+  for (const auto& n : p.networks)
+    for (const auto& port : n.ports) s += (s.empty() ? "" : ",") + port;
+  return s.empty() ? "-" : s;
+}
+
 void run_list(Context& ctx, const ListOptions& o) {
   const std::vector<PodStatus> pods = ctx.runtime(true).list_pods(o.format == "table");
   if (o.format == "json" || o.format == "json-pretty") {
@@ -33,7 +52,7 @@ void run_list(Context& ctx, const ListOptions& o) {
   for (const auto& p : pods) {
     std::string uuid = o.full ? p.uuid : p.uuid.substr(0, 8);
     std::vector<std::string> pod_cols = {uuid, "", "", state_name(p.state), when(p.created, o.full),
-                                         when(p.started, o.full)};
+                                         when(p.started, o.full), networks_text(p), ports_text(p)};
     if (!p.manifest_error.empty()) errors.push_back(p.uuid + ": " + p.manifest_error);
     if (p.apps.empty()) {
       pod_cols[1] = pod_cols[2] = "-";
@@ -47,7 +66,8 @@ void run_list(Context& ctx, const ListOptions& o) {
       rows.push_back(std::move(r));
     }
   }
-  print_table(std::cout, {"UUID", "APP", "IMAGE NAME", "STATE", "CREATED", "STARTED"}, rows, !o.no_legend);
+  print_table(std::cout, {"UUID", "APP", "IMAGE NAME", "STATE", "CREATED", "STARTED", "NETWORKS", "PORTS"}, rows,
+              !o.no_legend);
   for (const auto& e : errors) std::cerr << "pod: warning: " << e << "\n";
 }
 }  // namespace

@@ -51,7 +51,7 @@ void register_run_prepared(CLI::App& app, Context& ctx) {
   auto f = std::make_shared<RunPreparedFlags>();
   auto* c = app.add_subcommand("run-prepared", "Run a prepared pod");
   c->add_option("uuid", f->uuid, "Pod UUID or unique prefix")->required();
-  auto* o_net = c->add_option("--net", f->net, "Network: host or none")->check(CLI::IsMember({"host", "none"}));
+  auto* o_net = c->add_option("--net", f->net, "Networks: host, none, or NAME[:CNI_ARGS][,NAME…] of CNI networks");
   auto* o_host = c->add_option("--hostname", f->hostname, "Pod hostname");
   auto* o_dns = c->add_option("--dns", f->dns, "Name server (repeatable)");
   auto* o_hosts = c->add_option("--hosts-entry", f->hosts, "IP=HOSTNAME (repeatable)");

@@ -38,6 +38,15 @@ void print_text(const PodStatus& i) {
   for (const auto& a : i.apps)
     if (a.exit) std::cout << "app-" << a.name << "=" << a.exit->exit_code << "\n";
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
+  if (!i.net.empty()) std::cout << "net=" << i.net << "\n";
+  for (const auto& n : i.networks) {
+    std::string ips, ports;
+    for (const auto& a : n.ips) ips += (ips.empty() ? "" : ",") + a;
+    for (const auto& p : n.ports) ports += (ports.empty() ? "" : ",") + p;
+    std::cout << "network-" << n.name << "=" << n.ifname << " " << (n.state.empty() ? "-" : n.state) << " "
+              << (ips.empty() ? "-" : ips) << (ports.empty() ? "" : " " + ports) << "\n";
+  }
+  if (!i.network_error.empty()) std::cout << "network-error=" << i.network_error << "\n";
 }
 
 void run_status(Context& ctx, const StatusOptions& o) {

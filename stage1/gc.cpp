@@ -3,13 +3,17 @@
 //   gc [--debug] <uuid>        cwd = $P, the pod exited and locked by stage0
 //
 // Removes what run left outside the pod dir: the pod's cgroups (killing any
-// stray process in them first, e.g. after a kill -9 of run). Idempotent; works
-// after a reboot (nothing left to do).
+// stray process in them first, e.g. after a kill -9 of run), then its CNI
+// networks (DEL in reverse order, the netns mount; src/net/cni/podnet.hpp).
+// Idempotent; works after a reboot (nothing left to do) and after a kill -9
+// of an earlier gc (net.json records what is still to DEL).
 #include <unistd.h>
 
 #include <iostream>
 
 #include "common.hpp"
+#include "contract/runtime.hpp"
+#include "net/cni/podnet.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -26,6 +30,12 @@ int gc_main(int argc, char** argv) {
     for (const auto& d : pod_cgroup_dirs(uuid)) std::cerr << "gc: removing cgroup " << d << "\n";
   remove_pod_cgroups(uuid);
   ::unlink(kNotifySocket);
+  UniqueFd pod = open_dir(".");
+  const contract::Runtime rt = contract::parse_runtime(try_read_file_at(pod.get(), poddir::kRuntime).value_or(""));
+  if (!rt.networks.empty() || exists_at(pod.get(), cni::kNetns)) {
+    if (args.has("--debug")) std::cerr << "gc: leaving the pod's networks\n";
+    cni::teardown({pod.get(), fd_path(pod.get()), uuid, -1}, rt.networks);
+  }
   return 0;
 }
 

@@ -18,6 +18,7 @@
 
 #include "common.hpp"
 #include "contract/poddir.hpp"
+#include "net/cni/podnet.hpp"
 #include "supervise.hpp"
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
@@ -73,9 +74,9 @@ std::vector<std::string> nspawn_argv(const RunContext& o) {
     a.push_back((v.read_only ? "--bind-ro=" : "--bind=") + v.source + ":" + poddir::kHostVolumesInRoot + "/" + v.name +
                 (v.recursive ? ":rbind" : ":norbind"));
   }
-  if (o.runtime.net == "none") a.push_back("--private-network");
-  else if (o.runtime.net != "host")
-    throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
+  if (!o.runtime.networks.empty()) a.push_back("--network-namespace-path=" + o.pod_path + "/" + cni::kNetns);
+  else if (o.runtime.net == "none") a.push_back("--private-network");
+  else if (o.runtime.net != "host") throw Error("runtime.json: net " + o.runtime.net + " names no networks");
   for (const auto& e : init_environment(o)) a.push_back("--setenv=" + e);
   a.push_back("--");
   a.push_back("/init");

@@ -16,6 +16,7 @@
 
 #include "common.hpp"
 #include "contract/poddir.hpp"
+#include "net/cni/podnet.hpp"
 #include "systemd/journal.hpp"
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
@@ -86,12 +87,47 @@ RunContext load_context(int argc, char** argv) {
   return o;
 }
 
+// The pod's networks for the life of the run entrypoint: joined on
+// construction (a failure leaves what was joined again), left by teardown().
+class PodNetworks {
+ public:
+  PodNetworks(const cni::Place& place, const contract::Runtime& rt, bool host_dns) : place_(place), rt_(rt) {
+    if (rt.networks.empty()) return;
+    try {
+      cni::create_netns(place);
+      const cni::NetState st = cni::attach(place, rt.networks);
+      const std::string resolv = cni::resolv_conf_from(st);
+      if (rt.dns.empty() && !resolv.empty())
+        write_file_at(place.pod_dirfd, kResolvConf, resolv, 0644, Durability::kVolatile);
+      else if (rt.dns.empty() && !host_dns)  // the networks give no DNS: the host's, unless the image has one
+        if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536))
+          write_file_at(place.pod_dirfd, kResolvConf, *rc, 0644, Durability::kVolatile);
+    } catch (const Error&) {
+      teardown();
+      throw;
+    }
+  }
+  void teardown() {
+    if (rt_.networks.empty()) return;
+    try {
+      cni::teardown(place_, rt_.networks);
+    } catch (const Error& e) {
+      std::cerr << "run: " << e.what() << " (pod gc will retry)\n";
+    }
+  }
+
+ private:
+  cni::Place place_;
+  const contract::Runtime& rt_;
+};
+
 int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
   const int pod = o.lock_fd;
   for (const char* d : {poddir::kStateDir, poddir::kAppStatusDir, poddir::kLogsDir}) mkdirs_at(pod, d);
   for (const char* f : {poddir::kPid, poddir::kExitStatus, kForceStopped, poddir::kReady}) ::unlinkat(pod, f, 0);
   ::unlinkat(pod, kResolvConf, 0);
-  if (o.runtime.net == "host")
+  const bool host_dns = o.runtime.dns.size() == 1 && o.runtime.dns[0] == "host";
+  if (o.runtime.net == "host" || host_dns)
     if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
   UniqueFd sock = notify_socket(pod, o.pod_path);
   // In "app" mode every app that may notify gets a relay socket of its own
@@ -116,6 +152,9 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
   if (sfd < 0) throw_sys("signalfd");
   UniqueFd sigfd(sfd);
 
+  // The pod's CNI networks (src/net/cni/podnet.hpp): joined before the
+  // payload starts, left when it has exited (gc does it when we are killed).
+  PodNetworks networks({pod, o.pod_path, o.uuid, cni::host_mntns_fd_from_env()}, o.runtime, host_dns);
   Child payload = launch(o);
 
   pid_t init_pid = 0;
@@ -152,6 +191,7 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
     }
     if (exited) break;
   }
+  networks.teardown();
   ::unlinkat(pod, kNotifySocket, 0);
   if (journal) journal->finish();
   relays.clear();  // removes their sockets

@@ -71,9 +71,14 @@ struct FetchOptions {
 struct PodSpec {
   std::vector<AppSpec> apps;
   std::vector<VolumeSpec> volumes;
-  std::string net = "host";  // host | none
+  // host | none | NAME[:CNI_ARGS][,NAME…] (CNI networks); "" = "default" when
+  // the stage1 joins CNI networks, else host (Documentation/networking.md)
+  std::string net;
   std::string hostname;      // "" = pod-<uuid prefix>
-  std::vector<std::string> dns;
+  std::vector<std::string> dns;  // name servers; {"host"} = the host's resolv.conf
+  std::vector<std::string> dns_search, dns_options;
+  std::vector<std::string> publish;  // [HOSTIP:]HOSTPORT:PODPORT[/tcp|udp]
+  std::vector<std::string> ports;    // NAME:HOSTPORT, an app port of the image by name
   std::vector<std::pair<std::string, std::string>> hosts;  // ip, hostname for /etc/hosts
   // Register with the appc metadata service at this base URL (http://IPV4:PORT,
   // e.g. http://127.0.0.1:18112); "" = not registered. Documentation/metadata-service.md.

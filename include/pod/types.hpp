@@ -41,6 +41,14 @@ struct AppStatusInfo {
   std::optional<AppExit> exit;  // once the app has exited
 };
 
+// A network a pod joins (Documentation/networking.md) and what it got there.
+struct PodNetworkInfo {
+  std::string name, ifname;
+  std::string state;               // adding | added | deleted; "" = not joined (yet)
+  std::vector<std::string> ips;    // CIDR, e.g. 172.16.28.5/24
+  std::vector<std::string> ports;  // published: "[HOSTIP:]HOSTPORT->PODPORT/tcp"
+};
+
 struct PodStatus {
   std::string uuid;
   PodState state = PodState::Gone;
@@ -50,6 +58,9 @@ struct PodStatus {
   std::string failure;          // why the pod failed, when it did
   std::string flavor;           // the stage1 flavour, as the stage1 declares it
   std::string manifest_error;   // set when the pod manifest is missing or unreadable
+  std::string net;              // host, none, or the CNI networks' --net value
+  std::vector<PodNetworkInfo> networks;
+  std::string network_error;    // set when runtime.json or net.json is unreadable
 };
 
 struct ImageSummary {

@@ -9,10 +9,12 @@
 #include <cerrno>
 
 #include "api/impl.hpp"
+#include "api/netinfo.hpp"
 #include "appc/names.hpp"
 #include "contract/poddir.hpp"
 #include "pods/gc.hpp"
 #include "pods/walk.hpp"
+#include "run/network.hpp"
 #include "run/prepare.hpp"
 #include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
@@ -36,7 +38,13 @@ bool has_exited(PodState s) {
 std::optional<contract::Runtime> overrides(const Pod& pod, const StartOptions& o) {
   if (!o.net && !o.hostname && !o.notify_ready && !o.dns && !o.hosts && !o.interactive && !o.debug) return std::nullopt;
   contract::Runtime rt = run::read_runtime(pod);
-  if (o.net) rt.net = *o.net;
+  if (o.net) {
+    // The same resolution as prepare's, with the ports the pod was prepared with.
+    std::vector<contract::PortMapping> ports;
+    for (const auto& n : rt.networks) ports.insert(ports.end(), n.ports.begin(), n.ports.end());
+    const auto s1 = nlohmann::json::parse(read_file_at(pod.fd(), poddir::kStage1Manifest, 1 << 20));
+    run::resolve_networks(rt, *o.net, ports, pod.store().path(), s1);
+  }
   if (o.hostname) rt.hostname = *o.hostname;
   if (o.notify_ready) rt.notify_ready = *o.notify_ready;
   if (o.dns) rt.dns = *o.dns;
@@ -188,6 +196,7 @@ PodStatus Runtime::pod_status(const std::string& uuid) const {
   return api::guarded([&] {
     Pod pod = lookup_pod(impl_->store, uuid);
     PodStatus s = api::to_public(read_pod_info(pod, pod.state()));
+    api::add_networks(pod, s);
     if (exists_at(pod.fd(), poddir::kStage1Manifest)) {
       try {
         s.flavor = stage1::pod_entrypoints(pod).flavor;
@@ -222,7 +231,10 @@ std::vector<PodStatus> Runtime::list_pods(bool summary) const {
     const StateMask mask = kAllStates & ~mask_of(PodState::Embryo) & ~mask_of(PodState::Garbage) &
                            ~mask_of(PodState::Deleting);
     const InfoDetail detail = summary ? InfoDetail::Summary : InfoDetail::Full;
-    walk_pods(impl_->store, mask, [&](Pod& p, PodState s) { out.push_back(api::to_public(read_pod_info(p, s, detail))); });
+    walk_pods(impl_->store, mask, [&](Pod& p, PodState s) {
+      out.push_back(api::to_public(read_pod_info(p, s, detail)));
+      api::add_networks(p, out.back());
+    });
     return out;
   });
 }

@@ -16,7 +16,41 @@ bool valid_hostname(const std::string& h) {
     if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.')) return false;
   return h.front() != '-' && h.front() != '.';
 }
+PortMapping port_from(const Field& f) {
+  PortMapping p;
+  p.host_ip = f.key("hostIP").str_or("");
+  p.host_port = static_cast<uint16_t>(f.key("hostPort").integer(1, 65535));
+  p.pod_port = static_cast<uint16_t>(f.key("podPort").integer(1, 65535));
+  p.protocol = f.key("protocol").str_or("tcp");
+  if (p.protocol != "tcp" && p.protocol != "udp") f.key("protocol").fail("\"" + p.protocol + "\" is not tcp or udp");
+  p.name = f.key("name").str_or("");
+  return p;
+}
+
+NetworkAttachment network_from(const Field& f) {
+  NetworkAttachment n;
+  n.name = f.key("name").str();
+  if (n.name.empty()) f.key("name").fail("must name a network");
+  n.ifname = f.key("ifname").str();
+  if (n.ifname.empty() || n.ifname.size() > 15 || n.ifname.find_first_of("/ :") != std::string::npos)
+    f.key("ifname").fail("\"" + n.ifname + "\" is not an interface name");
+  n.args = f.key("args").str_or("");
+  n.source = f.key("source").str_or("");
+  Field conf = f.key("conflist");
+  conf.require_object();
+  if (!conf.value().contains("plugins") || !conf.value()["plugins"].is_array() || conf.value()["plugins"].empty())
+    conf.key("plugins").fail("must be a non-empty list of plugins");
+  n.conflist = conf.value();
+  Field ports = f.key("ports");
+  for (size_t i = 0, k = ports.size(); i < k; ++i) n.ports.push_back(port_from(ports.at(i)));
+  return n;
+}
 }  // namespace
+
+nlohmann::json to_json(const PortMapping& p) {
+  return {{"hostIP", p.host_ip}, {"hostPort", p.host_port}, {"podPort", p.pod_port}, {"protocol", p.protocol},
+          {"name", p.name}};
+}
 
 Runtime runtime_from_json(const nlohmann::json& j) {
   Field root(kDoc, j);
@@ -24,10 +58,19 @@ Runtime runtime_from_json(const nlohmann::json& j) {
   Runtime r;
   r.net = root.key("net").str_or(r.net);
   if (r.net.empty()) root.key("net").fail("must name a network");
+  Field nets = root.key("networks");
+  for (size_t i = 0, n = nets.size(); i < n; ++i) r.networks.push_back(network_from(nets.at(i)));
+  if ((r.net == "host" || r.net == "none") != r.networks.empty())
+    root.key("networks").fail(r.networks.empty() ? "--net=" + r.net + " needs the networks it names"
+                                                 : "must be empty with net " + r.net);
+  r.dns_search = root.key("dnsSearch").strings();
+  r.dns_options = root.key("dnsOptions").strings();
   r.hostname = root.key("hostname").str_or("");
   if (!r.hostname.empty() && !valid_hostname(r.hostname))
     root.key("hostname").fail("\"" + r.hostname.substr(0, 80) + "\" is not a valid host name");
   r.dns = root.key("dns").strings();
+  if (r.dns.size() > 1 && std::find(r.dns.begin(), r.dns.end(), "host") != r.dns.end())
+    root.key("dns").fail("\"host\" (the host's resolv.conf) cannot be combined with name servers");
   Field hosts = root.key("hostsEntries");
   for (size_t i = 0, n = hosts.size(); i < n; ++i)
     r.hosts.push_back({hosts.at(i).key("ip").str(), hosts.at(i).key("host").str()});
@@ -58,7 +101,17 @@ Runtime parse_runtime(const std::string& text) {
 nlohmann::json to_json(const Runtime& r) {
   nlohmann::json hosts = nlohmann::json::array();
   for (const auto& h : r.hosts) hosts.push_back({{"ip", h.ip}, {"host", h.host}});
+  nlohmann::json nets = nlohmann::json::array();
+  for (const auto& n : r.networks) {
+    nlohmann::json ports = nlohmann::json::array();
+    for (const auto& p : n.ports) ports.push_back(to_json(p));
+    nets.push_back({{"name", n.name}, {"ifname", n.ifname}, {"args", n.args}, {"source", n.source},
+                    {"conflist", n.conflist}, {"ports", ports}});
+  }
   nlohmann::json j = {{"net", r.net},
+                      {"networks", nets},
+                      {"dnsSearch", r.dns_search},
+                      {"dnsOptions", r.dns_options},
                       {"hostname", r.hostname},
                       {"dns", r.dns},
                       {"hostsEntries", hosts},

@@ -16,8 +16,32 @@ struct HostEntry {
   bool operator==(const HostEntry&) const = default;
 };
 
+// A port published on the host through a CNI network's portmap plugin.
+struct PortMapping {
+  std::string host_ip;  // "" = every address
+  uint16_t host_port = 0, pod_port = 0;
+  std::string protocol = "tcp";  // tcp | udp
+  std::string name;              // the app port's name for --port NAME:HOSTPORT, "" for --publish
+  bool operator==(const PortMapping&) const = default;
+};
+
+// A CNI network the pod joins (Documentation/networking.md), resolved and
+// validated by stage0 at prepare time: the stage1 runs exactly this.
+struct NetworkAttachment {
+  std::string name;             // the network's name
+  std::string ifname;           // the interface in the pod (eth0, eth1, ...)
+  std::string args;             // CNI_ARGS, "K=V;K2=V2" ("" = none)
+  std::string source;           // the file it came from, or "built-in"
+  nlohmann::json conflist;      // the CNI conflist as resolved
+  std::vector<PortMapping> ports;  // the portMappings this network's portmap gets
+  bool operator==(const NetworkAttachment&) const = default;
+};
+
 struct Runtime {
-  std::string net = "host";  // host | none
+  // host | none | the --net value naming CNI networks (then `networks` lists them)
+  std::string net = "host";
+  std::vector<NetworkAttachment> networks;
+  std::vector<std::string> dns_search, dns_options;  // --dns-search, --dns-opt
   std::string hostname;
   std::vector<std::string> dns;
   std::vector<HostEntry> hosts;
@@ -39,6 +63,7 @@ struct Runtime {
 Runtime parse_runtime(const std::string& text);  // "" = all defaults
 Runtime runtime_from_json(const nlohmann::json& j);
 nlohmann::json to_json(const Runtime& r);
+nlohmann::json to_json(const PortMapping& p);
 std::string serialize(const Runtime& r);
 
 // A stage1 option's value, or `def` when not given.

@@ -110,6 +110,10 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt) {
     override_rt = &rt;
   }
 
+  // The host's mount namespace, for what must outlive the pod's (a CNI netns
+  // mount): inherited by the run entrypoint as POD_HOST_MNTNS_FD.
+  const int host_mntns = ::open("/proc/self/ns/mnt", O_RDONLY);
+  if (host_mntns < 0) throw_sys("cannot open /proc/self/ns/mnt");
   if (::unshare(CLONE_NEWNS) < 0) throw_sys("cannot create the pod's mount namespace (are you root?)");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
   if (line_of(pod, poddir::kRootfsMode) == "overlay") mount_pod_trees(pod);
@@ -127,7 +131,8 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt) {
     args.push_back(pod.uuid());
     // run executes from the pod's own stage1 rootfs, mounted in this namespace.
     stage1::exec_path(pod, pod.path() + "/" + poddir::kStage1Rootfs + eps.run, args,
-                      {"POD_LOCK_FD=" + std::to_string(fd), "POD_STAGE1_ABI=1", "POD_PRIVATE_MOUNT_NS=1"});
+                      {"POD_LOCK_FD=" + std::to_string(fd), "POD_STAGE1_ABI=1", "POD_PRIVATE_MOUNT_NS=1",
+                       "POD_HOST_MNTNS_FD=" + std::to_string(host_mntns)});
   } catch (const Error& e) {
     try {
       write_file_atomic_at(pod.fd(), poddir::kFailure, std::string(e.what()) + "\n");

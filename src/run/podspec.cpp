@@ -301,6 +301,8 @@ contract::Runtime runtime_of(const PodSpec& spec) {
   rt.net = spec.net;
   rt.hostname = spec.hostname;
   rt.dns = spec.dns;
+  rt.dns_search = spec.dns_search;
+  rt.dns_options = spec.dns_options;
   for (const auto& [ip, h] : spec.hosts) rt.hosts.push_back({ip, h});
   rt.interactive = spec.interactive;
   rt.debug = spec.debug;

@@ -14,6 +14,7 @@
 #include "pods/walk.hpp"
 #include "run/imageref.hpp"
 #include "stage1abi/flavors.hpp"
+#include "run/network.hpp"
 #include "stage1abi/options.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
@@ -132,8 +133,9 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     r.image_manifest = is.manifest(r.image_id);
     apps.push_back(std::move(r));
   }
-  const contract::PodManifest manifest = build_pod_manifest(spec, apps);
+  contract::PodManifest manifest = build_pod_manifest(spec, apps);
   contract::Runtime rt = runtime_of(spec);
+  resolve_networks(rt, spec.net, port_mappings(spec, manifest), store.path(), s1_manifest);
   resolve_notify(rt, apps, manifest);
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));

@@ -81,6 +81,8 @@ Runtime runtime_of(const contract::Runtime& r) {
   rt.net = r.net;
   rt.hostname = r.hostname;
   rt.dns = r.dns;
+  rt.dns_search = r.dns_search;
+  rt.dns_options = r.dns_options;
   for (const auto& h : r.hosts) rt.hosts_entries.push_back({h.ip, h.host});
   rt.interactive = r.interactive;
   rt.attach = r.attach;

@@ -48,7 +48,8 @@ struct HostEntry {
 struct Runtime {
   std::string net = "host";
   std::string hostname;
-  std::vector<std::string> dns;
+  std::vector<std::string> dns;  // {"host"}: the host's resolv.conf as it is
+  std::vector<std::string> dns_search, dns_options;
   std::vector<HostEntry> hosts_entries;
   bool interactive = false;
   bool attach = false;  // app output to the console (pod run on a terminal) instead of logs/<app>.log

@@ -89,12 +89,33 @@ std::string hosts_file(const Runtime& rt) {
 
 void write_network_files(int rootfd, const App& app, const Runtime& rt) {
   write_etc_file(rootfd, "hosts", hosts_file(rt), !rt.hosts_entries.empty(), app.name);
-  if (!rt.dns.empty()) {
+  // kHostResolvConf is what the stage1 offers: the host's file (net=host,
+  // --dns=host) or the one of the pod's CNI networks.
+  const auto offered = try_read_file_at(AT_FDCWD, kHostResolvConf);
+  const bool host_file = rt.dns.size() == 1 && rt.dns[0] == "host";
+  if (!host_file && (!rt.dns.empty() || !rt.dns_search.empty() || !rt.dns_options.empty())) {
     std::string s;
     for (const auto& d : rt.dns) s += "nameserver " + d + "\n";
+    if (rt.dns.empty() && offered) {  // --dns-search/--dns-opt alone: keep the offered name servers
+      size_t i = 0;
+      while (i < offered->size()) {
+        size_t j = offered->find('\n', i);
+        if (j == std::string::npos) j = offered->size();
+        if (offered->compare(i, 11, "nameserver ") == 0) s += offered->substr(i, j - i) + "\n";
+        i = j + 1;
+      }
+    }
+    auto line = [&](const char* key, const std::vector<std::string>& v) {
+      if (v.empty()) return;
+      s += key;
+      for (const auto& x : v) s += " " + x;
+      s += "\n";
+    };
+    line("search", rt.dns_search);
+    line("options", rt.dns_options);
     write_etc_file(rootfd, "resolv.conf", s, true, app.name);
-  } else if (auto host = try_read_file_at(AT_FDCWD, kHostResolvConf)) {
-    write_etc_file(rootfd, "resolv.conf", *host, false, app.name);
+  } else if (offered) {
+    write_etc_file(rootfd, "resolv.conf", *offered, host_file, app.name);
   }
 }
 

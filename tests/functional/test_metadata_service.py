@@ -104,7 +104,7 @@ get --post-data "content=hellO&uuid=$me&signature=$enc" $u/pod/hmac/verify >/dev
 
 def test_apps_reach_every_endpoint_from_inside(pod, mds):
     r, uuid = run_pod(pod, "nspawn", "--name", "web", *sh(APP_SCRIPT),
-                      pod_flags=("--mds-register", f"--mds-url={mds.url}"))
+                      pod_flags=("--mds-register", f"--mds-url={mds.url}", "--net=host"))  # 127.0.0.1: the host's
     assert r.returncode == 0, r.stderr
     log = pod.run("logs", uuid).stdout
     image_id = json.loads(pod.run("cat-manifest", uuid).stdout)["apps"][0]["image"]["id"]

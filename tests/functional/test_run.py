@@ -142,7 +142,7 @@ def test_prepare_then_run_prepared_and_cat_manifest(pod, flavor):
     assert m["acKind"] == "PodManifest" and m["apps"][0]["app"]["exec"] == ["/bin/sh", "-c", "exit 4"]
     assert m["apps"][0]["image"]["id"].startswith("sha512-")
     # a bad flag fails before anything starts: the pod stays prepared and can be retried
-    r = pod.run("run-prepared", "--net=bogus", u)
+    r = pod.run("run-prepared", "--net=host,bogus", u)
     assert r.returncode == 2
     assert status(pod, u)["state"] == "prepared"
     r = pod.run("run-prepared", u[:10])

@@ -1,6 +1,7 @@
 """Stage1 flavours and options come from the stage1, not from stage0: --stage1-flavor resolves through
 stage1.json (overridable), --stage1-opt is checked against the options the stage1 image declares."""
 import json
+import re
 import os
 
 from conftest import BUILD

@@ -17,7 +17,8 @@ def test_version_help_and_usage_errors(pod):
 
 
 def test_list_empty_store(pod):
-    assert pod.run("list", check=0).stdout.split() == ["UUID", "APP", "IMAGE", "NAME", "STATE", "CREATED", "STARTED"]
+    assert pod.run("list", check=0).stdout.split() == ["UUID", "APP", "IMAGE", "NAME", "STATE", "CREATED", "STARTED",
+                                                       "NETWORKS", "PORTS"]
     assert pod.run("list", "--no-legend", check=0).stdout == ""
     assert json.loads(pod.run("list", "--format=json", check=0).stdout) == []
 

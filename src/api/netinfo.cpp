@@ -1,0 +1,42 @@
+// The networks of a pod for status and list: what runtime.json asked for and
+// net.json (src/net/cni/podnet.hpp) says the stage1 got.
+#include "api/netinfo.hpp"
+
+#include "contract/poddir.hpp"
+#include "net/cni/plugin.hpp"
+#include "net/cni/podnet.hpp"
+#include "run/prepare.hpp"
+#include "util/error.hpp"
+
+namespace pod::api {
+
+namespace {
+std::string port_text(const contract::PortMapping& p) {
+  return (p.host_ip.empty() ? "" : p.host_ip + ":") + std::to_string(p.host_port) + "->" + std::to_string(p.pod_port) +
+         "/" + p.protocol;
+}
+}  // namespace
+
+void add_networks(const Pod& pod, PodStatus& s) {
+  try {
+    const contract::Runtime rt = run::read_runtime(pod);
+    s.net = rt.net;
+    const cni::NetState st = cni::read_state(pod.fd());
+    for (const auto& n : rt.networks) {
+      PodNetworkInfo info{n.name, n.ifname, "", {}, {}};
+      for (const auto& p : n.ports) info.ports.push_back(port_text(p));
+      for (const auto& j : st.networks) {
+        if (j.name != n.name || j.ifname != n.ifname) continue;
+        info.state = j.state;
+        if (j.result.is_null()) continue;
+        const cni::Result r = cni::parse_result(j.result, "net.json: network " + n.name);
+        for (const auto& ip : r.ips) info.ips.push_back(ip.address);
+      }
+      s.networks.push_back(std::move(info));
+    }
+  } catch (const Error& e) {
+    s.network_error = e.what();
+  }
+}
+
+}  // namespace pod::api

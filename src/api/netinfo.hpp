@@ -1,0 +1,9 @@
+#pragma once
+#include "pod/types.hpp"
+#include "pods/pod.hpp"
+
+namespace pod::api {
+// Fill s.net and s.networks from the pod's runtime.json and net.json (an
+// unreadable one sets s.network_error instead of failing the status).
+void add_networks(const Pod& pod, PodStatus& s);
+}  // namespace pod::api
