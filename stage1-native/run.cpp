@@ -28,6 +28,7 @@
 
 #include "common.hpp"
 #include "contract/poddir.hpp"
+#include "net/cni/podnet.hpp"
 #include "supervise.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -66,12 +67,21 @@ void loopback_up() {
   if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) throw_sys("cannot bring lo up");
 }
 
+// CNI networks: the pod joins the network namespace supervise.cpp made and
+// configured at $P/netns; --net=none: a new one; --net=host: the host's.
 unsigned long namespaces(const RunContext& o) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (!o.runtime.networks.empty()) return flags;
   if (o.runtime.net == "none") flags |= CLONE_NEWNET;
-  else if (o.runtime.net != "host")
-    throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
+  else if (o.runtime.net != "host") throw Error("runtime.json: net " + o.runtime.net + " names no networks");
   return flags;
+}
+
+void join_pod_netns(const RunContext& o) {
+  const std::string path = o.pod_path + "/" + cni::kNetns;
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) throw_sys("cannot open the pod's network namespace " + path);
+  if (::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
 }
 
 // The stage1 root with the pod dir at /pod and the host volumes at
@@ -128,10 +138,11 @@ void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup) {
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
   assemble_root(o, root);
   if (flags & CLONE_NEWNET) loopback_up();
+  if (!o.runtime.networks.empty()) join_pod_netns(o);  // before /sys: sysfs shows the netns of its mounter
   const std::string host = "pod-" + o.uuid;  // the init sets runtime.hostname when given; nspawn's default
   if (::sethostname(host.c_str(), host.size()) < 0) throw_sys("cannot set the hostname");
   pivot_into(root);
-  mount_api_filesystems(flags & CLONE_NEWNET);
+  mount_api_filesystems((flags & CLONE_NEWNET) || !o.runtime.networks.empty());
   // The init gets the lock (so the pod stays "running" for as long as it
   // lives, even if this process is killed) and stdio, nothing else.
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) throw_sys("close_range");

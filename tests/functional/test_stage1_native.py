@@ -4,10 +4,11 @@ import os
 import signal
 import subprocess
 import time
+import urllib.request
 
 import pytest
 
-from runhelpers import BUSYBOX_ACI, flavor_skip_reason, start_pod
+from runhelpers import BUSYBOX_ACI, flavor_skip_reason, run_pod, start_pod
 from stage1_helpers import mounts_below, wait_for
 
 pytestmark = pytest.mark.skipif(flavor_skip_reason("native") is not None, reason=str(flavor_skip_reason("native")))
@@ -86,3 +87,30 @@ def test_stage1_flavor_name_selects_it(pod):
     assert r.returncode == 4, r.stderr
     st = json.loads(pod.run("status", "--format=json", open(pod.dir + "/u").read().strip(), check=0).stdout)
     assert st["flavor"] == "native" and st["apps"][0]["exitCode"] == 4
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/lib/cni/ptp"), reason="the CNI plugins are not installed")
+def test_cni_default_network_and_published_port(pod):
+    # The pod joins the netns the run loop made and configured ($P/netns), as the nspawn flavour does.
+    r, uuid = run_pod(pod, "native", "--exec", "/bin/sh", "--", "-c", "ip -o -4 addr; ip route")
+    assert r.returncode == 0, r.stderr
+    assert "127.0.0.1/8" in r.stdout and "inet 172.16.28." in r.stdout and "default via 172.16.28.1" in r.stdout
+    rt = json.load(open(os.path.join(pod.dir, "pods", "run", uuid, "runtime.json")))
+    assert rt["net"] == "default" and not os.path.exists(pod_file(pod, uuid, "netns"))
+    port = 20000 + (os.getpid() + 7) % 20000
+    proc, uuid = start_pod(pod, "native", "--exec", "/bin/sh", "--", "-c",
+                           "echo native-pod > /tmp/i.html; exec httpd -f -p 80 -h /tmp",
+                           pod_flags=[f"--publish=127.0.0.1:{port}:80/tcp"])
+    try:
+        wait_for(lambda: os.path.exists(pod_file(pod, uuid, "ready")), what="pod ready")
+        body = None
+        for _ in range(50):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/i.html", timeout=5).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body == "native-pod\n"
+    finally:
+        assert pod.run("stop", uuid).returncode == 0
+        proc.wait(timeout=30)
