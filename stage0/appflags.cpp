@@ -16,7 +16,8 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
   c.add_flag("--interactive", s.interactive, "Pass the terminal through to the (single) app");
   c.add_option("--insecure-options", f.insecure,
                "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "
-               "all, none");
+               "isolators (run with isolators the stage1 cannot enforce), seccomp, capabilities, paths (turn off the "
+               "default seccomp filter, capability set, masked paths), all, none");
   c.add_option("--platform", s.fetch.platform, "OS/ARCH[/VARIANT] to pick from an image index (default linux/amd64)");
   add_image_limit_flags(c, f.limits);
   c.add_option("--stage1-path", s.stage1.path, "Stage1 image file");
@@ -40,10 +41,36 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& di
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
   }
-  s.fetch = apply_image_limits(f.limits, parse_insecure_options(f.insecure, std::move(s.fetch)), dir_flag);
+  // The isolation values are the pod's; the rest are the fetch's.
+  std::string fetch_list;
+  for (const auto& v : split_isolation_insecure(f.insecure, s.insecure_isolation)) fetch_list += (fetch_list.empty() ? "" : ",") + v;
+  s.fetch = apply_image_limits(f.limits, parse_insecure_options(fetch_list, std::move(s.fetch)), dir_flag);
 }
 
 namespace {
+// Per-app isolation flags (Documentation/isolation.md), bound to strings; set
+// in the spec when given.
+struct IsolatorFlagBinding {
+  const char* flag;
+  const char* help;
+  std::optional<std::string> IsolatorSpec::*field;
+  std::string value;
+  CLI::Option* opt = nullptr;
+};
+
+std::vector<IsolatorFlagBinding> isolator_flags() {
+  return {
+      {"--memory", "Memory limit: bytes, or k/M/G (1000^n), Ki/Mi/Gi (1024^n)", &IsolatorSpec::memory},
+      {"--cpu", "CPU limit: 500m (milli-CPUs), 1, 1.5", &IsolatorSpec::cpu},
+      {"--cpu-shares", "CPU weight relative to other apps (2-262144, default 1024)", &IsolatorSpec::cpu_shares},
+      {"--pids-limit", "Most processes and threads of the app at once", &IsolatorSpec::pids_limit},
+      {"--caps-retain", "Capabilities kept (CAP_X,CAP_Y,…), all others dropped", &IsolatorSpec::caps_retain},
+      {"--caps-remove", "Capabilities dropped from the default set (CAP_X,…)", &IsolatorSpec::caps_remove},
+      {"--seccomp", "mode=retain|remove[,errno=ENAME],SYSCALL|@group,…", &IsolatorSpec::seccomp},
+      {"--oom-score-adj", "The app's OOM score adjustment (-1000 to 1000)", &IsolatorSpec::oom_score_adj},
+  };
+}
+
 AppSpec parse_group(std::vector<std::string> group) {
   AppSpec a;
   std::string exec, user, group_name, workdir;
@@ -61,6 +88,8 @@ AppSpec parse_group(std::vector<std::string> group) {
   auto* o_wd = g.add_option("--working-dir", workdir, "Working directory");
   g.add_option("--mount", mounts, "volume=NAME,target=PATH");
   g.add_flag("--readonly-rootfs", a.readonly_rootfs, "Mount the app's root read-only");
+  auto iso_flags = isolator_flags();
+  for (auto& b : iso_flags) b.opt = g.add_option(b.flag, b.value, b.help);
   const bool has_dashdash = std::find(group.begin(), group.end(), "--") != group.end();
   std::reverse(group.begin(), group.end());
   try {
@@ -76,11 +105,29 @@ AppSpec parse_group(std::vector<std::string> group) {
   if (o_user->count()) a.user = user;
   if (o_group->count()) a.group = group_name;
   if (o_wd->count()) a.working_dir = workdir;
+  for (const auto& b : iso_flags)
+    if (b.opt->count()) a.isolators.*(b.field) = b.value;
   for (const auto& e : env) a.set_env.push_back(run::parse_env(e, "--set-env"));
   for (const auto& m : mounts) a.mounts.push_back(run::parse_mount(m));
   return a;
 }
 }  // namespace
+
+std::vector<std::string> split_isolation_insecure(const std::string& list, std::vector<std::string>& isolation) {
+  std::vector<std::string> rest;
+  size_t i = 0;
+  while (i < list.size()) {
+    size_t j = list.find(',', i);
+    if (j == std::string::npos) j = list.size();
+    const std::string v = list.substr(i, j - i);
+    i = j + 1;
+    const bool all = v == "all" || v == "all-run";
+    for (const char* k : {"isolators", "seccomp", "capabilities", "paths"})
+      if ((v == k || all) && std::find(isolation.begin(), isolation.end(), k) == isolation.end()) isolation.emplace_back(k);
+    if (all || (v != "isolators" && v != "seccomp" && v != "capabilities" && v != "paths")) rest.push_back(v);
+  }
+  return rest;
+}
 
 std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest) {
   std::vector<AppSpec> apps;

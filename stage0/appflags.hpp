@@ -20,6 +20,9 @@ struct PodFlagStrings {
 void add_pod_flags(CLI::App& cmd, PodSpec& spec, PodFlagStrings& strings);
 // Parse the per-app groups left over after the pod flags; errors are usage errors.
 std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest);
+// Move the isolation values of an --insecure-options list (isolators, seccomp,
+// capabilities, paths; all/all-run imply them) to `isolation`; the rest is returned.
+std::vector<std::string> split_isolation_insecure(const std::string& list, std::vector<std::string>& isolation);
 // Apply the string-valued pod flags collected by add_pod_flags.
 // dir_flag: --dir (the configuration has a layer in the data dir).
 void finish_pod_flags(PodSpec& spec, const PodFlagStrings& strings, const std::string& dir_flag);

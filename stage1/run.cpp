@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common.hpp"
+#include "resources.hpp"
 #include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
 #include "contract/runtime.hpp"
@@ -55,6 +56,7 @@ struct Options {
   std::string pod_path;
   contract::Runtime runtime;
   contract::PodManifest manifest;
+  std::vector<V1Cgroup> v1_cgroups;  // the v1 resource cgroups the apps need (resources.hpp)
   bool copy_output = true;  // the init copies the apps' output to its stdout/stderr
 };
 
@@ -106,6 +108,8 @@ std::vector<std::string> nspawn_argv(const Options& o) {
   a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
   a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
   if (!o.copy_output) a.push_back("--setenv=POD_INIT_COPY_OUTPUT=0");
+  for (const auto& cg : o.v1_cgroups) a.push_back("--bind=" + cg.dir + ":" + kV1InRoot + "/" + cg.controller);
+  if (!o.v1_cgroups.empty()) a.push_back(std::string("--setenv=POD_INIT_CGROUP_V1=") + kV1InRoot);
   a.push_back("--");
   a.push_back("/init");
   if (o.debug) a.push_back("--debug");
@@ -197,6 +201,7 @@ Child start_nspawn(const Options& o, const std::vector<std::string>& argv, std::
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
   c.pre_exec = [&] {
     if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
+    join_v1_cgroups(o.v1_cgroups);
     private_nspawn_run_dir();
     if (o.debug) {
       std::string line;
@@ -256,6 +261,7 @@ int run_main(int argc, char** argv) {
   if (sfd < 0) throw_sys("signalfd");
   UniqueFd sigfd(sfd);
 
+  o.v1_cgroups = pod_v1_cgroups(o.manifest, o.uuid);
   const auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
   Child nspawn = start_nspawn(o, argv_s, nspawn_env());
 

@@ -39,12 +39,20 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     root.key("notifyReady").fail("\"" + r.notify_ready + "\" is not none, started or app");
   r.notify_apps = root.key("notifyApps").strings();
   if (!root.key("stopTimeout").missing()) r.stop_timeout_s = static_cast<int>(root.key("stopTimeout").integer(0, 86400));
+  r.insecure_options = root.key("insecureOptions").strings();
+  for (size_t i = 0; i < r.insecure_options.size(); ++i)
+    if (const auto& o = r.insecure_options[i]; o != "seccomp" && o != "capabilities" && o != "paths")
+      root.key("insecureOptions").at(i).fail("\"" + o.substr(0, 64) + "\" is not seccomp, capabilities or paths");
   Field opts = root.key("stage1Options");
   if (!opts.missing()) {
     opts.require_object();
     for (const auto& [k, v] : opts.value().items()) r.stage1_options[k] = opts.key(k.c_str()).str();
   }
   return r;
+}
+
+bool Runtime::insecure(const std::string& what) const {
+  return std::find(insecure_options.begin(), insecure_options.end(), what) != insecure_options.end();
 }
 
 Runtime parse_runtime(const std::string& text) {
@@ -67,6 +75,7 @@ nlohmann::json to_json(const Runtime& r) {
                       {"stopTimeout", r.stop_timeout_s},
                       {"stage1Options", nlohmann::json::object()}};
   for (const auto& [k, v] : r.stage1_options) j["stage1Options"][k] = v;
+  if (!r.insecure_options.empty()) j["insecureOptions"] = r.insecure_options;
   return j;
 }
 

@@ -1,0 +1,43 @@
+#include "isolators/policy.hpp"
+
+#include <algorithm>
+
+#include "appc/image_manifest.hpp"
+#include "isolators/isolators.hpp"
+#include "util/error.hpp"
+
+namespace pod::isolators {
+
+std::vector<std::string> stage1_enforces(const nlohmann::json& stage1_manifest) {
+  const std::string list = appc::manifest_annotation(stage1_manifest, kStage1Isolators).value_or("");
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i < list.size()) {
+    size_t j = list.find(',', i);
+    if (j == std::string::npos) j = list.size();
+    if (j > i) out.push_back(list.substr(i, j - i));
+    i = j + 1;
+  }
+  return out;
+}
+
+void check_pod(const contract::PodManifest& m, const std::vector<std::string>& enforced, const std::string& stage1_name,
+               bool insecure, const std::function<void(const std::string&)>& warn) {
+  for (const auto& app : m.apps) {
+    const std::string where = "app " + app.name;
+    std::vector<std::string> warnings;
+    (void)parse(app.app.isolators, where, &warnings);
+    for (const auto& w : warnings) warn(w);
+    for (const auto& iso : app.app.isolators) {
+      const auto& known = known_names();
+      const bool ours = std::find(known.begin(), known.end(), iso.name) != known.end();
+      if (!ours && !is_appc_unimplemented(iso.name)) continue;  // warned above
+      if (std::find(enforced.begin(), enforced.end(), iso.name) != enforced.end()) continue;
+      const std::string msg = where + ": isolator " + iso.name + " cannot be enforced by the stage1 " + stage1_name;
+      if (!insecure) throw invalid_error(msg + " (--insecure-options=isolators runs the pod without it)");
+      warn("warning: " + msg + "; running without it (--insecure-options=isolators)");
+    }
+  }
+}
+
+}  // namespace pod::isolators
