@@ -32,9 +32,15 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
       ->check(CLI::IsMember({"none", "started", "app"}));
   c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
+  f.private_users_opt = c.add_option("--private-users,--user-ns", f.private_users,
+                                     "[=UID:COUNT] user namespaces: not implemented, refused (Documentation/isolation.md)")
+                            ->expected(0, 1);
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& dir_flag) {
+  if (f.private_users_opt && f.private_users_opt->count())
+    throw usage_error("--private-users: user namespaces are not implemented yet; the pod would run with the host's "
+                      "ids, so it is refused (Documentation/isolation.md)");
   for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
   for (const auto& o : f.stage1_opts) {
@@ -60,14 +66,14 @@ struct IsolatorFlagBinding {
 
 std::vector<IsolatorFlagBinding> isolator_flags() {
   return {
-      {"--memory", "Memory limit: bytes, or k/M/G (1000^n), Ki/Mi/Gi (1024^n)", &IsolatorSpec::memory},
-      {"--cpu", "CPU limit: 500m (milli-CPUs), 1, 1.5", &IsolatorSpec::cpu},
-      {"--cpu-shares", "CPU weight relative to other apps (2-262144, default 1024)", &IsolatorSpec::cpu_shares},
-      {"--pids-limit", "Most processes and threads of the app at once", &IsolatorSpec::pids_limit},
-      {"--caps-retain", "Capabilities kept (CAP_X,CAP_Y,…), all others dropped", &IsolatorSpec::caps_retain},
-      {"--caps-remove", "Capabilities dropped from the default set (CAP_X,…)", &IsolatorSpec::caps_remove},
-      {"--seccomp", "mode=retain|remove[,errno=ENAME],SYSCALL|@group,…", &IsolatorSpec::seccomp},
-      {"--oom-score-adj", "The app's OOM score adjustment (-1000 to 1000)", &IsolatorSpec::oom_score_adj},
+      {"--memory", "Memory limit: bytes, or k/M/G (1000^n), Ki/Mi/Gi (1024^n)", &IsolatorSpec::memory, {}, nullptr},
+      {"--cpu", "CPU limit: 500m (milli-CPUs), 1, 1.5", &IsolatorSpec::cpu, {}, nullptr},
+      {"--cpu-shares", "CPU weight relative to other apps (2-262144, default 1024)", &IsolatorSpec::cpu_shares, {}, nullptr},
+      {"--pids-limit", "Most processes and threads of the app at once", &IsolatorSpec::pids_limit, {}, nullptr},
+      {"--caps-retain", "Capabilities kept (CAP_X,CAP_Y,…), all others dropped", &IsolatorSpec::caps_retain, {}, nullptr},
+      {"--caps-remove", "Capabilities dropped from the default set (CAP_X,…)", &IsolatorSpec::caps_remove, {}, nullptr},
+      {"--seccomp", "mode=retain|remove[,errno=ENAME],SYSCALL|@group,…", &IsolatorSpec::seccomp, {}, nullptr},
+      {"--oom-score-adj", "The app's OOM score adjustment (-1000 to 1000)", &IsolatorSpec::oom_score_adj, {}, nullptr},
   };
 }
 

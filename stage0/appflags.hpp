@@ -14,6 +14,8 @@ struct PodFlagStrings {
   std::vector<std::string> volumes, hosts, stage1_opts;
   std::string insecure;
   ImageLimitFlags limits;
+  std::vector<std::string> private_users;  // refused: not implemented (Documentation/isolation.md)
+  CLI::Option* private_users_opt = nullptr;
 };
 
 // Pod-level flags shared by prepare and run, bound to `spec` and `strings`.

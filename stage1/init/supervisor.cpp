@@ -141,16 +141,17 @@ void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, 
   }
 }
 
-// `oom`: the OOM killer killed something in the app's cgroup.
+// `oom`: the OOM killer killed a process of the app's cgroup (the app, or a
+// child whose status the app then returned, as a shell does).
 std::string exit_record(int status, bool oom, int& exit_code) {
-  const std::string oom_field = oom && WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL ? ",\"oomKilled\":true" : "";
+  const std::string oom_field = oom ? ",\"oomKilled\":true" : "";
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     exit_code = 128 + sig;
     return "{\"exitCode\":" + std::to_string(exit_code) + ",\"signal\":" + std::to_string(sig) + oom_field + "}\n";
   }
   exit_code = WEXITSTATUS(status);
-  return "{\"exitCode\":" + std::to_string(exit_code) + "}\n";
+  return "{\"exitCode\":" + std::to_string(exit_code) + oom_field + "}\n";
 }
 
 void kill_all(int sig) {

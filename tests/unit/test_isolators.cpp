@@ -13,6 +13,7 @@
 using namespace pod;
 using namespace pod::isolators;
 using nlohmann::json;
+using podtest::error_message;
 
 namespace {
 Isolators one(const std::string& name, json value) { return parse({{name, std::move(value)}}, "app a"); }
