@@ -148,7 +148,7 @@ std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm) {
 }
 
 std::optional<uint64_t> parse_memory(const json& v) {
-  if (v.is_number_unsigned()) return v.get<uint64_t>();
+  if (v.is_number_integer()) return v.get<int64_t>() < 0 ? std::nullopt : std::optional<uint64_t>(v.get<uint64_t>());
   if (!v.is_string()) return std::nullopt;
   return pod::isolators::parse_quantity(v.get<std::string>());
 }
