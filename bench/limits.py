@@ -8,6 +8,11 @@ import os
 import statistics
 
 
+def p10_of(s):
+    s = sorted(s)
+    return s[int(0.1 * (len(s) - 1))]
+
+
 def case_limits(ctx, t, pod, stage1, busybox, timeit):
     case = "limits"
     if os.geteuid() != 0:
@@ -32,4 +37,7 @@ def case_limits(ctx, t, pod, stage1, busybox, timeit):
     for k in ("memory+cpu+pids", "caps+seccomp"):
         t.add(case, k, samples[k], ref="no limits")
         diff = (statistics.median(samples[k]) - statistics.median(samples["no limits"])) * 1000
-        t.add(case, k + " - no limits", value=diff, note="goal <= 2 ms: " + ("met" if diff <= 2 else "MISSED"))
+        # The 10th percentiles too: on a loaded machine they move less than the medians.
+        p10 = (p10_of(samples[k]) - p10_of(samples["no limits"])) * 1000
+        t.add(case, k + " - no limits", value=diff,
+              note=f"p10 difference {p10:.2f} ms; goal <= 2 ms: " + ("met" if diff <= 2 else "MISSED"))

@@ -17,8 +17,9 @@ std::vector<std::string> stage1_enforces(const nlohmann::json& stage1_manifest);
 
 // Validates every app's isolators (errors name the app and the isolator);
 // unknown names warn; a known or appc name not in `enforced` fails unless
-// `insecure` (then warns). `warn` gets each warning line.
-void check_pod(const contract::PodManifest& m, const std::vector<std::string>& enforced, const std::string& stage1_name,
+// `insecure`: then it warns and is taken out of the manifest, which keeps the
+// set the pod really runs with. `warn` gets each warning line.
+void check_pod(contract::PodManifest& m, const std::vector<std::string>& enforced, const std::string& stage1_name,
                bool insecure, const std::function<void(const std::string&)>& warn);
 
 }  // namespace pod::isolators

@@ -132,7 +132,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     r.image_manifest = is.manifest(r.image_id);
     apps.push_back(std::move(r));
   }
-  const contract::PodManifest manifest = build_pod_manifest(spec, apps);
+  contract::PodManifest manifest = build_pod_manifest(spec, apps);
   const auto& insecure = spec.insecure_isolation;
   isolators::check_pod(manifest, isolators::stage1_enforces(s1_manifest), s1_manifest.value("name", s1_id),
                        std::find(insecure.begin(), insecure.end(), "isolators") != insecure.end(), notice);

@@ -11,7 +11,8 @@ import subprocess
 
 # What --stage1-opt NAME=VALUE this stage1 takes (Documentation/stage1-kvm.md);
 # stage0 checks given values against this list when it prepares a pod.
-ISOLATORS = ["os/linux/capabilities-retain-set", "os/linux/capabilities-remove-set", "os/linux/no-new-privileges",
+ISOLATORS = ["resource/memory", "resource/cpu", "resource/pids", "os/linux/cpu-shares",
+             "os/linux/capabilities-retain-set", "os/linux/capabilities-remove-set", "os/linux/no-new-privileges",
              "os/linux/seccomp-retain-set", "os/linux/seccomp-remove-set", "os/linux/oom-score-adj"]
 
 OPTIONS = [

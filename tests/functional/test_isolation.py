@@ -164,8 +164,28 @@ def test_unenforceable_isolator_refused(pod, flavor, tmp_path):
     assert "isolator resource/block-bandwidth cannot be enforced by the stage1" in r.stderr
     r = pod.run("prepare", "--insecure-options=image,isolators", f"--stage1-path={STAGE1[flavor]}", aci)
     assert r.returncode == 0 and "running without it" in r.stderr
+    manifest = json.loads(pod.run("cat-manifest", r.stdout.strip(), check=0).stdout)
+    assert "isolators" not in manifest["apps"][0]["app"]
 
 
 def test_private_users_refused(pod, flavor):
     r, _ = run_pod(pod, flavor, *sh("true"), pod_flags=("--private-users",))
     assert r.returncode == 2 and "--private-users: user namespaces are not implemented yet" in r.stderr
+
+
+def test_kvm_guest_enforces_limits(pod):
+    """The same pod init enforces the per-app limits inside the kvm guest (cgroup v2 there)."""
+    from runhelpers import flavor_skip_reason
+    reason = flavor_skip_reason("kvm")
+    if reason:
+        pytest.skip(reason)
+    kvm = ("--insecure-options=image", f"--stage1-path={STAGE1['kvm']}", "--stage1-opt", "accel=tcg")
+    alloc = "dd if=/dev/zero of=/dev/null bs=200M count=1 && echo allocated"
+    # The VM gets enough RAM for the allocation, the app a limit of 32 MB.
+    r = pod.run("run", *kvm, "--stage1-opt", "memory=512Mi", BUSYBOX_ACI, "--memory=32M", *sh(alloc), timeout=300)
+    assert r.returncode == 137, r.stderr
+    uuid = json.loads(pod.run("list", "--format=json", check=0).stdout)[0]["uuid"]
+    assert status(pod, uuid)["app-busybox-oom-killed"] == "true"
+    r = pod.run("run", *kvm, BUSYBOX_ACI, "--pids-limit=5", "--caps-remove=CAP_CHOWN",
+                *sh("touch /tmp/f; chown 1 /tmp/f; for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"), timeout=300)
+    assert "can't fork" in r.stderr and "Operation not permitted" in r.stderr, r.stderr

@@ -144,8 +144,11 @@ TEST_CASE("isolators: a stage1 that cannot enforce an isolator") {
         "app a: isolator resource/memory cannot be enforced by the stage1 s1 (--insecure-options=isolators runs the pod "
         "without it)");
   warned.clear();
-  check_pod(m, {kCpu}, "s1", true, warn);
+  contract::PodManifest insecure = m;
+  check_pod(insecure, {kCpu}, "s1", true, warn);
   CHECK(warned.size() == 2);
+  // What cannot be enforced is not in the manifest the pod runs with.
+  CHECK(insecure.apps[0].app.isolators == std::vector<contract::Isolator>{{"example.com/other", 1}});
   warned.clear();
   check_pod(m, {kMemory}, "s1", false, warn);
   CHECK(warned.size() == 1);  // the unknown one
