@@ -4,6 +4,7 @@
 
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
+#include "util/split.hpp"
 
 namespace pod::cli {
 
@@ -121,12 +122,7 @@ AppSpec parse_group(std::vector<std::string> group) {
 
 std::vector<std::string> split_isolation_insecure(const std::string& list, std::vector<std::string>& isolation) {
   std::vector<std::string> rest;
-  size_t i = 0;
-  while (i < list.size()) {
-    size_t j = list.find(',', i);
-    if (j == std::string::npos) j = list.size();
-    const std::string v = list.substr(i, j - i);
-    i = j + 1;
+  for (const auto& v : list.empty() ? std::vector<std::string>{} : split(list, ',')) {
     const bool all = v == "all" || v == "all-run";
     for (const char* k : {"isolators", "seccomp", "capabilities", "paths"})
       if ((v == k || all) && std::find(isolation.begin(), isolation.end(), k) == isolation.end()) isolation.emplace_back(k);

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "util/error.hpp"
+#include "util/split.hpp"
 
 namespace pod::isolators {
 
@@ -266,13 +267,9 @@ contract::Isolator from_flag(const std::string& flag, const std::string& value) 
   const std::string ctx = flag + "=" + value.substr(0, 64);
   auto list = [&](const std::string& s) {
     json set = json::array();
-    size_t i = 0;
-    while (i <= s.size()) {
-      size_t j = s.find(',', i);
-      if (j == std::string::npos) j = s.size();
-      if (j == i) throw usage_error(ctx + ": empty name in the list");
-      set.push_back(s.substr(i, j - i));
-      i = j + 1;
+    for (const auto& n : split(s, ',')) {
+      if (n.empty()) throw usage_error(ctx + ": empty name in the list");
+      set.push_back(n);
     }
     return set;
   };

@@ -5,19 +5,14 @@
 #include "appc/image_manifest.hpp"
 #include "isolators/isolators.hpp"
 #include "util/error.hpp"
+#include "util/split.hpp"
 
 namespace pod::isolators {
 
 std::vector<std::string> stage1_enforces(const nlohmann::json& stage1_manifest) {
-  const std::string list = appc::manifest_annotation(stage1_manifest, kStage1Isolators).value_or("");
   std::vector<std::string> out;
-  size_t i = 0;
-  while (i < list.size()) {
-    size_t j = list.find(',', i);
-    if (j == std::string::npos) j = list.size();
-    if (j > i) out.push_back(list.substr(i, j - i));
-    i = j + 1;
-  }
+  for (auto& n : split(appc::manifest_annotation(stage1_manifest, kStage1Isolators).value_or(""), ','))
+    if (!n.empty()) out.push_back(std::move(n));
   return out;
 }
 
