@@ -9,6 +9,7 @@
 
 #include "contract/poddir.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 
 namespace pod::stage1 {
 
@@ -33,6 +34,9 @@ bool pid_belongs_to_pod(pid_t pid, const std::string& uuid);
 std::vector<std::string> pod_cgroup_dirs(const std::string& uuid);
 // Make them and move the calling process into them.
 void join_pod_cgroups(const std::string& uuid);
+// Make the pod's cgroup2 cgroup (only) and open it, for a child to be born
+// in (ChildOptions::cgroup_fd); an empty fd where no cgroup2 tree is mounted.
+UniqueFd make_pod_cgroup2(const std::string& uuid);
 // Kill what is left in them and remove them; missing ones are fine.
 void remove_pod_cgroups(const std::string& uuid);
 
