@@ -8,7 +8,17 @@ import time
 
 import pytest
 
-from runhelpers import BUSYBOX_ACI, STAGE1, flavor, logs, run_pod, sh, start_pod, status  # noqa: F401 (fixture)
+from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, logs, run_pod, sh, start_pod, status
+
+
+@pytest.fixture
+def flavor():
+    """The nspawn flavour: it enforces every isolator (the kvm guest's test is below; the native flavour
+    declares none and refuses them, test_native_refuses_isolators)."""
+    reason = flavor_skip_reason("nspawn")
+    if reason:
+        pytest.skip(reason)
+    return "nspawn"
 
 
 def limited_busybox(path, isolators, name="example.com/busybox-limited"):
@@ -175,7 +185,6 @@ def test_private_users_refused(pod, flavor):
 
 def test_kvm_guest_enforces_limits(pod):
     """The same pod init enforces the per-app limits inside the kvm guest (cgroup v2 there)."""
-    from runhelpers import flavor_skip_reason
     reason = flavor_skip_reason("kvm")
     if reason:
         pytest.skip(reason)
@@ -189,3 +198,12 @@ def test_kvm_guest_enforces_limits(pod):
     r = pod.run("run", *kvm, BUSYBOX_ACI, "--pids-limit=5", "--caps-remove=CAP_CHOWN",
                 *sh("touch /tmp/f; chown 1 /tmp/f; for i in 1 2 3 4 5 6 7 8; do sleep 1 & done; wait"), timeout=300)
     assert "can't fork" in r.stderr and "Operation not permitted" in r.stderr, r.stderr
+
+
+def test_native_refuses_isolators(pod):
+    reason = flavor_skip_reason("native")
+    if reason:
+        pytest.skip(reason)
+    r, _ = run_pod(pod, "native", "--memory=32M", *sh("true"))
+    assert r.returncode == 1
+    assert "app busybox: isolator resource/memory cannot be enforced by the stage1 pod/stage1-native" in r.stderr
