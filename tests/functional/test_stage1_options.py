@@ -51,7 +51,7 @@ def test_the_kvm_image_declares_its_options():
 def test_flavor_names_resolve_through_stage1_json(pod, tmp_path):
     r = prepare(pod, "--stage1-flavor=warp")
     assert r.returncode == 2, r.stderr
-    assert 'unknown stage1 flavor "warp" (known: kvm, nspawn; from ' in r.stderr, r.stderr
+    assert 'unknown stage1 flavor "warp" (known: kvm, native, nspawn; from ' in r.stderr, r.stderr
     # A system file adds a flavour name and changes the default; relative paths are relative to the file.
     conf = tmp_path / "stage1.json"
     os.symlink(STAGE1["nspawn"], tmp_path / "mine.aci")
