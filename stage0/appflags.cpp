@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 
+#include "mds/mds.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 #include "util/split.hpp"
@@ -36,6 +37,10 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
   f.private_users_opt = c.add_option("--private-users,--user-ns", f.private_users,
                                      "[=UID:COUNT] user namespaces: not implemented, refused (Documentation/isolation.md)")
                             ->expected(0, 1);
+  c.add_flag("--mds-register", f.mds_register,
+             "Register the pod with the metadata service (pod metadata-service): $AC_METADATA_URL for its apps");
+  c.add_option("--mds-url", f.mds_url, std::string("The metadata service's base URL for --mds-register (default ") +
+                                          mds::kDefaultUrl + ")");
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& dir_flag) {
@@ -48,6 +53,8 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& di
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");
   }
+  if (!f.mds_url.empty() && !f.mds_register) throw usage_error("--mds-url needs --mds-register");
+  if (f.mds_register) s.mds_register = f.mds_url.empty() ? mds::kDefaultUrl : f.mds_url;
   // The isolation values are the pod's; the rest are the fetch's.
   std::string fetch_list;
   for (const auto& v : split_isolation_insecure(f.insecure, s.insecure_isolation)) fetch_list += (fetch_list.empty() ? "" : ",") + v;

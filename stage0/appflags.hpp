@@ -16,6 +16,8 @@ struct PodFlagStrings {
   ImageLimitFlags limits;
   std::vector<std::string> private_users;  // refused: not implemented (Documentation/isolation.md)
   CLI::Option* private_users_opt = nullptr;
+  bool mds_register = false;
+  std::string mds_url;
 };
 
 // Pod-level flags shared by prepare and run, bound to `spec` and `strings`.

@@ -163,6 +163,14 @@ class Runtime {
   // Returns the full ID removed and the rendered trees kept because pods still use them.
   std::pair<std::string, std::vector<std::string>> remove_image(const std::string& ref);
 
+  // --- the appc metadata service (Documentation/metadata-service.md) ---
+  // Serve it to the pods of this data dir registered with PodSpec::mds_register,
+  // on each `listen` address (tcp://IPV4:PORT, unix:PATH), on systemd's
+  // sockets, or on tcp://127.0.0.1:18112; until SIGTERM, SIGINT or SIGHUP.
+  // `listening` is called with each address once it accepts requests.
+  void serve_metadata(const std::vector<std::string>& listen,
+                      const std::function<void(const std::string&)>& listening = {}) const;
+
   // --- image trust (Documentation/trust.md) ---
   // The key in `file` (exactly one OpenPGP public key), for review; changes nothing.
   static TrustedKey read_key_file(const std::string& file);

@@ -80,6 +80,9 @@ struct PodSpec {
   std::string hostname;      // "" = pod-<uuid prefix>
   std::vector<std::string> dns;
   std::vector<std::pair<std::string, std::string>> hosts;  // ip, hostname for /etc/hosts
+  // Register with the appc metadata service at this base URL (http://IPV4:PORT,
+  // e.g. http://127.0.0.1:18112); "" = not registered. Documentation/metadata-service.md.
+  std::string mds_register;
   bool interactive = false;
   // sd_notify readiness: none | started | app; "" = app when an image
   // declares appc.io/executor/supports-systemd-notify, else started.

@@ -43,6 +43,9 @@ Runtime runtime_from_json(const nlohmann::json& j) {
   for (size_t i = 0; i < r.insecure_options.size(); ++i)
     if (const auto& o = r.insecure_options[i]; o != "seccomp" && o != "capabilities" && o != "paths")
       root.key("insecureOptions").at(i).fail("\"" + o.substr(0, 64) + "\" is not seccomp, capabilities or paths");
+  r.metadata_url = root.key("metadataURL").str_or("");
+  if (!r.metadata_url.empty() && r.metadata_url.rfind("http://", 0) != 0)
+    root.key("metadataURL").fail("\"" + r.metadata_url.substr(0, 80) + "\" is not an http:// URL");
   Field opts = root.key("stage1Options");
   if (!opts.missing()) {
     opts.require_object();
@@ -74,6 +77,7 @@ nlohmann::json to_json(const Runtime& r) {
                       {"notifyApps", r.notify_apps},
                       {"stopTimeout", r.stop_timeout_s},
                       {"stage1Options", nlohmann::json::object()}};
+  if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
   for (const auto& [k, v] : r.stage1_options) j["stage1Options"][k] = v;
   if (!r.insecure_options.empty()) j["insecureOptions"] = r.insecure_options;
   return j;

@@ -35,6 +35,8 @@ struct Runtime {
   // "seccomp", "capabilities", "paths" (Documentation/isolation.md).
   std::vector<std::string> insecure_options;
   bool insecure(const std::string& what) const;
+  // --mds-register: the pod's AC_METADATA_URL (<service>/<uuid>/<token>); "" = not registered.
+  std::string metadata_url;
   bool operator==(const Runtime&) const = default;
 };
 

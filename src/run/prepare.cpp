@@ -11,6 +11,7 @@
 #include "images/oci.hpp"
 #include "images/store.hpp"
 #include "isolators/policy.hpp"
+#include "mds/mds.hpp"
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
 #include "run/imageref.hpp"
@@ -126,6 +127,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   stage1::parse_entrypoints(s1_manifest);  // refuse a non-stage1 early
   stage1::check_options(stage1::declared_options(s1_manifest), spec.stage1.options,
                         s1_manifest.value("name", s1_id));
+  if (!spec.mds_register.empty()) mds::check_reachable(spec.mds_register);  // before any work
   std::vector<ResolvedApp> apps;
   for (const auto& a : spec.apps) {
     ResolvedApp r{a, resolve_image(is, a.image, spec.fetch), {}};
@@ -166,6 +168,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   {
     const int pfd = pod.fd();
     if (rt.hostname.empty()) rt.hostname = "pod-" + pod.uuid().substr(0, 8);
+    if (!spec.mds_register.empty()) rt.metadata_url = mds::register_pod(pfd, pod.uuid(), spec.mds_register);
     UniqueFd trees = mkdirs_at(pfd, poddir::kTreesDir, 0755);
     put(trees.get(), s1_tree.id, "");
     for (const auto& st : app_trees)

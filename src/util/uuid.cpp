@@ -9,17 +9,34 @@
 
 namespace pod {
 
-std::string new_uuid() {
-  unsigned char b[16];
+std::string random_bytes(size_t n) {
+  std::string b(n, '\0');
   size_t got = 0;
-  while (got < sizeof b) {
-    ssize_t n = ::getrandom(b + got, sizeof b - got, 0);
-    if (n < 0) {
+  while (got < n) {
+    ssize_t r = ::getrandom(b.data() + got, n - got, 0);
+    if (r < 0) {
       if (errno == EINTR) continue;
       throw_sys("getrandom");
     }
-    got += static_cast<size_t>(n);
+    got += static_cast<size_t>(r);
   }
+  return b;
+}
+
+std::string random_hex(size_t n) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : random_bytes(n)) {
+    out += digits[c >> 4];
+    out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string new_uuid() {
+  const std::string r = random_bytes(16);
+  unsigned char b[16];
+  for (size_t i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(r[i]);
   b[6] = static_cast<unsigned char>((b[6] & 0x0f) | 0x40);
   b[8] = static_cast<unsigned char>((b[8] & 0x3f) | 0x80);
   char out[37];

@@ -63,6 +63,7 @@ Runtime runtime_of(const contract::Runtime& r) {
   rt.attach = r.attach;
   rt.debug = r.debug;
   rt.stop_timeout_s = r.stop_timeout_s;
+  rt.metadata_url = r.metadata_url;
   return rt;
 }
 
@@ -92,6 +93,7 @@ PodConfig parse_config(const std::string& manifest_json, const std::string& runt
     a.default_seccomp = !rt.insecure("seccomp");
     a.mask_paths = !rt.insecure("paths");
   }
+  for (auto& a : cfg.apps) a.metadata_url = cfg.runtime.metadata_url;
   return cfg;
 }
 

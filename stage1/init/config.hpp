@@ -35,6 +35,7 @@ struct App {
   std::vector<gid_t> supplementary_gids;
   std::string working_dir = "/";
   std::vector<std::pair<std::string, std::string>> environment;
+  std::string metadata_url;  // the pod's, when registered with the metadata service
   std::vector<Mount> mounts;
   bool read_only_rootfs = false;
   bool no_new_privs = true;
@@ -58,6 +59,7 @@ struct Runtime {
   bool attach = false;  // app output to the console (pod run on a terminal) instead of logs/<app>.log
   bool debug = false;
   int stop_timeout_s = 10;  // SIGTERM -> SIGKILL
+  std::string metadata_url;  // AC_METADATA_URL of every app and event handler ("" = none)
 };
 
 struct PodConfig {

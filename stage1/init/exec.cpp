@@ -144,6 +144,8 @@ ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> a
   s.env = {std::string("PATH=") + kDefaultPath, "AC_APP_NAME=" + app.name, "container=pod", "HOME=" + s.creds.home};
   if (const char* term = ::getenv("TERM"); term && with_term) s.env.push_back(std::string("TERM=") + term);
   for (const auto& [k, v] : app.environment) set_env(s.env, k, v);
+  // The executor's, not the image's to override (appc: set for the app and its event handlers).
+  if (!app.metadata_url.empty()) set_env(s.env, "AC_METADATA_URL", app.metadata_url);
   // The app's own readiness goes through the socket prepare_app_rootfs bound
   // (not for commands run by enter: they are not the service).
   if (!entered && !app_notify_source(app.name).empty()) set_env(s.env, "NOTIFY_SOCKET", kAppNotifySocket);
