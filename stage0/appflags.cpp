@@ -5,6 +5,7 @@
 #include "mds/mds.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
+#include "util/split.hpp"
 
 namespace pod::cli {
 
@@ -23,7 +24,8 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
   c.add_flag("--interactive", s.interactive, "Pass the terminal through to the (single) app");
   c.add_option("--insecure-options", f.insecure,
                "Comma list: image (accept unsigned images), http (plain-http registries), tls (any certificate), "
-               "all, none");
+               "isolators (run with isolators the stage1 cannot enforce), seccomp, capabilities, paths (turn off the "
+               "default seccomp filter, capability set, masked paths), all, none");
   c.add_option("--platform", s.fetch.platform, "OS/ARCH[/VARIANT] to pick from an image index (default linux/amd64)");
   add_image_limit_flags(c, f.limits);
   c.add_option("--stage1-path", s.stage1.path, "Stage1 image file");
@@ -38,6 +40,9 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
       ->check(CLI::IsMember({"none", "started", "app"}));
   c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
+  f.private_users_opt = c.add_option("--private-users,--user-ns", f.private_users,
+                                     "[=UID:COUNT] user namespaces: not implemented, refused (Documentation/isolation.md)")
+                            ->expected(0, 1);
   c.add_flag("--mds-register", f.mds_register,
              "Register the pod with the metadata service (pod metadata-service): $AC_METADATA_URL for its apps");
   c.add_option("--mds-url", f.mds_url, std::string("The metadata service's base URL for --mds-register (default ") +
@@ -45,6 +50,9 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& data_dir) {
+  if (f.private_users_opt && f.private_users_opt->count())
+    throw usage_error("--private-users: user namespaces are not implemented yet; the pod would run with the host's "
+                      "ids, so it is refused (Documentation/isolation.md)");
   for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
   for (const auto& o : f.stage1_opts) {
@@ -53,11 +61,37 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& da
   }
   if (!f.mds_url.empty() && !f.mds_register) throw usage_error("--mds-url needs --mds-register");
   if (f.mds_register) s.mds_register = f.mds_url.empty() ? mds::kDefaultUrl : f.mds_url;
-  s.fetch = apply_image_limits(f.limits, parse_insecure_options(f.insecure, std::move(s.fetch)), data_dir);
+  // The isolation values are the pod's; the rest are the fetch's.
+  std::string fetch_list;
+  for (const auto& v : split_isolation_insecure(f.insecure, s.insecure_isolation)) fetch_list += (fetch_list.empty() ? "" : ",") + v;
+  s.fetch = apply_image_limits(f.limits, parse_insecure_options(fetch_list, std::move(s.fetch)), data_dir);
   apply_stage1_config(s, data_dir);
 }
 
 namespace {
+// Per-app isolation flags (Documentation/isolation.md), bound to strings; set
+// in the spec when given.
+struct IsolatorFlagBinding {
+  const char* flag;
+  const char* help;
+  std::optional<std::string> IsolatorSpec::*field;
+  std::string value;
+  CLI::Option* opt = nullptr;
+};
+
+std::vector<IsolatorFlagBinding> isolator_flags() {
+  return {
+      {"--memory", "Memory limit: bytes, or k/M/G (1000^n), Ki/Mi/Gi (1024^n)", &IsolatorSpec::memory, {}, nullptr},
+      {"--cpu", "CPU limit: 500m (milli-CPUs), 1, 1.5", &IsolatorSpec::cpu, {}, nullptr},
+      {"--cpu-shares", "CPU weight relative to other apps (2-262144, default 1024)", &IsolatorSpec::cpu_shares, {}, nullptr},
+      {"--pids-limit", "Most processes and threads of the app at once", &IsolatorSpec::pids_limit, {}, nullptr},
+      {"--caps-retain", "Capabilities kept (CAP_X,CAP_Y,…), all others dropped", &IsolatorSpec::caps_retain, {}, nullptr},
+      {"--caps-remove", "Capabilities dropped from the default set (CAP_X,…)", &IsolatorSpec::caps_remove, {}, nullptr},
+      {"--seccomp", "mode=retain|remove[,errno=ENAME],SYSCALL|@group,…", &IsolatorSpec::seccomp, {}, nullptr},
+      {"--oom-score-adj", "The app's OOM score adjustment (-1000 to 1000)", &IsolatorSpec::oom_score_adj, {}, nullptr},
+  };
+}
+
 AppSpec parse_group(std::vector<std::string> group) {
   AppSpec a;
   std::string exec, user, group_name, workdir;
@@ -75,6 +109,8 @@ AppSpec parse_group(std::vector<std::string> group) {
   auto* o_wd = g.add_option("--working-dir", workdir, "Working directory");
   g.add_option("--mount", mounts, "volume=NAME,target=PATH");
   g.add_flag("--readonly-rootfs", a.readonly_rootfs, "Mount the app's root read-only");
+  auto iso_flags = isolator_flags();
+  for (auto& b : iso_flags) b.opt = g.add_option(b.flag, b.value, b.help);
   const bool has_dashdash = std::find(group.begin(), group.end(), "--") != group.end();
   std::reverse(group.begin(), group.end());
   try {
@@ -90,11 +126,24 @@ AppSpec parse_group(std::vector<std::string> group) {
   if (o_user->count()) a.user = user;
   if (o_group->count()) a.group = group_name;
   if (o_wd->count()) a.working_dir = workdir;
+  for (const auto& b : iso_flags)
+    if (b.opt->count()) a.isolators.*(b.field) = b.value;
   for (const auto& e : env) a.set_env.push_back(run::parse_env(e, "--set-env"));
   for (const auto& m : mounts) a.mounts.push_back(run::parse_mount(m));
   return a;
 }
 }  // namespace
+
+std::vector<std::string> split_isolation_insecure(const std::string& list, std::vector<std::string>& isolation) {
+  std::vector<std::string> rest;
+  for (const auto& v : list.empty() ? std::vector<std::string>{} : split(list, ',')) {
+    const bool all = v == "all" || v == "all-run";
+    for (const char* k : {"isolators", "seccomp", "capabilities", "paths"})
+      if ((v == k || all) && std::find(isolation.begin(), isolation.end(), k) == isolation.end()) isolation.emplace_back(k);
+    if (all || (v != "isolators" && v != "seccomp" && v != "capabilities" && v != "paths")) rest.push_back(v);
+  }
+  return rest;
+}
 
 std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest) {
   std::vector<AppSpec> apps;

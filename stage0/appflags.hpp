@@ -14,6 +14,8 @@ struct PodFlagStrings {
   std::vector<std::string> volumes, hosts, stage1_opts;
   std::string insecure;
   ImageLimitFlags limits;
+  std::vector<std::string> private_users;  // refused: not implemented (Documentation/isolation.md)
+  CLI::Option* private_users_opt = nullptr;
   bool mds_register = false;
   std::string mds_url;
 };
@@ -22,6 +24,9 @@ struct PodFlagStrings {
 void add_pod_flags(CLI::App& cmd, PodSpec& spec, PodFlagStrings& strings);
 // Parse the per-app groups left over after the pod flags; errors are usage errors.
 std::vector<AppSpec> parse_app_groups(const std::vector<std::string>& rest);
+// Move the isolation values of an --insecure-options list (isolators, seccomp,
+// capabilities, paths; all/all-run imply them) to `isolation`; the rest is returned.
+std::vector<std::string> split_isolation_insecure(const std::string& list, std::vector<std::string>& isolation);
 // Apply the string-valued pod flags collected by add_pod_flags.
 // data_dir: the data dir (the configuration has a layer in it).
 void finish_pod_flags(PodSpec& spec, const PodFlagStrings& strings, const std::string& data_dir);

@@ -35,8 +35,11 @@ void print_text(const PodStatus& i) {
   if (i.pid) std::cout << "pid=" << *i.pid << "\n";
   bool ran = i.started.has_value();
   if (ran) std::cout << "exited=" << (i.state == PodState::Running ? "false" : "true") << "\n";
-  for (const auto& a : i.apps)
+  for (const auto& a : i.apps) {
     if (a.exit) std::cout << "app-" << a.name << "=" << a.exit->exit_code << "\n";
+    if (a.exit && a.exit->oom_killed) std::cout << "app-" << a.name << "-oom-killed=true\n";
+    for (const auto& [name, value] : a.isolators) std::cout << "app-" << a.name << "-isolator=" << name << " " << value << "\n";
+  }
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
   if (!i.net.empty()) std::cout << "net=" << i.net << "\n";
   for (const auto& n : i.networks) {

@@ -22,6 +22,12 @@ nlohmann::json status_json(const PodStatus& s) {
     if (a.exit) {
       ja["exitCode"] = a.exit->exit_code;
       if (a.exit->signal) ja["signal"] = *a.exit->signal;
+      if (a.exit->oom_killed) ja["oomKilled"] = true;
+    }
+    if (!a.isolators.empty()) {
+      ja["isolators"] = nlohmann::json::array();
+      for (const auto& [name, value] : a.isolators)
+        ja["isolators"].push_back({{"name", name}, {"value", nlohmann::json::parse(value, nullptr, false)}});
     }
     j["apps"].push_back(std::move(ja));
   }

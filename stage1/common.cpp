@@ -11,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "resources.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/mount.hpp"
@@ -123,7 +124,9 @@ void kill_procs(const std::string& cg) {
 }  // namespace
 
 void remove_pod_cgroups(const std::string& uuid) {
-  for (const auto& dir : pod_cgroup_dirs(uuid)) {
+  std::vector<std::string> dirs = pod_cgroup_dirs(uuid);
+  for (auto& d : all_v1_cgroup_dirs(uuid)) dirs.push_back(std::move(d));
+  for (const auto& dir : dirs) {
     if (::access(dir.c_str(), F_OK) < 0) continue;
     kill_procs(dir);
     // Killed processes leave their cgroup asynchronously: retry for a while.

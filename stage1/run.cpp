@@ -17,6 +17,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "resources.hpp"
 #include "contract/poddir.hpp"
 #include "net/cni/podnet.hpp"
 #include "supervise.hpp"
@@ -43,7 +44,7 @@ std::string find_nspawn() {
 
 // The systemd-nspawn command line; see Documentation/stage1-nspawn.md for why
 // each option is there.
-std::vector<std::string> nspawn_argv(const RunContext& o) {
+std::vector<std::string> nspawn_argv(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups) {
   std::vector<std::string> a = {find_nspawn()};
   if (!o.debug) a.push_back("-q");
   if (sd::booted()) {
@@ -78,6 +79,9 @@ std::vector<std::string> nspawn_argv(const RunContext& o) {
   else if (o.runtime.net == "none") a.push_back("--private-network");
   else if (o.runtime.net != "host") throw Error("runtime.json: net " + o.runtime.net + " names no networks");
   for (const auto& e : init_environment(o)) a.push_back("--setenv=" + e);
+  // The pod's v1 resource cgroups, where the init makes the apps' (resources.hpp).
+  for (const auto& cg : v1_cgroups) a.push_back("--bind=" + cg.dir + ":" + kV1InRoot + "/" + cg.controller);
+  if (!v1_cgroups.empty()) a.push_back(std::string("--setenv=POD_INIT_CGROUP_V1=") + kV1InRoot);
   a.push_back("--");
   a.push_back("/init");
   if (o.debug) a.push_back("--debug");
@@ -118,7 +122,8 @@ void private_nspawn_run_dir() {
 // systemd-nspawn as our child: it joins the pod's cgroups first. A failure
 // there or of the exec comes back as an Error from Child::start, which main()
 // records in `failure`.
-Child start_nspawn(const RunContext& o, const std::vector<std::string>& argv, std::vector<std::string> env) {
+Child start_nspawn(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups, const std::vector<std::string>& argv,
+                   std::vector<std::string> env) {
   ChildOptions c;
   c.env = std::move(env);
   if (!o.interactive) c.in = Redirect::null();  // stdin is the pod's only in interactive mode
@@ -131,6 +136,7 @@ Child start_nspawn(const RunContext& o, const std::vector<std::string>& argv, st
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
   c.pre_exec = [&] {
     if (!sd::booted()) join_pod_cgroups(o.uuid);
+    join_v1_cgroups(v1_cgroups);
     private_nspawn_run_dir();
     if (o.debug) {
       std::string line;
@@ -145,7 +151,8 @@ Child start_nspawn(const RunContext& o, const std::vector<std::string>& argv, st
 
 int main(int argc, char** argv) {
   return run_entrypoint(argc, argv, "systemd-nspawn", [](const RunContext& o) {
-    const auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
-    return start_nspawn(o, argv_s, nspawn_env());
+    const auto v1_cgroups = pod_v1_cgroups(o.manifest, o.uuid);
+    const auto argv_s = nspawn_argv(o, v1_cgroups);  // checks volume sources: fail here, with a clear failure
+    return start_nspawn(o, v1_cgroups, argv_s, nspawn_env());
   });
 }

@@ -26,6 +26,13 @@ struct MountSpec {
   std::string target;  // absolute path in the app
 };
 
+// Per-app isolation flags as given (`--memory=32M`, `--cpu=500m`, …; unset =
+// not given): they become appc isolators replacing the image's
+// (Documentation/isolation.md).
+struct IsolatorSpec {
+  std::optional<std::string> memory, cpu, cpu_shares, pids_limit, caps_retain, caps_remove, seccomp, oom_score_adj;
+};
+
 struct AppSpec {
   std::string image;  // a name[:version], an image ID, a file path or an URL
   std::string name;   // "" = derived from the image name
@@ -38,6 +45,7 @@ struct AppSpec {
   std::optional<std::string> user, group, working_dir;
   std::vector<MountSpec> mounts;
   bool readonly_rootfs = false;
+  IsolatorSpec isolators;
 };
 
 // Which stage1 runs the pod: at most one of path/name/hash/flavor; none = the
@@ -92,6 +100,10 @@ struct PodSpec {
   bool no_overlay = false;      // copy image trees instead of overlayfs
   FetchOptions fetch;           // how the apps' images are fetched (the stage1's never need a signature)
   std::string uuid_file_save;   // write the UUID here as soon as the pod exists
+  // --insecure-options for isolation: "isolators" (run with isolators the
+  // stage1 cannot enforce, with a warning), "seccomp", "capabilities", "paths"
+  // (turn the default protections off, with a warning).
+  std::vector<std::string> insecure_isolation;
 };
 
 }  // namespace pod

@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pod {
@@ -32,6 +33,7 @@ using TimePoint = std::chrono::system_clock::time_point;
 struct AppExit {
   int exit_code = 0;           // 128+signal when killed by a signal
   std::optional<int> signal;
+  bool oom_killed = false;     // killed by the OOM killer (its memory limit)
 };
 
 struct AppStatusInfo {
@@ -39,6 +41,9 @@ struct AppStatusInfo {
   std::string image_name;  // name[:version]
   std::string image_id;
   std::optional<AppExit> exit;  // once the app has exited
+  // The isolators it runs with (image's and flags', Documentation/isolation.md):
+  // name and JSON value.
+  std::vector<std::pair<std::string, std::string>> isolators;
 };
 
 // A network a pod joins (Documentation/networking.md) and what it got there.

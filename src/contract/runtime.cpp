@@ -82,6 +82,10 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     root.key("notifyReady").fail("\"" + r.notify_ready + "\" is not none, started or app");
   r.notify_apps = root.key("notifyApps").strings();
   if (!root.key("stopTimeout").missing()) r.stop_timeout_s = static_cast<int>(root.key("stopTimeout").integer(0, 86400));
+  r.insecure_options = root.key("insecureOptions").strings();
+  for (size_t i = 0; i < r.insecure_options.size(); ++i)
+    if (const auto& o = r.insecure_options[i]; o != "seccomp" && o != "capabilities" && o != "paths")
+      root.key("insecureOptions").at(i).fail("\"" + o.substr(0, 64) + "\" is not seccomp, capabilities or paths");
   r.metadata_url = root.key("metadataURL").str_or("");
   if (!r.metadata_url.empty() && r.metadata_url.rfind("http://", 0) != 0)
     root.key("metadataURL").fail("\"" + r.metadata_url.substr(0, 80) + "\" is not an http:// URL");
@@ -91,6 +95,10 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     for (const auto& [k, v] : opts.value().items()) r.stage1_options[k] = opts.key(k.c_str()).str();
   }
   return r;
+}
+
+bool Runtime::insecure(const std::string& what) const {
+  return std::find(insecure_options.begin(), insecure_options.end(), what) != insecure_options.end();
 }
 
 Runtime parse_runtime(const std::string& text) {
@@ -124,6 +132,7 @@ nlohmann::json to_json(const Runtime& r) {
                       {"stage1Options", nlohmann::json::object()}};
   if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
   for (const auto& [k, v] : r.stage1_options) j["stage1Options"][k] = v;
+  if (!r.insecure_options.empty()) j["insecureOptions"] = r.insecure_options;
   return j;
 }
 

@@ -55,6 +55,10 @@ struct Runtime {
   // --stage1-opt NAME=VALUE, validated against the options the stage1 image
   // declares (pod/stage1/options); the stage1 reads them, stage0 does not.
   std::map<std::string, std::string> stage1_options;
+  // Default protections the user turned off (--insecure-options): any of
+  // "seccomp", "capabilities", "paths" (Documentation/isolation.md).
+  std::vector<std::string> insecure_options;
+  bool insecure(const std::string& what) const;
   // --mds-register: the pod's AC_METADATA_URL (<service>/<uuid>/<token>); "" = not registered.
   std::string metadata_url;
   bool operator==(const Runtime&) const = default;

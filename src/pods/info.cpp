@@ -15,12 +15,14 @@ std::optional<AppStatus> parse_app_status(const std::string& text) {
   AppStatus s;
   s.exit_code = j["exitCode"].get<int>();
   if (j.contains("signal") && j["signal"].is_number_integer()) s.signal = j["signal"].get<int>();
+  s.oom_killed = j.contains("oomKilled") && j["oomKilled"].is_boolean() && j["oomKilled"].get<bool>();
   return s;
 }
 
 std::string format_app_status(const AppStatus& s) {
   nlohmann::json j = {{"exitCode", s.exit_code}};
   if (s.signal) j["signal"] = *s.signal;
+  if (s.oom_killed) j["oomKilled"] = true;
   return j.dump() + "\n";
 }
 
@@ -52,6 +54,7 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
     app.name = a.name;
     app.image_name = image_display_name(a.image);
     app.image_id = a.image.id;
+    for (const auto& iso : a.app.isolators) app.isolators.emplace_back(iso.name, iso.value.dump());
     if (sdir) {
       if (auto st = try_read_file_at(sdir.get(), app.name, 4096)) app.exit = parse_app_status(*st);
     }

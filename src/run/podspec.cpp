@@ -8,6 +8,7 @@
 #include <set>
 
 #include "appc/image_manifest.hpp"
+#include "isolators/isolators.hpp"
 #include "images/oci.hpp"
 #include "appc/names.hpp"
 #include "util/error.hpp"
@@ -263,6 +264,7 @@ contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<
     if (!names.insert(ra.name).second)
       throw usage_error("two apps are named \"" + ra.name + "\"; give one of them another name with --name");
     ra.app = app_section(a);
+    ra.app.isolators = isolators::merge(ra.app.isolators, a.spec.isolators);
     std::set<std::string> targets;
     for (const auto& mt : a.spec.mounts) {
       if (!vol_names.count(mt.volume))
@@ -308,6 +310,8 @@ contract::Runtime runtime_of(const PodSpec& spec) {
   rt.debug = spec.debug;
   rt.notify_ready = spec.notify_ready;
   rt.stage1_options = spec.stage1.options;
+  for (const auto& o : spec.insecure_isolation)
+    if (o != "isolators") rt.insecure_options.push_back(o);
   return rt;
 }
 

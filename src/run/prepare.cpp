@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "appc/image_manifest.hpp"
 #include "images/oci.hpp"
 #include "images/store.hpp"
+#include "isolators/policy.hpp"
 #include "mds/mds.hpp"
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
@@ -134,6 +136,14 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     apps.push_back(std::move(r));
   }
   contract::PodManifest manifest = build_pod_manifest(spec, apps);
+  const auto& insecure = spec.insecure_isolation;
+  isolators::check_pod(manifest, isolators::stage1_enforces(s1_manifest), s1_manifest.value("name", s1_id),
+                       std::find(insecure.begin(), insecure.end(), "isolators") != insecure.end(), notice);
+  for (const auto& o : insecure)
+    if (o != "isolators")
+      notice("warning: --insecure-options=" + o + ": default protections off for every app of this pod (" +
+             (o == "seccomp" ? "no default seccomp filter" : o == "paths" ? "/proc and /sys not masked" : "every capability kept") +
+             ")");
   contract::Runtime rt = runtime_of(spec);
   resolve_networks(rt, spec.net, port_mappings(spec, manifest), store.path(), s1_manifest);
   resolve_notify(rt, apps, manifest);

@@ -117,7 +117,7 @@ int run_pod(const RunArgs& ra) {
   vm.uuid = ra.uuid;
   vm.kernel = paths.kernel;
   vm.initrd = paths.initrd;
-  vm.cpus = vm_cpus(runtime);
+  vm.cpus = vm_cpus(pm, runtime);
   vm.memory_mib = vm_memory_mib(pm, runtime);
   vm.debug = g_debug;
   vm.machine = getenv_str("POD_KVM_MACHINE").empty() ? "pc" : getenv_str("POD_KVM_MACHINE");

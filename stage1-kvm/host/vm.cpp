@@ -1,8 +1,10 @@
 #include "vm.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 
+#include "isolators/isolators.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
@@ -146,10 +148,9 @@ std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm) {
 }
 
 std::optional<uint64_t> parse_memory(const json& v) {
-  if (v.is_number_unsigned()) return v.get<uint64_t>();
   if (v.is_number_integer()) return v.get<int64_t>() < 0 ? std::nullopt : std::optional<uint64_t>(v.get<uint64_t>());
   if (!v.is_string()) return std::nullopt;
-  return pod::stage1::parse_size(v.get<std::string>());
+  return pod::isolators::parse_quantity(v.get<std::string>());
 }
 
 uint64_t vm_memory_mib(const pod::contract::PodManifest& pm, const pod::contract::Runtime& runtime) {
@@ -159,21 +160,24 @@ uint64_t vm_memory_mib(const pod::contract::PodManifest& pm, const pod::contract
     if (!b || *b == 0) throw pod::Error("stage1 option memory=" + m + " is not a size");
     return std::max<uint64_t>(64, (*b + kMiB - 1) / kMiB);
   }
+  // The guest's own overhead (kernel, boot, pod init) plus every app's limit.
   uint64_t total = 128 * kMiB;
   for (const auto& app : pm.apps)
-    for (const auto& iso : app.app.isolators) {
-      if (iso.name != "resource/memory") continue;
-      if (iso.value.is_object() && iso.value.contains("limit"))
-        if (auto b = parse_memory(iso.value["limit"])) total += *b;
-    }
+    total += pod::isolators::parse(app.app.isolators, "app " + app.name).memory_limit.value_or(0);
   return (total + kMiB - 1) / kMiB;
 }
 
-int vm_cpus(const pod::contract::Runtime& runtime) {
-  const std::string c = pod::contract::stage1_option(runtime, "cpus", "1");
-  const auto n = pod::stage1::parse_integer(c);
-  if (!n || *n < 1 || *n > 64) throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
-  return static_cast<int>(*n);
+int vm_cpus(const pod::contract::PodManifest& pm, const pod::contract::Runtime& runtime) {
+  if (const std::string c = pod::contract::stage1_option(runtime, "cpus", ""); !c.empty()) {
+    const auto n = pod::stage1::parse_integer(c);
+    if (!n || *n < 1 || *n > 64) throw pod::Error("stage1 option cpus=" + c + " is not a number from 1 to 64");
+    return static_cast<int>(*n);
+  }
+  // As rkt's kvm flavour: enough CPUs for the apps' cpu limits together, at least one.
+  uint64_t milli = 0;
+  for (const auto& app : pm.apps)
+    milli += pod::isolators::parse(app.app.isolators, "app " + app.name).cpu_limit_milli.value_or(0);
+  return static_cast<int>(std::clamp<uint64_t>((milli + 999) / 1000, 1, 64));
 }
 
 std::vector<Volume> pod_volumes(const pod::contract::PodManifest& pm) {

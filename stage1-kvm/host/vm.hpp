@@ -83,8 +83,9 @@ std::optional<uint64_t> parse_memory(const nlohmann::json& v);
 // VM memory in MiB: the stage1 option "memory" if set, else 128 MiB plus
 // the apps' resource/memory isolator limits.
 uint64_t vm_memory_mib(const pod::contract::PodManifest& pm, const pod::contract::Runtime& runtime);
-// Virtual CPUs: the stage1 option "cpus", else 1.
-int vm_cpus(const pod::contract::Runtime& runtime);
+// Virtual CPUs: the stage1 option "cpus", else enough for the apps'
+// resource/cpu limits together (rounded up), at least 1.
+int vm_cpus(const pod::contract::PodManifest& pm, const pod::contract::Runtime& runtime);
 
 struct Volume {
   std::string name;

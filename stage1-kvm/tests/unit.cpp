@@ -154,10 +154,15 @@ TEST_CASE("memory and cpus") {
   CHECK(vm_memory_mib(pm, opts({{"memory", "512Mi"}})) == 512);
   CHECK(vm_memory_mib({}, {}) == 128);
   CHECK_THROWS_AS(vm_memory_mib(pm, opts({{"memory", "lots"}})), pod::Error);
-  CHECK(vm_cpus({}) == 1);
-  CHECK(vm_cpus(opts({{"cpus", "3"}})) == 3);
-  CHECK_THROWS_AS(vm_cpus(opts({{"cpus", "0"}})), pod::Error);
-  CHECK_THROWS_AS(vm_cpus(opts({{"cpus", "0.5"}})), pod::Error);
+  CHECK(vm_cpus({}, {}) == 1);
+  auto pc = pod::contract::parse_pod_manifest(R"({"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [
+    {"name": "a", "image": {"name": "x"}, "app": {"exec": ["/x"],
+     "isolators": [{"name": "resource/cpu", "value": {"limit": "1500m"}}]}}]})");
+  CHECK(vm_cpus(pc, {}) == 2);
+  CHECK(vm_cpus(pc, opts({{"cpus", "4"}})) == 4);
+  CHECK(vm_cpus({}, opts({{"cpus", "3"}})) == 3);
+  CHECK_THROWS_AS(vm_cpus({}, opts({{"cpus", "0"}})), pod::Error);
+  CHECK_THROWS_AS(vm_cpus({}, opts({{"cpus", "0.5"}})), pod::Error);
 }
 
 TEST_CASE("volumes come from the typed pod manifest") {

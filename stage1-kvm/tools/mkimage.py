@@ -11,12 +11,17 @@ import subprocess
 
 # What --stage1-opt NAME=VALUE this stage1 takes (Documentation/stage1-kvm.md);
 # stage0 checks given values against this list when it prepares a pod.
+ISOLATORS = ["resource/memory", "resource/cpu", "resource/pids", "os/linux/cpu-shares",
+             "os/linux/capabilities-retain-set", "os/linux/capabilities-remove-set", "os/linux/no-new-privileges",
+             "os/linux/seccomp-retain-set", "os/linux/seccomp-remove-set", "os/linux/oom-score-adj"]
+
 OPTIONS = [
     {"name": "hypervisor", "type": "enum", "values": ["auto", "qemu", "lkvm"], "default": "auto",
      "help": "the VMM: qemu, lkvm (kvmtool), or auto (lkvm when on PATH and KVM works, else qemu)"},
     {"name": "accel", "type": "enum", "values": ["auto", "kvm", "tcg"], "default": "auto",
      "help": "hardware virtualisation (kvm), software emulation (tcg), or auto (kvm when it really works)"},
-    {"name": "cpus", "type": "int", "min": 1, "max": 64, "default": "1", "help": "virtual CPUs"},
+    {"name": "cpus", "type": "int", "min": 1, "max": 64,
+     "help": "virtual CPUs; default enough for the apps' cpu limits together, at least 1"},
     {"name": "memory", "type": "size",
      "help": "guest RAM (k/M/G, Ki/Mi/Gi); default 128 MiB plus the apps' memory limits"},
 ]
@@ -69,6 +74,8 @@ def main():
             {"name": "pod/stage1/interface-version", "value": "1"},
             {"name": "pod/stage1/flavor", "value": "kvm"},
             {"name": "pod/stage1/options", "value": json.dumps(OPTIONS)},
+            # What the pod init enforces in the guest (Documentation/isolation.md).
+            {"name": "pod/stage1/isolators", "value": ",".join(ISOLATORS)},
         ],
     }
     with open(os.path.join(out, "manifest"), "w") as f:

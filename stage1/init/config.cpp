@@ -3,12 +3,12 @@
 #include <linux/capability.h>
 
 #include <algorithm>
-#include <map>
 
 #include "contract/jsonread.hpp"
 #include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
 #include "contract/runtime.hpp"
+#include "log.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -16,37 +16,9 @@ namespace pod::init {
 
 namespace {
 
-
-const std::map<std::string, int>& cap_names() {
-  static const std::map<std::string, int> m = {
-      {"CHOWN", CAP_CHOWN}, {"DAC_OVERRIDE", CAP_DAC_OVERRIDE}, {"DAC_READ_SEARCH", CAP_DAC_READ_SEARCH},
-      {"FOWNER", CAP_FOWNER}, {"FSETID", CAP_FSETID}, {"KILL", CAP_KILL}, {"SETGID", CAP_SETGID},
-      {"SETUID", CAP_SETUID}, {"SETPCAP", CAP_SETPCAP}, {"LINUX_IMMUTABLE", CAP_LINUX_IMMUTABLE},
-      {"NET_BIND_SERVICE", CAP_NET_BIND_SERVICE}, {"NET_BROADCAST", CAP_NET_BROADCAST},
-      {"NET_ADMIN", CAP_NET_ADMIN}, {"NET_RAW", CAP_NET_RAW}, {"IPC_LOCK", CAP_IPC_LOCK},
-      {"IPC_OWNER", CAP_IPC_OWNER}, {"SYS_MODULE", CAP_SYS_MODULE}, {"SYS_RAWIO", CAP_SYS_RAWIO},
-      {"SYS_CHROOT", CAP_SYS_CHROOT}, {"SYS_PTRACE", CAP_SYS_PTRACE}, {"SYS_PACCT", CAP_SYS_PACCT},
-      {"SYS_ADMIN", CAP_SYS_ADMIN}, {"SYS_BOOT", CAP_SYS_BOOT}, {"SYS_NICE", CAP_SYS_NICE},
-      {"SYS_RESOURCE", CAP_SYS_RESOURCE}, {"SYS_TIME", CAP_SYS_TIME}, {"SYS_TTY_CONFIG", CAP_SYS_TTY_CONFIG},
-      {"MKNOD", CAP_MKNOD}, {"LEASE", CAP_LEASE}, {"AUDIT_WRITE", CAP_AUDIT_WRITE},
-      {"AUDIT_CONTROL", CAP_AUDIT_CONTROL}, {"SETFCAP", CAP_SETFCAP}, {"MAC_OVERRIDE", CAP_MAC_OVERRIDE},
-      {"MAC_ADMIN", CAP_MAC_ADMIN}, {"SYSLOG", CAP_SYSLOG}, {"WAKE_ALARM", CAP_WAKE_ALARM},
-      {"BLOCK_SUSPEND", CAP_BLOCK_SUSPEND}, {"AUDIT_READ", CAP_AUDIT_READ},
-  };
-  return m;
-}
-
-uint64_t capability_set(const contract::Isolator& iso) {
-  uint64_t set = 0;
-  contract::Field f("isolator " + iso.name, iso.value);
-  for (const auto& n : f.key("set").strings()) set |= 1ull << capability_from_name(n);
-  return set;
-}
-
 App app_of(const contract::RuntimeApp& ra) {
   App app;
   app.name = ra.name;
-  app.capabilities = default_capabilities();
   app.read_only_rootfs = ra.read_only_rootfs;
   app.exec = ra.app.exec;
   app.user = ra.app.user;
@@ -54,11 +26,16 @@ App app_of(const contract::RuntimeApp& ra) {
   for (uint32_t g : ra.app.supplementary_gids) app.supplementary_gids.push_back(static_cast<gid_t>(g));
   app.working_dir = ra.app.working_directory.empty() ? "/" : ra.app.working_directory;
   for (const auto& e : ra.app.environment) app.environment.emplace_back(e.name, e.value);
-  for (const auto& iso : ra.app.isolators) {
-    if (iso.name == "os/linux/capabilities-retain-set") app.capabilities = capability_set(iso);
-    else if (iso.name == "os/linux/capabilities-remove-set") app.capabilities &= ~capability_set(iso);
-    else if (iso.name == "os/linux/no-new-privileges") app.no_new_privs = iso.value.is_boolean() ? iso.value.get<bool>() : true;
-    // Other isolators (resources, seccomp sets) are not applied by this init yet.
+  std::vector<std::string> warnings;
+  app.iso = isolators::parse(ra.app.isolators, "app " + ra.name, &warnings);
+  for (const auto& w : warnings) log_warn(w);
+  app.no_new_privs = app.iso.no_new_privs.value_or(true);
+  if (app.iso.caps_retain) {
+    app.capabilities = *app.iso.caps_retain;
+  } else {
+    for (int c : default_capabilities())
+      if (!app.iso.caps_remove || std::find(app.iso.caps_remove->begin(), app.iso.caps_remove->end(), c) == app.iso.caps_remove->end())
+        app.capabilities.push_back(c);
   }
   for (const auto& m : ra.mounts) app.mounts.push_back({m.volume, m.path, m.read_only});
   return app;
@@ -94,21 +71,11 @@ Runtime runtime_of(const contract::Runtime& r) {
 
 }  // namespace
 
-uint64_t default_capabilities() {
-  uint64_t set = 0;
-  for (int c : {CAP_AUDIT_WRITE, CAP_CHOWN, CAP_DAC_OVERRIDE, CAP_FSETID, CAP_FOWNER, CAP_KILL, CAP_MKNOD, CAP_NET_RAW,
-                CAP_NET_BIND_SERVICE, CAP_SETUID, CAP_SETGID, CAP_SETPCAP, CAP_SETFCAP, CAP_SYS_CHROOT})
-    set |= 1ull << c;
+const std::vector<int>& default_capabilities() {
+  static const std::vector<int> set = {CAP_AUDIT_WRITE, CAP_CHOWN,  CAP_DAC_OVERRIDE,     CAP_FSETID, CAP_FOWNER,
+                                       CAP_KILL,        CAP_MKNOD,  CAP_NET_RAW,          CAP_NET_BIND_SERVICE,
+                                       CAP_SETUID,      CAP_SETGID, CAP_SETPCAP,          CAP_SETFCAP, CAP_SYS_CHROOT};
   return set;
-}
-
-int capability_from_name(const std::string& name_in) {
-  std::string name = name_in;
-  std::transform(name.begin(), name.end(), name.begin(), ::toupper);
-  if (name.rfind("CAP_", 0) == 0) name = name.substr(4);
-  auto it = cap_names().find(name);
-  if (it == cap_names().end()) throw Error("unknown capability " + name_in);
-  return it->second;
 }
 
 const Volume* PodConfig::volume(const std::string& name) const { return contract::find_named(volumes, name); }
@@ -121,7 +88,13 @@ PodConfig parse_config(const std::string& manifest_json, const std::string& runt
   for (const auto& a : m.apps) cfg.apps.push_back(app_of(a));
   for (const auto& v : m.volumes) cfg.volumes.push_back(volume_of(v));
   if (cfg.apps.empty()) throw Error("pod manifest: no apps");
-  cfg.runtime = runtime_of(contract::parse_runtime(runtime_json));
+  const contract::Runtime rt = contract::parse_runtime(runtime_json);
+  cfg.runtime = runtime_of(rt);
+  for (auto& a : cfg.apps) {
+    a.keep_all_capabilities = rt.insecure("capabilities");
+    a.default_seccomp = !rt.insecure("seccomp");
+    a.mask_paths = !rt.insecure("paths");
+  }
   for (auto& a : cfg.apps) a.metadata_url = cfg.runtime.metadata_url;
   return cfg;
 }

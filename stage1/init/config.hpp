@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "isolators/isolators.hpp"
+
 namespace pod::init {
 
 struct Volume {
@@ -37,8 +39,11 @@ struct App {
   std::vector<Mount> mounts;
   bool read_only_rootfs = false;
   bool no_new_privs = true;
-  // The capability bounding set (bit per CAP_*).
-  uint64_t capabilities = 0;
+  // The capability bounding set (CAP_* numbers).
+  std::vector<int> capabilities;
+  isolators::Isolators iso;  // the app's isolators, validated
+  // Default protections turned off (runtime.json insecureOptions).
+  bool keep_all_capabilities = false, default_seccomp = true, mask_paths = true;
 };
 
 struct HostEntry {
@@ -67,11 +72,10 @@ struct PodConfig {
   const App* app(const std::string& name) const;
 };
 
-// The appc default bounding set (CHOWN DAC_OVERRIDE FSETID FOWNER KILL MKNOD
-// NET_RAW NET_BIND_SERVICE SETUID SETGID SETPCAP SETFCAP SYS_CHROOT AUDIT_WRITE).
-uint64_t default_capabilities();
-// "CAP_NET_ADMIN" or "NET_ADMIN" -> bit number; throws for an unknown name.
-int capability_from_name(const std::string& name);
+// The default bounding set: appc's and Docker's (CHOWN DAC_OVERRIDE FSETID
+// FOWNER KILL MKNOD NET_RAW NET_BIND_SERVICE SETUID SETGID SETPCAP SETFCAP
+// SYS_CHROOT AUDIT_WRITE; Documentation/isolation.md).
+const std::vector<int>& default_capabilities();
 
 PodConfig parse_config(const std::string& manifest_json, const std::string& runtime_json);
 // Reads /pod/pod and /pod/runtime.json (runtime.json may be missing).

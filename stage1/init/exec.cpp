@@ -2,17 +2,22 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <seccomp.h>
+#include <sys/capability.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <type_traits>
 
+#include "cgroups.hpp"
 #include "rootfs.hpp"
 #include "seccomp-filter.hpp"
 #include "util/error.hpp"
@@ -70,25 +75,43 @@ std::string find_executable(int rootfd, const std::string& name, const std::stri
   throw Error(what + (err ? std::string(": ") + std::strerror(err) : ""), err);
 }
 
-int last_cap() {
-  auto s = try_read_file_at(AT_FDCWD, "/proc/sys/kernel/cap_last_cap");
-  return s ? std::atoi(s->c_str()) : CAP_LAST_CAP;
+// Bounding set, inheritable and ambient sets reduced to `keep` (libcap):
+// after execve a root app can only have these, a non-root app none.
+void restrict_capabilities(const std::vector<int>& keep) {
+  auto kept = [&](int c) { return std::find(keep.begin(), keep.end(), c) != keep.end(); };
+  const int n = static_cast<int>(cap_max_bits());
+  for (int c = 0; c < n; ++c)
+    if (!kept(c) && cap_drop_bound(static_cast<cap_value_t>(c)) < 0 && errno != EINVAL)
+      fail("cannot drop " + isolators::capability_name(c) + " from the bounding set");
+  if (cap_reset_ambient() < 0 && errno != EINVAL) fail("cannot clear the ambient capabilities");
+  cap_t caps = cap_get_proc();
+  if (!caps) fail("cap_get_proc");
+  std::unique_ptr<std::remove_pointer_t<cap_t>, int (*)(void*)> guard(caps, cap_free);
+  for (int c = 0; c < n; ++c) {
+    cap_value_t v = static_cast<cap_value_t>(c);
+    if (!kept(c) && cap_set_flag(caps, CAP_INHERITABLE, 1, &v, CAP_CLEAR) < 0) fail("cap_set_flag");
+  }
+  if (cap_set_proc(caps) < 0) fail("cannot set the capabilities");
 }
 
-// Bounding set, inheritable and ambient sets reduced to `keep`: after execve a
-// root app can only have these, a non-root app none.
-void restrict_capabilities(uint64_t keep) {
-  int last = last_cap();
-  for (int c = 0; c <= last; ++c)
-    if (!(keep & (1ull << c)) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-      fail("cannot drop capability " + std::to_string(c) + " from the bounding set");
-  ::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[2]{};
-  if (::syscall(SYS_capget, &hdr, data) < 0) fail("capget");
-  data[0].inheritable &= static_cast<uint32_t>(keep);
-  data[1].inheritable &= static_cast<uint32_t>(keep >> 32);
-  if (::syscall(SYS_capset, &hdr, data) < 0) fail("capset");
+// The app's own seccomp set (libseccomp), on top of the pod's allow list:
+// installed last, its errno wins. A retain set always keeps what the app's
+// process needs from here to its execve.
+void load_app_seccomp(const isolators::Seccomp& s) {
+  if (s.all) return;
+  const uint32_t refuse = SCMP_ACT_ERRNO(static_cast<uint16_t>(s.errnum ? s.errnum : EPERM));
+  scmp_filter_ctx ctx = seccomp_init(s.retain ? refuse : SCMP_ACT_ALLOW);
+  if (!ctx) fail("seccomp_init", ENOMEM);
+  std::unique_ptr<void, void (*)(scmp_filter_ctx)> guard(ctx, seccomp_release);
+  if (int rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0); rc < 0) fail("seccomp_attr_set", -rc);
+  std::vector<int> calls = s.syscalls;
+  if (s.retain)
+    for (const char* n : {"execve", "setgroups", "setresgid", "setresuid", "write", "exit", "exit_group", "rt_sigreturn"})
+      calls.push_back(seccomp_syscall_resolve_name(n));
+  for (int nr : calls)
+    if (int rc = seccomp_rule_add(ctx, s.retain ? SCMP_ACT_ALLOW : refuse, nr, 0); rc < 0 && rc != -EEXIST)
+      fail("seccomp_rule_add " + std::to_string(nr), -rc);
+  if (int rc = seccomp_load(ctx); rc < 0) fail("cannot install the app's seccomp filter", -rc);
 }
 
 void load_filter(const unsigned char* bpf, size_t size) {
@@ -107,7 +130,11 @@ ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> a
   const bool entered = !argv.empty();
   s.argv = entered ? std::move(argv) : app.exec;
   s.capabilities = app.capabilities;
+  s.keep_all_capabilities = app.keep_all_capabilities;
   s.no_new_privs = app.no_new_privs;
+  s.default_seccomp = app.default_seccomp;
+  s.seccomp = app.iso.seccomp;
+  s.oom_score_adj = app.iso.oom_score_adj;
   UniqueFd rootfd = open_dir(s.root);
   try {
     s.creds = resolve_credentials(rootfd.get(), app.user, app.group, app.supplementary_gids);
@@ -131,14 +158,16 @@ ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> a
 }
 
 void apply_app(const ExecSpec& s) {
+  if (s.oom_score_adj) write_control("/proc/self/oom_score_adj", std::to_string(*s.oom_score_adj));
   if (::chdir(s.root.c_str()) < 0 || ::chroot(".") < 0) fail("cannot chroot into " + s.root);
   if (::chdir(s.cwd.c_str()) < 0) fail("cannot change to working directory " + s.cwd);
-  restrict_capabilities(s.capabilities);
+  if (!s.keep_all_capabilities) restrict_capabilities(s.capabilities);
   if (s.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) fail("cannot set no_new_privs");
   // Before dropping root: without no_new_privs loading needs CAP_SYS_ADMIN.
   // The allow list keeps setgroups/setgid/setuid/execve.
-  load_filter(bpf::kAllowList, sizeof bpf::kAllowList);
+  if (s.default_seccomp) load_filter(bpf::kAllowList, sizeof bpf::kAllowList);
   load_filter(bpf::kAuditMask, sizeof bpf::kAuditMask);
+  if (s.seccomp) load_app_seccomp(*s.seccomp);
   if (::setgroups(s.creds.groups.size(), s.creds.groups.data()) < 0) fail("setgroups");
   if (::setresgid(s.creds.gid, s.creds.gid, s.creds.gid) < 0) fail("setgid " + std::to_string(s.creds.gid));
   if (::setresuid(s.creds.uid, s.creds.uid, s.creds.uid) < 0) fail("setuid " + std::to_string(s.creds.uid));

@@ -4,6 +4,7 @@
 // (apply_app): chroot, cwd, capability bounding set, no_new_privs, seccomp,
 // credentials, environment, execve.
 #pragma once
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,8 +23,12 @@ struct ExecSpec {
   std::vector<std::string> argv;
   std::vector<std::string> env;    // NAME=value
   Credentials creds;
-  uint64_t capabilities = 0;       // bounding set
+  std::vector<int> capabilities;   // bounding set
+  bool keep_all_capabilities = false;  // --insecure-options=capabilities
   bool no_new_privs = true;
+  bool default_seccomp = true;     // the pod's allow list (off: --insecure-options=seccomp)
+  std::optional<isolators::Seccomp> seccomp;  // the app's own set
+  std::optional<int> oom_score_adj;
 };
 
 // `argv` overrides the app's exec when not empty (enter). `with_term`: pass

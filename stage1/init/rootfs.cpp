@@ -12,6 +12,7 @@
 #include <cstdlib>
 
 #include "log.hpp"
+#include "masks.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/inroot.hpp"
@@ -195,6 +196,7 @@ void prepare_app_rootfs(const App& app, const PodConfig& cfg) {
     UniqueFd target = mkdirs_in_root(rootfd.get(), api);
     bind_at(api, target.get(), false);
   }
+  if (app.mask_paths) mask_paths(root);
   for (const auto& m : app.mounts) {
     const Volume& v = *cfg.volume(m.volume);
     if (v.kind == "empty") ensure_empty_volume(v);

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 
+#include "cgroups.hpp"
 #include "exec.hpp"
 #include "log.hpp"
 #include "output.hpp"
@@ -35,6 +36,7 @@ struct Running {
   std::optional<int> exit_code;  // set once reaped
   std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
   std::vector<AppStream> streams;
+  AppCgroup cgroup;  // its resource limits, when it has any
 };
 
 void noop_handler(int) {}
@@ -111,6 +113,7 @@ void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, 
   o.setsid = true;
   o.pre_exec = [&] {
     if (rt.interactive && ::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+    r.cgroup.join();
     apply_app(spec);
   };
   AppPipes pipes;
@@ -138,14 +141,17 @@ void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, 
   }
 }
 
-std::string exit_record(int status, int& exit_code) {
+// `oom`: the OOM killer killed a process of the app's cgroup (the app, or a
+// child whose status the app then returned, as a shell does).
+std::string exit_record(int status, bool oom, int& exit_code) {
+  const std::string oom_field = oom ? ",\"oomKilled\":true" : "";
   if (WIFSIGNALED(status)) {
     int sig = WTERMSIG(status);
     exit_code = 128 + sig;
-    return "{\"exitCode\":" + std::to_string(exit_code) + ",\"signal\":" + std::to_string(sig) + "}\n";
+    return "{\"exitCode\":" + std::to_string(exit_code) + ",\"signal\":" + std::to_string(sig) + oom_field + "}\n";
   }
   exit_code = WEXITSTATUS(status);
-  return "{\"exitCode\":" + std::to_string(exit_code) + "}\n";
+  return "{\"exitCode\":" + std::to_string(exit_code) + oom_field + "}\n";
 }
 
 void kill_all(int sig) {
@@ -161,7 +167,7 @@ constexpr int kOutputStallMs = 1000;
 class Supervisor {
  public:
   Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
-    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt, nullptr, {}});
+    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt, nullptr, {}, {}});
   }
 
   int run() {
@@ -171,9 +177,11 @@ class Supervisor {
     UniqueFd logs_dir = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
     std::vector<ExecSpec> specs;
     log_debug("setting up the apps' roots");
-    for (const auto& r : apps_) {
+    PodCgroups cgroups;
+    for (auto& r : apps_) {
       prepare_app_rootfs(*r.app, cfg_);
       specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
+      r.cgroup = cgroups.create(*r.app);
     }
     if (copies_output(cfg_.runtime)) console_.emplace();
     try {
@@ -208,7 +216,8 @@ class Supervisor {
       for (auto& r : apps_) {
         if (!r.child.collect(*ended)) continue;
         int code;
-        write_file_atomic_at(status_dirfd, r.app->name, exit_record(ended->status, code), 0644, Durability::kVolatile);
+        write_file_atomic_at(status_dirfd, r.app->name, exit_record(ended->status, r.cgroup.oom_killed(), code), 0644,
+                             Durability::kVolatile);
         r.exit_code = code;
         log_debug("app " + r.app->name + " exited with " + std::to_string(code));
       }

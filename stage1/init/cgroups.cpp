@@ -1,0 +1,166 @@
+#include "cgroups.hpp"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
+
+#include "log.hpp"
+#include "util/error.hpp"
+
+namespace pod::init {
+
+namespace {
+
+constexpr const char* kV2Root = "/sys/fs/cgroup";
+
+bool is_cgroup2(const std::string& path) {
+  struct statfs s {};
+  return ::statfs(path.c_str(), &s) == 0 && s.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+bool has_word(const std::string& text, const std::string& word) {
+  std::istringstream in(text);
+  std::string w;
+  while (in >> w)
+    if (w == word) return true;
+  return false;
+}
+
+// "oom_kill N" in memory.events (v2) or memory.oom_control (v1).
+uint64_t oom_kill_count(const std::string& file) {
+  std::istringstream in(try_read_file_at(AT_FDCWD, file, 65536).value_or(""));
+  std::string key;
+  uint64_t n = 0;
+  while (in >> key >> n)
+    if (key == "oom_kill") return n;
+  return 0;
+}
+
+void make_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + dir);
+}
+
+UniqueFd open_procs(const std::string& dir) {
+  UniqueFd fd(::open((dir + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) throw_sys("cannot open " + dir + "/cgroup.procs");
+  return fd;
+}
+
+}  // namespace
+
+void write_control(const std::string& path, const std::string& value) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!fd) throw_sys("cannot open " + path);
+  if (::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+    throw_sys("cannot write " + value + " to " + path);
+}
+
+void AppCgroup::join() const {
+  for (const auto& fd : procs_)
+    if (::write(fd.get(), "0", 1) != 1) throw_sys("cannot join the app's cgroup");
+}
+
+bool AppCgroup::oom_killed() const {
+  if (memory_dir_.empty()) return false;
+  return oom_kill_count(memory_dir_ + (memory_v2_ ? "/memory.events" : "/memory.oom_control")) > 0;
+}
+
+void PodCgroups::delegate_v2() {
+  if (v2_delegated_) return;
+  // No internal processes in v2: the init moves to a leaf of its own before
+  // the controllers are enabled for the apps' cgroups.
+  const std::string leaf = std::string(kV2Root) + "/pod-init";
+  make_dir(leaf);
+  write_control(leaf + "/cgroup.procs", "0");
+  const std::string avail = try_read_file_at(AT_FDCWD, std::string(kV2Root) + "/cgroup.controllers").value_or("");
+  for (const char* c : {"memory", "cpu", "pids"})
+    if (has_word(avail, c)) write_control(std::string(kV2Root) + "/cgroup.subtree_control", std::string("+") + c);
+  v2_delegated_ = true;
+}
+
+PodCgroups::Where PodCgroups::where(const std::string& controller, const App& app, const char* isolator) {
+  if (const char* v1 = ::getenv(kCgroupV1Env); v1 && *v1) {
+    const std::string dir = std::string(v1) + "/" + controller;
+    if (::access((dir + "/cgroup.procs").c_str(), W_OK) == 0) return {dir, false};
+  }
+  if (!is_cgroup2(kV2Root)) {
+    // A VM guest: nobody mounted the cgroup file system yet.
+    ::mkdir(kV2Root, 0755);
+    if (::mount("cgroup2", kV2Root, "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+      throw Error("app " + app.name + ": isolator " + isolator + " cannot be enforced: no " + controller +
+                  " cgroup controller (cannot mount cgroup2: " + std::strerror(errno) + ")");
+  }
+  const std::string avail = try_read_file_at(AT_FDCWD, std::string(kV2Root) + "/cgroup.controllers").value_or("");
+  if (!has_word(avail, controller))
+    throw Error("app " + app.name + ": isolator " + isolator + " cannot be enforced: the pod has no " + controller +
+                " cgroup controller (neither v1 from the stage1 nor v2 at " + kV2Root + ")");
+  delegate_v2();
+  return {kV2Root, true};
+}
+
+AppCgroup PodCgroups::create(const App& app) {
+  AppCgroup cg;
+  const auto& iso = app.iso;
+  if (!iso.needs_cgroups()) return cg;
+  const std::string name = "app-" + app.name;
+  std::vector<std::string> joined;  // v2 has one hierarchy for all controllers
+  auto dir_for = [&](const char* controller, const char* isolator) {
+    Where w = where(controller, app, isolator);
+    const std::string dir = w.dir + "/" + name;
+    make_dir(dir);
+    bool seen = false;
+    for (const auto& j : joined) seen = seen || j == dir;
+    if (!seen) {
+      cg.procs_.push_back(open_procs(dir));
+      joined.push_back(dir);
+    }
+    return std::make_pair(dir, w.v2);
+  };
+  if (iso.memory_limit || iso.memory_request) {
+    auto [dir, v2] = dir_for("memory", "resource/memory");
+    cg.memory_dir_ = dir;
+    cg.memory_v2_ = v2;
+    if (iso.memory_limit) {
+      const std::string limit = std::to_string(*iso.memory_limit);
+      // No swap beyond the limit: the limit is what the app gets.
+      write_control(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), limit);
+      const std::string swap = dir + (v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
+      if (::access(swap.c_str(), F_OK) == 0) write_control(swap, v2 ? "0" : limit);
+    }
+    if (iso.memory_request)
+      write_control(dir + (v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"), std::to_string(*iso.memory_request));
+  }
+  if (iso.cpu_limit_milli || iso.cpu_shares) {
+    auto [dir, v2] = dir_for("cpu", iso.cpu_limit_milli ? "resource/cpu" : "os/linux/cpu-shares");
+    constexpr uint64_t kPeriodUs = 100000;
+    if (iso.cpu_limit_milli) {
+      const std::string quota = std::to_string(std::max<uint64_t>(1000, *iso.cpu_limit_milli * kPeriodUs / 1000));
+      if (v2) {
+        write_control(dir + "/cpu.max", quota + " " + std::to_string(kPeriodUs));
+      } else {
+        write_control(dir + "/cpu.cfs_period_us", std::to_string(kPeriodUs));
+        write_control(dir + "/cpu.cfs_quota_us", quota);
+      }
+    }
+    if (iso.cpu_shares) {
+      // v2's weight from v1's shares, as runc converts them.
+      const uint64_t weight = 1 + ((*iso.cpu_shares - 2) * 9999) / 262142;
+      write_control(dir + (v2 ? "/cpu.weight" : "/cpu.shares"), std::to_string(v2 ? weight : *iso.cpu_shares));
+    }
+  }
+  if (iso.pids_limit) {
+    auto [dir, v2] = dir_for("pids", "resource/pids");
+    write_control(dir + "/pids.max", std::to_string(*iso.pids_limit));
+  }
+  log_debug("app " + app.name + ": cgroups " + std::to_string(joined.size()));
+  return cg;
+}
+
+}  // namespace pod::init

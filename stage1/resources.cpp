@@ -1,0 +1,71 @@
+#include "resources.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <set>
+#include <sstream>
+
+#include "isolators/isolators.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pod::stage1 {
+
+namespace {
+
+constexpr const char* kControllers[] = {"memory", "cpu", "pids"};
+
+// controller -> mount point of its v1 hierarchy (from /proc/self/mounts: the
+// super options name the controllers).
+std::vector<std::pair<std::string, std::string>> v1_mounts() {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::istringstream in(try_read_file_at(AT_FDCWD, "/proc/self/mounts", 1 << 20).value_or(""));
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string src, mnt, type, opts;
+    if (!(f >> src >> mnt >> type >> opts) || type != "cgroup") continue;
+    std::set<std::string> words;
+    std::istringstream o(opts);
+    for (std::string w; std::getline(o, w, ',');) words.insert(w);
+    for (const char* c : kControllers)
+      if (words.count(c)) out.emplace_back(c, mnt);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<V1Cgroup> pod_v1_cgroups(const contract::PodManifest& m, const std::string& uuid) {
+  std::set<std::string> need;
+  for (const auto& app : m.apps) {
+    const auto iso = isolators::parse(app.app.isolators, "app " + app.name);
+    if (iso.memory_limit || iso.memory_request) need.insert("memory");
+    if (iso.cpu_limit_milli || iso.cpu_shares) need.insert("cpu");
+    if (iso.pids_limit) need.insert("pids");
+  }
+  std::vector<V1Cgroup> out;
+  for (const auto& [c, mnt] : v1_mounts())
+    if (need.count(c)) out.push_back({c, mnt + "/pod/pod-" + uuid});
+  return out;
+}
+
+std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid) {
+  std::set<std::string> out;
+  for (const auto& [c, mnt] : v1_mounts()) out.insert(mnt + "/pod/pod-" + uuid);
+  return {out.begin(), out.end()};
+}
+
+void join_v1_cgroups(const std::vector<V1Cgroup>& cgs) {
+  for (const auto& cg : cgs) {
+    const std::string parent = cg.dir.substr(0, cg.dir.rfind('/'));
+    for (const auto& d : {parent, cg.dir})
+      if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + d);
+    UniqueFd d = open_dir(cg.dir);
+    write_file_at(d.get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
+  }
+}
+
+}  // namespace pod::stage1
