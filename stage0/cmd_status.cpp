@@ -29,7 +29,7 @@ void wait_for(Runtime& rt, const std::string& uuid, const std::string& spec, con
 }
 
 void print_text(const PodStatus& i) {
-  std::cout << "state=" << state_name(i.state) << "\n";
+  std::cout << "state=" << state_name(i) << "\n";
   if (i.created) std::cout << "created=" << format_time(*i.created) << "\n";
   if (i.started) std::cout << "started=" << format_time(*i.started) << "\n";
   if (i.pid) std::cout << "pid=" << *i.pid << "\n";

@@ -38,6 +38,7 @@ void register_fetch(CLI::App&, Context&);
 void register_image(CLI::App&, Context&);
 void register_run(CLI::App&, Context&);
 void register_pod_ops(CLI::App&, Context&);
+void register_lifecycle(CLI::App&, Context&);  // kill, pause, resume, stats
 void register_config(CLI::App&, Context&);
 void register_docs(CLI::App&, Context&);  // completion scripts, man pages (from the registered commands)
 void register_install_units(CLI::App&, Context&);

@@ -7,7 +7,8 @@ namespace pod::cli {
 nlohmann::json status_json(const PodStatus& s) {
   nlohmann::json j;
   j["uuid"] = s.uuid;
-  j["state"] = state_name(s.state);
+  j["state"] = state_name(s);
+  j["paused"] = s.paused;
   auto t = [&](const char* k, const std::optional<TimePoint>& v) {
     if (v) j[k] = format_rfc3339(*v);
   };

@@ -9,6 +9,7 @@
 
 #include <iostream>
 
+#include "cgroupops.hpp"
 #include "common.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -24,6 +25,7 @@ int gc_main(int argc, char** argv) {
   const std::string& uuid = args.positional[0];
   if (args.has("--debug"))
     for (const auto& d : pod_cgroup_dirs(uuid)) std::cerr << "gc: removing cgroup " << d << "\n";
+  thaw_pod_cgroups(uuid);  // a paused pod's processes die only once thawed (v1 freezer)
   remove_pod_cgroups(uuid);
   ::unlink(kNotifySocket);
   return 0;

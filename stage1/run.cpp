@@ -105,6 +105,7 @@ std::vector<std::string> nspawn_argv(const Options& o) {
     throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
   a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
   a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
+  a.push_back(std::string("--setenv=POD_INIT_CONTROL=/pod/") + kControlSocket);
   if (!o.copy_output) a.push_back("--setenv=POD_INIT_COPY_OUTPUT=0");
   a.push_back("--");
   a.push_back("/init");

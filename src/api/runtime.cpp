@@ -9,6 +9,7 @@
 #include <cerrno>
 
 #include "api/impl.hpp"
+#include "api/lifecycle.hpp"
 #include "appc/names.hpp"
 #include "contract/poddir.hpp"
 #include "pods/gc.hpp"
@@ -73,12 +74,17 @@ PodStatus to_public(const PodInfo& info) {
   s.started = info.started;
   s.gc_marked = info.gc_marked;
   if (info.pid) s.pid = *info.pid;
+  s.paused = info.paused;
   s.apps = info.apps;
   s.failure = info.failure;
   s.manifest_error = info.manifest_error;
   return s;
 }
 }  // namespace api
+
+const char* state_name(const PodStatus& s) {
+  return s.state == PodState::Running && s.paused ? "paused" : state_name(s.state);
+}
 
 int RunningPod::wait() {
   if (status_) return *status_;
@@ -168,6 +174,7 @@ bool Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
     if (s != PodState::Running) throw conflict_error("cannot stop pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
     auto eps = stage1::pod_entrypoints(pod);
     if (eps.stop.empty()) throw Error("the stage1 of pod " + pod.uuid() + " has no stop entrypoint");
+    api::thaw_if_paused(impl_->log != nullptr, pod);  // frozen apps would not see the SIGTERM
     std::vector<std::string> args;
     if (opts.force) args.push_back("--force");
     args.push_back(pod.uuid());

@@ -65,6 +65,7 @@ PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail) {
   info.uuid = pod.uuid();
   info.state = state;
   info.created = pod.read_time(poddir::kCreatedAt);
+  if (state == PodState::Running) info.paused = exists_at(pod.fd(), poddir::kPaused);
   if (detail == InfoDetail::Summary) {
     info.started = pod.read_time(poddir::kStartedAt);
     read_apps(pod, info, detail);
