@@ -90,6 +90,35 @@ void run_stats(Context& ctx, const std::string& uuid_arg, const std::string& for
   std::cout << j.dump(format == "json" ? -1 : 2) << "\n";
 }
 
+struct RestartFlags {
+  std::string uuid, timeout = "30s";
+  bool force = false;
+};
+
+void run_restart(Context& ctx, const RestartFlags& f) {
+  Runtime& rt = ctx.runtime();
+  const std::string uuid = rt.resolve_pod(f.uuid);
+  StopOptions o;
+  o.force = f.force;
+  o.timeout = parse_duration(f.timeout, "--timeout");
+  const auto last_start = rt.pod_status(uuid).started;
+  RunningPod p = rt.restart_pod(uuid, o, /*detach=*/true);
+  if (!rt.wait_pod(uuid, o.timeout, /*until_ready=*/true))
+    throw Error("pod " + uuid + " restarted but is not ready after " + f.timeout, ETIMEDOUT);
+  const PodStatus st = rt.pod_status(uuid);
+  if (st.state != PodState::Running) {  // over already: did this run's apps run at all?
+    const int code = p.wait();
+    bool ran = false;
+    for (const auto& a : st.apps) ran = ran || a.exit.has_value();
+    ran = ran && st.started != last_start;
+    if (!ran)
+      throw Error("pod " + uuid + " did not start again (status " + std::to_string(code) + ")" +
+                      (st.failure.empty() ? "" : ": " + st.failure),
+                  0, ErrorKind::Stage1);
+  }
+  std::cout << "\"" << uuid << "\"\n";
+}
+
 }  // namespace
 
 void register_lifecycle(CLI::App& app, Context& ctx) {
@@ -115,6 +144,14 @@ void register_lifecycle(CLI::App& app, Context& ctx) {
       std::cout << "\"" << full << "\"\n";
     });
   }
+
+  auto rf = std::make_shared<RestartFlags>();
+  auto* r = app.add_subcommand("restart", "Stop a pod (if it runs) and start its same trees again, in the background");
+  r->add_option("uuid", rf->uuid, "Pod UUID or unique prefix")->required();
+  r->add_flag("--force", rf->force, "Kill the running pod at once instead of SIGTERM");
+  r->add_option("--timeout", rf->timeout, "How long to wait for the pod to stop, and then to be ready")
+      ->capture_default_str();
+  r->callback([&ctx, rf] { run_restart(ctx, *rf); });
 
   auto sf = std::make_shared<std::pair<std::string, std::string>>("", "text");
   auto* s = app.add_subcommand("stats", "Show a running pod's CPU time, memory and process counts, per app");

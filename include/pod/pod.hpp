@@ -139,6 +139,12 @@ class Runtime {
   bool resume_pod(const std::string& uuid);
   // CPU time, memory and process counts of a running pod and its apps.
   PodStats pod_stats(const std::string& uuid) const;
+  // Stop a running pod (or take an exited one) and start its same trees
+  // again as a new run: same UUID, volumes, network config and runtime.json;
+  // the exit records of the last run are reset, the apps' tree changes and
+  // logs kept (Documentation/pod-lifecycle.md). `detach`: the new run's stdio
+  // is /dev/null and it is in a session of its own (it outlives the caller).
+  RunningPod restart_pod(const std::string& uuid, const StopOptions& stop = {}, bool detach = true);
   // Wait until the pod has exited, or with `until_ready` until every app has
   // been started (or it exited); false when `timeout` passed first.
   bool wait_pod(const std::string& uuid, std::optional<std::chrono::milliseconds> timeout,

@@ -18,6 +18,7 @@
 #include "api/lifecycle.hpp"
 #include "contract/poddir.hpp"
 #include "pods/walk.hpp"
+#include "run/prepare.hpp"
 #include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
 #include "util/lock.hpp"
@@ -138,6 +139,18 @@ bool Runtime::resume_pod(const std::string& uuid) {
     if (!exists_at(pod.fd(), poddir::kPaused)) return false;
     thaw(pod, debug_args(impl_->log != nullptr));
     return true;
+  });
+}
+
+RunningPod Runtime::restart_pod(const std::string& uuid, const StopOptions& stop, bool detach) {
+  return api::guarded([&] {
+    Pod pod = lookup_pod(impl_->store, uuid);
+    if (PodState s = pod.state(); s == PodState::Running) stop_pod(pod.uuid(), stop);
+    else if (s != PodState::Exited)
+      throw conflict_error("cannot restart pod " + pod.uuid() + ": it is " + state_name(s) +
+                               (s == PodState::Prepared ? "; start it with run-prepared" : ""),
+                           EINVAL);
+    return api::start_child(pod.uuid(), [&] { run::run_pod(pod, nullptr, /*restart=*/true); }, detach);
   });
 }
 

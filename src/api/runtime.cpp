@@ -145,21 +145,29 @@ RunningPod Runtime::start_pod(const std::string& uuid, const StartOptions& opts)
     const std::string full = pod.uuid();
     // Check what can be checked before the fork, so that errors come back as errors.
     auto rt = overrides(pod, opts);
-    // The child execs the stage1 run entrypoint from run_pod; what fails
-    // before that comes back through Child's pipe.
-    ChildOptions o;
-    o.reset_signals = false;  // the pod's supervisor starts with what we have, as after `pod run`
-    o.on_destroy = ChildOptions::OnDestroy::kDetach;  // RunningPod owns it from here
-    o.pre_exec = [&] { run::run_pod(pod, rt ? &*rt : nullptr); };
-    pid_t pid;
-    try {
-      pid = Child::start_function([] { return kExitStage1Failed; }, o).pid();
-    } catch (const Error& e) {
-      throw Error(e.what(), e.errnum(), ErrorKind::Stage1);
-    }
-    return RunningPod(full, pid);
+    return api::start_child(full, [&] { run::run_pod(pod, rt ? &*rt : nullptr); }, false);
   });
 }
+
+namespace api {
+RunningPod start_child(const std::string& uuid, const std::function<void()>& exec_stage1, bool detach) {
+  // The child execs the stage1 run entrypoint from exec_stage1; what fails
+  // before that comes back through Child's pipe.
+  ChildOptions o;
+  o.reset_signals = false;  // the pod's supervisor starts with what we have, as after `pod run`
+  o.on_destroy = ChildOptions::OnDestroy::kDetach;  // RunningPod owns it from here
+  if (detach) {  // nothing of ours (a terminal, a pipe a caller waits on) stays open in the pod
+    o.in = o.out = o.err = Redirect::null();
+    o.setsid = true;
+  }
+  o.pre_exec = exec_stage1;
+  try {
+    return RunningPod(uuid, Child::start_function([] { return kExitStage1Failed; }, o).pid());
+  } catch (const Error& e) {
+    throw Error(e.what(), e.errnum(), ErrorKind::Stage1);
+  }
+}
+}  // namespace api
 
 int Runtime::run_pod(const std::string& uuid, const StartOptions& opts) {
   RunningPod p = start_pod(uuid, opts);

@@ -12,6 +12,7 @@ import pytest
 
 from conftest import POD_BIN
 from runhelpers import BUSYBOX_ACI, both, flavor, sh, start_pod, status  # noqa: F401 (fixture)
+from runhelpers import run_pod as run_pod_helper
 
 COUNTER = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done"
 
@@ -217,3 +218,56 @@ def test_logs_follow_several_apps_prefixes_lines(pod):
         assert sorted(f.stdout.splitlines()) == ["a: from-a", "b: from-b"]
     finally:
         finish(pod, p, u)
+
+
+@both
+def test_restart_keeps_trees_resets_exit_codes(pod, flavor):
+    script = 'echo run >> /state; echo "runs=$(wc -l < /state)"; [ "$(wc -l < /state)" = 2 ] && exit 0; exit 3'
+    r, u = run_pod_helper(pod, flavor, *sh(script))
+    assert r.returncode == 3
+    first = status(pod, u)
+    assert first["app-busybox"] == "3"
+    r = pod.run("restart", u, timeout=120, check=0)
+    assert r.stdout == f'"{u}"\n'
+    pod.run("status", "--wait=90s", u, check=0)
+    st = status(pod, u)
+    # The second run saw the first one's change of its tree and exited 0: the record is the new run's.
+    assert st["state"] == "exited" and st["app-busybox"] == "0"
+    assert st["started"] != first["started"] and st["created"] == first["created"]
+    assert pod.run("logs", u, check=0).stdout == "runs=1\nruns=2\n"  # logs are appended to
+
+
+def test_restart_a_running_pod(pod):
+    p, u = start_pod(pod, "nspawn", *sh("echo up; sleep 600"))
+    try:
+        pid = status(pod, u)["pid"]
+        r = pod.run("restart", u, timeout=60, check=0)
+        assert p.wait(timeout=30) == 128 + signal.SIGTERM  # the first run ended as a stop ends it
+        st = status(pod, u)
+        assert st["state"] == "running" and st["pid"] != pid and "app-busybox" not in st
+        assert r.stdout == f'"{u}"\n'
+        pod.run("pause", u, check=0)
+        pod.run("restart", u, timeout=60, check=0)  # a paused one too: thawed, stopped, started
+        assert status(pod, u)["state"] == "running"
+        pod.run("stop", u, timeout=60, check=0)
+        assert status(pod, u)["app-busybox"] == str(128 + signal.SIGTERM)
+    finally:
+        finish(pod, p, u)
+
+
+def test_restart_refuses_other_states(pod):
+    u = pod.run("prepare", "--insecure-options=image", BUSYBOX_ACI, check=0).stdout.strip().strip('"')
+    r = pod.run("restart", u)
+    assert r.returncode == 4 and "run-prepared" in r.stderr
+
+
+@pytest.mark.parametrize("point", ["restart:locked", "restart:after-reset"])
+def test_restart_killed_midway_leaves_an_exited_pod_for_gc(pod, point):
+    r, u = run_pod_helper(pod, "nspawn", *sh("exit 3"))
+    r = pod.run("restart", u, env={"POD_CRASHPOINT": point}, timeout=60)
+    assert r.returncode != 0
+    st = status(pod, u)
+    assert st["state"] == "exited"
+    assert st.get("app-busybox") == ("3" if point == "restart:locked" else None)
+    pod.run("gc", "--grace-period=0", check=0)
+    assert pod.run("status", u).returncode == 3
