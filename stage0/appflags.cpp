@@ -2,7 +2,10 @@
 
 #include "context.hpp"
 
+#include "run/hooks.hpp"
+#include "run/podspec.hpp"
 #include "stage1abi/options.hpp"
+#include "util/time.hpp"
 #include "util/error.hpp"
 
 namespace pod::cli {
@@ -31,11 +34,16 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
       ->check(CLI::IsMember({"none", "started", "app"}));
   c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
+  c.add_option("--hook", f.hooks, "prestart=CMD, poststart=CMD or poststop=CMD: a host command fed the pod's state "
+                                  "JSON (repeatable)");
+  c.add_option("--hook-timeout", f.hook_timeout, "How long each hook may run")->capture_default_str();
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& dir_flag) {
   for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
+  for (const auto& h : f.hooks) s.hooks.push_back(run::parse_hook_flag(h));
+  s.hook_timeout = parse_duration(f.hook_timeout, "--hook-timeout");
   for (const auto& o : f.stage1_opts) {
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");

@@ -37,6 +37,8 @@ void print_text(const PodStatus& i) {
   if (ran) std::cout << "exited=" << (i.state == PodState::Running ? "false" : "true") << "\n";
   for (const auto& a : i.apps)
     if (a.exit) std::cout << "app-" << a.name << "=" << a.exit->exit_code << "\n";
+  for (const auto& [when, h] : i.hooks)
+    std::cout << "hook-" << when << "=" << (h.timed_out ? std::string("timeout") : std::to_string(h.exit_code)) << "\n";
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
 }
 

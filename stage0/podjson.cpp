@@ -9,6 +9,11 @@ nlohmann::json status_json(const PodStatus& s) {
   j["uuid"] = s.uuid;
   j["state"] = state_name(s);
   j["paused"] = s.paused;
+  if (!s.hooks.empty()) {
+    nlohmann::json h = nlohmann::json::object();
+    for (const auto& [when, o] : s.hooks) h[when] = {{"exitCode", o.exit_code}, {"timedOut", o.timed_out}, {"output", o.output}};
+    j["hooks"] = h;
+  }
   auto t = [&](const char* k, const std::optional<TimePoint>& v) {
     if (v) j[k] = format_rfc3339(*v);
   };

@@ -2,6 +2,7 @@
 // overrides), the volumes, and the pod's run-time options. libpod turns a
 // PodSpec into the pod's reified appc pod manifest (Documentation/api.md).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -65,6 +66,13 @@ struct FetchOptions {
   uint64_t max_entries = 0;       // entries in the image archive; 0 = the built-in ceiling (2,000,000)
 };
 
+// A host command run at a point of the pod's life (OCI-style hooks): its
+// state JSON on stdin (Documentation/cli.md, --hook).
+struct HookSpec {
+  std::string when;     // prestart | poststart | poststop
+  std::string command;  // run by /bin/sh -c on the host
+};
+
 struct PodSpec {
   std::vector<AppSpec> apps;
   std::vector<VolumeSpec> volumes;
@@ -81,6 +89,8 @@ struct PodSpec {
   bool no_overlay = false;      // copy image trees instead of overlayfs
   FetchOptions fetch;           // how the apps' images are fetched (the stage1's never need a signature)
   std::string uuid_file_save;   // write the UUID here as soon as the pod exists
+  std::vector<HookSpec> hooks;  // in the order given, per point
+  std::chrono::milliseconds hook_timeout{30000};  // each hook's; then it is killed and counts as failed
 };
 
 }  // namespace pod

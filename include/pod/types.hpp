@@ -44,12 +44,21 @@ struct AppStatusInfo {
   std::optional<AppExit> exit;  // once the app has exited
 };
 
+// How a pod's hooks of one point (prestart, poststart, poststop) ran last:
+// the last one that ran (the first that failed, if one did).
+struct HookOutcome {
+  int exit_code = 0;
+  bool timed_out = false;
+  std::string output;  // its stdout and stderr (at most 64 KiB)
+};
+
 struct PodStatus {
   std::string uuid;
   PodState state = PodState::Gone;
   std::optional<TimePoint> created, prepared, started, gc_marked;
   std::optional<int> pid;       // the pod's init (or VMM) while running
   bool paused = false;          // running but frozen by pause_pod (shown as state "paused")
+  std::map<std::string, HookOutcome> hooks;  // per point that ran
   std::vector<AppStatusInfo> apps;
   std::string failure;          // why the pod failed, when it did
   std::string flavor;           // the stage1 flavour, as the stage1 declares it

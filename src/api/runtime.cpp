@@ -75,6 +75,7 @@ PodStatus to_public(const PodInfo& info) {
   s.gc_marked = info.gc_marked;
   if (info.pid) s.pid = *info.pid;
   s.paused = info.paused;
+  s.hooks = info.hooks;
   s.apps = info.apps;
   s.failure = info.failure;
   s.manifest_error = info.manifest_error;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "pods/info.hpp"
+#include "run/hooks.hpp"
 #include "run/prepare.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
@@ -112,6 +113,7 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt, bool restart) {
                     (restart ? ", not exited" : ", not prepared"),
                 EINVAL, ErrorKind::Conflict);
   const auto eps = stage1::pod_entrypoints(pod);
+  run_prestart_and_watch(pod);  // on the host, before the pod's mount namespace; a failure leaves the pod as it was
   const std::string run_ep = stage1::entrypoint_path(pod, eps.run);
   if (::access(run_ep.c_str(), X_OK) < 0)
     throw_sys("stage1 run entrypoint " + run_ep + " is not executable (was its image removed?)");
