@@ -46,30 +46,56 @@ bool is_v1_hierarchy_of(const std::string& mount_point, const std::string& contr
   return false;
 }
 
-std::vector<std::string> pod_cgroup_dirs(const std::string& uuid) {
-  std::vector<std::string> out;
+namespace {
+
+struct PodCgroup {
+  std::string dir;
+  bool v2;
+};
+
+std::vector<PodCgroup> pod_cgroups(const std::string& uuid) {
+  std::vector<PodCgroup> out;
   for (const auto& m : read_mountinfo()) {
     bool v2 = m.fstype == "cgroup2";
     bool v1_systemd = m.fstype == "cgroup" && m.mount_point == "/sys/fs/cgroup/systemd";
-    // The v1 freezer, for pause on hosts without cgroup2 (freeze.cpp); its
+    // The v1 freezer, for pause on hosts without cgroup2 (cgroupops.cpp); its
     // root cgroup sets no limits, so joining it changes nothing else.
     bool v1_freezer = m.fstype == "cgroup" && is_v1_hierarchy_of(m.mount_point, "freezer");
     if ((v2 || v1_systemd || v1_freezer) && m.mount_point.rfind("/sys/fs/cgroup", 0) == 0)
-      out.push_back(m.mount_point + "/pod/pod-" + uuid);
+      out.push_back({m.mount_point + "/pod/pod-" + uuid, v2});
   }
-  std::sort(out.begin(), out.end());
-  out.erase(std::unique(out.begin(), out.end()), out.end());
+  std::sort(out.begin(), out.end(), [](const PodCgroup& a, const PodCgroup& b) { return a.dir < b.dir; });
+  out.erase(std::unique(out.begin(), out.end(), [](const PodCgroup& a, const PodCgroup& b) { return a.dir == b.dir; }),
+            out.end());
+  return out;
+}
+
+UniqueFd make_cgroup(const std::string& dir) {
+  std::string parent = dir.substr(0, dir.rfind('/'));
+  if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + parent);
+  if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + dir);
+  return open_dir(dir);
+}
+
+}  // namespace
+
+std::vector<std::string> pod_cgroup_dirs(const std::string& uuid) {
+  std::vector<std::string> out;
+  for (auto& c : pod_cgroups(uuid)) out.push_back(std::move(c.dir));
   return out;
 }
 
 void join_pod_cgroups(const std::string& uuid) {
-  for (const auto& dir : pod_cgroup_dirs(uuid)) {
-    std::string parent = dir.substr(0, dir.rfind('/'));
-    if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + parent);
-    if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + dir);
-    UniqueFd d = open_dir(dir);
+  for (const auto& c : pod_cgroups(uuid)) {
+    UniqueFd d = make_cgroup(c.dir);
     write_file_at(d.get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
   }
+}
+
+UniqueFd make_pod_cgroup2(const std::string& uuid) {
+  for (const auto& c : pod_cgroups(uuid))
+    if (c.v2) return make_cgroup(c.dir);
+  return UniqueFd();
 }
 
 namespace {

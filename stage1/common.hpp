@@ -9,6 +9,7 @@
 
 #include "contract/poddir.hpp"
 #include "util/error.hpp"
+#include "util/fd.hpp"
 
 namespace pod::stage1 {
 
@@ -36,6 +37,9 @@ std::vector<std::string> pod_cgroup_dirs(const std::string& uuid);
 bool is_v1_hierarchy_of(const std::string& mount_point, const std::string& controller);
 // Make them and move the calling process into them.
 void join_pod_cgroups(const std::string& uuid);
+// Make the pod's cgroup2 cgroup (only) and open it, for a child to be born
+// in (ChildOptions::cgroup_fd); an empty fd where no cgroup2 tree is mounted.
+UniqueFd make_pod_cgroup2(const std::string& uuid);
 // Kill what is left in them and remove them; missing ones are fine.
 void remove_pod_cgroups(const std::string& uuid);
 

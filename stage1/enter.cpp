@@ -2,7 +2,7 @@
 //
 //   enter [--debug] --app=<name> [--tty] <uuid> -- <cmd> [args...]    cwd = $P
 //
-// Joins the pod init's cgroup and its ipc, uts, net, pid and mount
+// Joins the pod init's cgroup and its ipc, uts, net, pid, cgroup and mount
 // namespaces, then starts `/init enter --app=<name> -- cmd...` inside: the
 // init applies the app's chroot, environment, capabilities, seccomp and
 // credentials exactly as for the app itself. Exits with the command's status.
@@ -63,8 +63,9 @@ int enter_main(int argc, char** argv) {
   const std::string proc = "/proc/" + std::to_string(*pid) + "/ns/";
   std::vector<std::pair<UniqueFd, int>> ns;
   // The mount namespace last: it changes our root, and /proc with it.
+  // The cgroup namespace after join_cgroup_of(): its root is the cgroup we are in.
   for (auto [name, type] : {std::pair{"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
-                            {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}}) {
+                            {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS}}) {
     int fd = ::open((proc + name).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_sys("cannot open " + proc + name);
     ns.emplace_back(UniqueFd(fd), type);

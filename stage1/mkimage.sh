@@ -15,9 +15,10 @@ for d in bin dev proc sys etc usr pod opt/stage2 host-volumes; do mkdir -p "$sta
 install -m 0755 "$1" "$staging/rootfs/init"
 shift
 for f in "$@"; do install -m 0755 "$f" "$staging/rootfs/bin/$(basename "$f")"; done
-strip "$staging/rootfs/init" 2>/dev/null || true
+# No debug info in the image (18 MB -> 3 MB): every data dir imports and renders it.
+strip "$staging/rootfs/init" "$staging"/rootfs/bin/* 2>/dev/null || true
 # systemd-nspawn refuses a tree without /usr; os-release names it.
-printf 'ID=pod-stage1\nNAME="pod stage1 (nspawn)"\n' > "$staging/rootfs/etc/os-release"
+printf 'ID=pod-stage1\nNAME="pod stage1 (%s)"\n' "${POD_STAGE1_FLAVOR:-nspawn}" > "$staging/rootfs/etc/os-release"
 install -m 0644 "$manifest" "$staging/manifest"
 tar --numeric-owner --owner=0 --group=0 --sort=name --mtime=@0 -C "$staging" -cf "$aci.tmp" manifest rootfs
 mv "$aci.tmp" "$aci"

@@ -3,38 +3,22 @@
 //   run [--debug] [--interactive] <uuid>     cwd = $P, env POD_LOCK_FD=<locked $P>
 //
 // Forks systemd-nspawn (tuned: Documentation/stage1-nspawn.md) with the pod
-// init as the container's PID 1 and waits for it while holding the pod lock.
-// The init reports its pid (as a datagram with credentials on
-// stage1-state/notify: the kernel translates it to our pid namespace), which
-// becomes $P/pid. SIGTERM/SIGINT/SIGHUP are forwarded to the init. The exit
-// status is the pod's, as the init recorded it; without that record
-// something below the apps failed: $P/failure is written and we exit 125.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/signalfd.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
+// init as the container's PID 1; the rest (pid file, readiness, signals, the
+// exit record) is supervise.cpp's, shared with the native flavour.
 #include <linux/magic.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
-#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "common.hpp"
-#include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
-#include "contract/runtime.hpp"
-#include "stage1abi/stage1.hpp"
-#include "systemd/journal.hpp"
+#include "supervise.hpp"
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -47,17 +31,6 @@ extern char** environ;
 
 namespace {
 
-struct Options {
-  bool debug = false;
-  bool interactive = false;
-  std::string uuid;
-  int lock_fd = -1;
-  std::string pod_path;
-  contract::Runtime runtime;
-  contract::PodManifest manifest;
-  bool copy_output = true;  // the init copies the apps' output to its stdout/stderr
-};
-
 bool any_tty() { return ::isatty(STDIN_FILENO) || ::isatty(STDOUT_FILENO) || ::isatty(STDERR_FILENO); }
 
 std::string find_nspawn() {
@@ -69,10 +42,10 @@ std::string find_nspawn() {
 
 // The systemd-nspawn command line; see Documentation/stage1-nspawn.md for why
 // each option is there.
-std::vector<std::string> nspawn_argv(const Options& o) {
+std::vector<std::string> nspawn_argv(const RunContext& o) {
   std::vector<std::string> a = {find_nspawn()};
   if (!o.debug) a.push_back("-q");
-  if (sd_booted() > 0) {
+  if (sd::booted()) {
     a.push_back("--register=yes");
   } else {
     a.push_back("--register=no");
@@ -103,10 +76,7 @@ std::vector<std::string> nspawn_argv(const Options& o) {
   if (o.runtime.net == "none") a.push_back("--private-network");
   else if (o.runtime.net != "host")
     throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
-  a.push_back(std::string("--setenv=POD_INIT_NOTIFY=/pod/") + kNotifySocket);
-  a.push_back(std::string("--setenv=POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir);
-  a.push_back(std::string("--setenv=POD_INIT_CONTROL=/pod/") + kControlSocket);
-  if (!o.copy_output) a.push_back("--setenv=POD_INIT_COPY_OUTPUT=0");
+  for (const auto& e : init_environment(o)) a.push_back("--setenv=" + e);
   a.push_back("--");
   a.push_back("/init");
   if (o.debug) a.push_back("--debug");
@@ -128,44 +98,6 @@ std::vector<std::string> nspawn_env() {
   return env;
 }
 
-UniqueFd notify_socket(int pod_dirfd, const std::string& pod_path) {
-  ::unlinkat(pod_dirfd, kNotifySocket, 0);
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) throw_sys("socket");
-  UniqueFd s(fd);
-  struct sockaddr_un sa {};
-  sa.sun_family = AF_UNIX;
-  std::string path = pod_path + "/" + kNotifySocket;
-  if (path.size() >= sizeof sa.sun_path) throw Error("pod dir path too long for a socket: " + path);
-  std::strcpy(sa.sun_path, path.c_str());
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) throw_sys("cannot bind " + path);
-  int on = 1;
-  if (::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on) < 0) throw_sys("SO_PASSCRED");
-  return s;
-}
-
-// One datagram from the init: its text and its pid as seen from here.
-std::optional<std::pair<std::string, pid_t>> receive(int fd) {
-  char buf[512];
-  char control[CMSG_SPACE(sizeof(struct ucred))];
-  struct iovec iov {buf, sizeof buf - 1};
-  struct msghdr mh {};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  ssize_t n = ::recvmsg(fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-  if (n < 0) return std::nullopt;
-  pid_t pid = 0;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
-      struct ucred cred;
-      std::memcpy(&cred, CMSG_DATA(c), sizeof cred);
-      pid = cred.pid;
-    }
-  return std::make_pair(std::string(buf, static_cast<size_t>(n)), pid);
-}
-
 // nspawn keeps a propagation dir under /run/systemd/nspawn and, when /run is
 // not a tmpfs (as on these hosts), complains at every exit ("Attempted to
 // remove disk file system …"). In the pod's own mount namespace (made by
@@ -185,7 +117,7 @@ void private_nspawn_run_dir() {
 // systemd-nspawn as our child: it joins the pod's cgroups first. A failure
 // there or of the exec comes back as an Error from Child::start, which main()
 // records in `failure`.
-Child start_nspawn(const Options& o, const std::vector<std::string>& argv, std::vector<std::string> env) {
+Child start_nspawn(const RunContext& o, const std::vector<std::string>& argv, std::vector<std::string> env) {
   ChildOptions c;
   c.env = std::move(env);
   if (!o.interactive) c.in = Redirect::null();  // stdin is the pod's only in interactive mode
@@ -197,7 +129,7 @@ Child start_nspawn(const Options& o, const std::vector<std::string>& argv, std::
   c.keep_fds = {o.lock_fd};
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
   c.pre_exec = [&] {
-    if (sd_booted() <= 0) join_pod_cgroups(o.uuid);
+    if (!sd::booted()) join_pod_cgroups(o.uuid);
     private_nspawn_run_dir();
     if (o.debug) {
       std::string line;
@@ -208,124 +140,11 @@ Child start_nspawn(const Options& o, const std::vector<std::string>& argv, std::
   return Child::start(argv, c);
 }
 
-int run_main(int argc, char** argv) {
-  Args args = parse_args(argc, argv, {"--debug", "--interactive"});
-  if (args.positional.size() != 1) throw usage_error("usage: run [--debug] [--interactive] <uuid>");
-  Options o;
-  o.uuid = args.positional[0];
-  o.debug = args.has("--debug");
-  const char* lock = ::getenv("POD_LOCK_FD");
-  if (!lock) throw usage_error("POD_LOCK_FD is not set");
-  o.lock_fd = std::atoi(lock);
-  // We keep the lock for the life of the pod; of what we start only nspawn
-  // inherits it (see start_nspawn).
-  if (::fcntl(o.lock_fd, F_SETFD, FD_CLOEXEC) < 0) throw_sys("POD_LOCK_FD " + std::string(lock));
-  const int pod = o.lock_fd;  // the locked fd is the pod dir itself
-  o.pod_path = fd_path(pod);
-  o.runtime = contract::parse_runtime(try_read_file_at(pod, poddir::kRuntime).value_or(""));
-  o.manifest = contract::parse_pod_manifest(read_file_at(pod, poddir::kManifest));
-  if (!o.runtime.stage1_options.empty())
-    throw Error("this stage1 takes no options, but runtime.json gives " + o.runtime.stage1_options.begin()->first);
-  o.interactive = args.has("--interactive") || o.runtime.interactive;
-  o.debug = o.debug || o.runtime.debug;
-
-  for (const char* d : {poddir::kStateDir, poddir::kAppStatusDir, poddir::kLogsDir}) mkdirs_at(pod, d);
-  for (const char* f : {poddir::kPid, poddir::kExitStatus, kForceStopped, poddir::kReady}) ::unlinkat(pod, f, 0);
-  ::unlinkat(pod, kResolvConf, 0);
-  if (o.runtime.net == "host")
-    if (auto rc = try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536)) write_file_at(pod, kResolvConf, *rc, 0644, Durability::kVolatile);
-  UniqueFd sock = notify_socket(pod, o.pod_path);
-  // In "app" mode every app that may notify gets a relay socket of its own
-  // (bound into its rootfs by the init): we know who said READY=1.
-  const contract::NotifyPlan plan = contract::notify_plan(o.runtime, o.manifest);
-  ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);  // empty after a clean run; a stale one is refilled below
-  std::vector<sd::NotifyRelay> relays;
-  if (!plan.apps.empty()) {
-    UniqueFd dir = mkdirs_at(pod, kAppNotifyDir, 0755);
-    for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
-  }
-  sd::PodNotifier notifier(plan.mode, plan.apps);
-  auto journal = sd::JournalForwarder::open(pod, o.uuid, o.manifest.app_names());  // only where journald runs
-  // Our stdout/stderr are the journal (a unit's): it gets every line from the forwarder already.
-  o.copy_output = !(journal && sd::stdio_is_journal());
-
-  sigset_t blocked;
-  sigemptyset(&blocked);
-  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&blocked, s);
-  ::sigprocmask(SIG_BLOCK, &blocked, nullptr);
-  int sfd = ::signalfd(-1, &blocked, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (sfd < 0) throw_sys("signalfd");
-  UniqueFd sigfd(sfd);
-
-  const auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
-  Child nspawn = start_nspawn(o, argv_s, nspawn_env());
-
-  pid_t init_pid = 0;
-  int pending_stop = 0;  // a signal that arrived before the init's pid
-  for (;;) {
-    std::vector<struct pollfd> p = {{sigfd.get(), POLLIN, 0}, {sock.get(), POLLIN, 0}};
-    for (const auto& r : relays) p.push_back({r.fd(), POLLIN, 0});
-    if (journal) p.push_back({journal->fd(), POLLIN, 0});
-    if (::poll(p.data(), p.size(), -1) < 0 && errno != EINTR) throw_sys("poll");
-    if (journal && (p.back().revents & POLLIN)) journal->pump();
-    for (size_t i = 0; i < relays.size(); ++i)
-      if (p[2 + i].revents & POLLIN)
-        for (const auto& msg : relays[i].receive(0)) notifier.app_message(plan.apps[i], msg);
-    while (auto msg = receive(sock.get())) {
-      if (msg->first.rfind("STATUS=starting", 0) == 0 && msg->second > 0 && !init_pid) {
-        init_pid = msg->second;
-        write_file_atomic_at(pod, poddir::kPid, std::to_string(init_pid) + "\n", 0644, Durability::kVolatile);
-        if (pending_stop) ::kill(init_pid, pending_stop);
-      } else {
-        notifier.init_message(msg->first);
-      }
-    }
-    struct signalfd_siginfo si;
-    bool exited = false;
-    while (::read(sigfd.get(), &si, sizeof si) == sizeof si) {
-      int sig = static_cast<int>(si.ssi_signo);
-      if (sig == SIGCHLD) {
-        if (nspawn.try_wait()) exited = true;
-      } else if (init_pid) {
-        ::kill(init_pid, SIGTERM);
-      } else {
-        pending_stop = SIGTERM;
-      }
-    }
-    if (exited) break;
-  }
-  ::unlinkat(pod, kNotifySocket, 0);
-  if (journal) journal->finish();
-  relays.clear();  // removes their sockets
-  ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);
-
-  if (auto rec = try_read_file_at(pod, poddir::kExitStatus, 64)) return std::atoi(rec->c_str());
-  // No record from the init: it never ran to its end.
-  std::string why;
-  int code = kExitFailure;
-  if (exists_at(pod, kForceStopped)) {
-    why = "pod was killed by stop --force";
-    code = 128 + SIGKILL;
-  } else {
-    why = "systemd-nspawn " + describe_status(*nspawn.status()) + " before the pod init recorded an exit status";
-  }
-  if (!exists_at(pod, poddir::kFailure)) write_file_atomic_at(pod, poddir::kFailure, why + "\n", 0644, Durability::kVolatile);
-  std::cerr << "run: " << why << "\n";
-  return code;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run_main(argc, argv);
-  } catch (const std::exception& e) {
-    // A failure of our own: record it for `pod status` (cwd is $P).
-    std::cerr << "run: " << e.what() << "\n";
-    try {
-      write_file_atomic_at(AT_FDCWD, poddir::kFailure, std::string(e.what()) + "\n", 0644, Durability::kVolatile);
-    } catch (const std::exception&) {
-    }
-    return kExitFailure;
-  }
+  return run_entrypoint(argc, argv, "systemd-nspawn", [](const RunContext& o) {
+    const auto argv_s = nspawn_argv(o);  // checks volume sources: fail here, with a clear failure
+    return start_nspawn(o, argv_s, nspawn_env());
+  });
 }

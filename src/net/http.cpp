@@ -1,6 +1,6 @@
 #include "net/http.hpp"
 
-#include <curl/curl.h>
+#include "net/curl_api.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -20,8 +20,8 @@ namespace {
 constexpr size_t kMaxHeadBytes = 1 << 20;
 
 struct CurlDeleter {
-  void operator()(CURL* h) const { curl_easy_cleanup(h); }
-  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+  void operator()(CURL* h) const { curl().easy_cleanup(h); }
+  void operator()(curl_slist* l) const { curl().slist_free_all(l); }
 };
 using CurlHandle = std::unique_ptr<CURL, CurlDeleter>;
 using CurlList = std::unique_ptr<curl_slist, CurlDeleter>;
@@ -29,8 +29,8 @@ using CurlList = std::unique_ptr<curl_slist, CurlDeleter>;
 void global_init() {
   static std::once_flag once;
   static CURLcode rc = CURLE_OK;
-  std::call_once(once, [] { rc = curl_global_init(CURL_GLOBAL_DEFAULT); });
-  if (rc != CURLE_OK) throw Error(std::string("cannot initialise libcurl: ") + curl_easy_strerror(rc));
+  std::call_once(once, [] { rc = curl().global_init(CURL_GLOBAL_DEFAULT); });
+  if (rc != CURLE_OK) throw Error(std::string("cannot initialise libcurl: ") + curl().easy_strerror(rc));
 }
 
 bool starts_with(const std::string& s, const char* prefix) { return s.rfind(prefix, 0) == 0; }
@@ -59,7 +59,7 @@ struct Transfer {
 
   void decide() {
     decided = true;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
+    curl().easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp.status);
     if (resp.status < 200 || resp.status > 299) return;
     if (req.resume_from > 0) {
       if (resp.status == 200) {
@@ -156,12 +156,12 @@ int on_progress(void* ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t, curl
 // Sets an option; a failure is a bug or a libcurl built without a feature.
 template <class T>
 void setopt(CURL* h, CURLoption o, T v, const char* what) {
-  CURLcode rc = curl_easy_setopt(h, o, v);
-  if (rc != CURLE_OK) throw Error(std::string("libcurl refused ") + what + ": " + curl_easy_strerror(rc));
+  CURLcode rc = curl().easy_setopt(h, o, v);
+  if (rc != CURLE_OK) throw Error(std::string("libcurl refused ") + what + ": " + curl().easy_strerror(rc));
 }
 
 std::string describe(CURLcode rc, const char* errbuf, const Request& req, const std::string& effective) {
-  std::string what = errbuf[0] ? trim(errbuf) : curl_easy_strerror(rc);
+  std::string what = errbuf[0] ? trim(errbuf) : curl().easy_strerror(rc);
   switch (rc) {
     case CURLE_PEER_FAILED_VERIFICATION:
       return "TLS certificate verification failed: " + what +
@@ -188,7 +188,7 @@ Response get(const Request& req, const Sink& sink) {
     throw usage_error("GET " + req.url + ": not an http(s) URL");
   }
   global_init();
-  CurlHandle h(curl_easy_init());
+  CurlHandle h(curl().easy_init());
   if (!h) throw Error("GET " + req.url + ": cannot create a libcurl handle");
   CURL* c = h.get();
   Response resp;
@@ -198,7 +198,7 @@ Response get(const Request& req, const Sink& sink) {
 
   CurlList headers;
   auto add = [&](const std::string& line) {
-    curl_slist* l = curl_slist_append(headers.get(), line.c_str());
+    curl_slist* l = curl().slist_append(headers.get(), line.c_str());
     if (!l) throw Error("GET " + req.url + ": out of memory for the request headers");
     (void)headers.release();
     headers.reset(l);
@@ -235,10 +235,10 @@ Response get(const Request& req, const Sink& sink) {
     setopt(c, CURLOPT_NOPROGRESS, 0L, "NOPROGRESS");
   }
 
-  const CURLcode rc = curl_easy_perform(c);
+  const CURLcode rc = curl().easy_perform(c);
   if (t.error) std::rethrow_exception(t.error);
   char* eff = nullptr;
-  if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.effective_url = eff;
+  if (curl().easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.effective_url = eff;
   if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && t.stopped_ok))
     throw Error("GET " + req.url + ": " + describe(rc, errbuf, req, resp.effective_url));
   if (!t.decided) t.decide();  // no body

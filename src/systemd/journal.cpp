@@ -1,9 +1,9 @@
 #include "systemd/journal.hpp"
+#include "systemd/sd_api.hpp"
 
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
-#include <systemd/sd-journal.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,7 +39,7 @@ bool stdio_is_journal() {
 bool journal_send(const std::string& pod_uuid, const std::string& app, const std::string& message, int priority) {
   if (!journal_available()) return false;
   const std::string ident = app.empty() ? "pod" : app;
-  int r = sd_journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%i", priority, "POD_UUID=%s", pod_uuid.c_str(),
+  int r = libsystemd().journal_send("MESSAGE=%s", message.c_str(), "PRIORITY=%i", priority, "POD_UUID=%s", pod_uuid.c_str(),
                           "POD_APP=%s", app.c_str(), "SYSLOG_IDENTIFIER=%s", ident.c_str(), nullptr);
   return r == 0;
 }

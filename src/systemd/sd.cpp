@@ -1,11 +1,11 @@
 #include "systemd/sd.hpp"
+#include "systemd/sd_api.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <systemd/sd-daemon.h>
 
 #include <cerrno>
 #include <cstdlib>
@@ -54,7 +54,11 @@ void close_passed_fds(struct msghdr& mh) {
 }
 }  // namespace
 
-bool booted() { return ::sd_booted() > 0; }
+// sd_booted(3) is defined as this test; done here, it needs no libsystemd.
+bool booted() {
+  struct stat st;
+  return ::lstat("/run/systemd/system/", &st) == 0 && S_ISDIR(st.st_mode);
+}
 
 bool notify_socket_set() {
   const char* e = std::getenv("NOTIFY_SOCKET");
@@ -63,7 +67,7 @@ bool notify_socket_set() {
 
 bool notify(const std::string& state, pid_t as_pid) {
   if (!notify_socket_set() || state.empty()) return false;
-  int r = as_pid > 0 ? ::sd_pid_notify(as_pid, 0, state.c_str()) : ::sd_notify(0, state.c_str());
+  int r = as_pid > 0 ? libsystemd().pid_notify(as_pid, 0, state.c_str()) : libsystemd().notify(0, state.c_str());
   return r > 0;
 }
 

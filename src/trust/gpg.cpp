@@ -1,14 +1,15 @@
 #include "trust/gpg.hpp"
 
 #include <fcntl.h>
-#include <gpgme.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 
+#include "trust/gpgme_api.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -18,7 +19,7 @@ namespace {
 
 std::string gpg_text(gpgme_error_t err) {
   char buf[256];
-  gpgme_strerror_r(err, buf, sizeof buf);
+  gpgme().strerror_r(err, buf, sizeof buf);
   return buf;
 }
 
@@ -68,52 +69,52 @@ class GpgHome {
 };
 
 struct CtxDeleter {
-  void operator()(gpgme_ctx_t c) const { gpgme_release(c); }
+  void operator()(gpgme_ctx_t c) const { gpgme().release(c); }
 };
 using Ctx = std::unique_ptr<std::remove_pointer_t<gpgme_ctx_t>, CtxDeleter>;
 struct DataDeleter {
-  void operator()(gpgme_data_t d) const { gpgme_data_release(d); }
+  void operator()(gpgme_data_t d) const { gpgme().data_release(d); }
 };
 using Data = std::unique_ptr<std::remove_pointer_t<gpgme_data_t>, DataDeleter>;
 struct KeyDeleter {
-  void operator()(gpgme_key_t k) const { gpgme_key_unref(k); }
+  void operator()(gpgme_key_t k) const { gpgme().key_unref(k); }
 };
 using Key = std::unique_ptr<std::remove_pointer_t<gpgme_key_t>, KeyDeleter>;
 
 Ctx new_ctx(const GpgHome& home) {
   static std::once_flag once;
   std::call_once(once, [] {
-    gpgme_check_version(nullptr);
+    gpgme().check_version_internal(nullptr, offsetof(struct _gpgme_signature, validity));  // gpgme_check_version()
   });
-  check(gpgme_engine_check_version(GPGME_PROTOCOL_OpenPGP), "gpg (GnuPG) is not usable");
+  check(gpgme().engine_check_version(GPGME_PROTOCOL_OpenPGP), "gpg (GnuPG) is not usable");
   gpgme_ctx_t c = nullptr;
-  check(gpgme_new(&c), "cannot start gpgme");
+  check(gpgme().new_context(&c), "cannot start gpgme");
   Ctx ctx(c);
-  check(gpgme_set_protocol(c, GPGME_PROTOCOL_OpenPGP), "gpgme");
-  check(gpgme_ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, nullptr, home.path().c_str()), "gpgme home");
-  check(gpgme_set_pinentry_mode(c, GPGME_PINENTRY_MODE_CANCEL), "gpgme");
-  gpgme_set_armor(c, 1);
-  gpgme_set_offline(c, 1);
+  check(gpgme().set_protocol(c, GPGME_PROTOCOL_OpenPGP), "gpgme");
+  check(gpgme().ctx_set_engine_info(c, GPGME_PROTOCOL_OpenPGP, nullptr, home.path().c_str()), "gpgme home");
+  check(gpgme().set_pinentry_mode(c, GPGME_PINENTRY_MODE_CANCEL), "gpgme");
+  gpgme().set_armor(c, 1);
+  gpgme().set_offline(c, 1);
   return ctx;
 }
 
 Data mem_data(const std::string& s) {
   gpgme_data_t d = nullptr;
-  check(gpgme_data_new_from_mem(&d, s.data(), s.size(), 1), "gpgme");
+  check(gpgme().data_new_from_mem(&d, s.data(), s.size(), 1), "gpgme");
   return Data(d);
 }
 
 Data empty_data() {
   gpgme_data_t d = nullptr;
-  check(gpgme_data_new(&d), "gpgme");
+  check(gpgme().data_new(&d), "gpgme");
   return Data(d);
 }
 
 std::string release_to_string(Data d) {
   size_t n = 0;
-  char* p = gpgme_data_release_and_get_mem(d.release(), &n);
+  char* p = gpgme().data_release_and_get_mem(d.release(), &n);
   std::string s(p ? p : "", p ? n : 0);
-  gpgme_free(p);
+  gpgme().free(p);
   return s;
 }
 
@@ -122,8 +123,8 @@ std::vector<std::string> import_keys(gpgme_ctx_t ctx, const std::vector<std::str
   std::vector<std::string> fprs;
   for (const auto& k : keys) {
     Data d = mem_data(k);
-    check(gpgme_op_import(ctx, d.get()), "cannot import a trusted key");
-    if (gpgme_import_result_t r = gpgme_op_import_result(ctx))
+    check(gpgme().op_import(ctx, d.get()), "cannot import a trusted key");
+    if (gpgme_import_result_t r = gpgme().op_import_result(ctx))
       for (auto* i = r->imports; i; i = i->next)
         if (i->fpr && !i->result) fprs.push_back(i->fpr);
   }
@@ -144,16 +145,16 @@ KeyInfo info_of(gpgme_key_t k) {
 // The keys in `data`, as gpg lists them without importing (--import-options show-only).
 std::vector<Key> list_keys_in(gpgme_ctx_t ctx, const std::string& data, const std::string& what) {
   Data d = mem_data(data);
-  check(gpgme_op_keylist_from_data_start(ctx, d.get(), 0), "cannot read " + what);
+  check(gpgme().op_keylist_from_data_start(ctx, d.get(), 0), "cannot read " + what);
   std::vector<Key> keys;
   for (;;) {
     gpgme_key_t k = nullptr;
-    gpgme_error_t err = gpgme_op_keylist_next(ctx, &k);
+    gpgme_error_t err = gpgme().op_keylist_next(ctx, &k);
     if (gpgme_err_code(err) == GPG_ERR_EOF) break;
     check(err, "cannot read " + what);
     keys.emplace_back(k);
   }
-  gpgme_op_keylist_end(ctx);
+  gpgme().op_keylist_end(ctx);
   return keys;
 }
 
@@ -163,7 +164,7 @@ constexpr const char* kExportHint = "export the public key only (gpg --armor --e
 KeyInfo only_key(gpgme_ctx_t ctx, const std::string& data, const std::string& what) {
   {
     Data d = mem_data(data);
-    const gpgme_data_type_t t = gpgme_data_identify(d.get(), 0);
+    const gpgme_data_type_t t = gpgme().data_identify(d.get(), 0);
     if (t != GPGME_DATA_TYPE_PGP_KEY)
       throw usage_error(what + " holds no OpenPGP public key" +
                         (t == GPGME_DATA_TYPE_PGP_SIGNATURE ? " (it is a signature)" : ""));
@@ -192,10 +193,10 @@ PublicKey read_public_key(const std::string& data, const std::string& what) {
   pk.info = only_key(ctx.get(), data, what);
   // Canonical form: import into the private home and export it armored.
   import_keys(ctx.get(), {data});
-  if (gpgme_import_result_t r = gpgme_op_import_result(ctx.get()); r && r->secret_read > 0)
+  if (gpgme_import_result_t r = gpgme().op_import_result(ctx.get()); r && r->secret_read > 0)
     throw usage_error(what + " holds a secret key; " + kExportHint);
   Data out = empty_data();
-  check(gpgme_op_export(ctx.get(), pk.info.fingerprint.c_str(), 0, out.get()), "cannot export " + pk.info.fingerprint);
+  check(gpgme().op_export(ctx.get(), pk.info.fingerprint.c_str(), 0, out.get()), "cannot export " + pk.info.fingerprint);
   pk.armored = release_to_string(std::move(out));
   if (pk.armored.empty()) throw usage_error(what + ": gpg could not read the key " + pk.info.fingerprint);
   return pk;
@@ -207,11 +208,11 @@ SigCheck verify_detached(const std::vector<std::string>& keys, int data_fd, cons
   home.write_conf(import_keys(ctx.get(), keys));
   Data sig = mem_data(signature);
   gpgme_data_t signed_data = nullptr;
-  check(gpgme_data_new_from_fd(&signed_data, data_fd), "gpgme");
+  check(gpgme().data_new_from_fd(&signed_data, data_fd), "gpgme");
   Data signed_holder(signed_data);
   SigCheck out;
-  gpgme_error_t err = gpgme_op_verify(ctx.get(), sig.get(), signed_data, nullptr);
-  gpgme_verify_result_t r = gpgme_op_verify_result(ctx.get());
+  gpgme_error_t err = gpgme().op_verify(ctx.get(), sig.get(), signed_data, nullptr);
+  gpgme_verify_result_t r = gpgme().op_verify_result(ctx.get());
   if (err || !r || !r->signatures) {
     out.detail = err ? gpg_text(err) : "no signature found";
     return out;
@@ -240,7 +241,7 @@ SigCheck verify_detached(const std::vector<std::string>& keys, int data_fd, cons
     if (c.status == SigStatus::Good) {
       // The signing (sub)key's primary key is what the store holds.
       gpgme_key_t k = nullptr;
-      if (gpgme_get_key(ctx.get(), c.fingerprint.c_str(), &k, 0) != 0 || !k) {
+      if (gpgme().get_key(ctx.get(), c.fingerprint.c_str(), &k, 0) != 0 || !k) {
         c.status = SigStatus::UnknownKey;
       } else {
         Key key(k);

@@ -1,6 +1,7 @@
 #include "util/process.hpp"
 
 #include <fcntl.h>
+#include <linux/sched.h>  // struct clone_args, CLONE_INTO_CGROUP
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -119,6 +120,27 @@ std::string drain(int fd, size_t keep_tail = 0) {
   return out;
 }
 
+// fork(2), clone(2) with opts.clone_flags, or clone3(2) into opts.cgroup_fd.
+// Without clone3 or CLONE_INTO_CGROUP (before Linux 5.7), `join_in_child`
+// asks the child to move itself.
+pid_t spawn(const ChildOptions& opts, bool& join_in_child) {
+  join_in_child = false;
+  if (opts.cgroup_fd >= 0) {
+    struct clone_args args {};
+    args.flags = opts.clone_flags | CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(opts.cgroup_fd);
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0) return static_cast<pid_t>(pid);
+    if (errno != ENOSYS && errno != E2BIG && errno != EINVAL) throw_sys("clone3");
+    join_in_child = true;
+  }
+  pid_t pid = opts.clone_flags ? static_cast<pid_t>(::syscall(SYS_clone, opts.clone_flags | SIGCHLD, 0, 0, 0, 0))
+                               : ::fork();
+  if (pid < 0) throw_sys(opts.clone_flags ? "clone" : "fork");
+  return pid;
+}
+
 }  // namespace
 
 Child::Child(Child&& o) noexcept
@@ -171,11 +193,15 @@ Child Child::launch(const std::vector<std::string>* argv, const std::function<in
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
-  pid_t pid = opts.clone_flags ? static_cast<pid_t>(::syscall(SYS_clone, opts.clone_flags | SIGCHLD, 0, 0, 0, 0))
-                               : ::fork();
-  if (pid < 0) throw_sys(opts.clone_flags ? "clone" : "fork");
+  bool join_cgroup_in_child = false;
+  pid_t pid = spawn(opts, join_cgroup_in_child);
   if (pid == 0) {
     rd.reset();
+    if (join_cgroup_in_child) {
+      int procs = ::openat(opts.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+      if (procs < 0 || ::write(procs, "0\n", 2) != 2) report_errno(wr.get(), "cannot join the cgroup");
+      ::close(procs);
+    }
     in_child(av, opts.env ? &ev : nullptr, path, body, opts, wr.get());
   }
   wr.reset();

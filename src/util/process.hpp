@@ -45,6 +45,10 @@ struct ChildOptions {
   bool setsid = false;
   bool new_process_group = false;
   unsigned long clone_flags = 0;  // e.g. CLONE_NEWPID | CLONE_NEWNS: clone(2) instead of fork(2)
+  // A cgroup2 directory fd: the child is born in that cgroup (clone3 with
+  // CLONE_INTO_CGROUP), so no process is ever migrated there; kernels before
+  // 5.7 get a write of its pid to cgroup.procs in the child instead.
+  int cgroup_fd = -1;
   // Runs in the child after everything above, right before exec (or the
   // body); throwing reports the exception's message to the parent.
   std::function<void()> pre_exec;

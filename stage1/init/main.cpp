@@ -5,9 +5,12 @@
 //   init [--debug]                                    run the pod
 //   init enter --app=<name> [--debug] -- <cmd> [args] exec cmd as the app would
 //                                                     run (used by stage1 enter)
+#include <fcntl.h>
 #include <sys/reboot.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -37,8 +40,18 @@ void record_failure(int pod_dirfd, const std::string& why) {
   }
 }
 
+// A flavour that has no supervisor process of its own around us (native)
+// hands us the pod lock: keep it for the life of the pod, not for the apps.
+void keep_pod_lock() {
+  const char* fd = ::getenv("POD_INIT_LOCK_FD");
+  if (!fd) return;
+  if (::fcntl(std::atoi(fd), F_SETFD, FD_CLOEXEC) < 0) log_error(std::string("POD_INIT_LOCK_FD ") + fd + ": " + std::strerror(errno));
+  ::unsetenv("POD_INIT_LOCK_FD");
+}
+
 int run_mode(bool debug) {
   set_debug(debug);
+  keep_pod_lock();
   log_debug("pod init started");
   UniqueFd pod_dir;
   int status = kExitStage1Failure;

@@ -11,6 +11,7 @@ from conftest import BUILD
 BUSYBOX_ACI = os.path.join(BUILD, "images", "busybox.aci")
 STAGE1 = {
     "nspawn": os.path.join(BUILD, "stage1", "pod-stage1-nspawn.aci"),
+    "native": os.path.join(BUILD, "stage1-native", "pod-stage1-native.aci"),
     "kvm": os.path.join(BUILD, "stage1-kvm", "pod-stage1-kvm.aci"),
 }
 
@@ -33,7 +34,7 @@ def flavor_skip_reason(flavor):
 both = pytest.mark.both_flavors
 
 
-@pytest.fixture(params=["nspawn", "kvm"])
+@pytest.fixture(params=["nspawn", "native", "kvm"])
 def flavor(request):
     """The stage1 flavour a test runs on; kvm only for tests marked `both` (emulated VMs are slow)."""
     if request.param == "kvm" and not request.node.get_closest_marker("both_flavors"):

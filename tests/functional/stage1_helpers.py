@@ -14,6 +14,8 @@ import uuid as uuidlib
 
 BUILD = os.environ.get("POD_BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 STAGE1_ROOTFS = os.path.join(BUILD, "stage1", "rootfs")
+# The stage1 trees whose run entrypoint runs the init as a host process, by flavour.
+STAGE1_ROOTFS_OF = {"nspawn": STAGE1_ROOTFS, "native": os.path.join(BUILD, "stage1-native", "rootfs")}
 BUSYBOX = shutil.which("busybox") or "/bin/busybox"
 NSPAWN = shutil.which("systemd-nspawn")
 

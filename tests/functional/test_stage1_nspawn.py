@@ -1,4 +1,7 @@
-"""The nspawn stage1 driven directly through its ABI (real systemd-nspawn, as root)."""
+"""The nspawn and native stage1s driven directly through their ABI (real systemd-nspawn, as root).
+
+Every test runs for both flavours: they share the pod init and the enter, stop and gc entrypoints, and
+differ in how run sets up the pod (systemd-nspawn, or its own namespaces and mounts)."""
 import json
 import os
 import signal
@@ -11,19 +14,25 @@ import pytest
 import stage1_helpers as h
 from stage1_helpers import app
 
-pytestmark = [
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root"),
-    pytest.mark.skipif(h.NSPAWN is None, reason="systemd-nspawn is not installed"),
-    pytest.mark.skipif(not os.path.exists(h.STAGE1_ROOTFS), reason="stage1 not built"),
-]
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
+
+
+@pytest.fixture(params=["nspawn", "native"])
+def flavour(request):
+    if request.param == "nspawn" and h.NSPAWN is None:
+        pytest.skip("systemd-nspawn is not installed")
+    if not os.path.exists(h.STAGE1_ROOTFS_OF[request.param]):
+        pytest.skip(f"stage1 {request.param} not built")
+    return request.param
 
 
 @pytest.fixture
-def pods():
+def pods(flavour):
     base = tempfile.mkdtemp(prefix="pod-stage1-")
     made = []
 
     def make(apps, **kw):
+        kw.setdefault("stage1_rootfs", h.STAGE1_ROOTFS_OF[flavour])
         p = h.make_pod(base, apps, **kw)
         made.append(p)
         return p
@@ -122,7 +131,9 @@ def test_two_apps_exit_status_is_first_failing_in_manifest_order(pods):
 
 
 def test_apps_share_pid_namespace_and_hostname(pods):
-    p = pods([sh("a", "hostname; sleep 1"), sh("b", "hostname; ps -o comm | grep -c sleep")],
+    # b waits (bounded) for a's sleep: the apps start concurrently.
+    see_a = "for i in $(seq 100); do ps -o comm | grep -q sleep && break; sleep 0.05; done; ps -o comm | grep -c sleep"
+    p = pods([sh("a", "hostname; sleep 2"), sh("b", "hostname; " + see_a)],
              runtime={"hostname": "web1.example"})
     assert h.run_pod(p).returncode == 0
     assert p.log("a") == "web1.example\n"
@@ -290,7 +301,7 @@ def test_no_mounts_left_and_gc_is_idempotent(pods, tmp_path):
     assert h.mounts_below(p.path) == before == []
     cgroups = [d for d in ("/sys/fs/cgroup/unified/pod/pod-" + p.uuid, "/sys/fs/cgroup/pod/pod-" + p.uuid,
                            "/sys/fs/cgroup/systemd/pod/pod-" + p.uuid) if os.path.isdir(d)]
-    assert cgroups, "run puts nspawn into the pod's own cgroup"
+    assert cgroups, "run puts the payload into the pod's own cgroup"
     for _ in range(2):
         r = h.entrypoint(p, "gc", p.uuid)
         assert r.returncode == 0, r.stderr
@@ -306,19 +317,20 @@ def test_bad_manifest_is_a_stage1_failure(pods):
     assert p.exists("failure")
 
 
-def test_stage1_image(pods):
-    aci = os.path.join(h.BUILD, "stage1", "pod-stage1-nspawn.aci")
+def test_stage1_image(flavour):
+    aci = os.path.join(h.BUILD, {"nspawn": "stage1", "native": "stage1-native"}[flavour], f"pod-stage1-{flavour}.aci")
     names = subprocess.run(["tar", "tf", aci], capture_output=True, text=True, check=True).stdout.split()
     assert names[0] == "manifest" and "rootfs/init" in names and "rootfs/bin/run" in names
     m = json.loads(subprocess.run(["tar", "xOf", aci, "manifest"], capture_output=True, text=True, check=True).stdout)
     ann = {a["name"]: a["value"] for a in m["annotations"]}
-    assert m["name"] == "pod/stage1-nspawn"
+    assert m["name"] == f"pod/stage1-{flavour}"
     assert ann["pod/stage1/run"] == "/bin/run" and ann["pod/stage1/interface-version"] == "1"
-    assert ann["pod/stage1/flavor"] == "nspawn"
+    assert ann["pod/stage1/flavor"] == flavour
     for ep in ("run", "enter", "stop", "gc"):
         assert "rootfs" + ann["pod/stage1/" + ep] in names
-    assert not has_interpreter(os.path.join(h.STAGE1_ROOTFS, "init")), "the pod init must be static"
-    assert has_interpreter(os.path.join(h.STAGE1_ROOTFS, "bin", "run"))
+    rootfs = h.STAGE1_ROOTFS_OF[flavour]
+    assert not has_interpreter(os.path.join(rootfs, "init")), "the pod init must be static"
+    assert has_interpreter(os.path.join(rootfs, "bin", "run"))
 
 
 def has_interpreter(path):
@@ -332,18 +344,21 @@ def has_interpreter(path):
     return any(struct.unpack_from("<I", data, phoff + i * phentsize)[0] == 3 for i in range(phnum))
 
 
-def test_gc_after_kill_9_of_run_kills_strays(pods):
+def test_gc_after_kill_9_of_run_kills_strays(pods, flavour):
     p = pods([sh("main", "exec sleep 60")])
     run = h.start_pod(p)
     h.wait_for(lambda: p.exists("ready"), what="ready")
     init_pid = int(p.read("pid"))
-    nspawn_pid = int(open(f"/proc/{init_pid}/stat").read().rsplit(")", 1)[1].split()[1])
+    # nspawn holds the lock as well, and the native flavour's init itself: with only run gone the pod
+    # is still running until that holder dies.
+    holder = init_pid
+    if flavour == "nspawn":
+        holder = int(open(f"/proc/{init_pid}/stat").read().rsplit(")", 1)[1].split()[1])
     run.kill()
     run.wait()
-    # nspawn holds the lock as well: with only the supervisor gone the pod is still running
     time.sleep(0.3)
     assert h.lock_held(p)
-    os.kill(nspawn_pid, signal.SIGKILL)
+    os.kill(holder, signal.SIGKILL)
     h.wait_for(lambda: not h.lock_held(p), what="lock released")
     r = h.entrypoint(p, "gc", p.uuid)
     assert r.returncode == 0, r.stderr

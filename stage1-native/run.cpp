@@ -1,0 +1,170 @@
+// stage1 native flavour: the run entrypoint (Documentation/stage1-native.md).
+//
+//   run [--debug] [--interactive] <uuid>     cwd = $P, env POD_LOCK_FD=<locked $P>
+//
+// Sets the pod up itself, without systemd-nspawn: one clone(2) into new
+// mount, pid, uts, ipc (and, unless --net=host, network) namespaces; in the
+// child, which is PID 1 of the new pid namespace: join the pod's cgroups
+// (once, created beforehand by nobody else), unshare the cgroup namespace,
+// bind the pod dir and the host volumes into the stage1 root, pivot into it,
+// mount /proc, /sys and the cgroup2 tree, and exec the same pod init the
+// other flavours run. The init then mounts /dev and sets up, isolates and
+// supervises the apps as it does under nspawn. Supervision (pid file,
+// readiness, signals, exit record) is stage1/supervise.cpp's.
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common.hpp"
+#include "contract/poddir.hpp"
+#include "supervise.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+
+using namespace pod;
+using namespace pod::stage1;
+
+namespace {
+
+void do_mount(const std::string& src, const std::string& dst, const char* type, unsigned long flags,
+              const char* data = nullptr) {
+  if (::mount(src.empty() ? nullptr : src.c_str(), dst.c_str(), type, flags, data) < 0)
+    throw_sys("cannot mount " + (src.empty() ? std::string(type ? type : "") : src) + " on " + dst);
+}
+
+// A bind mount, remounted read-only when asked (the remount needs the new mount).
+void bind_mount(const std::string& src, const std::string& dst, bool recursive, bool read_only) {
+  do_mount(src, dst, nullptr, MS_BIND | (recursive ? MS_REC : 0));
+  if (read_only) do_mount("", dst, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV);
+}
+
+void ensure_dir(const std::string& path) {
+  if (::mkdir(path.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create " + path);
+}
+
+// --net=none: a network namespace with nothing but a loopback that is up.
+void loopback_up() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) throw_sys("socket");
+  UniqueFd sock(s);
+  struct ifreq ifr {};
+  std::strcpy(ifr.ifr_name, "lo");
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) < 0) throw_sys("cannot read the flags of lo");
+  ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP | IFF_RUNNING);
+  if (::ioctl(s, SIOCSIFFLAGS, &ifr) < 0) throw_sys("cannot bring lo up");
+}
+
+unsigned long namespaces(const RunContext& o) {
+  unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
+  if (o.runtime.net == "none") flags |= CLONE_NEWNET;
+  else if (o.runtime.net != "host")
+    throw Error("this stage1 supports --net=host and --net=none, not \"" + o.runtime.net + "\"");
+  return flags;
+}
+
+// The stage1 root with the pod dir at /pod and the host volumes at
+// /host-volumes/<name>, as systemd-nspawn's --bind options give the other flavour.
+void assemble_root(const RunContext& o, const std::string& root) {
+  // Nothing we mount propagates back to the namespace stage0 made (or the host's).
+  do_mount("", "/", nullptr, MS_REC | MS_PRIVATE);
+  bind_mount(root, root, true, false);  // a mount point of its own: pivot_root needs one
+  bind_mount(o.pod_path, root + poddir::kPodInRoot, true, false);
+  for (const auto& v : o.manifest.volumes) {
+    if (v.kind != contract::VolumeKind::Host) continue;
+    struct stat st;
+    if (::stat(v.source.c_str(), &st) < 0) throw_sys("volume " + v.name + ": source " + v.source);
+    std::string target = root + poddir::kHostVolumesInRoot + "/" + v.name;
+    if (S_ISDIR(st.st_mode)) {
+      ensure_dir(target);
+    } else {
+      int fd = ::open(target.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0) throw_sys("cannot create mount target " + target);
+      ::close(fd);
+    }
+    bind_mount(v.source, target, v.recursive, v.read_only);
+  }
+}
+
+// /proc of the new pid namespace with the kernel's knobs read-only, a
+// read-only /sys, and the pod's own cgroup2 tree (the cgroup namespace's
+// root) at /sys/fs/cgroup: what systemd-nspawn gives its payload.
+void mount_api_filesystems(bool private_net) {
+  ensure_dir("/proc");
+  do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  for (const char* knob : {"/proc/sys", "/proc/sysrq-trigger"})
+    if (::access(knob, F_OK) == 0) bind_mount(knob, knob, false, true);  // no sysrq-trigger without CONFIG_MAGIC_SYSRQ
+  // A private network namespace may tune its own network.
+  if (private_net) bind_mount("/proc/sys/net", "/proc/sys/net", false, false);
+  ensure_dir("/sys");
+  do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+  do_mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+}
+
+void pivot_into(const std::string& root) {
+  if (::chdir(root.c_str()) < 0) throw_sys("cannot change to " + root);
+  if (::syscall(SYS_pivot_root, ".", ".") < 0) throw_sys("cannot pivot into " + root);
+  if (::umount2(".", MNT_DETACH) < 0) throw_sys("cannot detach the old root");
+  if (::chdir("/") < 0) throw_sys("chdir /");
+}
+
+// In the child, PID 1 of the new pid namespace, right before the exec of /init.
+// It was born in the pod's cgroup2 cgroup (see launch()); on a host without
+// cgroup2 it moves itself into the pod's v1 cgroup.
+void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup) {
+  if (!born_in_cgroup) join_pod_cgroups(o.uuid);
+  if (::unshare(CLONE_NEWCGROUP) < 0) throw_sys("cannot create the pod's cgroup namespace");
+  const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
+  assemble_root(o, root);
+  if (flags & CLONE_NEWNET) loopback_up();
+  const std::string host = "pod-" + o.uuid;  // the init sets runtime.hostname when given; nspawn's default
+  if (::sethostname(host.c_str(), host.size()) < 0) throw_sys("cannot set the hostname");
+  pivot_into(root);
+  mount_api_filesystems(flags & CLONE_NEWNET);
+  // The init gets the lock (so the pod stays "running" for as long as it
+  // lives, even if this process is killed) and stdio, nothing else.
+  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) throw_sys("close_range");
+  if (::fcntl(o.lock_fd, F_SETFD, 0) < 0) throw_sys("cannot pass the pod lock to the init");
+}
+
+Child launch(const RunContext& o) {
+  const unsigned long flags = namespaces(o);
+  ChildOptions c;
+  std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                  "container=pod", "POD_INIT_LOCK_FD=" + std::to_string(o.lock_fd)};
+  if (const char* term = ::getenv("TERM")) env.push_back(std::string("TERM=") + term);
+  for (auto& e : init_environment(o)) env.push_back(std::move(e));
+  c.env = std::move(env);
+  c.path = "/init";  // after pivot_root
+  if (!o.interactive) c.in = Redirect::null();
+  c.clone_flags = flags;
+  // As with nspawn: a failure of ours leaves the init running under the pod
+  // lock rather than killing the pod.
+  c.on_destroy = ChildOptions::OnDestroy::kDetach;
+  // Born in the pod's cgroup: no migration, so no wait for the cgroup
+  // locks' RCU grace period (~15 ms here per first move into a cgroup). On a
+  // hybrid host only the cgroup2 tree is joined; the v1 name=systemd tree
+  // does not track pods of this flavour.
+  UniqueFd cgroup = make_pod_cgroup2(o.uuid);
+  c.cgroup_fd = cgroup.get();
+  const bool born_in_cgroup = static_cast<bool>(cgroup);
+  c.pre_exec = [&o, flags, born_in_cgroup] { set_up_pod(o, flags, born_in_cgroup); };
+  std::vector<std::string> argv = {"/init"};
+  if (o.debug) argv.emplace_back("--debug");
+  return Child::start(argv, c);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run_entrypoint(argc, argv, "the pod init", launch); }
