@@ -3,7 +3,7 @@ import json
 import os
 import time
 
-from runhelpers import BUSYBOX_ACI, STAGE1, both, flavor, run_pod, sh, start_pod, status  # noqa: F401 (fixture)
+from runhelpers import BUSYBOX_ACI, both, flavor, run_pod, sh, status  # noqa: F401 (fixture)
 
 
 def wait_for(cond, timeout, what):

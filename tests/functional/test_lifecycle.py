@@ -12,7 +12,7 @@ import pytest
 
 from conftest import POD_BIN
 from runhelpers import BUSYBOX_ACI, both, flavor, sh, start_pod, status  # noqa: F401 (fixture)
-from runhelpers import run_pod as run_pod_helper
+from runhelpers import reap_pod, run_pod as run_pod_helper
 
 COUNTER = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done"
 
@@ -35,13 +35,7 @@ def wait_for(cond, timeout, what):
 
 
 def finish(pod, p, uuid):
-    if p.poll() is None:
-        pod.run("stop", "--force", uuid, timeout=90)
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    reap_pod(pod, p, uuid, timeout=60)
 
 
 @both
