@@ -3,7 +3,10 @@
 #include "context.hpp"
 
 #include "mds/mds.hpp"
+#include "run/hooks.hpp"
+#include "run/podspec.hpp"
 #include "stage1abi/options.hpp"
+#include "util/time.hpp"
 #include "util/error.hpp"
 #include "util/split.hpp"
 
@@ -47,6 +50,9 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
              "Register the pod with the metadata service (pod metadata-service): $AC_METADATA_URL for its apps");
   c.add_option("--mds-url", f.mds_url, std::string("The metadata service's base URL for --mds-register (default ") +
                                           mds::kDefaultUrl + ")");
+  c.add_option("--hook", f.hooks, "prestart=CMD, poststart=CMD or poststop=CMD: a host command fed the pod's state "
+                                  "JSON (repeatable)");
+  c.add_option("--hook-timeout", f.hook_timeout, "How long each hook may run")->capture_default_str();
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& data_dir) {
@@ -55,6 +61,8 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& da
                       "ids, so it is refused (Documentation/isolation.md)");
   for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
+  for (const auto& h : f.hooks) s.hooks.push_back(run::parse_hook_flag(h));
+  s.hook_timeout = parse_duration(f.hook_timeout, "--hook-timeout");
   for (const auto& o : f.stage1_opts) {
     auto [k, v] = stage1::parse_option_flag(o);
     if (!s.stage1.options.emplace(k, v).second) throw usage_error("--stage1-opt " + k + " is given twice");

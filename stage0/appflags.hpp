@@ -11,7 +11,8 @@ namespace pod::cli {
 
 // Pod flags whose strings are parsed after CLI11 is done.
 struct PodFlagStrings {
-  std::vector<std::string> volumes, hosts, stage1_opts;
+  std::vector<std::string> volumes, hosts, stage1_opts, hooks;
+  std::string hook_timeout = "30s";
   std::string insecure;
   ImageLimitFlags limits;
   std::vector<std::string> private_users;  // refused: not implemented (Documentation/isolation.md)

@@ -51,7 +51,7 @@ void run_list(Context& ctx, const ListOptions& o) {
   std::vector<std::string> errors;
   for (const auto& p : pods) {
     std::string uuid = o.full ? p.uuid : p.uuid.substr(0, 8);
-    std::vector<std::string> pod_cols = {uuid, "", "", state_name(p.state), when(p.created, o.full),
+    std::vector<std::string> pod_cols = {uuid, "", "", state_name(p), when(p.created, o.full),
                                          when(p.started, o.full), networks_text(p), ports_text(p)};
     if (!p.manifest_error.empty()) errors.push_back(p.uuid + ": " + p.manifest_error);
     if (p.apps.empty()) {

@@ -3,6 +3,8 @@
 
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <map>
+#include <optional>
 
 #include "context.hpp"
 #include "exitcodes.hpp"
@@ -46,19 +48,43 @@ void run_stop(Context& ctx, const StopFlags& f) {
 
 struct LogsFlags {
   std::string uuid, app;
+  bool follow = false;
+  std::optional<size_t> tail;
 };
 
+// One app: its bytes as they are. Several: each app's log under a header, or,
+// following, every line prefixed "<app>: " (lines of different apps interleave).
 void run_logs(Context& ctx, const LogsFlags& f) {
   Runtime& rt = ctx.runtime(true);
-  const PodStatus st = rt.pod_status(f.uuid);
-  std::vector<std::string> names;
-  for (const auto& a : st.apps)
-    if (f.app.empty() || a.name == f.app) names.push_back(a.name);
-  if (!f.app.empty() && names.empty()) throw usage_error("pod " + st.uuid + " has no app named \"" + f.app + "\"");
-  for (const auto& n : names) {
-    if (names.size() > 1) std::cout << "==> " << n << " <==\n";
-    std::cout << rt.app_log(st.uuid, n);
-  }
+  LogOptions o;
+  if (!f.app.empty()) o.apps = {f.app};
+  o.follow = f.follow;
+  o.tail = f.tail;
+  const std::string uuid = rt.resolve_pod(f.uuid);
+  const size_t napps = f.app.empty() ? rt.pod_status(uuid).apps.size() : 1;
+  std::map<std::string, std::string> partial;
+  std::string last_header;
+  rt.read_logs(uuid, o, [&](const std::string& app, const std::string& data) {
+    if (napps <= 1) {
+      std::cout << data << std::flush;
+    } else if (!f.follow) {
+      if (app != last_header) std::cout << "==> " << app << " <==\n";
+      last_header = app;
+      std::cout << data;
+    } else {
+      std::string& held = partial[app];
+      held += data;
+      size_t nl;
+      while ((nl = held.find('\n')) != std::string::npos) {
+        std::cout << app << ": " << held.substr(0, nl + 1);
+        held.erase(0, nl + 1);
+      }
+      std::cout << std::flush;
+    }
+    return static_cast<bool>(std::cout);
+  });
+  for (const auto& [app, rest] : partial)
+    if (!rest.empty()) std::cout << app << ": " << rest << "\n";
 }
 }  // namespace
 
@@ -94,6 +120,8 @@ void register_pod_ops(CLI::App& app, Context& ctx) {
   auto* l = app.add_subcommand("logs", "Print the output of a pod's apps");
   l->add_option("uuid", lf->uuid, "Pod UUID or unique prefix")->required();
   l->add_option("--app", lf->app, "Only this app");
+  l->add_flag("--follow,-f", lf->follow, "Keep printing what the apps write until the pod has exited");
+  l->add_option("--tail", lf->tail, "Only the last N lines of each app's log (then what follows)");
   l->callback([&ctx, lf] { run_logs(ctx, *lf); });
 }
 

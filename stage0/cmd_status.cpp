@@ -29,7 +29,7 @@ void wait_for(Runtime& rt, const std::string& uuid, const std::string& spec, con
 }
 
 void print_text(const PodStatus& i) {
-  std::cout << "state=" << state_name(i.state) << "\n";
+  std::cout << "state=" << state_name(i) << "\n";
   if (i.created) std::cout << "created=" << format_time(*i.created) << "\n";
   if (i.started) std::cout << "started=" << format_time(*i.started) << "\n";
   if (i.pid) std::cout << "pid=" << *i.pid << "\n";
@@ -40,6 +40,8 @@ void print_text(const PodStatus& i) {
     if (a.exit && a.exit->oom_killed) std::cout << "app-" << a.name << "-oom-killed=true\n";
     for (const auto& [name, value] : a.isolators) std::cout << "app-" << a.name << "-isolator=" << name << " " << value << "\n";
   }
+  for (const auto& [when, h] : i.hooks)
+    std::cout << "hook-" << when << "=" << (h.timed_out ? std::string("timeout") : std::to_string(h.exit_code)) << "\n";
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
   if (!i.net.empty()) std::cout << "net=" << i.net << "\n";
   for (const auto& n : i.networks) {

@@ -127,7 +127,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   for (auto reg : {pod::cli::register_list, pod::cli::register_status, pod::cli::register_rm,
                    pod::cli::register_gc, pod::cli::register_version, pod::cli::register_fetch,
-                   pod::cli::register_image, pod::cli::register_run, pod::cli::register_pod_ops,
+                   pod::cli::register_image, pod::cli::register_run, pod::cli::register_pod_ops, pod::cli::register_lifecycle,
                    pod::cli::register_install_units, pod::cli::register_trust,
                    pod::cli::register_config, pod::cli::register_fsck, pod::cli::register_metadata_service})
     reg(app, ctx);

@@ -7,7 +7,13 @@ namespace pod::cli {
 nlohmann::json status_json(const PodStatus& s) {
   nlohmann::json j;
   j["uuid"] = s.uuid;
-  j["state"] = state_name(s.state);
+  j["state"] = state_name(s);
+  j["paused"] = s.paused;
+  if (!s.hooks.empty()) {
+    nlohmann::json h = nlohmann::json::object();
+    for (const auto& [when, o] : s.hooks) h[when] = {{"exitCode", o.exit_code}, {"timedOut", o.timed_out}, {"output", o.output}};
+    j["hooks"] = h;
+  }
   auto t = [&](const char* k, const std::optional<TimePoint>& v) {
     if (v) j[k] = format_rfc3339(*v);
   };

@@ -38,6 +38,15 @@ bool pid_belongs_to_pod(pid_t pid, const std::string& uuid) {
   return cg->find(uuid) != std::string::npos || cg->find(escaped) != std::string::npos;
 }
 
+bool is_v1_hierarchy_of(const std::string& mount_point, const std::string& controller) {
+  // Named after its controllers, comma-joined ("cpu,cpuacct"), as every distribution mounts them.
+  std::string base = mount_point.substr(mount_point.rfind('/') + 1);
+  std::istringstream in(base);
+  for (std::string c; std::getline(in, c, ',');)
+    if (c == controller) return true;
+  return false;
+}
+
 namespace {
 
 struct PodCgroup {
@@ -50,7 +59,10 @@ std::vector<PodCgroup> pod_cgroups(const std::string& uuid) {
   for (const auto& m : read_mountinfo()) {
     bool v2 = m.fstype == "cgroup2";
     bool v1_systemd = m.fstype == "cgroup" && m.mount_point == "/sys/fs/cgroup/systemd";
-    if ((v2 || v1_systemd) && m.mount_point.rfind("/sys/fs/cgroup", 0) == 0)
+    // The v1 freezer, for pause on hosts without cgroup2 (cgroupops.cpp); its
+    // root cgroup sets no limits, so joining it changes nothing else.
+    bool v1_freezer = m.fstype == "cgroup" && is_v1_hierarchy_of(m.mount_point, "freezer");
+    if ((v2 || v1_systemd || v1_freezer) && m.mount_point.rfind("/sys/fs/cgroup", 0) == 0)
       out.push_back({m.mount_point + "/pod/pod-" + uuid, v2});
   }
   std::sort(out.begin(), out.end(), [](const PodCgroup& a, const PodCgroup& b) { return a.dir < b.dir; });

@@ -17,6 +17,7 @@ namespace pod::stage1 {
 inline constexpr const char* kNotifySocket = "stage1-state/notify";      // init -> run datagrams
 inline constexpr const char* kAppNotifyDir = "stage1-state/notify-apps";  // app -> run, one socket per app
 inline constexpr const char* kForceStopped = "stage1-state/force-stopped";  // written by stop --force
+inline constexpr const char* kControlSocket = "stage1-state/control.sock";  // the pod init's (init/control.hpp)
 inline constexpr const char* kResolvConf = "stage1-state/resolv.conf";   // host's, for net=host
 
 // A failure of the stage1 itself (ABI: write `failure`, exit 125).
@@ -32,6 +33,8 @@ bool pid_belongs_to_pod(pid_t pid, const std::string& uuid);
 // hybrid host, in the name=systemd v1 hierarchy. systemd-nspawn --keep-unit
 // puts its "payload" and "supervisor" cgroups beneath the one it starts in.
 std::vector<std::string> pod_cgroup_dirs(const std::string& uuid);
+// Is the cgroup v1 hierarchy mounted at `mount_point` the one of `controller`?
+bool is_v1_hierarchy_of(const std::string& mount_point, const std::string& controller);
 // Make them and move the calling process into them.
 void join_pod_cgroups(const std::string& uuid);
 // Make the pod's cgroup2 cgroup (only) and open it, for a child to be born

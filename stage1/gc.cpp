@@ -11,6 +11,7 @@
 
 #include <iostream>
 
+#include "cgroupops.hpp"
 #include "common.hpp"
 #include "contract/runtime.hpp"
 #include "net/cni/podnet.hpp"
@@ -28,6 +29,7 @@ int gc_main(int argc, char** argv) {
   const std::string& uuid = args.positional[0];
   if (args.has("--debug"))
     for (const auto& d : pod_cgroup_dirs(uuid)) std::cerr << "gc: removing cgroup " << d << "\n";
+  thaw_pod_cgroups(uuid);  // a paused pod's processes die only once thawed (v1 freezer)
   remove_pod_cgroups(uuid);
   ::unlink(kNotifySocket);
   UniqueFd pod = open_dir(".");

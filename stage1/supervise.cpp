@@ -216,7 +216,8 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
 
 std::vector<std::string> init_environment(const RunContext& o) {
   std::vector<std::string> env = {std::string("POD_INIT_NOTIFY=/pod/") + kNotifySocket,
-                                  std::string("POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir};
+                                  std::string("POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir,
+                                  std::string("POD_INIT_CONTROL=/pod/") + kControlSocket};
   if (!o.copy_output) env.emplace_back("POD_INIT_COPY_OUTPUT=0");
   return env;
 }

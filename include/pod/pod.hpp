@@ -40,6 +40,18 @@ struct StopOptions {
   std::chrono::milliseconds timeout{30000};        // how long to wait for the pod to exit
 };
 
+struct KillOptions {
+  int signal = 15;   // SIGTERM
+  std::string app;   // "" = every app
+};
+
+// Which part of the apps' logs to read (Runtime::read_logs).
+struct LogOptions {
+  std::vector<std::string> apps;   // empty: every app of the pod
+  bool follow = false;             // keep reading until the pod has exited
+  std::optional<size_t> tail;      // only the last N lines of each app's log so far
+};
+
 struct GcOptions {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
@@ -128,6 +140,22 @@ class Runtime {
   // the timeout). A pod that has already exited is not an error: false.
   bool stop_pod(const std::string& uuid, const StopOptions& opts = {});
   PodStatus pod_status(const std::string& uuid) const;
+  // Deliver a signal to the apps (or one app) of a running pod, through its
+  // init; each app's outcome (ok: signalled). A paused pod is resumed first.
+  std::vector<AppOutcome> kill_pod(const std::string& uuid, const KillOptions& opts = {});
+  // Freeze every process of a running pod (the VM, for a VM flavour); its
+  // status is "paused" until resume_pod. False when it was paused already.
+  bool pause_pod(const std::string& uuid);
+  // Thaw a paused pod. False when it was not paused.
+  bool resume_pod(const std::string& uuid);
+  // CPU time, memory and process counts of a running pod and its apps.
+  PodStats pod_stats(const std::string& uuid) const;
+  // Stop a running pod (or take an exited one) and start its same trees
+  // again as a new run: same UUID, volumes, network config and runtime.json;
+  // the exit records of the last run are reset, the apps' tree changes and
+  // logs kept (Documentation/pod-lifecycle.md). `detach`: the new run's stdio
+  // is /dev/null and it is in a session of its own (it outlives the caller).
+  RunningPod restart_pod(const std::string& uuid, const StopOptions& stop = {}, bool detach = true);
   // Wait until the pod has exited, or with `until_ready` until every app has
   // been started (or it exited); false when `timeout` passed first.
   bool wait_pod(const std::string& uuid, std::optional<std::chrono::milliseconds> timeout,
@@ -141,6 +169,11 @@ class Runtime {
   std::string pod_manifest(const std::string& uuid) const;
   // An app's output so far (logs/<app>.log).
   std::string app_log(const std::string& uuid, const std::string& app) const;
+  // The apps' output, as `sink(app, bytes)` calls: what the logs hold now
+  // (its last `tail` lines per app) and, with `follow`, what the apps write
+  // until the pod has exited (or `sink` returns false).
+  void read_logs(const std::string& uuid, const LogOptions& opts,
+                 const std::function<bool(const std::string& app, const std::string& data)>& sink) const;
   // The full UUID of a UUID or unique prefix (NotFound / Usage errors otherwise).
   std::string resolve_pod(const std::string& uuid_or_prefix) const;
 

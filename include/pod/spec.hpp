@@ -2,6 +2,7 @@
 // overrides), the volumes, and the pod's run-time options. libpod turns a
 // PodSpec into the pod's reified appc pod manifest (Documentation/api.md).
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -76,6 +77,13 @@ struct FetchOptions {
   std::string registry_auth_file;
 };
 
+// A host command run at a point of the pod's life (OCI-style hooks): its
+// state JSON on stdin (Documentation/cli.md, --hook).
+struct HookSpec {
+  std::string when;     // prestart | poststart | poststop
+  std::string command;  // run by /bin/sh -c on the host
+};
+
 struct PodSpec {
   std::vector<AppSpec> apps;
   std::vector<VolumeSpec> volumes;
@@ -104,6 +112,8 @@ struct PodSpec {
   // stage1 cannot enforce, with a warning), "seccomp", "capabilities", "paths"
   // (turn the default protections off, with a warning).
   std::vector<std::string> insecure_isolation;
+  std::vector<HookSpec> hooks;  // in the order given, per point
+  std::chrono::milliseconds hook_timeout{30000};  // each hook's; then it is killed and counts as failed
 };
 
 }  // namespace pod

@@ -27,6 +27,9 @@ enum class PodState {
 };
 // "embryo", "preparing", "running", …: the names `pod list` and `pod status` print.
 const char* state_name(PodState s);
+struct PodStatus;
+// The same for a pod's status: "paused" for a running pod that is paused.
+const char* state_name(const PodStatus& s);
 
 using TimePoint = std::chrono::system_clock::time_point;
 
@@ -54,11 +57,21 @@ struct PodNetworkInfo {
   std::vector<std::string> ports;  // published: "[HOSTIP:]HOSTPORT->PODPORT/tcp"
 };
 
+// How a pod's hooks of one point (prestart, poststart, poststop) ran last:
+// the last one that ran (the first that failed, if one did).
+struct HookOutcome {
+  int exit_code = 0;
+  bool timed_out = false;
+  std::string output;  // its stdout and stderr (at most 64 KiB)
+};
+
 struct PodStatus {
   std::string uuid;
   PodState state = PodState::Gone;
   std::optional<TimePoint> created, prepared, started, gc_marked;
   std::optional<int> pid;       // the pod's init (or VMM) while running
+  bool paused = false;          // running but frozen by pause_pod (shown as state "paused")
+  std::map<std::string, HookOutcome> hooks;  // per point that ran
   std::vector<AppStatusInfo> apps;
   std::string failure;          // why the pod failed, when it did
   std::string flavor;           // the stage1 flavour, as the stage1 declares it
@@ -66,6 +79,35 @@ struct PodStatus {
   std::string net;              // host, none, or the CNI networks' --net value
   std::vector<PodNetworkInfo> networks;
   std::string network_error;    // set when runtime.json or net.json is unreadable
+};
+
+// One app's outcome in an operation on several apps (kill): ok, or why not.
+struct AppOutcome {
+  std::string app;
+  bool ok = false;
+  std::string message;  // "signalled", "not running", …
+};
+
+// Usage counters, each present when the stage1 could measure it.
+struct Usage {
+  std::optional<uint64_t> cpu_ns, memory_bytes, pids;
+  std::string source;  // where they come from: "cgroup", "processes", "vmm", "guest-processes"
+};
+
+struct AppStats {
+  std::string name;
+  bool running = false;
+  std::optional<int> exit_code;
+  Usage usage;
+};
+
+// What CRI's ContainerStats needs, per app and for the pod as a whole.
+struct PodStats {
+  std::string uuid;
+  TimePoint taken{};
+  bool paused = false;
+  Usage pod;
+  std::vector<AppStats> apps;
 };
 
 struct ImageSummary {

@@ -10,6 +10,7 @@
 
 #include "api/impl.hpp"
 #include "api/netinfo.hpp"
+#include "api/lifecycle.hpp"
 #include "appc/names.hpp"
 #include "contract/poddir.hpp"
 #include "pods/gc.hpp"
@@ -81,12 +82,18 @@ PodStatus to_public(const PodInfo& info) {
   s.started = info.started;
   s.gc_marked = info.gc_marked;
   if (info.pid) s.pid = *info.pid;
+  s.paused = info.paused;
+  s.hooks = info.hooks;
   s.apps = info.apps;
   s.failure = info.failure;
   s.manifest_error = info.manifest_error;
   return s;
 }
 }  // namespace api
+
+const char* state_name(const PodStatus& s) {
+  return s.state == PodState::Running && s.paused ? "paused" : state_name(s.state);
+}
 
 int RunningPod::wait() {
   if (status_) return *status_;
@@ -147,21 +154,29 @@ RunningPod Runtime::start_pod(const std::string& uuid, const StartOptions& opts)
     const std::string full = pod.uuid();
     // Check what can be checked before the fork, so that errors come back as errors.
     auto rt = overrides(pod, opts);
-    // The child execs the stage1 run entrypoint from run_pod; what fails
-    // before that comes back through Child's pipe.
-    ChildOptions o;
-    o.reset_signals = false;  // the pod's supervisor starts with what we have, as after `pod run`
-    o.on_destroy = ChildOptions::OnDestroy::kDetach;  // RunningPod owns it from here
-    o.pre_exec = [&] { run::run_pod(pod, rt ? &*rt : nullptr); };
-    pid_t pid;
-    try {
-      pid = Child::start_function([] { return kExitStage1Failed; }, o).pid();
-    } catch (const Error& e) {
-      throw Error(e.what(), e.errnum(), ErrorKind::Stage1);
-    }
-    return RunningPod(full, pid);
+    return api::start_child(full, [&] { run::run_pod(pod, rt ? &*rt : nullptr); }, false);
   });
 }
+
+namespace api {
+RunningPod start_child(const std::string& uuid, const std::function<void()>& exec_stage1, bool detach) {
+  // The child execs the stage1 run entrypoint from exec_stage1; what fails
+  // before that comes back through Child's pipe.
+  ChildOptions o;
+  o.reset_signals = false;  // the pod's supervisor starts with what we have, as after `pod run`
+  o.on_destroy = ChildOptions::OnDestroy::kDetach;  // RunningPod owns it from here
+  if (detach) {  // nothing of ours (a terminal, a pipe a caller waits on) stays open in the pod
+    o.in = o.out = o.err = Redirect::null();
+    o.setsid = true;
+  }
+  o.pre_exec = exec_stage1;
+  try {
+    return RunningPod(uuid, Child::start_function([] { return kExitStage1Failed; }, o).pid());
+  } catch (const Error& e) {
+    throw Error(e.what(), e.errnum(), ErrorKind::Stage1);
+  }
+}
+}  // namespace api
 
 int Runtime::run_pod(const std::string& uuid, const StartOptions& opts) {
   RunningPod p = start_pod(uuid, opts);
@@ -176,6 +191,7 @@ bool Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
     if (s != PodState::Running) throw conflict_error("cannot stop pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
     auto eps = stage1::pod_entrypoints(pod);
     if (eps.stop.empty()) throw Error("the stage1 of pod " + pod.uuid() + " has no stop entrypoint");
+    api::thaw_if_paused(impl_->log != nullptr, pod);  // frozen apps would not see the SIGTERM
     std::vector<std::string> args;
     if (opts.force) args.push_back("--force");
     args.push_back(pod.uuid());

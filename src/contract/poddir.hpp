@@ -23,6 +23,10 @@ inline constexpr const char* kTreesDir = "trees";              // trees/<tree-id
 inline constexpr const char* kAppsDir = "apps";                // apps/<app>/{manifest,tree}
 inline constexpr const char* kOverlayDir = "overlay";          // overlay/<name>/{upper,work}
 inline constexpr const char* kVolumesDir = "volumes";          // volumes/<name>/: kind=empty backing dirs
+inline constexpr const char* kPaused = "paused";               // while running: the pod is (being) paused
+inline constexpr const char* kHooks = "hooks.json";            // --hook commands and their timeout (run/hooks.hpp)
+inline constexpr const char* kHookResultsDir = "hooks";        // hooks/<when>: the last run's outcome, JSON
+inline constexpr const char* kControlLock = "control.lock";    // serializes pause/resume/kill/stop
 
 // --- written by a stage1 -------------------------------------------------
 inline constexpr const char* kPid = "pid";                     // pid of the pod's init (or the VMM)

@@ -63,11 +63,26 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
 }
 }  // namespace
 
+namespace {
+// hooks/<when> (run/hooks.cpp): a JSON list of outcomes; the last one counts.
+void read_hooks(const Pod& pod, PodInfo& info) {
+  UniqueFd d = try_open_dir_at(pod.fd(), poddir::kHookResultsDir);
+  if (!d) return;
+  for (const auto& when : list_dir(d.get())) {
+    auto j = nlohmann::json::parse(try_read_file_at(d.get(), when, 1 << 20).value_or(""), nullptr, false);
+    if (!j.is_array() || j.empty() || !j.back().is_object()) continue;  // torn: nothing to say
+    const auto& last = j.back();
+    info.hooks[when] = {last.value("exitCode", 0), last.value("timedOut", false), last.value("output", "")};
+  }
+}
+}  // namespace
+
 PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail) {
   PodInfo info;
   info.uuid = pod.uuid();
   info.state = state;
   info.created = pod.read_time(poddir::kCreatedAt);
+  if (state == PodState::Running) info.paused = exists_at(pod.fd(), poddir::kPaused);
   if (detail == InfoDetail::Summary) {
     info.started = pod.read_time(poddir::kStartedAt);
     read_apps(pod, info, detail);
@@ -89,6 +104,7 @@ PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail) {
     while (!info.failure.empty() && info.failure.back() == '\n') info.failure.pop_back();
   }
   read_apps(pod, info, detail);
+  read_hooks(pod, info);
   return info;
 }
 

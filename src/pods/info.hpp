@@ -22,6 +22,8 @@ struct PodInfo {
   PodState state = PodState::Gone;
   std::optional<Clock::time_point> created, prepared, started, gc_marked;
   std::optional<pid_t> pid;
+  bool paused = false;         // running, and `pod pause` froze it
+  std::map<std::string, HookOutcome> hooks;
   std::vector<AppInfo> apps;
   std::string failure;         // stage0/stage1's reason the pod failed, if any
   std::string manifest_error;  // set when the pod manifest is missing or unreadable

@@ -11,7 +11,9 @@
 #include <cstring>
 
 #include "pods/info.hpp"
+#include "run/hooks.hpp"
 #include "run/prepare.hpp"
+#include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/uuid.hpp"
@@ -91,14 +93,27 @@ bool overlay_usable(const Store& store) {
   return ok;
 }
 
-void run_pod(Pod& pod, const contract::Runtime* override_rt) {
+void reset_run_records(const Pod& pod) {
+  if (UniqueFd d = try_open_dir_at(pod.fd(), poddir::kAppStatusDir))
+    for (const auto& n : list_dir(d.get()))
+      if (::unlinkat(d.get(), n.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove app status " + n);
+  for (const char* f : {poddir::kExitStatus, poddir::kFailure, poddir::kReady, poddir::kPid, poddir::kPaused})
+    if (::unlinkat(pod.fd(), f, 0) < 0 && errno != ENOENT) throw_sys(std::string("cannot remove ") + f);
+}
+
+void run_pod(Pod& pod, const contract::Runtime* override_rt, bool restart) {
+  const char* verb = restart ? "restart" : "run";
   if (!pod.try_lock_exclusive())
-    throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()), EBUSY, ErrorKind::Conflict);
-  auto where = pod.locate();
-  if (!where || (*where != PodDir::Prepared && *where != PodDir::Prepare))
-    throw Error("cannot run pod " + pod.uuid() + ": it is " + state_name(pod.state()) + ", not prepared", EINVAL,
+    throw Error(std::string("cannot ") + verb + " pod " + pod.uuid() + ": it is " + state_name(pod.state()), EBUSY,
                 ErrorKind::Conflict);
+  auto where = pod.locate();
+  const bool fits = where && (restart ? *where == PodDir::Run : *where == PodDir::Prepared || *where == PodDir::Prepare);
+  if (!fits)
+    throw Error(std::string("cannot ") + verb + " pod " + pod.uuid() + ": it is " + state_name(pod.state()) +
+                    (restart ? ", not exited" : ", not prepared"),
+                EINVAL, ErrorKind::Conflict);
   const auto eps = stage1::pod_entrypoints(pod);
+  run_prestart_and_watch(pod);  // on the host, before the pod's mount namespace; a failure leaves the pod as it was
   const std::string run_ep = stage1::entrypoint_path(pod, eps.run);
   if (::access(run_ep.c_str(), X_OK) < 0)
     throw_sys("stage1 run entrypoint " + run_ep + " is not executable (was its image removed?)");
@@ -118,7 +133,14 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
   if (line_of(pod, poddir::kRootfsMode) == "overlay") mount_pod_trees(pod);
 
-  pod.to_run();
+  if (restart) {
+    crashpoint("restart:locked");
+    reset_run_records(pod);  // a kill -9 in here leaves an exited pod with fewer records: gc as ever
+    crashpoint("restart:after-reset");
+    pod.write_time(poddir::kStartedAt);
+  } else {
+    pod.to_run();
+  }
   try {
     // This run's options, written once the pod is out of prepared/: a power
     // loss can then never leave a prepared pod with a torn runtime.json.

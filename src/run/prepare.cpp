@@ -1,3 +1,4 @@
+#include "run/hooks.hpp"
 #include "run/prepare.hpp"
 
 #include <fcntl.h>
@@ -206,6 +207,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
       if (v.kind == contract::VolumeKind::Empty) make_empty_volume(pfd, v);
     for (const char* d : {poddir::kAppStatusDir, poddir::kLogsDir, poddir::kStateDir}) mkdir_in(pfd, d);
     put(pfd, poddir::kRuntime, contract::serialize(rt));
+    if (std::string hooks = hooks_json(spec); !hooks.empty()) put(pfd, poddir::kHooks, hooks);
     put(pfd, poddir::kManifest, contract::serialize(manifest), 0640);
     crashpoint("prepare:before-done");
   }

@@ -30,7 +30,15 @@ bool overlay_usable(const Store& store);
 // Move a prepared (or our preparing) pod to run inside a private mount
 // namespace holding its overlay mounts, then exec the stage1 run entrypoint
 // with the pod lock. Errors before the rename leave the pod as it was.
-[[noreturn]] void run_pod(Pod& pod, const contract::Runtime* override_rt);
+// With `restart` the pod is an exited one in run/ instead: it stays there, its
+// last run's records are reset (reset_run_records) under the lock, and the
+// same trees start again (Documentation/pod-lifecycle.md, "restart").
+[[noreturn]] void run_pod(Pod& pod, const contract::Runtime* override_rt, bool restart = false);
+
+// What a run leaves that the next run of the same pod must not see: the apps'
+// exit records, the stage1's exit status, failure, pid, ready, paused. Kept:
+// the trees (overlay upper dirs), volumes, logs (appended to), runtime.json.
+void reset_run_records(const Pod& pod);
 
 // Read back runtime.json of a pod.
 contract::Runtime read_runtime(const Pod& pod);

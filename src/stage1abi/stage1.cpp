@@ -26,6 +26,10 @@ Entrypoints parse_entrypoints(const nlohmann::json& m) {
   e.enter = appc::manifest_annotation(m, kAnnEnter).value_or("");
   e.stop = appc::manifest_annotation(m, kAnnStop).value_or("");
   e.gc = appc::manifest_annotation(m, kAnnGc).value_or("");
+  e.kill = appc::manifest_annotation(m, kAnnKill).value_or("");
+  e.pause = appc::manifest_annotation(m, kAnnPause).value_or("");
+  e.resume = appc::manifest_annotation(m, kAnnResume).value_or("");
+  e.stats = appc::manifest_annotation(m, kAnnStats).value_or("");
   e.flavor = appc::manifest_annotation(m, kAnnFlavor).value_or("");
   std::string v = appc::manifest_annotation(m, kAnnVersion).value_or("");
   const std::string name = m.value("name", "?");
@@ -38,7 +42,7 @@ Entrypoints parse_entrypoints(const nlohmann::json& m) {
   if (e.interface_version > kInterfaceVersion)
     throw Error("stage1 image " + name + " needs stage1 interface version " + std::to_string(e.interface_version) +
                 "; this pod supports " + std::to_string(kInterfaceVersion) + ": upgrade pod");
-  for (auto* p : {&e.run, &e.enter, &e.stop, &e.gc})
+  for (auto* p : {&e.run, &e.enter, &e.stop, &e.gc, &e.kill, &e.pause, &e.resume, &e.stats})
     if (!p->empty() && ((*p)[0] != '/' || p->find("..") != std::string::npos))
       throw Error("stage1 image " + name + ": entrypoint \"" + *p + "\" must be an absolute path inside its rootfs");
   return e;
@@ -84,6 +88,39 @@ int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& 
   } catch (const Error& e) {
     throw e.with_context("stage1 entrypoint " + ep);
   }
+}
+
+std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {entrypoint_path(pod, ep)};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildOptions o;
+  o.cwd = pod.path();
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) throw_sys("pipe");
+  UniqueFd r(fds[0]), w(fds[1]);
+  o.out = Redirect::to_fd(w.get());
+  try {
+    Child c = Child::start(argv, o);
+    w.reset();
+    std::string out;
+    char buf[65536];
+    for (;;) {
+      ssize_t n = ::read(r.get(), buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      if (out.size() < (16u << 20)) out.append(buf, static_cast<size_t>(n));
+    }
+    return {c.wait(), out};
+  } catch (const Error& e) {
+    throw e.with_context("stage1 entrypoint " + ep);
+  }
+}
+
+std::string required_entrypoint(const Pod& pod, std::string Entrypoints::*ep, const char* what) {
+  Entrypoints eps = pod_entrypoints(pod);
+  if ((eps.*ep).empty())
+    throw Error("the stage1 of pod " + pod.uuid() + " has no \"" + what + "\" entrypoint: it cannot do that", ENOTSUP);
+  return eps.*ep;
 }
 
 void exec(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,

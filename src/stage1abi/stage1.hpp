@@ -16,11 +16,16 @@ inline constexpr const char* kAnnRun = "pod/stage1/run";
 inline constexpr const char* kAnnEnter = "pod/stage1/enter";
 inline constexpr const char* kAnnStop = "pod/stage1/stop";
 inline constexpr const char* kAnnGc = "pod/stage1/gc";
+inline constexpr const char* kAnnKill = "pod/stage1/kill";
+inline constexpr const char* kAnnPause = "pod/stage1/pause";
+inline constexpr const char* kAnnResume = "pod/stage1/resume";
+inline constexpr const char* kAnnStats = "pod/stage1/stats";
 inline constexpr const char* kAnnVersion = "pod/stage1/interface-version";
 inline constexpr const char* kAnnFlavor = "pod/stage1/flavor";
 
 struct Entrypoints {
   std::string run, enter, stop, gc;  // absolute paths inside the stage1 rootfs ("" = absent)
+  std::string kill, pause, resume, stats;
   int interface_version = 0;
   std::string flavor;
 };
@@ -52,6 +57,10 @@ std::function<void(Pod&)> teardown(bool debug);
 // Run an entrypoint as a child with cwd = pod dir and wait; returns its exit
 // status (128+N when killed by signal N). Throws when it cannot be executed.
 int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& args, bool quiet_stdout = false);
+// The same, with the entrypoint's stdout returned (its stderr passes through).
+std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, const std::vector<std::string>& args);
+// The entrypoint `ep` of the pod's stage1 ("what": the annotation, for the error when it has none).
+std::string required_entrypoint(const Pod& pod, std::string Entrypoints::*ep, const char* what);
 // exec an entrypoint in place of this process (run, enter). Never returns.
 [[noreturn]] void exec(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,
                        const std::vector<std::string>& extra_env);

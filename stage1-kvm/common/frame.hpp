@@ -28,6 +28,8 @@ enum FrameType : uint8_t {
   kStdin = 'I',      // stdin bytes
   kStdinEof = 'E',   // stdin closed
   kReqStop = 'S',    // ctl port: "graceful" or "force"
+  kReqControl = 'C', // ctl port: a pod init control request (stage1/init/control.hpp), JSON; answered
+                     // by kAck with the init's JSON reply, or kError
   // guest -> host
   kStdout = 'O',     // enter port: the command's stdout; notify port: the pod init's (the apps' output)
   kStderr = 'e',     // the same for stderr

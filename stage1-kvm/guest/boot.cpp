@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "../../stage1/init/control.hpp"
 #include "util/error.hpp"
 #include "contract/poddir.hpp"
 #include "util/fs.hpp"
@@ -249,6 +250,23 @@ void setup_root(const Config& cfg) {
 // stage1 root with its own /proc; its stdout and stderr are `output`'s pipes
 // when the host relays them, else the console (and the init copies nothing
 // there).
+// The pod init's control socket, in the guest-local /run of the stage1 root
+// (as the init sees it; from here it is below /newroot).
+constexpr const char* kInitControl = "/run/pod-init-control.sock";
+
+// Pass a control request from the host (ctl port) to the pod init and its
+// reply back: the init answers at once (it never blocks on an app).
+void relay_control(int ctl, const std::string& request) {
+  auto req = nlohmann::json::parse(request, nullptr, false);
+  try {
+    if (req.is_discarded()) throw pod::Error("malformed control request");
+    auto reply = pod::init::control_request(std::string("/newroot") + kInitControl, req, 5000);
+    podkvm::send_frame(ctl, podkvm::kAck, reply.dump());
+  } catch (const pod::Error& e) {
+    podkvm::send_frame(ctl, podkvm::kError, e.what());
+  }
+}
+
 pod::Child start_init(const Config& cfg, const podkvm::InitOutput* output) {
   std::vector<std::string> args = {"/init"};
   if (cfg.guest.value("debug", false)) args.push_back("--debug");
@@ -258,7 +276,8 @@ pod::Child start_init(const Config& cfg, const podkvm::InitOutput* output) {
   o.env = std::vector<std::string>{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                    "POD_STAGE1_FLAVOR=kvm", "container=pod-kvm",
                                    std::string("POD_INIT_NOTIFY=") + podkvm::GuestRelay::kInitSocket,
-                                   std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir};
+                                   std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir,
+                                   std::string("POD_INIT_CONTROL=") + kInitControl};
   if (output) {
     o.out = pod::Redirect::to_fd(output->out_fd());
     o.err = pod::Redirect::to_fd(output->err_fd());
@@ -505,6 +524,8 @@ int main() {
             if (kill_at < 0) kill_at = now + stop_timeout_ms;
           }
           podkvm::send_frame(ctl, podkvm::kAck, "");
+        } else if (ok && f.type == podkvm::kReqControl) {
+          relay_control(ctl, f.data);
         }
       } else {
         ctl_idle_until = now + 100;

@@ -21,6 +21,7 @@ using json = nlohmann::json;
 
 constexpr int kExitFailure = 125;
 constexpr const char* kStateDir = pod::poddir::kStateDir;
+constexpr const char* kQmpSocket = "qmp.sock";  // in kStateDir: qemu's QMP server (pause, resume)
 extern bool g_debug;
 
 struct Paths {
@@ -81,5 +82,8 @@ int cmd_enter(const std::vector<std::string>& args);
 int cmd_stop(const std::vector<std::string>& args);
 int cmd_gc(const std::vector<std::string>& args);
 int cmd_probe();
+int cmd_kill(const std::vector<std::string>& args);
+int cmd_pause(const std::vector<std::string>& args, bool pause);  // pause, or resume
+int cmd_stats(const std::vector<std::string>& args);
 
 }  // namespace podkvm

@@ -154,6 +154,7 @@ int run_pod(const RunArgs& ra) {
   }
   vm.ctl_socket = sock_path(kCtlSocket);
   vm.enter_socket = sock_path(kEnterSocket);
+  vm.qmp_socket = sock_path(kQmpSocket);
 
   // Network: --net=none is no NIC at all; otherwise (the default, "host")
   // the VMM's user-mode NAT, with a resolv.conf for the pod init to use
@@ -382,9 +383,11 @@ int main(int argc, char** argv) {
   std::string name = argv[0];
   name = name.substr(name.rfind('/') + 1);
   std::vector<std::string> args(argv + 1, argv + argc);
-  if (name != "run" && name != "enter" && name != "stop" && name != "gc") {
+  const bool known = name == "run" || name == "enter" || name == "stop" || name == "gc" || name == "kill" ||
+                     name == "pause" || name == "resume" || name == "stats";
+  if (!known) {
     if (args.empty()) {
-      std::cerr << "usage: stage1-kvm run|enter|stop|gc|probe ARGS...\n";
+      std::cerr << "usage: stage1-kvm run|enter|stop|gc|kill|pause|resume|stats|probe ARGS...\n";
       return 2;
     }
     name = args[0];
@@ -396,6 +399,9 @@ int main(int argc, char** argv) {
     if (name == "stop") return podkvm::cmd_stop(args);
     if (name == "gc") return podkvm::cmd_gc(args);
     if (name == "probe") return podkvm::cmd_probe();
+    if (name == "kill") return podkvm::cmd_kill(args);
+    if (name == "pause" || name == "resume") return podkvm::cmd_pause(args, name == "pause");
+    if (name == "stats") return podkvm::cmd_stats(args);
   } catch (const std::exception& e) {
     std::cerr << "stage1-kvm " << name << ": " << e.what() << "\n";
     return podkvm::kExitFailure;

@@ -106,6 +106,7 @@ std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
                      "-device", "virtserialport,bus=vser0.0,chardev=ctl,name=pod.ctl",
                      "-chardev", "socket,id=enter,path=" + vm.enter_socket + ",server=on,wait=off",
                      "-device", "virtserialport,bus=vser0.0,chardev=enter,name=pod.enter"});
+  if (!vm.qmp_socket.empty()) a.insert(a.end(), {"-qmp", "unix:" + vm.qmp_socket + ",server=on,wait=off"});
   if (!vm.notify_socket.empty())  // qemu is the client here: stage1 run listens before qemu starts
     a.insert(a.end(), {"-chardev", "socket,id=notify,path=" + vm.notify_socket,
                        "-device", "virtserialport,bus=vser0.0,chardev=notify,name=pod.notify"});

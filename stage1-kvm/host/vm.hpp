@@ -48,6 +48,7 @@ struct VmSpec {
                                      // (neither: stdio, lkvm's interactive console)
   std::string ctl_socket;            // unix socket paths serving the agent ports
   std::string enter_socket;
+  std::string qmp_socket;            // qemu's QMP server (pause/resume); "" = none
   std::string notify_socket;         // qemu connects the pod.notify port to it (we listen); "" = none
   std::vector<Share> shares;         // shares[0] is the pod dir, tag "pod"
   bool user_net = false;             // the VMM's user-mode (NAT) network; false = no NIC at all

@@ -52,7 +52,7 @@ def main():
         if subprocess.run(["strip", "--strip-unneeded", "-o", dst, src]).returncode != 0:
             shutil.copy2(src, dst)
         os.chmod(dst, 0o755)
-    for ep in ("run", "enter", "stop", "gc"):
+    for ep in ("run", "enter", "stop", "gc", "kill", "pause", "resume", "stats"):
         os.symlink("stage1-kvm", os.path.join(root, "kvm", ep))
     shutil.copyfile(a.kernel, os.path.join(root, "kvm", "vmlinuz"))
     shutil.copyfile(a.initrd, os.path.join(root, "kvm", "initramfs.img"))
@@ -71,6 +71,10 @@ def main():
             {"name": "pod/stage1/enter", "value": "/kvm/enter"},
             {"name": "pod/stage1/stop", "value": "/kvm/stop"},
             {"name": "pod/stage1/gc", "value": "/kvm/gc"},
+            {"name": "pod/stage1/kill", "value": "/kvm/kill"},
+            {"name": "pod/stage1/pause", "value": "/kvm/pause"},
+            {"name": "pod/stage1/resume", "value": "/kvm/resume"},
+            {"name": "pod/stage1/stats", "value": "/kvm/stats"},
             {"name": "pod/stage1/interface-version", "value": "1"},
             {"name": "pod/stage1/flavor", "value": "kvm"},
             {"name": "pod/stage1/options", "value": json.dumps(OPTIONS)},

@@ -18,6 +18,7 @@
 #include <optional>
 
 #include "cgroups.hpp"
+#include "control.hpp"
 #include "exec.hpp"
 #include "log.hpp"
 #include "output.hpp"
@@ -184,6 +185,7 @@ class Supervisor {
       r.cgroup = cgroups.create(*r.app);
     }
     if (copies_output(cfg_.runtime)) console_.emplace();
+    if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
     try {
       for (size_t i = 0; i < apps_.size(); ++i) {
         const std::string prefix = apps_.size() > 1 ? apps_[i].app->name + ": " : "";
@@ -258,6 +260,7 @@ class Supervisor {
             polled.push_back(&st);
           }
       if (console_) console_->add_pollfds(p);
+      if (control_) p.push_back({control_.get(), POLLIN, 0});
       if (::poll(p.data(), p.size(), -1) < 0) {
         if (errno == EINTR) continue;
         throw_sys("poll");
@@ -265,6 +268,7 @@ class Supervisor {
       for (size_t i = 0; i < polled.size(); ++i)
         if (p[2 + i].revents) polled[i]->pump();
       if (console_) console_->handle(p);
+      if (control_ && (p.back().revents & POLLIN)) serve_control(control_.get(), handles());
       if (p[1].revents & POLLIN) {
         log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
         uint64_t n;
@@ -282,8 +286,15 @@ class Supervisor {
     end_pod(status_dirfd);
   }
 
+  std::vector<AppHandle> handles() const {
+    std::vector<AppHandle> out;
+    for (const auto& r : apps_) out.push_back({r.app->name, r.child ? r.child.pid() : 0, r.child && !r.exit_code, r.exit_code});
+    return out;
+  }
+
   const PodConfig& cfg_;
   int pod_dirfd_;
+  UniqueFd control_;  // POD_INIT_CONTROL: kill, stats (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it
   std::vector<Running> apps_;
   bool stopping_ = false;

@@ -92,3 +92,14 @@ def start_pod(pod, flavor, *args, pod_flags=()):
     uuid = open(uuid_file).read().strip()
     pod.run("status", "--wait-ready=90s", uuid, check=0)
     return p, uuid
+
+
+def reap_pod(pod, p, uuid, timeout=30):
+    """Cleanup after a test: a SIGKILL of `pod run` alone would leave the stage1 and the apps running."""
+    if p.poll() is None:
+        pod.run("stop", "--force", uuid, timeout=90)
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from conftest import POD_BIN
-from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, mounts_under, sh, start_pod, status
+from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, mounts_under, reap_pod, sh, start_pod, status
 
 GC_COLLECTED = re.compile(r'^collected "([0-9a-f-]{36})"$')
 # What gc may say on stderr (stage0/cmd_gc.cpp, src/pods/gc.cpp): progress, and the documented busy-mount case.
@@ -84,13 +84,7 @@ def start(pod, stage1, script, pod_flags=(), app_flags=()):
 
 def reap(pod, p, u):
     """Cleanup after a failure: a SIGKILL of `pod run` alone would leave nspawn and the app running."""
-    if p.poll() is None:
-        pod.run("stop", "--force", u, timeout=90)
-        try:
-            p.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
+    reap_pod(pod, p, u)
 
 
 def processes_mentioning(text):

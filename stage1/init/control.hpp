@@ -1,0 +1,57 @@
+// The pod init's control socket: how the stage1's host side (nspawn: the
+// entrypoints on the host; kvm: the guest agent, relaying the ctl port) asks
+// the running init to act on its apps — kill, per-app stats, the app list.
+//
+// One AF_UNIX SOCK_SEQPACKET socket (path: $POD_INIT_CONTROL in the init's
+// view). A client connects, sends one JSON request and reads one JSON reply:
+//   {"op": "kill", "signal": 15, "app": "web"}   app "" or absent = every running app
+//     -> {"apps": {"web": "signalled", "db": "not running"}}
+//   {"op": "stats"}
+//     -> {"apps": {"web": {"running": true, "pid": 7, "cpuNs": N, "memoryBytes": N, "pids": N}, …}}
+// An error is {"error": "message"}. Libc + nlohmann_json only: it is compiled
+// into the static init and the kvm guest agent as well.
+#pragma once
+#include <sys/types.h>
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "util/fd.hpp"
+
+namespace pod::init {
+
+inline constexpr size_t kMaxControlMessage = 1 << 20;
+
+// Bind and listen (non-blocking) at `path`, replacing a stale socket.
+UniqueFd control_listen(const std::string& path);
+// One request from a connection just accepted (waits at most `timeout_ms`).
+std::optional<nlohmann::json> control_receive(int conn, int timeout_ms);
+void control_reply(int conn, const nlohmann::json& reply);
+// Client: connect to `path` (relative to the cwd, or absolute), send `request`,
+// return the reply; throws pod::Error when the init cannot be reached or
+// does not answer within `timeout_ms`, or when the reply is an error.
+nlohmann::json control_request(const std::string& path, const nlohmann::json& request, int timeout_ms = 5000);
+
+// What the init knows of one app when a request comes in.
+struct AppHandle {
+  std::string name;
+  pid_t pid = 0;                 // its main process, 0 when not started
+  bool running = false;
+  std::optional<int> exit_code;  // once it has exited
+};
+// Answer one request (kill, stats) about `apps`; never throws.
+nlohmann::json handle_control_request(const nlohmann::json& request, const std::vector<AppHandle>& apps);
+
+// Accept every pending connection on `listener` and answer it.
+void serve_control(int listener, const std::vector<AppHandle>& apps);
+
+// CPU time, resident memory and process count of the process tree rooted at
+// `pid`, from /proc (the caller's pid namespace).
+struct TreeUsage {
+  uint64_t cpu_ns = 0, memory_bytes = 0, pids = 0;
+};
+TreeUsage tree_usage(pid_t pid);
+
+}  // namespace pod::init
