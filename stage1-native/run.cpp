@@ -29,6 +29,7 @@
 #include "common.hpp"
 #include "contract/poddir.hpp"
 #include "net/cni/podnet.hpp"
+#include "resources.hpp"
 #include "supervise.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -86,11 +87,17 @@ void join_pod_netns(const RunContext& o) {
 
 // The stage1 root with the pod dir at /pod and the host volumes at
 // /host-volumes/<name>, as systemd-nspawn's --bind options give the other flavour.
-void assemble_root(const RunContext& o, const std::string& root) {
+void assemble_root(const RunContext& o, const std::string& root, const std::vector<V1Cgroup>& v1_cgroups) {
   // Nothing we mount propagates back to the namespace stage0 made (or the host's).
   do_mount("", "/", nullptr, MS_REC | MS_PRIVATE);
   bind_mount(root, root, true, false);  // a mount point of its own: pivot_root needs one
   bind_mount(o.pod_path, root + poddir::kPodInRoot, true, false);
+  // The pod's v1 resource cgroups, where the init makes the apps' (stage1/resources.hpp), as nspawn's binds.
+  for (const auto& cg : v1_cgroups) {
+    const std::string target = root + kV1InRoot + "/" + cg.controller;
+    for (const std::string& d : {root + "/run", root + kV1InRoot, target}) ensure_dir(d);
+    bind_mount(cg.dir, target, false, false);
+  }
   for (const auto& v : o.manifest.volumes) {
     if (v.kind != contract::VolumeKind::Host) continue;
     struct stat st;
@@ -132,11 +139,12 @@ void pivot_into(const std::string& root) {
 // In the child, PID 1 of the new pid namespace, right before the exec of /init.
 // It was born in the pod's cgroup2 cgroup (see launch()); on a host without
 // cgroup2 it moves itself into the pod's v1 cgroup.
-void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup) {
+void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup, const std::vector<V1Cgroup>& v1) {
   if (!born_in_cgroup) join_pod_cgroups(o.uuid);
+  join_v1_cgroups(v1);  // resource limits on a v1 or hybrid host: before the cgroup namespace
   if (::unshare(CLONE_NEWCGROUP) < 0) throw_sys("cannot create the pod's cgroup namespace");
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
-  assemble_root(o, root);
+  assemble_root(o, root, v1);
   if (flags & CLONE_NEWNET) loopback_up();
   if (!o.runtime.networks.empty()) join_pod_netns(o);  // before /sys: sysfs shows the netns of its mounter
   const std::string host = "pod-" + o.uuid;  // the init sets runtime.hostname when given; nspawn's default
@@ -156,6 +164,8 @@ Child launch(const RunContext& o) {
                                   "container=pod", "POD_INIT_LOCK_FD=" + std::to_string(o.lock_fd)};
   if (const char* term = ::getenv("TERM")) env.push_back(std::string("TERM=") + term);
   for (auto& e : init_environment(o)) env.push_back(std::move(e));
+  auto v1 = pod_v1_cgroups(o.manifest, o.uuid);
+  if (!v1.empty()) env.push_back(std::string("POD_INIT_CGROUP_V1=") + kV1InRoot);
   c.env = std::move(env);
   c.path = "/init";  // after pivot_root
   if (!o.interactive) c.in = Redirect::null();
@@ -170,7 +180,7 @@ Child launch(const RunContext& o) {
   UniqueFd cgroup = make_pod_cgroup2(o.uuid);
   c.cgroup_fd = cgroup.get();
   const bool born_in_cgroup = static_cast<bool>(cgroup);
-  c.pre_exec = [&o, flags, born_in_cgroup] { set_up_pod(o, flags, born_in_cgroup); };
+  c.pre_exec = [&o, flags, born_in_cgroup, v1] { set_up_pod(o, flags, born_in_cgroup, v1); };
   std::vector<std::string> argv = {"/init"};
   if (o.debug) argv.emplace_back("--debug");
   return Child::start(argv, c);
