@@ -6,17 +6,18 @@
 
 namespace pod::mds {
 
+#define POD_MHD_FNS(X) \
+  X(add_response_header, MHD_add_response_header) X(create_post_processor, MHD_create_post_processor) \
+  X(create_response_from_buffer, MHD_create_response_from_buffer) \
+  X(destroy_post_processor, MHD_destroy_post_processor) X(destroy_response, MHD_destroy_response) \
+  X(get_connection_values, MHD_get_connection_values) X(post_process, MHD_post_process) \
+  X(queue_response, MHD_queue_response) X(start_daemon, MHD_start_daemon) \
+  X(stop_daemon, MHD_stop_daemon)
+
 struct MhdApi {
-  decltype(&::MHD_add_response_header) add_response_header;
-  decltype(&::MHD_create_post_processor) create_post_processor;
-  decltype(&::MHD_create_response_from_buffer) create_response_from_buffer;
-  decltype(&::MHD_destroy_post_processor) destroy_post_processor;
-  decltype(&::MHD_destroy_response) destroy_response;
-  decltype(&::MHD_get_connection_values) get_connection_values;
-  decltype(&::MHD_post_process) post_process;
-  decltype(&::MHD_queue_response) queue_response;
-  decltype(&::MHD_start_daemon) start_daemon;
-  decltype(&::MHD_stop_daemon) stop_daemon;
+#define POD_DYNLIB_FIELD(field, symbol) decltype(&::symbol) field;
+  POD_MHD_FNS(POD_DYNLIB_FIELD)
+#undef POD_DYNLIB_FIELD
 };
 
 // libmicrohttpd.so.12, loaded once; pod::Error when it is missing.

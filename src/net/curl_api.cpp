@@ -5,21 +5,11 @@
 namespace pod::net {
 
 const CurlApi& curl() {
-  static const CurlApi api = [] {
-    const DynLib lib = DynLib::open("libcurl.so.4", "HTTP(S) downloads and registries (libcurl)");
-    CurlApi a{};
-    lib.bind(a.global_init, "curl_global_init");
-    lib.bind(a.easy_init, "curl_easy_init");
-    lib.bind(a.easy_cleanup, "curl_easy_cleanup");
-    lib.bind(a.easy_setopt, "curl_easy_setopt");
-    lib.bind(a.easy_perform, "curl_easy_perform");
-    lib.bind(a.easy_getinfo, "curl_easy_getinfo");
-    lib.bind(a.easy_strerror, "curl_easy_strerror");
-    lib.bind(a.slist_append, "curl_slist_append");
-    lib.bind(a.slist_free_all, "curl_slist_free_all");
-    return a;
-  }();
-  return api;
+  return load_once<CurlApi>("libcurl.so.4", "HTTP(S) downloads and registries (libcurl)", [](const DynLib& lib, CurlApi& a) {
+#define POD_DYNLIB_BIND(field, symbol) lib.bind(a.field, #symbol);
+    POD_CURL_FNS(POD_DYNLIB_BIND)
+#undef POD_DYNLIB_BIND
+  });
 }
 
 }  // namespace pod::net

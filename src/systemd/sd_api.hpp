@@ -8,20 +8,19 @@
 
 namespace pod::sd {
 
+#define POD_SD_FNS(X) \
+  X(notify, sd_notify) X(pid_notify, sd_pid_notify) X(journal_send, sd_journal_send) \
+  X(bus_open_system, sd_bus_open_system) X(bus_flush_close_unref, sd_bus_flush_close_unref) \
+  X(bus_message_unref, sd_bus_message_unref) X(bus_error_free, sd_bus_error_free) \
+  X(bus_message_new_method_call, sd_bus_message_new_method_call) \
+  X(bus_message_append, sd_bus_message_append) \
+  X(bus_message_append_array, sd_bus_message_append_array) X(bus_call, sd_bus_call) \
+  X(bus_call_method, sd_bus_call_method) X(id128_from_string, sd_id128_from_string)
+
 struct SdApi {
-  decltype(&::sd_notify) notify;
-  decltype(&::sd_pid_notify) pid_notify;
-  decltype(&::sd_journal_send) journal_send;
-  decltype(&::sd_bus_open_system) bus_open_system;
-  decltype(&::sd_bus_flush_close_unref) bus_flush_close_unref;
-  decltype(&::sd_bus_message_unref) bus_message_unref;
-  decltype(&::sd_bus_error_free) bus_error_free;
-  decltype(&::sd_bus_message_new_method_call) bus_message_new_method_call;
-  decltype(&::sd_bus_message_append) bus_message_append;
-  decltype(&::sd_bus_message_append_array) bus_message_append_array;
-  decltype(&::sd_bus_call) bus_call;
-  decltype(&::sd_bus_call_method) bus_call_method;
-  decltype(&::sd_id128_from_string) id128_from_string;
+#define POD_DYNLIB_FIELD(field, symbol) decltype(&::symbol) field;
+  POD_SD_FNS(POD_DYNLIB_FIELD)
+#undef POD_DYNLIB_FIELD
 };
 
 // libsystemd.so.0, loaded once; pod::Error when it is missing.

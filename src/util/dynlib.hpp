@@ -34,4 +34,17 @@ class DynLib {
   std::string soname_;
 };
 
+// The entry-point table Api of `soname`, loaded and filled by `bind(lib, api)`
+// on first use (thread-safe); an error is thrown again at the next call.
+template <class Api, class Bind>
+const Api& load_once(const char* soname, const char* purpose, Bind bind) {
+  static const Api api = [&] {
+    const DynLib lib = DynLib::open(soname, purpose);
+    Api a{};
+    bind(lib, a);
+    return a;
+  }();
+  return api;
+}
+
 }  // namespace pod
