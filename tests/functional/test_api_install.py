@@ -47,7 +47,7 @@ def test_install_lays_out_everything(installed):
         one(d, f"usr/local/libexec/pod/{f}")
     with open(one(d, "usr/local/libexec/pod/stage1.json")) as f:
         cfg = f.read()
-    assert '"defaultFlavor": "nspawn"' in cfg and '"kvm": "pod-stage1-kvm.aci"' in cfg, cfg
+    assert '"defaultFlavor": "native"' in cfg and '"kvm": "pod-stage1-kvm.aci"' in cfg, cfg
     for u in ("pod@.service", "pod-gc.service", "pod-gc.timer"):
         one(d, f"usr/local/lib/systemd/system/{u}")
     one(d, "usr/local/share/doc/pod/Documentation/api.md")

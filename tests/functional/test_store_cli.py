@@ -188,7 +188,7 @@ def test_stale_embryo_is_collected(pod):
 
 def test_version_reports_the_host_and_the_flavours(pod):
     j = json.loads(pod.run("version", "--format=json", check=0).stdout)
-    assert j["dataDir"] == pod.dir and j["defaultFlavor"] == "nspawn"
+    assert j["dataDir"] == pod.dir and j["defaultFlavor"] == "native"
     assert set(j["flavors"]) >= {"nspawn", "kvm"} and all(os.path.isabs(p) for p in j["flavors"].values())
     with open("/proc/self/mountinfo") as f:
         mounts = {l.split(" - ")[0].split()[4]: l.split(" - ")[1].split()[0] for l in f}
@@ -202,4 +202,4 @@ def test_version_reports_the_host_and_the_flavours(pod):
     assert isinstance(j["overlay"], bool) and isinstance(j["userNamespaces"], bool)
     text = pod.run("version", check=0).stdout
     assert text.startswith("pod version ") and f"data dir: {pod.dir}\n" in text
-    assert "nspawn (default)" in text and f"cgroups: {want}\n" in text
+    assert "native (default)" in text and f"cgroups: {want}\n" in text
