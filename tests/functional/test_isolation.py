@@ -163,14 +163,14 @@ def test_bad_flag_values(pod, flavor, flag, message):
 def test_bad_image_isolator(pod, flavor, tmp_path):
     aci = limited_busybox(str(tmp_path / "bad.aci"), [{"name": "resource/memory", "value": {"limit": "32X"}}])
     r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1[flavor]}", aci)
-    assert r.returncode != 0 and "app busybox-limited: isolator resource/memory: limit \"32X\" is not a size" in r.stderr
+    assert r.returncode == 1 and "app busybox-limited: isolator resource/memory: limit \"32X\" is not a size" in r.stderr
 
 
 def test_unenforceable_isolator_refused(pod, flavor, tmp_path):
     # resource/block-bandwidth is appc's, but no stage1 of ours enforces it.
     aci = limited_busybox(str(tmp_path / "bw.aci"), [{"name": "resource/block-bandwidth", "value": {"limit": "1M"}}])
     r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1[flavor]}", aci)
-    assert r.returncode != 0
+    assert r.returncode == 1, r.stderr
     assert "isolator resource/block-bandwidth cannot be enforced by the stage1" in r.stderr
     r = pod.run("prepare", "--insecure-options=image,isolators", f"--stage1-path={STAGE1[flavor]}", aci)
     assert r.returncode == 0 and "running without it" in r.stderr
