@@ -1,0 +1,41 @@
+#include "netsetup.hpp"
+
+#include <fcntl.h>
+
+#include "hostutil.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace podkvm {
+
+KvmNetworks::KvmNetworks(const pod::cni::Place& place, const pod::contract::Runtime& rt) : place_(place), rt_(rt) {
+  if (rt.networks.empty()) {
+    left_ = true;
+    return;
+  }
+  try {
+    pod::cni::create_netns(place_);
+    const pod::cni::NetState st = pod::cni::attach(place_, rt.networks);
+    std::vector<CniInterface> ifaces;
+    for (const auto& n : st.networks) ifaces.push_back({n.name, n.ifname});
+    nics_ = connect_taps(place_.netns_path(), ifaces);
+    resolv_ = pod::cni::resolv_conf_from(st);
+    if (resolv_.empty()) resolv_ = pod::try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536).value_or("");
+  } catch (const pod::Error&) {
+    leave();
+    throw;
+  }
+}
+
+void KvmNetworks::leave() {
+  if (left_) return;
+  left_ = true;
+  nics_.clear();  // our tap fds: the taps go when qemu's are closed too
+  try {
+    pod::cni::teardown(place_, rt_.networks);
+  } catch (const pod::Error& e) {
+    warn(std::string(e.what()) + " (pod gc will retry)");
+  }
+}
+
+}  // namespace podkvm
