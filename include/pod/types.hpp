@@ -55,6 +55,7 @@ struct PodNetworkInfo {
   std::string state;               // adding | added | deleted; "" = not joined (yet)
   std::vector<std::string> ips;    // CIDR, e.g. 172.16.28.5/24
   std::vector<std::string> ports;  // published: "[HOSTIP:]HOSTPORT->PODPORT/tcp"
+  std::string check;               // by check_pod_networks: "ok", or why CNI CHECK failed; "" = not checked
 };
 
 // How a pod's hooks of one point (prestart, poststart, poststop) ran last:

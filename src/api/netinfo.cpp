@@ -7,6 +7,7 @@
 #include "net/cni/podnet.hpp"
 #include "run/prepare.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace pod::api {
 
@@ -23,7 +24,7 @@ void add_networks(const Pod& pod, PodStatus& s) {
     s.net = rt.net;
     const cni::NetState st = cni::read_state(pod.fd());
     for (const auto& n : rt.networks) {
-      PodNetworkInfo info{n.name, n.ifname, "", {}, {}};
+      PodNetworkInfo info{n.name, n.ifname, "", {}, {}, ""};
       for (const auto& p : n.ports) info.ports.push_back(port_text(p));
       for (const auto& j : st.networks) {
         if (j.name != n.name || j.ifname != n.ifname) continue;
@@ -37,6 +38,13 @@ void add_networks(const Pod& pod, PodStatus& s) {
   } catch (const Error& e) {
     s.network_error = e.what();
   }
+}
+
+void check_networks(const Pod& pod, PodStatus& s) {
+  const contract::Runtime rt = run::read_runtime(pod);
+  for (const auto& o : cni::check({pod.fd(), fd_path(pod.fd()), pod.uuid(), -1}, rt.networks))
+    for (auto& info : s.networks)
+      if (info.name == o.name && info.ifname == o.ifname) info.check = o.error.empty() ? "ok" : o.error;
 }
 
 }  // namespace pod::api

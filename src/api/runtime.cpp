@@ -208,6 +208,17 @@ bool Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
   });
 }
 
+PodStatus Runtime::check_pod_networks(const std::string& uuid) const {
+  return api::guarded([&] {
+    PodStatus s = pod_status(uuid);
+    Pod pod = lookup_pod(impl_->store, uuid);
+    if (s.state != PodState::Running)
+      throw conflict_error("cannot check the networks of pod " + pod.uuid() + ": it is " + state_name(s.state), EINVAL);
+    api::check_networks(pod, s);
+    return s;
+  });
+}
+
 PodStatus Runtime::pod_status(const std::string& uuid) const {
   return api::guarded([&] {
     Pod pod = lookup_pod(impl_->store, uuid);

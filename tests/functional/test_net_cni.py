@@ -263,14 +263,6 @@ def test_port_by_name_needs_a_named_port(pod):
     assert 'no app of the pod has a port named "http"' in r.stderr
 
 
-def test_kvm_flavour_refuses_cni_networks(pod):
-    if not os.path.exists(STAGE1["kvm"]):
-        pytest.skip("kvm stage1 not built")
-    r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1['kvm']}", "--net=default", BUSYBOX_ACI)
-    assert r.returncode == 2
-    assert "does not join CNI networks; use --net=host or --net=none" in r.stderr
-
-
 def test_run_prepared_resolves_net_again(pod):
     uuid = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1[FLAVOR]}", BUSYBOX_ACI,
                    "--exec", "/bin/sh", "--", "-c", "ip -o -4 addr | grep eth0", check=0).stdout.strip()
