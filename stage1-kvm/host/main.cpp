@@ -168,7 +168,9 @@ int run_pod(const RunArgs& ra) {
     throw pod::Error("CNI networks (--net=" + runtime.net + ") need the qemu hypervisor: lkvm takes no tap device fd");
   vm.user_net = runtime.net == "host";
   unlinkat(pdir.get(), (std::string(kStateDir) + "/resolv.conf").c_str(), 0);
+  const int64_t net_start = now_ms();
   KvmNetworks nets({pdir.get(), P, ra.uuid, pod::cni::host_mntns_fd_from_env()}, runtime);
+  if (nets.joined()) debug("joined the CNI networks in " + std::to_string(now_ms() - net_start) + " ms");
   UniqueFd netns;
   for (const auto& n : nets.nics()) vm.taps.push_back({n.tap_fd.get(), n.mac});
   if (nets.joined()) {
@@ -325,7 +327,9 @@ int run_pod(const RunArgs& ra) {
     if (!h.wait_for(2000)) h.kill_and_wait();
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
+  const int64_t leave_start = now_ms();
   nets.leave();
+  if (nets.joined()) debug("left the CNI networks in " + std::to_string(now_ms() - leave_start) + " ms");
 
   std::string how = WIFEXITED(vmm_status) ? "exited with status " + std::to_string(WEXITSTATUS(vmm_status))
                                           : "was killed by signal " + std::to_string(WTERMSIG(vmm_status));

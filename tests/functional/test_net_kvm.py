@@ -131,6 +131,26 @@ def test_kvm_pod_has_the_cni_address_and_reaches_the_host_gateway(pod):
 
 
 @needs_kvm_net
+def test_kvm_pod_on_two_networks_has_a_nic_on_each(pod, net):
+    name, sub = net
+    r, uuid = run_pod(pod, "kvm", *sh("ip -o -4 addr; ip route; cat /sys/class/net/eth0/address "
+                                      "/sys/class/net/eth1/address"),
+                      pod_flags=[*TCG, f"--net=default,{name}"], timeout=VM_TIMEOUT)
+    assert r.returncode == 0, r.stderr
+    for network, ifname, gw in (("default", "eth0", "172.16.28.1"), (name, "eth1", sub + ".1")):
+        res = result_of(pod, uuid, network)
+        ip = res["ips"][0]["address"]
+        mac = [i["mac"] for i in res["interfaces"] if i.get("sandbox")][0]
+        # the NIC with the MAC of that network's interface has that network's address and routes
+        assert f"{ifname} inet {ip} " in " ".join(r.stdout.split()), r.stdout
+        assert f"{gw} dev {ifname}" in r.stdout
+        assert mac in r.stdout.split()
+    assert r.stdout.count("default via") == 2  # both networks route 0.0.0.0/0 (ptp), as in the netns
+    assert [n["state"] for n in pod_networks(pod, uuid)] == ["deleted", "deleted"]
+    assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
+
+
+@needs_kvm_net
 def test_kvm_published_port_and_teardown_leave_nothing(pod, net):
     name, sub = net
     assert host_traces(sub, name, (), pod.dir) == NOTHING
