@@ -19,7 +19,10 @@ KvmNetworks::KvmNetworks(const pod::cni::Place& place, const pod::contract::Runt
     std::vector<CniInterface> ifaces;
     for (const auto& n : st.networks) ifaces.push_back({n.name, n.ifname});
     nics_ = connect_taps(place_.netns_path(), ifaces);
-    resolv_ = pod::cni::resolv_conf_from(st);
+    // As the other flavours (stage1/supervise.cpp): --dns=host is the host's
+    // file; else the networks' DNS, else the host's.
+    const bool host_dns = rt.dns.size() == 1 && rt.dns[0] == "host";
+    if (!host_dns) resolv_ = pod::cni::resolv_conf_from(st);
     if (resolv_.empty()) resolv_ = pod::try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536).value_or("");
   } catch (const pod::Error&) {
     leave();

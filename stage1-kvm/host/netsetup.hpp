@@ -24,7 +24,8 @@ class KvmNetworks {
 
   bool joined() const { return !rt_.networks.empty(); }
   std::vector<GuestNic>& nics() { return nics_; }
-  // What the pod's resolv.conf says: the networks' DNS, else the host's.
+  // What the pod's resolv.conf says: the networks' DNS, else (and with
+  // --dns=host) the host's.
   const std::string& resolv_conf() const { return resolv_; }
   // CNI DEL of every network, the netns removed; a failure is reported
   // (the gc entrypoint retries), not thrown. Idempotent.

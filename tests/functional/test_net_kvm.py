@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from net_helpers import free_subnet, host_traces, lease_owners, pod_networks, ptp_net
+from net_helpers import free_subnet, host_traces, lease_owners, pod_networks, ptp_net, write_conflist
 from runhelpers import flavor_skip_reason, run_pod, sh, start_pod
 
 NOTHING = {"addrs": set(), "routes": set(), "rules": set(), "leases": set(), "netns": set()}
@@ -122,6 +122,9 @@ def test_kvm_pod_has_the_cni_address_and_reaches_the_host_gateway(pod):
     assert "172.16.28.1 dev eth0" in r.stdout and "172.16.28.0/24 via 172.16.28.1 dev eth0" in r.stdout
     mac = [i["mac"] for i in res["interfaces"] if i.get("sandbox")][0]
     assert mac in r.stdout.split()  # the guest's NIC has the CNI interface's MAC address
+    # default's result has no DNS: the host's resolv.conf, as for the other flavours
+    host_ns = [l for l in open("/etc/resolv.conf").read().splitlines() if l.startswith("nameserver")]
+    assert host_ns and all(l in r.stdout.splitlines() for l in host_ns)
     assert got.get("data") == "hello-from-kvm\n", got
     assert got["peer"] == ip.split("/")[0]  # from the pod's address, not NATed
     # left when the pod exited: the netns file gone, the lease free, net.json says deleted
@@ -131,10 +134,15 @@ def test_kvm_pod_has_the_cni_address_and_reaches_the_host_gateway(pod):
 
 
 @needs_kvm_net
-def test_kvm_pod_on_two_networks_has_a_nic_on_each(pod, net):
-    name, sub = net
+def test_kvm_pod_on_two_networks_has_a_nic_on_each(pod):
+    sub = free_subnet("10.26")
+    name = f"kvmdns{os.getpid()}-{random.randint(0, 1 << 30)}"
+    write_conflist(pod, name, [{"type": "ptp", "ipMasq": False, "dns": {"nameservers": ["10.9.8.7"],
+                                                                         "search": ["pods.example"]},
+                                "ipam": {"type": "host-local", "ranges": [[{"subnet": sub + ".0/24"}]],
+                                         "routes": [{"dst": "0.0.0.0/0"}]}}])
     r, uuid = run_pod(pod, "kvm", *sh("ip -o -4 addr; ip route; cat /sys/class/net/eth0/address "
-                                      "/sys/class/net/eth1/address"),
+                                      "/sys/class/net/eth1/address /etc/resolv.conf"),
                       pod_flags=[*TCG, f"--net=default,{name}"], timeout=VM_TIMEOUT)
     assert r.returncode == 0, r.stderr
     for network, ifname, gw in (("default", "eth0", "172.16.28.1"), (name, "eth1", sub + ".1")):
@@ -146,6 +154,8 @@ def test_kvm_pod_on_two_networks_has_a_nic_on_each(pod, net):
         assert f"{gw} dev {ifname}" in r.stdout
         assert mac in r.stdout.split()
     assert r.stdout.count("default via") == 2  # both networks route 0.0.0.0/0 (ptp), as in the netns
+    # the DNS of the first network whose result has some (ptp passes its "dns" on)
+    assert "nameserver 10.9.8.7" in r.stdout.splitlines() and "search pods.example" in r.stdout.splitlines()
     assert [n["state"] for n in pod_networks(pod, uuid)] == ["deleted", "deleted"]
     assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
 
@@ -202,14 +212,15 @@ def test_kvm_check_net_then_kill9_of_run_then_gc_leaves_nothing(pod, net):
 
 @pytest.mark.skipif(skip_reason("native") is not None, reason=skip_reason("native") or "")
 def test_check_net_reports_a_broken_network(pod, net):
-    name, _ = net
+    name, sub = net
     p, uuid = start_pod(pod, "native", *sh("exec sleep 600"), pod_flags=[f"--net={name}"])
     try:
         r = pod.run("status", "--check-net", uuid, check=0)
         assert r.returncode == 0, r.stderr
         assert f"network-{name}-check=ok" in r.stdout.splitlines()
-        # Something else takes eth0's address away: ptp's CHECK sees it.
-        assert in_netns(pod, uuid, "ip", "addr", "flush", "dev", "eth0").returncode == 0
+        # Something else removes the default route ADD made: ptp's CHECK sees it. (Not the address: ptp's
+        # DEL finds its masquerade rules through it, and would leave them.)
+        assert in_netns(pod, uuid, "ip", "route", "del", "default").returncode == 0
         r = pod.run("status", "--check-net", uuid)
         assert r.returncode == 1
         line = [l for l in r.stdout.splitlines() if l.startswith(f"network-{name}-check=")][0]
@@ -218,4 +229,5 @@ def test_check_net_reports_a_broken_network(pod, net):
     finally:
         stop(pod, p, uuid)
     r = pod.run("status", "--check-net", uuid)
-    assert r.returncode != 0 and "it is exited" in r.stderr, r.stderr
+    assert r.returncode == 4 and "it is exited" in r.stderr, r.stderr  # a conflict: not running
+    assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
