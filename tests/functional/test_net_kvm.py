@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 from net_helpers import free_subnet, host_traces, lease_owners, pod_networks, ptp_net, write_conflist
-from runhelpers import flavor_skip_reason, run_pod, sh, start_pod
+from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, run_pod, sh, start_pod
 
 NOTHING = {"addrs": set(), "routes": set(), "rules": set(), "leases": set(), "netns": set()}
 TCG = ["--stage1-opt", "accel=tcg"]  # no probe: KVM does not boot guests here
@@ -231,3 +231,23 @@ def test_check_net_reports_a_broken_network(pod, net):
     r = pod.run("status", "--check-net", uuid)
     assert r.returncode == 4 and "it is exited" in r.stderr, r.stderr  # a conflict: not running
     assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
+
+
+@pytest.mark.skipif(skip_reason("kvm") is not None, reason=skip_reason("kvm") or "")
+def test_a_stage1_that_does_not_declare_cni_is_refused_cni_networks(pod, tmp_path):
+    # The kvm image with its `pod/stage1/networks` annotation taken out: stage0 refuses CNI networks for it
+    # and defaults to --net=host (what the kvm flavour declared before it joined CNI networks).
+    src = tmp_path / "s1"
+    src.mkdir()
+    subprocess.run(["tar", "-xf", STAGE1["kvm"], "-C", str(src)], check=True)
+    m = json.loads((src / "manifest").read_text())
+    m["annotations"] = [a for a in m["annotations"] if a["name"] != "pod/stage1/networks"]
+    (src / "manifest").write_text(json.dumps(m))
+    aci = str(tmp_path / "no-cni.aci")
+    subprocess.run(["tar", "-cf", aci, "-C", str(src), "manifest", "rootfs"], check=True)
+    r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={aci}", "--net=default", BUSYBOX_ACI)
+    assert r.returncode == 2
+    assert "does not join CNI networks; use --net=host or --net=none" in r.stderr
+    uuid = pod.run("prepare", "--insecure-options=image", f"--stage1-path={aci}", BUSYBOX_ACI, check=0).stdout.strip()
+    rt = json.load(open(os.path.join(pod.dir, "pods", "prepared", uuid, "runtime.json")))
+    assert rt["net"] == "host" and rt["networks"] == []
