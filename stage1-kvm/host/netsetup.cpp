@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "hostutil.hpp"
+#include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -19,6 +20,7 @@ KvmNetworks::KvmNetworks(const pod::cni::Place& place, const pod::contract::Runt
     std::vector<CniInterface> ifaces;
     for (const auto& n : st.networks) ifaces.push_back({n.name, n.ifname});
     nics_ = connect_taps(place_.netns_path(), ifaces);
+    pod::crashpoint("kvm:taps-connected");
     // As the other flavours (stage1/supervise.cpp): --dns=host is the host's
     // file; else the networks' DNS, else the host's.
     const bool host_dns = rt.dns.size() == 1 && rt.dns[0] == "host";

@@ -210,6 +210,21 @@ def test_kvm_check_net_then_kill9_of_run_then_gc_leaves_nothing(pod, net):
     assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
 
 
+@needs_kvm_net
+@pytest.mark.parametrize("point", ["net:before-add", "kvm:taps-connected"])
+def test_kvm_kill9_of_run_while_joining_then_gc_leaves_nothing(pod, net, point):
+    name, sub = net
+    r, uuid = run_pod(pod, "kvm", "--exec", "/bin/true", pod_flags=[*TCG, f"--net={name}"],
+                      env={"POD_CRASHPOINT": point}, timeout=VM_TIMEOUT)
+    assert r.returncode == -signal.SIGKILL  # pod run is the run entrypoint (exec)
+    assert json.loads(pod.run("status", "--format=json", uuid, check=0).stdout)["state"] == "exited"
+    during = host_traces(sub, name, (uuid,), pod.dir)
+    assert during["netns"] and (point == "net:before-add" or during["leases"])
+    r = pod.run("gc", "--grace-period=0", timeout=120, check=0)
+    assert r.returncode == 0, r.stderr
+    assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
+
+
 @pytest.mark.skipif(skip_reason("native") is not None, reason=skip_reason("native") or "")
 def test_check_net_reports_a_broken_network(pod, net):
     name, sub = net
