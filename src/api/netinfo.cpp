@@ -28,7 +28,8 @@ void add_networks(const Pod& pod, PodStatus& s) {
       for (const auto& p : n.ports) info.ports.push_back(port_text(p));
       for (const auto& j : st.networks) {
         if (j.name != n.name || j.ifname != n.ifname) continue;
-        info.state = j.state;
+        info.state = j.state;  // the last entry is this run's (a restart keeps the earlier run's, deleted)
+        info.ips.clear();
         if (j.result.is_null()) continue;
         const cni::Result r = cni::parse_result(j.result, "net.json: network " + n.name);
         for (const auto& ip : r.ips) info.ips.push_back(ip.address);

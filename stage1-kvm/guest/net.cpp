@@ -118,6 +118,10 @@ int route_ioctl(int fd, unsigned long op, const std::string& dev, in_addr dst, i
 
 bool configure_nic(int fd, const nlohmann::json& nic) {
   const std::string mac = nic.value("mac", "");
+  if (mac.size() != 17) {
+    errno = EINVAL;
+    return fail("bad MAC address", mac);
+  }
   const std::string dev = nic_by_mac(mac);
   if (dev.empty()) {
     errno = ENODEV;

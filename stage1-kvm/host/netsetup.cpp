@@ -18,7 +18,8 @@ KvmNetworks::KvmNetworks(const pod::cni::Place& place, const pod::contract::Runt
     pod::cni::create_netns(place_);
     const pod::cni::NetState st = pod::cni::attach(place_, rt.networks);
     std::vector<CniInterface> ifaces;
-    for (const auto& n : st.networks) ifaces.push_back({n.name, n.ifname});
+    for (const auto& n : st.networks)  // this run's: net.json keeps an earlier run's, "deleted" (restart)
+      if (n.state == "added") ifaces.push_back({n.name, n.ifname});
     nics_ = connect_taps(place_.netns_path(), ifaces);
     pod::crashpoint("kvm:taps-connected");
     // As the other flavours (stage1/supervise.cpp): --dns=host is the host's
