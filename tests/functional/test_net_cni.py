@@ -5,12 +5,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from net_helpers import (free_subnet, host_traces, needs_net, pod_ip, pod_networks, ptp_net, write_conflist)
+from net_helpers import (fetch, free_subnet, host_traces, needs_net, pod_ip, pod_networks, ptp_net, write_conflist)
 from runhelpers import STAGE1, BUSYBOX_ACI, run_pod, sh, start_pod
 
 pytestmark = [needs_net]
@@ -25,18 +24,6 @@ PY_MOUNTS = ["--mount=volume=usr,target=/usr", "--mount=volume=lib,target=/lib",
 def http_get(ip, port, path):
     """An HTTP GET with busybox nc (this static busybox's wget segfaults, on any network)."""
     return f"printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} {port}"
-
-
-def fetch(url, timeout=15):
-    """GET url, retrying while the pod's server is not listening yet ("ready" is: the app was started)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(url, timeout=5).read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def stop(pod, p, uuid):

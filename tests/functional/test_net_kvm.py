@@ -11,11 +11,10 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.request
 
 import pytest
 
-from net_helpers import free_subnet, host_traces, lease_owners, pod_networks, ptp_net, write_conflist
+from net_helpers import fetch, free_subnet, host_traces, lease_owners, own_ptp_net, pod_networks, write_conflist
 from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, run_pod, sh, start_pod
 
 NOTHING = {"addrs": set(), "routes": set(), "rules": set(), "leases": set(), "netns": set()}
@@ -44,10 +43,7 @@ needs_kvm_net = pytest.mark.skipif(skip_reason("kvm") is not None, reason=skip_r
 @pytest.fixture
 def net(pod):
     """A ptp network of the test's own (masquerade and portmap, as default) on a free /24."""
-    sub = free_subnet("10.26")
-    name = f"kvm{os.getpid()}-{random.randint(0, 1 << 30)}"
-    ptp_net(pod, name, sub)
-    yield name, sub
+    yield own_ptp_net(pod, "10.26", "kvm")
 
 
 def result_of(pod, uuid, network):
@@ -62,17 +58,6 @@ def host_links():
 def in_netns(pod, uuid, *cmd):
     path = os.path.join(pod.dir, "pods", "run", uuid, "netns")
     return subprocess.run(["nsenter", f"--net={path}", *cmd], capture_output=True, text=True, timeout=30)
-
-
-def fetch(url, timeout=60):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(url, timeout=5).read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.3)
 
 
 def stop(pod, p, uuid):
@@ -168,7 +153,7 @@ def test_kvm_published_port_and_teardown_leave_nothing(pod, net):
     p, uuid = start_pod(pod, "kvm", *sh("echo kvm-pod > /tmp/i.html; exec httpd -f -p 80 -h /tmp"),
                         pod_flags=[*TCG, f"--net={name}", f"--publish=127.0.0.1:{port}:80/tcp"])
     try:
-        assert fetch(f"http://127.0.0.1:{port}/i.html") == "kvm-pod\n"  # portmap's DNAT, to the VM
+        assert fetch(f"http://127.0.0.1:{port}/i.html", timeout=60) == "kvm-pod\n"  # portmap's DNAT, to the VM
         res = result_of(pod, uuid, name)
         host_veth = [i["name"] for i in res["interfaces"] if not i.get("sandbox")][0]
         assert f" {host_veth}@" in host_links()
