@@ -11,6 +11,7 @@
 #include "config.h"
 #include "context.hpp"
 #include "exitcodes.hpp"
+#include "rootless/userns.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -137,6 +138,8 @@ int main(int argc, char** argv) {
       ->callback([&] { std::cout << app.help(); });
 
   try {
+    // Not root: everything but enter (which joins the pod's own) runs in a user namespace (Documentation/rootless.md).
+    if (first_word(argc, argv) != "enter") pod::rootless::enter_user_namespace();
     auto args = normalize_args(argc, argv);
     args = split_tail(app, std::move(args), ctx);
     std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector

@@ -37,9 +37,14 @@ struct NetworkAttachment {
   bool operator==(const NetworkAttachment&) const = default;
 };
 
+// A user-mode network of a rootless pod (Documentation/rootless.md): pasta(1)
+// connects the pod's own network namespace to the host's, without root.
+inline constexpr const char* kNetPasta = "pasta";
+
 struct Runtime {
-  // host | none | the --net value naming CNI networks (then `networks` lists them)
+  // host | none | pasta | the --net value naming CNI networks (then `networks` lists them)
   std::string net = "host";
+  std::vector<PortMapping> publish;  // net pasta: the host ports pasta forwards into the pod
   std::vector<NetworkAttachment> networks;
   std::vector<std::string> dns_search, dns_options;  // --dns-search, --dns-opt
   std::string hostname;

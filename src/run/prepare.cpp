@@ -15,6 +15,8 @@
 #include "mds/mds.hpp"
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
+#include "rootless/policy.hpp"
+#include "rootless/userns.hpp"
 #include "run/imageref.hpp"
 #include "stage1abi/flavors.hpp"
 #include "run/network.hpp"
@@ -146,7 +148,11 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
              (o == "seccomp" ? "no default seccomp filter" : o == "paths" ? "/proc and /sys not masked" : "every capability kept") +
              ")");
   contract::Runtime rt = runtime_of(spec);
-  resolve_networks(rt, spec.net, port_mappings(spec, manifest), store.path(), s1_manifest);
+  // A rootless pod's default network is pasta's user-mode one.
+  const std::string net = spec.net.empty() && rootless::active() ? contract::kNetPasta : spec.net;
+  const auto ports = port_mappings(spec, manifest);
+  rootless::check_pod(manifest, net.empty() ? "default" : net, ports, s1_manifest, s1_manifest.value("name", s1_id));
+  resolve_networks(rt, net, ports, store.path(), s1_manifest);
   resolve_notify(rt, apps, manifest);
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
