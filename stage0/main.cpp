@@ -138,8 +138,10 @@ int main(int argc, char** argv) {
       ->callback([&] { std::cout << app.help(); });
 
   try {
-    // Not root: everything but enter (which joins the pod's own) runs in a user namespace (Documentation/rootless.md).
-    if (first_word(argc, argv) != "enter") pod::rootless::enter_user_namespace();
+    // Not root: everything but what acts on a running pod's processes (which must stay in the parent of
+    // the pod's user namespace to reach them) runs in a user namespace (Documentation/rootless.md).
+    if (const std::string cmd = first_word(argc, argv); cmd != "enter" && cmd != "stop" && cmd != "kill")
+      pod::rootless::enter_user_namespace();
     auto args = normalize_args(argc, argv);
     args = split_tail(app, std::move(args), ctx);
     std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector

@@ -1,7 +1,9 @@
 #include "userns.hpp"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
@@ -71,8 +73,13 @@ void prepare_rootless_root(const std::string& root, bool host_net) {
 }
 
 void start_pasta(const RunContext& o, pid_t pid) {
-  // No forwarding from the pod back to the host's ports (-T, -U): only what --publish asks.
-  std::vector<std::string> argv = {"pasta", "--config-net", "--quiet", "--netns-only", "-T", "none", "-U", "none"};
+  // In the foreground, as this process's child, killed when this process ends (PR_SET_PDEATHSIG):
+  // nothing outlives the pod's run, whether the pod ends or this process is killed. No forwarding
+  // from the pod back to the host's ports (-T, -U): only what --publish asks.
+  const std::string pid_file = o.pod_path + "/" + kPastaPidFile;
+  if (::unlink(pid_file.c_str()) < 0 && errno != ENOENT) throw_sys("cannot remove " + pid_file);
+  std::vector<std::string> argv = {"pasta", "--foreground", "--config-net", "--quiet", "--pid", pid_file,
+                                   "-T", "none", "-U", "none"};
   std::string tcp, udp;
   for (const auto& p : o.runtime.publish) {
     std::string spec = (p.host_ip.empty() ? "" : p.host_ip + "/") + std::to_string(p.host_port) + ":" +
@@ -80,12 +87,26 @@ void start_pasta(const RunContext& o, pid_t pid) {
     std::string& list = p.protocol == "udp" ? udp : tcp;
     list += (list.empty() ? "" : ",") + spec;
   }
-  argv.insert(argv.end(), {"-t", tcp.empty() ? "none" : tcp});
-  if (!udp.empty()) argv.insert(argv.end(), {"-u", udp});
-  else argv.insert(argv.end(), {"-u", "none"});
+  argv.insert(argv.end(), {"-t", tcp.empty() ? "none" : tcp, "-u", udp.empty() ? "none" : udp});
   // The path, not the pid: pasta would join the pid's user namespace, which is its own already.
   argv.insert(argv.end(), {"--netns", "/proc/" + std::to_string(pid) + "/ns/net"});
-  run_checked(argv, "pasta (the pod's user-mode network)");
+  ChildOptions c;
+  c.in = Redirect::null();
+  c.out = Redirect::null();
+  c.on_destroy = ChildOptions::OnDestroy::kDetach;
+  c.pre_exec = [] {
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) throw_sys("prctl(PR_SET_PDEATHSIG)");
+  };
+  Child pasta = Child::start(argv, c);
+  // pasta writes its pid file once the namespace is configured.
+  for (int i = 0; i < 10000; ++i) {
+    if (auto code = pasta.try_wait())
+      throw Error("pasta (the pod's user-mode network) failed: " + describe_status(*pasta.status()));
+    if (auto s = try_read_file_at(AT_FDCWD, pid_file, 64); s && !s->empty()) return;
+    ::usleep(1000);
+  }
+  pasta.kill_and_wait();
+  throw Error("pasta (the pod's user-mode network) did not configure the pod's network within 10 s");
 }
 
 Child start_after_pasta(const std::vector<std::string>& argv, ChildOptions c, const RunContext& o) {

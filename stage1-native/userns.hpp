@@ -24,8 +24,9 @@ void prepare_rootless_root(const std::string& root, bool host_net);
 
 // --net=pasta: pasta(1) connects the network namespace of `pid` (the pod's
 // init, not yet exec'ed) to the host's and forwards runtime.json's "publish"
-// ports; returns once the namespace is configured. pasta quits by itself
-// when that process exits.
+// ports; returns once the namespace is configured. pasta is this process's
+// child and is killed when this process ends ($P/pasta.pid has its pid).
+inline constexpr const char* kPastaPidFile = "pasta.pid";
 void start_pasta(const RunContext& o, pid_t pid);
 
 // Child::start(argv, c) for --net=pasta: the child runs c.pre_exec, pasta is

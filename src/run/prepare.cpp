@@ -185,6 +185,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     mkdir_in(pfd, poddir::kStage1Rootfs);
     put(pfd, poddir::kStage1Manifest, s1_manifest.dump(2) + "\n", 0644);
     put(pfd, poddir::kRootfsMode, overlay ? "overlay\n" : "copy\n");
+    if (rootless::active()) put(pfd, poddir::kUserNamespace, rootless::describe_mapping() + "\n");
     if (overlay) {
       put(pfd, poddir::kStage1Tree, s1_tree.path + "\n");
       mkdir_in(pfd, "overlay/stage1/upper");
