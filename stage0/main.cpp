@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   pod::cli::Context ctx;
   CLI::App app{"pod: a daemonless pod runner (appc images, systemd-nspawn or KVM stage1)", "pod"};
   app.set_version_flag("--version", std::string("pod ") + POD_VERSION);
-  app.add_option("--dir", ctx.dir_flag, "Data directory (default: $POD_DIR or " POD_DEFAULT_DATA_DIR ")")
+  app.add_option("--dir", ctx.dir_flag, "Data directory (default: $POD_DIR or " POD_DEFAULT_DATA_DIR "; not root: ~/.local/share/pod)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("--debug", ctx.debug, "Print debug messages on stderr");
   app.require_subcommand(1);

@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <sstream>
 
 #include "common.hpp"
 #include "supervise.hpp"
@@ -38,13 +37,6 @@ void make_read_only_recursive(const std::string& path) {
 }
 
 }  // namespace
-
-bool in_user_namespace() {
-  std::istringstream in(try_read_file_at(AT_FDCWD, "/proc/self/uid_map", 4096).value_or(""));
-  unsigned long inside = 1, outside = 1, count = 0;
-  in >> inside >> outside >> count;
-  return !(inside == 0 && outside == 0 && count == 4294967295ul);
-}
 
 void prepare_rootless_root(const std::string& root, bool host_net) {
   const std::string dev = root + "/dev";

@@ -11,9 +11,6 @@
 namespace pod::stage1 {
 struct RunContext;
 
-// This process is in a user namespace other than the host's.
-bool in_user_namespace();
-
 // Before pivot_root, in the pod's mount namespace: <root>/dev as a tmpfs with
 // the host's null, zero, full, random, urandom and tty bound in, a new devpts
 // and /dev/shm (the init then keeps it); /proc of the pod's pid namespace and

@@ -79,6 +79,7 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     r.hosts.push_back({hosts.at(i).key("ip").str(), hosts.at(i).key("host").str()});
   r.interactive = root.key("interactive").boolean_or(false);
   r.attach = root.key("attach").boolean_or(false);
+  r.rootless = root.key("rootless").boolean_or(false);
   r.debug = root.key("debug").boolean_or(false);
   r.notify_ready = root.key("notifyReady").str_or(r.notify_ready);
   if (r.notify_ready != "none" && r.notify_ready != "started" && r.notify_ready != "app")
@@ -134,6 +135,7 @@ nlohmann::json to_json(const Runtime& r) {
                       {"stopTimeout", r.stop_timeout_s},
                       {"stage1Options", nlohmann::json::object()}};
   if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
+  if (r.rootless) j["rootless"] = true;
   if (!r.publish.empty()) {
     j["publish"] = nlohmann::json::array();
     for (const auto& p : r.publish) j["publish"].push_back(to_json(p));

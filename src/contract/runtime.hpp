@@ -45,6 +45,9 @@ struct Runtime {
   // host | none | pasta | the --net value naming CNI networks (then `networks` lists them)
   std::string net = "host";
   std::vector<PortMapping> publish;  // net pasta: the host ports pasta forwards into the pod
+  // A rootless pod: stage0 runs the stage1 in a user namespace it made (Documentation/rootless.md), so
+  // the stage1 makes no cgroups, device nodes or host mounts.
+  bool rootless = false;
   std::vector<NetworkAttachment> networks;
   std::vector<std::string> dns_search, dns_options;  // --dns-search, --dns-opt
   std::string hostname;

@@ -19,6 +19,7 @@ namespace pod::rootless {
 
 namespace {
 
+bool g_entered = false;  // this process made its user namespace (enter_user_namespace)
 
 struct MapLine {
   uint32_t inside = 0, outside = 0, count = 0;
@@ -103,15 +104,15 @@ std::optional<IdRange> sub_range(const std::string& file, const std::string& use
   return std::nullopt;
 }
 
-bool active() { return ::geteuid() != 0 || !in_initial_user_namespace(); }
+bool active() { return g_entered || ::geteuid() != 0; }
 
 uid_t host_uid() {
-  if (::geteuid() != 0) return ::geteuid();
+  if (!g_entered) return ::geteuid();
   return outside_of_root("/proc/self/uid_map").value_or(0);
 }
 
 gid_t host_gid() {
-  if (::geteuid() != 0) return ::getegid();
+  if (!g_entered) return ::getegid();
   return outside_of_root("/proc/self/gid_map").value_or(0);
 }
 
@@ -159,6 +160,7 @@ Mapping enter_user_namespace() {
   }
   if (::setresgid(0, 0, 0) < 0) throw_sys("cannot become gid 0 in the user namespace");
   if (::setresuid(0, 0, 0) < 0) throw_sys("cannot become uid 0 in the user namespace");
+  g_entered = true;
   // Mounts made for the pod stay in this namespace.
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
   return sub ? Mapping::kSubIds : Mapping::kSingle;

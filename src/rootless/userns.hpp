@@ -26,8 +26,9 @@ std::optional<IdRange> sub_range(const std::string& file, const std::string& use
 
 enum class Mapping { kNone, kSubIds, kSingle };
 
-// True when this process is not root on the host: either its euid is not 0,
-// or it is in a user namespace (uid 0 there is someone else outside).
+// True when this process is not root on the host: its euid is not 0, or it
+// made its user namespace with enter_user_namespace() (uid 0 there is the user
+// outside). Root in someone else's user namespace (a container) counts as root.
 bool active();
 // The host uid / gid this process acts as (uid 0 of its user namespace, seen from outside).
 uid_t host_uid();
@@ -35,7 +36,7 @@ gid_t host_gid();
 
 // When not root on the host: creates the user namespace (and a mount namespace
 // owned by it) and becomes uid 0 there. Must be called while single-threaded.
-// Does nothing as root or when already inside a user namespace. Returns the
+// Does nothing as root (euid 0). Returns the
 // mapping made (kNone when none was needed).
 Mapping enter_user_namespace();
 // "subuid 100000+65536" / "single uid 1000" / "none": for `pod status` and debug output.

@@ -148,6 +148,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
              (o == "seccomp" ? "no default seccomp filter" : o == "paths" ? "/proc and /sys not masked" : "every capability kept") +
              ")");
   contract::Runtime rt = runtime_of(spec);
+  rt.rootless = rootless::active();
   // A rootless pod's default network is pasta's user-mode one.
   const std::string net = spec.net.empty() && rootless::active() ? contract::kNetPasta : spec.net;
   const auto ports = port_mappings(spec, manifest);
