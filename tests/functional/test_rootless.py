@@ -201,6 +201,9 @@ def test_rootless_enter_stop_and_gc_leave_nothing(user):
         r = user.pod("enter", uuid, "--", "/bin/sh", "-c", "id -u; cat /proc/1/cmdline | tr '\\0' ' '")
         assert r.returncode == 0, r.stderr
         assert r.stdout.split()[0] == "0"
+        r = user.pod("pause", uuid)  # no cgroup to freeze: refused before anything changes
+        assert r.returncode == 1 and "a rootless pod has none" in r.stderr
+        assert "state=running" in user.pod("status", uuid).stdout
         assert user.pod("stop", uuid).returncode == 0
         p.wait(timeout=20)
     finally:
