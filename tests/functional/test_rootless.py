@@ -333,3 +333,29 @@ def test_rootless_single_uid_mapping_without_ranges(single):
     # An app user other than 0 has no uid to be: refused when it starts.
     r = run(single, "--user=1000", *sh("true"))
     assert r.returncode == 125 and "setuid 1000: Invalid argument" in r.stderr
+
+
+@pytest.mark.parametrize("point", ["image-import-extracted", "create:after-mkdir", "prepare:before-done",
+                                   "to-exited-garbage:after-mark", "delete:before-remove"])
+def test_rootless_kill9_at_crashpoint_then_gc_leaves_nothing(user, point):
+    user.dir = os.path.join(user.home, "c" + point[:4])  # short: the pod's sockets have a path limit
+    try:
+        if point.startswith(("to-exited", "delete")):
+            assert run(user, *sh("true")).returncode == 0
+            r = user.pod("gc", "--grace-period=0", env={"POD_CRASHPOINT": point})
+        else:
+            r = run(user, *sh("true"), env={"POD_CRASHPOINT": point})
+        assert r.returncode == -signal.SIGKILL, r.stderr
+        embryos = os.path.join(user.dir, "pods", "embryo")
+        for u in os.listdir(embryos):  # gc leaves an embryo 60 s to its creator: age it
+            user.cmd("sh", "-c", f"echo {int((time.time() - 3600) * 1e9)} > {embryos}/{u}/created-at", check=0)
+        assert user.pod("gc", "--grace-period=0", "--expire-prepared=0").returncode == 0
+        for d in os.listdir(os.path.join(user.dir, "pods")):
+            assert os.listdir(os.path.join(user.dir, "pods", d)) == [], d
+        assert os.listdir(os.path.join(user.dir, "tmp")) == []  # staging (of the extraction too) rolled back
+        assert user.processes() == []
+        assert user.dir not in open("/proc/self/mountinfo").read()
+        assert run(user, *sh("exit 4")).returncode == 4  # the store goes on working
+    finally:
+        user.pod("gc", "--grace-period=0", "--expire-prepared=0")
+        user.dir = os.path.join(user.home, "store")
