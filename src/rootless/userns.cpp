@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <iostream>
 #include <sstream>
 
 #include "util/error.hpp"
@@ -76,6 +77,14 @@ std::vector<std::string> map_command(const char* tool, pid_t pid, uint32_t id, c
   return {tool, std::to_string(pid), "0", std::to_string(id), "1", "1", std::to_string(r.start), std::to_string(r.count)};
 }
 
+bool on_path(const std::string& tool) {
+  const char* path = std::getenv("PATH");
+  std::istringstream in(path && *path ? path : "/usr/bin:/bin");
+  for (std::string dir; std::getline(in, dir, ':');)
+    if (!dir.empty() && ::access((dir + "/" + tool).c_str(), X_OK) == 0) return true;
+  return false;
+}
+
 void write_proc(const char* file, const std::string& content) {
   UniqueFd fd(::open(file, O_WRONLY | O_CLOEXEC));
   if (!fd || ::write(fd.get(), content.data(), content.size()) != static_cast<ssize_t>(content.size()))
@@ -123,7 +132,11 @@ Mapping enter_user_namespace() {
   const std::string name = user_name(uid);
   auto uids = sub_range("/etc/subuid", name, uid);
   auto gids = sub_range("/etc/subgid", name, uid);
-  const bool sub = uids && gids;
+  const bool tools = on_path("newuidmap") && on_path("newgidmap");
+  if (uids && gids && !tools)
+    std::cerr << "pod: warning: " << name << " has /etc/subuid and /etc/subgid ranges but newuidmap/newgidmap are not "
+              << "installed (Debian: uidmap); only uid " << uid << " is mapped (Documentation/rootless.md)\n";
+  const bool sub = uids && gids && tools;
   // The helper that maps us must stay in this (the parent) user namespace:
   // newuidmap is set-uid root, which counts only there. It waits for our
   // unshare on a pipe.

@@ -359,3 +359,18 @@ def test_rootless_kill9_at_crashpoint_then_gc_leaves_nothing(user, point):
     finally:
         user.pod("gc", "--grace-period=0", "--expire-prepared=0")
         user.dir = os.path.join(user.home, "store")
+
+
+def test_rootless_user_config_layer(user):
+    cfg = os.path.join(user.home, ".config", "pod")
+    store = os.path.join(user.home, "cfgstore")
+    user.cmd("mkdir", "-p", cfg, check=0)
+    user.cmd("sh", "-c", f"echo '{{\"paths\": {{\"dataDir\": \"{store}\"}}}}' > {cfg}/pod.json", check=0)
+    try:
+        assert user.cmd(POD_BIN, "list").returncode == 0
+        assert os.path.isdir(os.path.join(store, "pods"))
+        user.cmd("sh", "-c", f"echo '{{\"paths\": {{\"dataDir\": 1}}}}' > {cfg}/pod.json", check=0)
+        r = user.cmd(POD_BIN, "list")
+        assert r.returncode == 1 and f"configuration {cfg}/pod.json" in r.stderr
+    finally:
+        user.cmd("rm", "-rf", cfg, store)
