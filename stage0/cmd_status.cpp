@@ -45,6 +45,8 @@ void print_text(const PodStatus& i) {
     std::cout << "hook-" << when << "=" << (h.timed_out ? std::string("timeout") : std::to_string(h.exit_code)) << "\n";
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
   if (!i.net.empty()) std::cout << "net=" << i.net << "\n";
+  if (!i.rootfs_mode.empty()) std::cout << "rootfs=" << i.rootfs_mode << "\n";
+  if (!i.user_namespace.empty()) std::cout << "user-namespace=" << i.user_namespace << "\n";
   for (const auto& n : i.networks) {
     std::string ips, ports;
     for (const auto& a : n.ips) ips += (ips.empty() ? "" : ",") + a;

@@ -39,6 +39,8 @@ nlohmann::json status_json(const PodStatus& s) {
   }
   if (!s.flavor.empty()) j["flavor"] = s.flavor;
   if (!s.net.empty()) j["net"] = s.net;
+  if (!s.rootfs_mode.empty()) j["rootfsMode"] = s.rootfs_mode;
+  if (!s.user_namespace.empty()) j["userNamespace"] = s.user_namespace;
   j["networks"] = nlohmann::json::array();
   for (const auto& n : s.networks) {
     nlohmann::json e = {{"name", n.name}, {"ifname", n.ifname}, {"state", n.state}, {"ips", n.ips}, {"ports", n.ports}};

@@ -80,6 +80,8 @@ struct PodStatus {
   std::string net;              // host, none, or the CNI networks' --net value
   std::vector<PodNetworkInfo> networks;
   std::string network_error;    // set when runtime.json or net.json is unreadable
+  std::string rootfs_mode;      // overlay | copy (how the apps' roots are made)
+  std::string user_namespace;   // a rootless pod's uid map, "0->1000+1, 1->100000+65536"; "" = root's pod
 };
 
 // One app's outcome in an operation on several apps (kill): ok, or why not.

@@ -18,6 +18,16 @@ std::string port_text(const contract::PortMapping& p) {
 }
 }  // namespace
 
+void add_rootfs_info(const Pod& pod, PodStatus& s) {
+  auto line = [&](const char* file) {
+    std::string v = try_read_file_at(pod.fd(), file, 4096).value_or("");
+    while (!v.empty() && v.back() == '\n') v.pop_back();
+    return v;
+  };
+  s.rootfs_mode = line(poddir::kRootfsMode);
+  s.user_namespace = line(poddir::kUserNamespace);
+}
+
 void add_networks(const Pod& pod, PodStatus& s) {
   try {
     const contract::Runtime rt = run::read_runtime(pod);
@@ -34,6 +44,11 @@ void add_networks(const Pod& pod, PodStatus& s) {
         const cni::Result r = cni::parse_result(j.result, "net.json: network " + n.name);
         for (const auto& ip : r.ips) info.ips.push_back(ip.address);
       }
+      s.networks.push_back(std::move(info));
+    }
+    if (rt.net == contract::kNetPasta) {  // a rootless pod's user-mode network: its published ports
+      PodNetworkInfo info{rt.net, "eth0", "", {}, {}};
+      for (const auto& p : rt.publish) info.ports.push_back(port_text(p));
       s.networks.push_back(std::move(info));
     }
   } catch (const Error& e) {

@@ -224,6 +224,7 @@ PodStatus Runtime::pod_status(const std::string& uuid) const {
     Pod pod = lookup_pod(impl_->store, uuid);
     PodStatus s = api::to_public(read_pod_info(pod, pod.state()));
     api::add_networks(pod, s);
+    api::add_rootfs_info(pod, s);
     if (exists_at(pod.fd(), poddir::kStage1Manifest)) {
       try {
         s.flavor = stage1::pod_entrypoints(pod).flavor;
