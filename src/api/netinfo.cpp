@@ -47,7 +47,7 @@ void add_networks(const Pod& pod, PodStatus& s) {
       s.networks.push_back(std::move(info));
     }
     if (rt.net == contract::kNetPasta) {  // a rootless pod's user-mode network: its published ports
-      PodNetworkInfo info{rt.net, "eth0", "", {}, {}};
+      PodNetworkInfo info{rt.net, "eth0", "", {}, {}, ""};
       for (const auto& p : rt.publish) info.ports.push_back(port_text(p));
       s.networks.push_back(std::move(info));
     }
