@@ -29,6 +29,11 @@ nlohmann::json status_json(const PodStatus& s) {
       ja["exitCode"] = a.exit->exit_code;
       if (a.exit->signal) ja["signal"] = *a.exit->signal;
       if (a.exit->oom_killed) ja["oomKilled"] = true;
+      auto handler = [&](const char* key, const std::optional<HookOutcome>& o) {
+        if (o) ja[key] = {{"exitCode", o->exit_code}, {"timedOut", o->timed_out}, {"output", o->output}};
+      };
+      handler("preStart", a.exit->pre_start);
+      handler("postStop", a.exit->post_stop);
     }
     if (!a.isolators.empty()) {
       ja["isolators"] = nlohmann::json::array();
