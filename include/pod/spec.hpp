@@ -85,6 +85,9 @@ struct HookSpec {
 };
 
 struct PodSpec {
+  // --pod-manifest FILE: an appc pod manifest whose apps, volumes, ports and
+  // annotations are the pod's (then `apps`, `volumes` and `ports` must be empty).
+  std::string pod_manifest;
   std::vector<AppSpec> apps;
   std::vector<VolumeSpec> volumes;
   // host | none | NAME[:CNI_ARGS][,NAME…] (CNI networks); "" = "default" when
