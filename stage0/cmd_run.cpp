@@ -24,6 +24,8 @@ void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
   add_pod_flags(*c, f->spec, f->strings);
   c->add_option("--pod-manifest", f->spec.pod_manifest,
                 "Run this appc pod manifest (apps, volumes, ports, annotations) instead of IMAGE arguments");
+  c->add_flag("--strict-isolators", f->spec.strict_isolators,
+              "Fail when an app has an isolator pod would ignore (unknown or not implemented) instead of a warning");
   if (!run_it) c->add_flag("--quiet", f->quiet, "Print only the UUID");
   c->footer(
       "App flags, after each IMAGE: --name NAME, --exec CMD, --set-env N=V, --set-env-file FILE, --inherit-env,\n"

@@ -53,6 +53,7 @@ void print_text(const PodStatus& i) {
     if (a.exit) print_handler(a.name, "pre-start", a.exit->pre_start);
     if (a.exit) print_handler(a.name, "post-stop", a.exit->post_stop);
     for (const auto& [name, value] : a.isolators) std::cout << "app-" << a.name << "-isolator=" << name << " " << value << "\n";
+    for (const auto& why : a.ignored_isolators) std::cout << "app-" << a.name << "-isolator-ignored=" << why << "\n";
   }
   for (const auto& [when, h] : i.hooks)
     std::cout << "hook-" << when << "=" << (h.timed_out ? std::string("timeout") : std::to_string(h.exit_code)) << "\n";

@@ -40,6 +40,7 @@ nlohmann::json status_json(const PodStatus& s) {
       for (const auto& [name, value] : a.isolators)
         ja["isolators"].push_back({{"name", name}, {"value", nlohmann::json::parse(value, nullptr, false)}});
     }
+    if (!a.ignored_isolators.empty()) ja["ignoredIsolators"] = a.ignored_isolators;
     j["apps"].push_back(std::move(ja));
   }
   if (!s.flavor.empty()) j["flavor"] = s.flavor;

@@ -115,6 +115,9 @@ struct PodSpec {
   // stage1 cannot enforce, with a warning), "seccomp", "capabilities", "paths"
   // (turn the default protections off, with a warning).
   std::vector<std::string> insecure_isolation;
+  // --strict-isolators: an isolator pod would ignore (unknown, not
+  // implemented) fails the prepare instead of a warning.
+  bool strict_isolators = false;
   std::vector<HookSpec> hooks;  // in the order given, per point
   std::chrono::milliseconds hook_timeout{30000};  // each hook's; then it is killed and counts as failed
 };

@@ -59,6 +59,8 @@ struct AppStatusInfo {
   // The isolators it runs with (image's and flags', Documentation/isolation.md):
   // name and JSON value.
   std::vector<std::pair<std::string, std::string>> isolators;
+  // Those of them pod does not apply: "NAME: why" ("unknown isolator", "not implemented").
+  std::vector<std::string> ignored_isolators;
 };
 
 // A network a pod joins (Documentation/networking.md) and what it got there.

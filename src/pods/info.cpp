@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "contract/manifest.hpp"
+#include "isolators/policy.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -70,7 +71,11 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
     app.name = a.name;
     app.image_name = image_display_name(a.image);
     app.image_id = a.image.id;
-    for (const auto& iso : a.app.isolators) app.isolators.emplace_back(iso.name, iso.value.dump());
+    for (const auto& iso : a.app.isolators) {
+      app.isolators.emplace_back(iso.name, iso.value.dump());
+      if (const std::string why = isolators::ignored_because(iso.name); !why.empty())
+        app.ignored_isolators.push_back(iso.name + ": " + why);
+    }
     if (sdir) {
       if (auto st = try_read_file_at(sdir.get(), app.name, 64 << 10)) app.exit = parse_app_status(*st);
     }

@@ -147,7 +147,8 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   }
   const auto& insecure = spec.insecure_isolation;
   isolators::check_pod(manifest, isolators::stage1_enforces(s1_manifest), s1_manifest.value("name", s1_id),
-                       std::find(insecure.begin(), insecure.end(), "isolators") != insecure.end(), notice);
+                       std::find(insecure.begin(), insecure.end(), "isolators") != insecure.end(), notice,
+                       spec.strict_isolators);
   for (const auto& o : insecure)
     if (o != "isolators")
       notice("warning: --insecure-options=" + o + ": default protections off for every app of this pod (" +
