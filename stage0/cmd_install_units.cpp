@@ -1,5 +1,5 @@
 // `pod install-units`: write the shipped systemd units (pod@.service,
-// pod-gc.service, pod-gc.timer) and, with --cron, the cron.d file, with the
+// pod-gc.service, pod-gc.timer, pod-metadata-service.{socket,service}) and, with --cron, the cron.d file, with the
 // path of this pod binary put in. The files themselves live in
 // Documentation/examples/ and are embedded at build time.
 #include <fcntl.h>

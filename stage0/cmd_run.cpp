@@ -22,6 +22,10 @@ void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
                                run_it ? "Prepare and run a pod: pod run [flags] IMAGE [app flags] [-- args] [--- IMAGE …]"
                                       : "Prepare a pod to run later: pod prepare [flags] IMAGE [app flags] [--- IMAGE …]");
   add_pod_flags(*c, f->spec, f->strings);
+  c->add_option("--pod-manifest", f->spec.pod_manifest,
+                "Run this appc pod manifest (apps, volumes, ports, annotations) instead of IMAGE arguments");
+  c->add_flag("--strict-isolators", f->spec.strict_isolators,
+              "Fail when an app has an isolator pod would ignore (unknown or not implemented) instead of a warning");
   if (!run_it) c->add_flag("--quiet", f->quiet, "Print only the UUID");
   c->footer(
       "App flags, after each IMAGE: --name NAME, --exec CMD, --set-env N=V, --set-env-file FILE, --inherit-env,\n"
@@ -29,7 +33,7 @@ void register_prepare_like(CLI::App& app, Context& ctx, bool run_it) {
       "then `-- ARGS` for the app's arguments and `---` before the next IMAGE. See Documentation/cli.md.");
   c->callback([&ctx, f, run_it] {
     finish_pod_flags(f->spec, f->strings, ctx.data_dir());
-    f->spec.apps = parse_app_groups(ctx.tail);
+    if (f->spec.pod_manifest.empty() || !ctx.tail.empty()) f->spec.apps = parse_app_groups(ctx.tail);
     f->spec.debug = ctx.debug;
     Runtime& rt = ctx.runtime();
     if (!run_it) {

@@ -29,6 +29,18 @@ void wait_for(Runtime& rt, const std::string& uuid, const std::string& spec, con
                 ETIMEDOUT);
 }
 
+// app-NAME-pre-start=CODE|timeout, and its output on one line (newlines as \n)
+// when it failed.
+void print_handler(const std::string& app, const char* name, const std::optional<HookOutcome>& o) {
+  if (!o) return;
+  std::cout << "app-" << app << "-" << name << "=" << (o->timed_out ? std::string("timeout") : std::to_string(o->exit_code))
+            << "\n";
+  if (o->exit_code == 0 && !o->timed_out) return;
+  std::string line;
+  for (char c : o->output) line += c == '\n' ? std::string("\\n") : std::string(1, c);
+  std::cout << "app-" << app << "-" << name << "-output=" << line << "\n";
+}
+
 void print_text(const PodStatus& i) {
   std::cout << "state=" << state_name(i) << "\n";
   if (i.created) std::cout << "created=" << format_time(*i.created) << "\n";
@@ -39,7 +51,10 @@ void print_text(const PodStatus& i) {
   for (const auto& a : i.apps) {
     if (a.exit) std::cout << "app-" << a.name << "=" << a.exit->exit_code << "\n";
     if (a.exit && a.exit->oom_killed) std::cout << "app-" << a.name << "-oom-killed=true\n";
+    if (a.exit) print_handler(a.name, "pre-start", a.exit->pre_start);
+    if (a.exit) print_handler(a.name, "post-stop", a.exit->post_stop);
     for (const auto& [name, value] : a.isolators) std::cout << "app-" << a.name << "-isolator=" << name << " " << value << "\n";
+    for (const auto& why : a.ignored_isolators) std::cout << "app-" << a.name << "-isolator-ignored=" << why << "\n";
   }
   for (const auto& [when, h] : i.hooks)
     std::cout << "hook-" << when << "=" << (h.timed_out ? std::string("timeout") : std::to_string(h.exit_code)) << "\n";

@@ -39,6 +39,7 @@ void register_version(CLI::App&, Context&);
 void register_fetch(CLI::App&, Context&);
 void register_image(CLI::App&, Context&);
 void register_run(CLI::App&, Context&);
+void register_export(CLI::App&, Context&);
 void register_pod_ops(CLI::App&, Context&);
 void register_lifecycle(CLI::App&, Context&);  // kill, pause, resume, stats
 void register_config(CLI::App&, Context&);

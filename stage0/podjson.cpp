@@ -29,12 +29,18 @@ nlohmann::json status_json(const PodStatus& s) {
       ja["exitCode"] = a.exit->exit_code;
       if (a.exit->signal) ja["signal"] = *a.exit->signal;
       if (a.exit->oom_killed) ja["oomKilled"] = true;
+      auto handler = [&](const char* key, const std::optional<HookOutcome>& o) {
+        if (o) ja[key] = {{"exitCode", o->exit_code}, {"timedOut", o->timed_out}, {"output", o->output}};
+      };
+      handler("preStart", a.exit->pre_start);
+      handler("postStop", a.exit->post_stop);
     }
     if (!a.isolators.empty()) {
       ja["isolators"] = nlohmann::json::array();
       for (const auto& [name, value] : a.isolators)
         ja["isolators"].push_back({{"name", name}, {"value", nlohmann::json::parse(value, nullptr, false)}});
     }
+    if (!a.ignored_isolators.empty()) ja["ignoredIsolators"] = a.ignored_isolators;
     j["apps"].push_back(std::move(ja));
   }
   if (!s.flavor.empty()) j["flavor"] = s.flavor;

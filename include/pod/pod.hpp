@@ -172,6 +172,11 @@ class Runtime {
   std::string pod_manifest(const std::string& uuid) const;
   // An app's output so far (logs/<app>.log).
   std::string app_log(const std::string& uuid, const std::string& app) const;
+  // Write app `app` ("" = the pod's only app) of an exited pod, with the
+  // changes it made to its tree, as a new ACI at `out` (temp file + rename;
+  // `overwrite`: replace an existing file). Returns the ACI's image ID. A pod
+  // that is running or busy is refused (Conflict).
+  std::string export_app(const std::string& uuid, const std::string& app, const std::string& out, bool overwrite = false);
   // The apps' output, as `sink(app, bytes)` calls: what the logs hold now
   // (its last `tail` lines per app) and, with `follow`, what the apps write
   // until the pod has exited (or `sink` returns false).

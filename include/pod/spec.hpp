@@ -85,6 +85,9 @@ struct HookSpec {
 };
 
 struct PodSpec {
+  // --pod-manifest FILE: an appc pod manifest whose apps, volumes, ports and
+  // annotations are the pod's (then `apps`, `volumes` and `ports` must be empty).
+  std::string pod_manifest;
   std::vector<AppSpec> apps;
   std::vector<VolumeSpec> volumes;
   // host | none | NAME[:CNI_ARGS][,NAME…] (CNI networks); "" = "default" when
@@ -112,6 +115,9 @@ struct PodSpec {
   // stage1 cannot enforce, with a warning), "seccomp", "capabilities", "paths"
   // (turn the default protections off, with a warning).
   std::vector<std::string> insecure_isolation;
+  // --strict-isolators: an isolator pod would ignore (unknown, not
+  // implemented) fails the prepare instead of a warning.
+  bool strict_isolators = false;
   std::vector<HookSpec> hooks;  // in the order given, per point
   std::chrono::milliseconds hook_timeout{30000};  // each hook's; then it is killed and counts as failed
 };

@@ -33,10 +33,22 @@ const char* state_name(const PodStatus& s);
 
 using TimePoint = std::chrono::system_clock::time_point;
 
+// How a pod's hooks of one point (prestart, poststart, poststop) ran last:
+// the last one that ran (the first that failed, if one did). Also how an
+// app's appc event handler ran (its output: the last 4 KiB).
+struct HookOutcome {
+  int exit_code = 0;
+  bool timed_out = false;
+  std::string output;  // its stdout and stderr (at most 64 KiB)
+};
+
 struct AppExit {
   int exit_code = 0;           // 128+signal when killed by a signal
   std::optional<int> signal;
   bool oom_killed = false;     // killed by the OOM killer (its memory limit)
+  // Its appc event handlers, when they ran; a failed pre-start is the app's
+  // exit code (the app did not run).
+  std::optional<HookOutcome> pre_start, post_stop;
 };
 
 struct AppStatusInfo {
@@ -47,6 +59,8 @@ struct AppStatusInfo {
   // The isolators it runs with (image's and flags', Documentation/isolation.md):
   // name and JSON value.
   std::vector<std::pair<std::string, std::string>> isolators;
+  // Those of them pod does not apply: "NAME: why" ("unknown isolator", "not implemented").
+  std::vector<std::string> ignored_isolators;
 };
 
 // A network a pod joins (Documentation/networking.md) and what it got there.
@@ -56,14 +70,6 @@ struct PodNetworkInfo {
   std::vector<std::string> ips;    // CIDR, e.g. 172.16.28.5/24
   std::vector<std::string> ports;  // published: "[HOSTIP:]HOSTPORT->PODPORT/tcp"
   std::string check;               // by check_pod_networks: "ok", or why CNI CHECK failed; "" = not checked
-};
-
-// How a pod's hooks of one point (prestart, poststart, poststop) ran last:
-// the last one that ran (the first that failed, if one did).
-struct HookOutcome {
-  int exit_code = 0;
-  bool timed_out = false;
-  std::string output;  // its stdout and stderr (at most 64 KiB)
 };
 
 struct PodStatus {

@@ -113,6 +113,8 @@ App parse_app_section(const Field& f, bool require_exec = true) {
     Field eh = ehs.at(i);
     EventHandler h{eh.key("name").str(), exec_list(eh.key("exec"))};
     if (h.name != "pre-start" && h.name != "post-stop") eh.key("name").fail("must be pre-start or post-stop");
+    for (const auto& other : a.event_handlers)
+      if (other.name == h.name) eh.key("name").fail("a second " + h.name + " handler (at most one of each)");
     a.event_handlers.push_back(std::move(h));
   }
   return a;

@@ -53,6 +53,10 @@ inline std::string app_manifest(const std::string& app) { return std::string(kAp
 inline std::string app_tree(const std::string& app) { return std::string(kAppsDir) + "/" + app + "/tree"; }
 inline std::string app_status(const std::string& app) { return std::string(kAppStatusDir) + "/" + app; }
 inline std::string app_log(const std::string& app) { return std::string(kLogsDir) + "/" + app + ".log"; }
+// logs/<app>.<handler>.log: the output of the app's last pre-start/post-stop event handler run.
+inline std::string handler_log(const std::string& app, const std::string& handler) {
+  return std::string(kLogsDir) + "/" + app + "." + handler + ".log";
+}
 inline std::string empty_volume(const std::string& name) { return std::string(kVolumesDir) + "/" + name; }
 
 }  // namespace pod::poddir

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <vector>
@@ -88,6 +90,19 @@ class Builder {
     }
   }
 
+  // A regular file from memory (root's, 0644).
+  void add_bytes(const std::string& path, const std::string& data) {
+    std::unique_ptr<struct archive_entry, EntryDeleter> e(archive_entry_new());
+    archive_entry_set_pathname(e.get(), path.c_str());
+    archive_entry_set_filetype(e.get(), AE_IFREG);
+    archive_entry_set_perm(e.get(), 0644);
+    archive_entry_set_mtime(e.get(), o_.mtime ? *o_.mtime : ::time(nullptr), 0);
+    archive_entry_set_size(e.get(), static_cast<la_int64_t>(data.size()));
+    write_header(e.get(), path);
+    if (!data.empty() && archive_write_data(a_, data.data(), data.size()) < 0)
+      throw Error("cannot write " + path + " into the archive: " + archive_error_string(a_));
+  }
+
  private:
   void add_xattrs(int fd, struct archive_entry* e, const std::string& path) {
     ssize_t len = ::flistxattr(fd, nullptr, 0);
@@ -128,6 +143,36 @@ class Builder {
 
 }  // namespace
 
+namespace {
+// OUT (a temp file beside it, fsync'ed, renamed over it: a crash leaves OUT
+// as it was) with the entries `fill` adds; returns OUT's image ID.
+std::string write_archive(const std::string& out, const BuildOptions& o, const std::function<void(Builder&)>& fill) {
+  struct stat st;
+  if (!o.overwrite && ::stat(out.c_str(), &st) == 0) throw Error(out + " exists; use --overwrite to replace it", EEXIST);
+  const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
+  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (!fd) throw_sys("cannot create " + tmp);
+  try {
+    std::unique_ptr<struct archive, WriterDeleter> a(archive_write_new());
+    archive_write_set_format_pax_restricted(a.get());
+    if (archive_write_open_fd(a.get(), fd.get()) != ARCHIVE_OK)
+      throw Error(std::string("cannot write ") + out + ": " + archive_error_string(a.get()));
+    Builder b(a.get(), o);
+    fill(b);
+    if (archive_write_close(a.get()) != ARCHIVE_OK)
+      throw Error(std::string("cannot finish ") + out + ": " + archive_error_string(a.get()));
+    fsync_fd(fd.get(), out);
+    if (::lseek(fd.get(), 0, SEEK_SET) < 0) throw_sys("lseek");
+    std::string id = "sha512-" + sha512_fd_hex(fd.get(), out);
+    if (::rename(tmp.c_str(), out.c_str()) < 0) throw_sys("cannot rename into " + out);
+    return id;
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+}
+}  // namespace
+
 std::string build_aci(const std::string& dir, const std::string& out, const BuildOptions& o) {
   UniqueFd d = open_dir(dir);
   auto text = try_read_file_at(d.get(), "manifest", appc::kMaxManifestSize);
@@ -140,31 +185,23 @@ std::string build_aci(const std::string& dir, const std::string& out, const Buil
   if (!try_open_dir_at(d.get(), "rootfs")) throw Error(dir + " has no rootfs/ directory");
   for (const auto& n : list_dir(d.get()))
     if (n != "manifest" && n != "rootfs") throw Error(dir + "/" + n + " is neither manifest nor rootfs; remove it");
-  struct stat st;
-  if (!o.overwrite && ::stat(out.c_str(), &st) == 0) throw Error(out + " exists; use --overwrite to replace it", EEXIST);
-
-  const std::string tmp = out + ".tmp-" + std::to_string(::getpid());
-  UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
-  if (!fd) throw_sys("cannot create " + tmp);
-  try {
-    std::unique_ptr<struct archive, WriterDeleter> a(archive_write_new());
-    archive_write_set_format_pax_restricted(a.get());
-    if (archive_write_open_fd(a.get(), fd.get()) != ARCHIVE_OK)
-      throw Error(std::string("cannot write ") + out + ": " + archive_error_string(a.get()));
-    Builder b(a.get(), o);
+  return write_archive(out, o, [&](Builder& b) {
     b.add(d.get(), "manifest", "manifest");
     b.add(d.get(), "rootfs", "rootfs");
-    if (archive_write_close(a.get()) != ARCHIVE_OK)
-      throw Error(std::string("cannot finish ") + out + ": " + archive_error_string(a.get()));
-    fsync_fd(fd.get(), out);
-    if (::lseek(fd.get(), 0, SEEK_SET) < 0) throw_sys("lseek");
-    std::string id = "sha512-" + sha512_fd_hex(fd.get(), out);
-    if (::rename(tmp.c_str(), out.c_str()) < 0) throw_sys("cannot rename into " + out);
-    return id;
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
+  });
+}
+
+std::string write_aci(const std::string& manifest, int rootfs_parentfd, const std::string& rootfs_name,
+                      const std::string& out, const BuildOptions& o) {
+  try {
+    appc::parse_image_manifest(manifest);
+  } catch (const Error& e) {
+    throw e.with_context("the manifest of " + out);
   }
+  return write_archive(out, o, [&](Builder& b) {
+    b.add_bytes("manifest", manifest);
+    b.add(rootfs_parentfd, rootfs_name, "rootfs");
+  });
 }
 
 }  // namespace pod::images

@@ -17,4 +17,9 @@ struct BuildOptions {
 // Validates DIR/manifest, writes OUT atomically; returns the image ID of OUT.
 std::string build_aci(const std::string& dir, const std::string& out, const BuildOptions& o);
 
+// The same from parts elsewhere (pod export): the manifest text (validated),
+// and rootfs_parentfd/rootfs_name as rootfs/ (its metadata kept, as build_aci's).
+std::string write_aci(const std::string& manifest, int rootfs_parentfd, const std::string& rootfs_name,
+                      const std::string& out, const BuildOptions& o);
+
 }  // namespace pod::images

@@ -17,9 +17,13 @@ std::vector<std::string> stage1_enforces(const nlohmann::json& stage1_manifest) 
 }
 
 void check_pod(contract::PodManifest& m, const std::vector<std::string>& enforced, const std::string& stage1_name,
-               bool insecure, const std::function<void(const std::string&)>& warn) {
+               bool insecure, const std::function<void(const std::string&)>& warn, bool strict) {
   for (auto& app : m.apps) {
     const std::string where = "app " + app.name;
+    if (strict)
+      for (const auto& iso : app.app.isolators)
+        if (const std::string why = ignored_because(iso.name); !why.empty())
+          throw invalid_error(where + ": isolator " + iso.name + ": " + why + ", which --strict-isolators refuses");
     std::vector<std::string> warnings;
     (void)parse(app.app.isolators, where, &warnings);
     for (const auto& w : warnings) warn(w);
@@ -38,6 +42,12 @@ void check_pod(contract::PodManifest& m, const std::vector<std::string>& enforce
     }
     app.app.isolators = std::move(kept);
   }
+}
+
+std::string ignored_because(const std::string& name) {
+  const auto& known = known_names();
+  if (std::find(known.begin(), known.end(), name) != known.end()) return "";
+  return is_appc_unimplemented(name) ? "not implemented" : "unknown isolator";
 }
 
 }  // namespace pod::isolators

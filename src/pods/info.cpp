@@ -3,6 +3,7 @@
 #include <fcntl.h>
 
 #include "contract/manifest.hpp"
+#include "isolators/policy.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -16,6 +17,17 @@ std::optional<AppStatus> parse_app_status(const std::string& text) {
   s.exit_code = j["exitCode"].get<int>();
   if (j.contains("signal") && j["signal"].is_number_integer()) s.signal = j["signal"].get<int>();
   s.oom_killed = j.contains("oomKilled") && j["oomKilled"].is_boolean() && j["oomKilled"].get<bool>();
+  auto handler = [&](const char* key) -> std::optional<HookOutcome> {
+    if (!j.contains(key) || !j[key].is_object()) return std::nullopt;
+    const auto& h = j[key];
+    HookOutcome o;
+    if (h.contains("exitCode") && h["exitCode"].is_number_integer()) o.exit_code = h["exitCode"].get<int>();
+    if (h.contains("timedOut") && h["timedOut"].is_boolean()) o.timed_out = h["timedOut"].get<bool>();
+    if (h.contains("output") && h["output"].is_string()) o.output = h["output"].get<std::string>();
+    return o;
+  };
+  s.pre_start = handler("preStart");
+  s.post_stop = handler("postStop");
   return s;
 }
 
@@ -23,6 +35,11 @@ std::string format_app_status(const AppStatus& s) {
   nlohmann::json j = {{"exitCode", s.exit_code}};
   if (s.signal) j["signal"] = *s.signal;
   if (s.oom_killed) j["oomKilled"] = true;
+  auto handler = [&](const char* key, const std::optional<HookOutcome>& o) {
+    if (o) j[key] = {{"exitCode", o->exit_code}, {"timedOut", o->timed_out}, {"output", o->output}};
+  };
+  handler("preStart", s.pre_start);
+  handler("postStop", s.post_stop);
   return j.dump() + "\n";
 }
 
@@ -54,9 +71,13 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
     app.name = a.name;
     app.image_name = image_display_name(a.image);
     app.image_id = a.image.id;
-    for (const auto& iso : a.app.isolators) app.isolators.emplace_back(iso.name, iso.value.dump());
+    for (const auto& iso : a.app.isolators) {
+      app.isolators.emplace_back(iso.name, iso.value.dump());
+      if (const std::string why = isolators::ignored_because(iso.name); !why.empty())
+        app.ignored_isolators.push_back(iso.name + ": " + why);
+    }
     if (sdir) {
-      if (auto st = try_read_file_at(sdir.get(), app.name, 4096)) app.exit = parse_app_status(*st);
+      if (auto st = try_read_file_at(sdir.get(), app.name, 64 << 10)) app.exit = parse_app_status(*st);
     }
     info.apps.push_back(std::move(app));
   }

@@ -14,12 +14,12 @@ std::vector<contract::PortMapping> port_mappings(const PodSpec& spec, contract::
   std::vector<contract::PortMapping> out;
   for (const auto& p : spec.publish) out.push_back(cni::parse_publish(p));
   for (const auto& flag : spec.ports) {
-    const auto colon = flag.rfind(':');
+    const auto colon = flag.find(':');  // app port names have none
     const std::string name = flag.substr(0, colon == std::string::npos ? 0 : colon);
     const std::string host = colon == std::string::npos ? "" : flag.substr(colon + 1);
-    // Checked through --publish's rules: HOSTPORT:1.
+    // Checked through --publish's rules: [HOSTIP:]HOSTPORT:1.
     const contract::PortMapping hp = cni::parse_publish((host.empty() ? "x" : host) + ":1");
-    if (name.empty()) throw usage_error("--port " + flag + ": expected NAME:HOSTPORT");
+    if (name.empty()) throw usage_error("--port " + flag + ": expected NAME:[HOSTIP:]HOSTPORT");
     const contract::Port* found = nullptr;
     std::string known;
     for (const auto& a : m.apps)
@@ -32,8 +32,8 @@ std::vector<contract::PortMapping> port_mappings(const PodSpec& spec, contract::
                         (known.empty() ? "none" : known) + ")");
     if (found->protocol != "tcp" && found->protocol != "udp")
       throw usage_error("--port " + flag + ": port " + name + " is " + found->protocol + ", not tcp or udp");
-    out.push_back({"", hp.host_port, found->port, found->protocol, name});
-    m.ports.push_back({name, hp.host_port, ""});
+    out.push_back({hp.host_ip, hp.host_port, found->port, found->protocol, name});
+    m.ports.push_back({name, hp.host_port, hp.host_ip});
   }
   for (size_t i = 0; i < out.size(); ++i)
     for (size_t j = 0; j < i; ++j)

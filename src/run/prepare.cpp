@@ -20,6 +20,7 @@
 #include "run/imageref.hpp"
 #include "stage1abi/flavors.hpp"
 #include "run/network.hpp"
+#include "run/podmanifest.hpp"
 #include "stage1abi/options.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
@@ -133,15 +134,23 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
                         s1_manifest.value("name", s1_id));
   if (!spec.mds_register.empty()) mds::check_reachable(spec.mds_register);  // before any work
   std::vector<ResolvedApp> apps;
-  for (const auto& a : spec.apps) {
-    ResolvedApp r{a, resolve_image(is, a.image, spec.fetch), {}};
-    r.image_manifest = is.manifest(r.image_id);
-    apps.push_back(std::move(r));
+  contract::PodManifest manifest;
+  if (!spec.pod_manifest.empty()) {
+    GivenPod given = load_pod_manifest(spec, is);
+    apps = std::move(given.apps);
+    manifest = std::move(given.manifest);
+  } else {
+    for (const auto& a : spec.apps) {
+      ResolvedApp r{a, resolve_image(is, a.image, spec.fetch), {}};
+      r.image_manifest = is.manifest(r.image_id);
+      apps.push_back(std::move(r));
+    }
+    manifest = build_pod_manifest(spec, apps);
   }
-  contract::PodManifest manifest = build_pod_manifest(spec, apps);
   const auto& insecure = spec.insecure_isolation;
   isolators::check_pod(manifest, isolators::stage1_enforces(s1_manifest), s1_manifest.value("name", s1_id),
-                       std::find(insecure.begin(), insecure.end(), "isolators") != insecure.end(), notice);
+                       std::find(insecure.begin(), insecure.end(), "isolators") != insecure.end(), notice,
+                       spec.strict_isolators);
   for (const auto& o : insecure)
     if (o != "isolators")
       notice("warning: --insecure-options=" + o + ": default protections off for every app of this pod (" +

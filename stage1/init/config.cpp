@@ -21,6 +21,7 @@ App app_of(const contract::RuntimeApp& ra) {
   app.name = ra.name;
   app.read_only_rootfs = ra.read_only_rootfs;
   app.exec = ra.app.exec;
+  for (const auto& h : ra.app.event_handlers) (h.name == "pre-start" ? app.pre_start : app.post_stop) = h.exec;
   app.user = ra.app.user;
   app.group = ra.app.group;
   for (uint32_t g : ra.app.supplementary_gids) app.supplementary_gids.push_back(static_cast<gid_t>(g));

@@ -31,6 +31,8 @@ struct Mount {
 struct App {
   std::string name;
   std::vector<std::string> exec;
+  // appc event handlers (image manifest app.eventHandlers); empty = none.
+  std::vector<std::string> pre_start, post_stop;
   std::string user = "0", group = "0";
   std::vector<gid_t> supplementary_gids;
   std::string working_dir = "/";

@@ -10,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -20,6 +22,7 @@
 #include "cgroups.hpp"
 #include "control.hpp"
 #include "exec.hpp"
+#include "handlers.hpp"
 #include "log.hpp"
 #include "output.hpp"
 #include "rootfs.hpp"
@@ -31,13 +34,24 @@ namespace pod::init {
 
 namespace {
 
+// Where an app is: its pre-start handler runs, the app runs, its post-stop
+// handler runs, or it is done (with its exit record written).
+enum class Phase { kPreStart, kMain, kPostStop, kDone };
+
 struct Running {
   const App* app;
-  Child child;
-  std::optional<int> exit_code;  // set once reaped
+  Child child;                   // the app's main process
+  std::optional<int> exit_code;  // set once it ended (or its pre-start failed)
+  std::optional<int> wait_status;  // the main process's, once reaped
   std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
   std::vector<AppStream> streams;
   AppCgroup cgroup;  // its resource limits, when it has any
+  Phase phase = Phase::kMain;
+  std::optional<ExecSpec> spec, pre_start, post_stop;
+  Child handler;  // the event handler running now
+  std::optional<std::chrono::steady_clock::time_point> handler_deadline;
+  bool handler_timed_out = false;
+  std::optional<HandlerOutcome> pre_outcome, post_outcome;
 };
 
 void noop_handler(int) {}
@@ -142,17 +156,16 @@ void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, 
   }
 }
 
-// `oom`: the OOM killer killed a process of the app's cgroup (the app, or a
-// child whose status the app then returned, as a shell does).
-std::string exit_record(int status, bool oom, int& exit_code) {
-  const std::string oom_field = oom ? ",\"oomKilled\":true" : "";
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    exit_code = 128 + sig;
-    return "{\"exitCode\":" + std::to_string(exit_code) + ",\"signal\":" + std::to_string(sig) + oom_field + "}\n";
-  }
-  exit_code = WEXITSTATUS(status);
-  return "{\"exitCode\":" + std::to_string(exit_code) + oom_field + "}\n";
+// The app's exit record (appstatus/<app>). `oom`: the OOM killer killed a
+// process of the app's cgroup (the app, or a child whose status the app then
+// returned, as a shell does).
+std::string exit_record(const Running& r, bool oom) {
+  nlohmann::json j = {{"exitCode", r.exit_code.value_or(0)}};
+  if (r.wait_status && WIFSIGNALED(*r.wait_status)) j["signal"] = WTERMSIG(*r.wait_status);
+  if (oom) j["oomKilled"] = true;
+  if (r.pre_outcome) j["preStart"] = to_json(*r.pre_outcome);
+  if (r.post_outcome) j["postStop"] = to_json(*r.post_outcome);
+  return j.dump() + "\n";
 }
 
 void kill_all(int sig) {
@@ -168,37 +181,42 @@ constexpr int kOutputStallMs = 1000;
 class Supervisor {
  public:
   Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
-    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt, nullptr, {}, {}});
+    for (const auto& a : cfg.apps) apps_.emplace_back().app = &a;
   }
 
   int run() {
     UniqueFd sigfd = setup_signals();
     notify("STATUS=starting");
-    UniqueFd status_dir = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
-    UniqueFd logs_dir = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
-    std::vector<ExecSpec> specs;
+    status_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
+    logs_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
     log_debug("setting up the apps' roots");
     PodCgroups cgroups;
     for (auto& r : apps_) {
       prepare_app_rootfs(*r.app, cfg_);
-      specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
+      r.spec = prepare_exec(*r.app, cfg_.runtime.interactive);
+      if (!r.app->pre_start.empty()) r.pre_start = prepare_handler(*r.app, kPreStart, r.app->pre_start);
+      if (!r.app->post_stop.empty()) r.post_stop = prepare_handler(*r.app, kPostStop, r.app->post_stop);
       r.cgroup = cgroups.create(*r.app);
     }
     if (copies_output(cfg_.runtime)) console_.emplace();
     if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
     try {
-      for (size_t i = 0; i < apps_.size(); ++i) {
-        const std::string prefix = apps_.size() > 1 ? apps_[i].app->name + ": " : "";
-        spawn(apps_[i], specs[i], cfg_.runtime, logs_dir.get(), console_ ? &*console_ : nullptr, prefix);
-        log_debug("started app " + apps_[i].app->name + " as pid " + std::to_string(apps_[i].child.pid()));
+      // Concurrently: an app whose pre-start handler runs does not hold the others back.
+      for (auto& r : apps_) {
+        if (r.pre_start) {
+          r.phase = Phase::kPreStart;
+          r.handler = start_handler(*r.pre_start, kPreStart, r.cgroup, logs_dir_.get());
+          log_debug("started the pre-start handler of " + r.app->name + " as pid " + std::to_string(r.handler.pid()));
+        } else {
+          start_main(r);
+        }
       }
+      maybe_ready();
+      loop(sigfd.get());
     } catch (...) {
-      end_pod(status_dir.get());
+      end_pod();
       throw;
     }
-    write_file_at(pod_dirfd_, poddir::kReady, "", 0644, Durability::kVolatile);
-    notify("READY=1");
-    loop(sigfd.get(), status_dir.get());
     std::vector<int> codes;
     for (const auto& r : apps_) codes.push_back(r.exit_code.value_or(0));
     return pod_exit_status(codes);
@@ -207,49 +225,147 @@ class Supervisor {
  private:
   size_t running() const {
     size_t n = 0;
-    for (const auto& r : apps_) n += r.child && !r.exit_code;
+    for (const auto& r : apps_) n += (r.child && !r.exit_code) + r.handler.running();
     return n;
   }
 
+  void start_main(Running& r) {
+    const std::string prefix = apps_.size() > 1 ? r.app->name + ": " : "";
+    spawn(r, *r.spec, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
+    r.phase = Phase::kMain;
+    log_debug("started app " + r.app->name + " as pid " + std::to_string(r.child.pid()));
+  }
+
+  // `ready` once no app waits for its pre-start handler any more.
+  void maybe_ready() {
+    if (ready_ || std::any_of(apps_.begin(), apps_.end(), [](const Running& r) { return r.phase == Phase::kPreStart; }))
+      return;
+    write_file_at(pod_dirfd_, poddir::kReady, "", 0644, Durability::kVolatile);
+    notify("READY=1");
+    ready_ = true;
+  }
+
+  void write_record(const Running& r) {
+    write_file_atomic_at(status_dir_.get(), r.app->name, exit_record(r, r.cgroup.oom_killed()), 0644,
+                         Durability::kVolatile);
+  }
+
+  // The app's main process ended: its record; then its post-stop handler,
+  // which has until the stop timeout.
+  void main_ended(Running& r, int status) {
+    r.wait_status = status;
+    r.exit_code = exit_code_of(status);
+    log_debug("app " + r.app->name + " exited with " + std::to_string(*r.exit_code));
+    write_record(r);
+    r.phase = Phase::kDone;
+    if (!r.post_stop) return;
+    r.handler = start_handler(*r.post_stop, kPostStop, r.cgroup, logs_dir_.get());
+    r.handler_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(stop_timeout_s());
+    r.handler_timed_out = false;
+    r.phase = Phase::kPostStop;
+  }
+
+  void handler_ended(Running& r, int status) {
+    const char* name = r.phase == Phase::kPreStart ? kPreStart : kPostStop;
+    HandlerOutcome o = handler_outcome(logs_dir_.get(), r.app->name, name, status, r.handler_timed_out);
+    log_debug("the " + std::string(name) + " handler of " + r.app->name + " exited with " + std::to_string(o.exit_code));
+    r.handler_deadline.reset();
+    if (r.phase == Phase::kPostStop) {
+      r.post_outcome = std::move(o);
+      r.phase = Phase::kDone;
+      write_record(r);
+      return;
+    }
+    const bool ok = o.exit_code == 0;
+    r.pre_outcome = std::move(o);
+    if (ok && !stopping_) {
+      start_main(r);
+    } else {
+      // A failed pre-start fails the app, which never ran (no post-stop either).
+      if (!ok) log_warn("app " + r.app->name + ": its pre-start handler exited with " + std::to_string(r.pre_outcome->exit_code));
+      r.exit_code = r.pre_outcome->exit_code;
+      r.phase = Phase::kDone;
+      write_record(r);
+    }
+    maybe_ready();
+  }
+
   // Collect every child that ended (block: until none is left): the apps'
-  // exit records; orphans re-parented to us are just reaped.
-  void reap(int status_dirfd, bool block = false) {
+  // and their handlers'; orphans re-parented to us are just reaped.
+  void reap(bool block = false) {
     while (auto ended = reap_any(block)) {
       for (auto& r : apps_) {
-        if (!r.child.collect(*ended)) continue;
-        int code;
-        write_file_atomic_at(status_dirfd, r.app->name, exit_record(ended->status, r.cgroup.oom_killed(), code), 0644,
-                             Durability::kVolatile);
-        r.exit_code = code;
-        log_debug("app " + r.app->name + " exited with " + std::to_string(code));
+        if (r.child.collect(*ended)) main_ended(r, ended->status);
+        else if (r.handler.collect(*ended)) handler_ended(r, ended->status);
       }
     }
   }
 
   // Whatever the apps left behind (daemons) goes with the pod; then what
-  // they wrote last is copied out.
-  void end_pod(int status_dirfd) {
+  // they wrote last is copied out. Handlers still running are killed too and
+  // get no record (the pod failed).
+  void end_pod() {
     kill_all(SIGKILL);
-    reap(status_dirfd, true);
+    reap_quietly();
     for (auto& r : apps_)
       for (auto& st : r.streams) st.drain();
     if (console_) console_->finish(kOutputStallMs);
   }
 
+  void reap_quietly() {
+    while (auto ended = reap_any(true)) {
+      for (auto& r : apps_)
+        if (r.child.collect(*ended)) {
+          r.wait_status = ended->status;
+          r.exit_code = exit_code_of(ended->status);
+          if (status_dir_) write_record(r);
+        } else {
+          r.handler.collect(*ended);
+        }
+    }
+  }
+
+  int stop_timeout_s() const { return cfg_.runtime.stop_timeout_s > 0 ? cfg_.runtime.stop_timeout_s : 1; }
+
   void stop(int sig, int timerfd) {
     log_debug(std::string("stopping the apps (") + strsignal(sig) + ")");
-    for (const auto& r : apps_) r.child.signal(SIGTERM);
+    for (const auto& r : apps_) {
+      r.child.signal(SIGTERM);
+      if (r.phase == Phase::kPreStart) r.handler.signal(SIGTERM);  // the app is not started then
+    }
     struct itimerspec its {};
-    its.it_value.tv_sec = cfg_.runtime.stop_timeout_s > 0 ? cfg_.runtime.stop_timeout_s : 1;
+    its.it_value.tv_sec = stop_timeout_s();
     if (!stopping_) ::timerfd_settime(timerfd, 0, &its, nullptr);
     stopping_ = true;
   }
 
-  void loop(int sigfd, int status_dirfd) {
+  // ms until the first post-stop handler's deadline (-1: none), killing
+  // (process group) those past it.
+  int handler_timeouts() {
+    const auto now = std::chrono::steady_clock::now();
+    int wait = -1;
+    for (auto& r : apps_) {
+      if (!r.handler_deadline || !r.handler.running()) continue;
+      if (now >= *r.handler_deadline) {
+        log_warn("app " + r.app->name + ": its post-stop handler still runs after " + std::to_string(stop_timeout_s()) +
+                 "s, killing it");
+        ::kill(-r.handler.pid(), SIGKILL);
+        r.handler.signal(SIGKILL);
+        r.handler_timed_out = true;
+        r.handler_deadline.reset();
+        continue;
+      }
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*r.handler_deadline - now).count() + 1;
+      wait = wait < 0 ? static_cast<int>(ms) : std::min(wait, static_cast<int>(ms));
+    }
+    return wait;
+  }
+
+  void loop(int sigfd) {
     int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (tfd < 0) throw_sys("timerfd_create");
     UniqueFd timer(tfd);
-    reap(status_dirfd);
+    reap();
     while (running() > 0) {
       std::vector<pollfd> p = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
       std::vector<AppStream*> polled;
@@ -261,7 +377,7 @@ class Supervisor {
           }
       if (console_) console_->add_pollfds(p);
       if (control_) p.push_back({control_.get(), POLLIN, 0});
-      if (::poll(p.data(), p.size(), -1) < 0) {
+      if (::poll(p.data(), p.size(), handler_timeouts()) < 0) {
         if (errno == EINTR) continue;
         throw_sys("poll");
       }
@@ -281,9 +397,10 @@ class Supervisor {
         int sig = static_cast<int>(si.ssi_signo);
         if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) stop(sig, tfd);
       }
-      reap(status_dirfd);
+      handler_timeouts();
+      reap();
     }
-    end_pod(status_dirfd);
+    end_pod();
   }
 
   std::vector<AppHandle> handles() const {
@@ -294,10 +411,12 @@ class Supervisor {
 
   const PodConfig& cfg_;
   int pod_dirfd_;
+  UniqueFd status_dir_, logs_dir_;
   UniqueFd control_;  // POD_INIT_CONTROL: kill, stats (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it
   std::vector<Running> apps_;
   bool stopping_ = false;
+  bool ready_ = false;
 };
 
 }  // namespace

@@ -66,3 +66,23 @@ def simple_aci(path, name="example.com/test", files=None, m=None, mode="w"):
     for n, d in files.items():
         entries.append(file_entry("rootfs/" + n, d))
     return write_aci(path, entries, mode)
+
+
+def busybox_variant(path, name, app=None, manifest_extra=None, extra_files=None):
+    """The busybox example image under another name: `app` keys update its app section, `manifest_extra` its
+    manifest, `extra_files` ({path under rootfs: bytes}) are added."""
+    with tarfile.open(BUSYBOX_ACI) as src, tarfile.open(path, "w") as dst:
+        for ti in src.getmembers():
+            data = src.extractfile(ti).read() if ti.isfile() else None
+            if ti.name == "manifest":
+                m = json.loads(data)
+                m["name"] = name
+                m.setdefault("app", {"exec": ["/bin/sh"], "user": "0", "group": "0"}).update(app or {})
+                m.update(manifest_extra or {})
+                data = json.dumps(m).encode()
+                ti.size = len(data)
+            dst.addfile(ti, io.BytesIO(data) if data is not None else None)
+        for n, d in (extra_files or {}).items():
+            ti, d = file_entry("rootfs/" + n, d, mode=0o755)
+            dst.addfile(ti, io.BytesIO(d))
+    return path

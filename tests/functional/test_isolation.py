@@ -1,13 +1,12 @@
 """Isolation that is enforced (Documentation/isolation.md): per-app limits, capabilities, seccomp sets and
 masked paths on the real nspawn stage1, image-manifest isolators, and the errors for bad values."""
-import io
 import json
 import os
-import tarfile
 import time
 
 import pytest
 
+from acis import busybox_variant
 from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, logs, run_pod, sh, start_pod, status
 
 
@@ -23,17 +22,7 @@ def flavor(request):
 
 def limited_busybox(path, isolators, name="example.com/busybox-limited"):
     """The busybox image under another name, with `isolators` in its app section."""
-    with tarfile.open(BUSYBOX_ACI) as src, tarfile.open(path, "w") as dst:
-        for ti in src.getmembers():
-            data = src.extractfile(ti).read() if ti.isfile() else None
-            if ti.name == "manifest":
-                m = json.loads(data)
-                m["name"] = name
-                m.setdefault("app", {"exec": ["/bin/sh"], "user": "0", "group": "0"})["isolators"] = isolators
-                data = json.dumps(m).encode()
-                ti.size = len(data)
-            dst.addfile(ti, io.BytesIO(data) if data is not None else None)
-    return path
+    return busybox_variant(path, name, app={"isolators": isolators})
 
 
 def v1_controller_dir(controller):

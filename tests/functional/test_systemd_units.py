@@ -9,7 +9,8 @@ import pytest
 from conftest import POD_BIN
 
 EXAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "Documentation", "examples")
-UNITS = ["pod@.service", "pod-gc.service", "pod-gc.timer"]
+UNITS = ["pod@.service", "pod-gc.service", "pod-gc.timer", "pod-metadata-service.socket",
+         "pod-metadata-service.service"]
 
 
 def analyze_verify(paths):
@@ -45,6 +46,8 @@ def test_install_units_writes_units_with_this_binary(tmp_path):
     assert "Type=notify" in svc and "KillMode=mixed" in svc
     assert f"ExecStart={binary} gc " in (unit_dir / "pod-gc.service").read_text()
     assert "/usr/local/bin/pod" not in svc
+    assert f"ExecStart={binary} metadata-service\n" in (unit_dir / "pod-metadata-service.service").read_text()
+    assert "ListenStream=127.0.0.1:18112" in (unit_dir / "pod-metadata-service.socket").read_text()
     for u in UNITS:
         assert stat.S_IMODE(os.stat(unit_dir / u).st_mode) == 0o644
         assert str(unit_dir / u) in r.stdout
@@ -67,7 +70,8 @@ def test_installed_units_pass_systemd_analyze_verify(tmp_path):
     # A template is only checked fully (ExecStart executable, specifiers) as an instance.
     shutil.copy(unit_dir / "pod@.service", unit_dir / "pod@web.service")
     analyze_verify([str(unit_dir / "pod@web.service"), str(unit_dir / "pod-gc.service"),
-                    str(unit_dir / "pod-gc.timer")])
+                    str(unit_dir / "pod-gc.timer"), str(unit_dir / "pod-metadata-service.socket"),
+                    str(unit_dir / "pod-metadata-service.service")])
 
 
 def test_verify_catches_a_broken_unit(tmp_path):

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
       } else if (state == "exited" || state == "exited-garbage") {
         p.to_run();
         UniqueFd sd = mkdirs_at(p.fd(), poddir::kAppStatusDir);
-        write_file_at(sd.get(), app, format_app_status({0, std::nullopt}));
+        write_file_at(sd.get(), app, format_app_status(AppStatus{}));
         p.unlock();
         if (state == "exited-garbage") {
           p.to_exited_garbage();

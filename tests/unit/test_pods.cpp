@@ -195,13 +195,20 @@ TEST_CASE("pod info reads the manifest and app statuses; corrupt files do not th
   write_file_at(p.fd(), poddir::kManifest,
                 R"({"acKind":"PodManifest","acVersion":"0.8.11","apps":[{"name":"web","image":{"name":"example.com/web","id":"sha512-aa","labels":[{"name":"version","value":"1.0"}]},"app":{"exec":["/bin/web"]}},{"name":"db","image":{"name":"example.com/db"},"app":{"exec":["/bin/db"]}}]})");
   UniqueFd sd = mkdirs_at(p.fd(), poddir::kAppStatusDir);
-  write_file_at(sd.get(), "web", format_app_status({3, std::nullopt}));
+  AppStatus web;
+  web.exit_code = 3;
+  web.pre_start = HookOutcome{3, false, "no database\n"};
+  write_file_at(sd.get(), "web", format_app_status(web));
   write_file_at(sd.get(), "db", "{garbage");
   PodInfo i = read_pod_info(p, p.state());
   REQUIRE(i.apps.size() == 2);
   CHECK(i.apps[0].image_name == "example.com/web:1.0");
   REQUIRE(i.apps[0].exit.has_value());
   CHECK(i.apps[0].exit->exit_code == 3);
+  REQUIRE(i.apps[0].exit->pre_start.has_value());
+  CHECK(i.apps[0].exit->pre_start->output == "no database\n");
+  CHECK(i.apps[0].exit->pre_start->exit_code == 3);
+  CHECK_FALSE(i.apps[0].exit->post_stop.has_value());
   CHECK_FALSE(i.apps[1].exit.has_value());
   write_file_at(p.fd(), poddir::kManifest, "not json");
   PodInfo j = read_pod_info(p, p.state());
