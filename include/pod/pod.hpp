@@ -42,7 +42,8 @@ struct StopOptions {
 
 struct KillOptions {
   int signal = 15;   // SIGTERM
-  std::string app;   // "" = every app
+  std::string app;   // "" = every app (unless `apps` names some)
+  std::vector<std::string> apps;  // several apps (with `app`, that one too); one outcome each
 };
 
 // Which part of the apps' logs to read (Runtime::read_logs).

@@ -261,3 +261,48 @@ def test_kvm_flavour_refuses_a_sandbox_clearly(pod):
     assert "cannot run a sandbox: it does not support apps in a running pod" in r.stderr
     assert "pod/stage1/app-ops" in r.stderr
     assert pod.run("list", "--format=json", check=0).stdout.strip() == "[]"
+
+
+def test_kill_several_apps_reports_each_outcome(pod, flavor):
+    u = sandbox(pod, flavor)
+    try:
+        add(pod, u, "--name", "a", *sh("trap 'exit 7' USR1; while true; do sleep 0.05; done"))
+        add(pod, u, "--name", "b", *sh("sleep 600"))
+        for n in ("a", "b"):
+            pod.run("app", "start", f"--app={n}", u, check=0)
+        r = pod.run("kill", "--signal=USR1", "--app=a", "--app=nope", "--format=json", u, timeout=60)
+        assert r.returncode == 1
+        assert json.loads(r.stdout) == {"a": {"ok": True, "message": "signalled"},
+                                        "nope": {"ok": False, "message": f'pod {u} has no app named "nope"'}}
+        wait_for(lambda: app_status(pod, u, "a")["state"] == "exited", 30, "app a to exit")
+        assert app_status(pod, u, "a")["exitCode"] == 7
+        r = pod.run("kill", "--signal=KILL", "--app=a", "--app=b", u, timeout=60)
+        assert (r.returncode, r.stdout, r.stderr) == (1, "b: signalled\n", "a: not running\n")
+        wait_for(lambda: app_status(pod, u, "b")["state"] == "exited", 30, "app b to exit")
+        assert app_status(pod, u, "b")["exitCode"] == 128 + signal.SIGKILL
+        assert pod_state(pod, u) == "running"  # a sandbox outlives its apps
+    finally:
+        stop_sandbox(pod, u)
+
+
+def test_copy_mode_sandbox_and_restart_after_a_killed_add(pod, flavor):
+    u = sandbox(pod, flavor, "--no-overlay")
+    try:
+        assert open(pod_path(pod, u, "rootfs-mode")).read() == "copy\n"
+        add(pod, u, "--name", "a", *sh("echo copied > /mark; exit 4"))
+        pod.run("app", "start", "--app=a", u, check=0)
+        wait_for(lambda: app_status(pod, u, "a")["state"] == "exited", 30, "app a to exit")
+        assert app_status(pod, u, "a")["exitCode"] == 4
+        with open(pod_path(pod, u, "stage1", "rootfs", "opt", "stage2", "a", "rootfs", "mark")) as f:
+            assert f.read() == "copied\n"
+        r = pod.run("app", "add", "--insecure-options=image", u, BUSYBOX_ACI, "--name", "b", *sh("exit 0"),
+                    env={"POD_CRASHPOINT": "app-add:before-commit"}, timeout=120)
+        assert r.returncode == -signal.SIGKILL
+        # A restart runs the manifest's apps (a again), not what the killed add staged.
+        r = pod.run("restart", "--timeout=60s", u, timeout=90)
+        assert r.returncode == 0, r.stderr
+        wait_for(lambda: app_status(pod, u, "a")["state"] == "exited", 30, "app a to exit again")
+        assert [x["name"] for x in apps(pod, u)] == ["a"]
+        assert pod_state(pod, u) == "running"
+    finally:
+        stop_sandbox(pod, u)
