@@ -14,6 +14,7 @@
 // a kill -9 between 4 and 5 costs nothing. gc takes the apps lock before it
 // deletes a pod, so it never removes a pod under an app operation.
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -183,8 +184,24 @@ std::string Runtime::create_sandbox(const PodSpec& spec) {
     Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); },
                                [this](const std::string& m) { impl_->notice(m); });
     const std::string uuid = pod.uuid();
-    // Started as run-prepared would: run_pod moves it from prepare/ (ours, locked) to run/.
-    RunningPod child = api::start_child(uuid, [&] { run::run_pod(pod, nullptr); }, true);
+    // Started as run-prepared would (run_pod moves it from prepare/, ours and locked, to run/), from an
+    // intermediate child that exits at once: the pod's supervisor is then no child of the caller, which
+    // (a long-lived server) would otherwise collect a zombie per sandbox.
+    ChildOptions mid_opts;
+    mid_opts.reset_signals = false;
+    Child mid = Child::start_function(
+        [&] {
+          try {
+            api::start_child(uuid, [&] { run::run_pod(pod, nullptr); }, true);
+            return 0;
+          } catch (const Error& e) {
+            ::dprintf(STDERR_FILENO, "pod: %s\n", e.what());
+            return static_cast<int>(kExitStage1Failed);
+          }
+        },
+        mid_opts);
+    if (int rc = mid.wait(); rc != 0)
+      throw Error("cannot start sandbox " + uuid + " (status " + std::to_string(rc) + ")", 0, ErrorKind::Stage1);
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     Pod watch = Pod::open(impl_->store, uuid);
     for (;;) {

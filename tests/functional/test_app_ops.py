@@ -5,12 +5,12 @@ import json
 import os
 import signal
 import subprocess
-import time
 
 import pytest
 
 from conftest import POD_BIN
 from runhelpers import BUSYBOX_ACI, STAGE1, flavor, sh, start_pod, reap_pod  # noqa: F401 (fixture)
+from stage1_helpers import wait_for
 
 
 def sandbox(pod, flavor, *flags):
@@ -29,13 +29,6 @@ def apps(pod, uuid):
 
 def app_status(pod, uuid, app):
     return json.loads(pod.run("app", "status", "--format=json", f"--app={app}", uuid, check=0).stdout)
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def pod_state(pod, uuid):
