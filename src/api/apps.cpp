@@ -95,6 +95,8 @@ AppsSession session(const Store& store, const std::string& uuid, const char* op,
   // Checked under the lock: gc takes it before it deletes a pod.
   if (PodState s = pod.state(); s != PodState::Running)
     throw conflict_error(std::string("cannot ") + op + " pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
+  if (exists_at(pod.fd(), poddir::kPaused))  // its init is frozen: it could not answer
+    throw conflict_error(std::string("cannot ") + op + " pod " + pod.uuid() + ": it is paused; resume it first", EBUSY);
   return AppsSession{std::move(pod), std::move(ep), std::move(lock), debug};
 }
 
@@ -314,7 +316,11 @@ std::vector<AppOutcome> Runtime::stop_apps(const std::string& uuid, const std::v
       args.push_back("--timeout=" + std::to_string(std::max<long>(1, static_cast<long>(opts.timeout.count() / 1000))));
       for (const auto& n : names) {
         try {
-          named(all, full, n);
+          const AppState& st = named(all, full, n);
+          if (st.state != "running") {  // nothing to stop: not an error (CRI's StopContainer of one)
+            out.push_back({n, true, st.state == "created" ? "not started" : "already exited"});
+            continue;
+          }
           auto a = args;
           a.insert(a.begin(), "--app=" + n);
           s.call("stop", a);
@@ -328,7 +334,7 @@ std::vector<AppOutcome> Runtime::stop_apps(const std::string& uuid, const std::v
     const auto deadline = Clock::now() + opts.timeout * 2 + std::chrono::seconds(1);
     Pod pod = lookup_pod(impl_->store, full);
     for (auto& o : out) {
-      if (!o.message.empty()) continue;
+      if (!o.message.empty()) continue;  // failed, or nothing to wait for
       while (!exists_at(pod.fd(), poddir::app_status(o.app)) && pod.state() == PodState::Running &&
              Clock::now() < deadline)
         api::sleep_ms(10);

@@ -111,6 +111,10 @@ def test_stop_reports_each_app_and_the_exit_status_says_whether_any_failed(pod, 
             "nope": {"ok": False, "message": f'pod {u} has no app named "nope"'}}
         r = pod.run("app", "stop", "--app=nope", u)
         assert r.returncode == 1 and r.stdout == "" and r.stderr == f'nope: pod {u} has no app named "nope"\n'
+        # Nothing to stop is not a failure: a created app, an exited one.
+        add(pod, u, "--name", "c", *sh("sleep 600"))
+        r = pod.run("app", "stop", "--app=c", "--app=b", u, timeout=30)
+        assert (r.returncode, r.stdout) == (0, "c: not started\nb: already exited\n")
     finally:
         stop_sandbox(pod, u)
 
@@ -141,6 +145,11 @@ def test_gc_collects_a_stopped_sandbox(pod, flavor):
     u = sandbox(pod, flavor)
     add(pod, u, "--name", "a", *sh("sleep 600"))
     pod.run("app", "start", "--app=a", u, check=0)
+    # A paused pod's init cannot answer: refused, not hung.
+    pod.run("pause", u, timeout=60, check=0)
+    r = pod.run("app", "start", "--app=a", u, timeout=30)
+    assert r.returncode == 4 and "it is paused; resume it first" in r.stderr
+    pod.run("resume", u, timeout=60, check=0)
     # gc leaves a running sandbox alone.
     pod.run("gc", "--grace-period=0", check=0)
     assert pod_state(pod, u) == "running"
