@@ -110,7 +110,7 @@ void remove_app_files(const Pod& pod, const std::string& name) {
   remove_if_there(pod.fd(), std::string(poddir::kOverlayDir) + "/app-" + name);
   if (line_of(pod, poddir::kRootfsMode) == "copy")
     remove_if_there(pod.fd(), std::string(poddir::kStage1Rootfs) + "/" + poddir::kStage2InRoot + "/" + name);
-  for (const std::string& f : {poddir::app_status(name), poddir::app_log(name)})
+  for (const std::string& f : {poddir::app_status(name), poddir::app_times(name), poddir::app_log(name)})
     if (::unlinkat(pod.fd(), f.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove " + f);
 }
 
@@ -137,8 +137,8 @@ void fill_state(AppState& a, const json& j) {
   if (j.contains("pid") && j["pid"].is_number_integer()) a.pid = j["pid"].get<int>();
   if (j.contains("exitCode") && j["exitCode"].is_number_integer()) a.exit_code = j["exitCode"].get<int>();
   if (j.contains("signal") && j["signal"].is_number_integer()) a.signal = j["signal"].get<int>();
-  a.started = time_ns(j, "startedAt");
-  a.finished = time_ns(j, "finishedAt");
+  if (auto t = time_ns(j, "startedAt")) a.started = t;
+  if (auto t = time_ns(j, "finishedAt")) a.finished = t;
 }
 
 std::vector<AppState> states(const Pod& pod, const json* init_view) {
@@ -157,14 +157,13 @@ std::vector<AppState> states(const Pod& pod, const json* init_view) {
           fill_state(a, e);
           seen = true;
         }
-    if (!seen)
-      if (auto rec = try_read_file_at(pod.fd(), poddir::app_status(ra.name), 4096)) {
-        auto j = json::parse(*rec, nullptr, false);
-        if (j.is_object()) {
-          fill_state(a, j);
-          a.state = "exited";
+    if (!seen)  // the pod is not running (or the init has forgotten nothing): the records
+      for (const std::string& rel : {poddir::app_times(ra.name), poddir::app_status(ra.name)})
+        if (auto rec = try_read_file_at(pod.fd(), rel, 4096)) {
+          auto j = json::parse(*rec, nullptr, false);
+          if (j.is_object()) fill_state(a, j);
+          if (rel == poddir::app_status(ra.name)) a.state = "exited";
         }
-      }
     out.push_back(std::move(a));
   }
   return out;

@@ -33,6 +33,7 @@ inline constexpr const char* kAppsLock = "apps.lock";          // serializes the
 inline constexpr const char* kPid = "pid";                     // pid of the pod's init (or the VMM)
 inline constexpr const char* kReady = "ready";                 // every app has been started
 inline constexpr const char* kAppStatusDir = "appstatus";      // appstatus/<app>: the app's exit record
+inline constexpr const char* kAppTimesDir = "apptimes";        // apptimes/<app>: when it started and ended
 inline constexpr const char* kLogsDir = "logs";                // logs/<app>.log
 inline constexpr const char* kFailure = "failure";             // one line: why the pod failed
 inline constexpr const char* kStateDir = "stage1-state";       // private to the stage1
@@ -51,6 +52,7 @@ inline std::string app_manifest(const std::string& app) { return std::string(kAp
 // The app's image as overlayfs lower dirs (rootfs dirs of store trees), one per line, top first.
 inline std::string app_tree(const std::string& app) { return std::string(kAppsDir) + "/" + app + "/tree"; }
 inline std::string app_status(const std::string& app) { return std::string(kAppStatusDir) + "/" + app; }
+inline std::string app_times(const std::string& app) { return std::string(kAppTimesDir) + "/" + app; }
 inline std::string app_log(const std::string& app) { return std::string(kLogsDir) + "/" + app + ".log"; }
 inline std::string empty_volume(const std::string& name) { return std::string(kVolumesDir) + "/" + name; }
 

@@ -96,9 +96,10 @@ bool overlay_usable(const Store& store) {
 }
 
 void reset_run_records(const Pod& pod) {
-  if (UniqueFd d = try_open_dir_at(pod.fd(), poddir::kAppStatusDir))
-    for (const auto& n : list_dir(d.get()))
-      if (::unlinkat(d.get(), n.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove app status " + n);
+  for (const char* dir : {poddir::kAppStatusDir, poddir::kAppTimesDir})
+    if (UniqueFd d = try_open_dir_at(pod.fd(), dir))
+      for (const auto& n : list_dir(d.get()))
+        if (::unlinkat(d.get(), n.c_str(), 0) < 0 && errno != ENOENT) throw_sys(std::string("cannot remove ") + dir + "/" + n);
   for (const char* f : {poddir::kExitStatus, poddir::kFailure, poddir::kReady, poddir::kPid, poddir::kPaused})
     if (::unlinkat(pod.fd(), f, 0) < 0 && errno != ENOENT) throw_sys(std::string("cannot remove ") + f);
 }

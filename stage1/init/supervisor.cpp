@@ -189,8 +189,13 @@ std::string exit_record(const Running& r, bool oom) {
   nlohmann::json j = {{"exitCode", *r.exit_code}};
   if (r.signal) j["signal"] = *r.signal;
   if (oom) j["oomKilled"] = true;
-  j["startedAt"] = r.started_at;
-  j["finishedAt"] = r.finished_at;
+  return j.dump() + "\n";
+}
+
+// When it started and ended (apptimes/<app>): ns since the epoch.
+std::string times_record(const Running& r) {
+  nlohmann::json j = {{"startedAt", r.started_at}};
+  if (r.finished_at) j["finishedAt"] = r.finished_at;
   return j.dump() + "\n";
 }
 
@@ -214,6 +219,7 @@ class Supervisor {
     UniqueFd sigfd = setup_signals();
     notify("STATUS=starting");
     status_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
+    times_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppTimesDir);
     logs_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
     if (copies_output(cfg_.runtime)) console_.emplace();
     if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
@@ -255,6 +261,7 @@ class Supervisor {
     const std::string prefix = apps_.size() > 1 || cfg_.sandbox ? r.app.name + ": " : "";
     spawn(r, spec, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
     r.started_at = now_ns(CLOCK_REALTIME);
+    write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
     log_debug("started app " + r.app.name + " as pid " + std::to_string(r.child.pid()));
   }
 
@@ -275,6 +282,7 @@ class Supervisor {
         r.exit_code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
         r.finished_at = now_ns(CLOCK_REALTIME);
         r.kill_at.reset();
+        write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
         write_file_atomic_at(status_dir_.get(), r.app.name, exit_record(r, r.cgroup.oom_killed()), 0644,
                              Durability::kVolatile);
         log_debug("app " + r.app.name + " exited with " + std::to_string(*r.exit_code));
@@ -467,7 +475,7 @@ class Supervisor {
 
   PodConfig cfg_;
   int pod_dirfd_;
-  UniqueFd status_dir_, logs_dir_;
+  UniqueFd status_dir_, times_dir_, logs_dir_;
   PodCgroups cgroups_;
   UniqueFd control_;  // POD_INIT_CONTROL: kill, stats, app operations (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it

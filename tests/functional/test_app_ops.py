@@ -83,7 +83,7 @@ def test_sandbox_add_start_stop_rm_list_status(pod, flavor):
         assert [x["name"] for x in apps(pod, u)] == ["b"]
         manifest = json.loads(pod.run("cat-manifest", u, check=0).stdout)
         assert [x["name"] for x in manifest["apps"]] == ["b"]
-        for rel in (("apps", "a"), ("appstatus", "a"), ("logs", "a.log"), ("overlay", "app-a")):
+        for rel in (("apps", "a"), ("appstatus", "a"), ("apptimes", "a"), ("logs", "a.log"), ("overlay", "app-a")):
             assert not os.path.exists(pod_path(pod, u, *rel)), rel
         assert pod.run("app", "status", "--app=a", u).returncode == 3
         # The name is free again: a new app a runs from a fresh tree.
@@ -203,7 +203,8 @@ def test_ordered_start_and_reverse_stop(pod, flavor, tmp_path):
         assert p.wait(timeout=60) == 0
         # Each app stopped once the apps that start after it had exited.
         assert (tmp_path / "stopped").read_text() == "c\nb\na\n"
-        recs = {n: json.load(open(pod_path(pod, u, "appstatus", n))) for n in "abc"}
+        recs = {n: json.load(open(pod_path(pod, u, "apptimes", n))) for n in "abc"}
+        assert all(json.load(open(pod_path(pod, u, "appstatus", n))) == {"exitCode": 0} for n in "abc")
         assert recs["c"]["finishedAt"] < recs["b"]["finishedAt"] < recs["a"]["finishedAt"]
         assert recs["a"]["startedAt"] < recs["b"]["startedAt"] < recs["c"]["startedAt"]
     finally:
