@@ -31,13 +31,14 @@ int parse_signal(const std::string& s) {
 }
 
 struct KillFlags {
-  std::string uuid, app, signal = "TERM", format = "text";
+  std::string uuid, signal = "TERM", format = "text";
+  std::vector<std::string> apps;
 };
 
 void run_kill(Context& ctx, const KillFlags& f) {
   KillOptions o;
   o.signal = parse_signal(f.signal);
-  o.app = f.app;
+  o.apps = f.apps;  // one: an unknown app is exit 3; several: each app's own outcome
   Runtime& rt = ctx.runtime();
   const std::string uuid = rt.resolve_pod(f.uuid);
   const auto outcomes = rt.kill_pod(uuid, o);
@@ -126,7 +127,7 @@ void register_lifecycle(CLI::App& app, Context& ctx) {
   auto* k = app.add_subcommand("kill", "Send a signal to the apps (or one app) of a running pod, through its init");
   k->add_option("uuid", kf->uuid, "Pod UUID or unique prefix")->required();
   k->add_option("--signal,-s", kf->signal, "Signal name or number")->capture_default_str();
-  k->add_option("--app", kf->app, "Only this app");
+  k->add_option("--app", kf->apps, "Only this app (repeatable: each app's outcome on its own)");
   k->add_option("--format", kf->format, "Output format")->check(CLI::IsMember({"text", "json", "json-pretty"}));
   k->callback([&ctx, kf] { run_kill(ctx, *kf); });
 

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
@@ -93,22 +94,40 @@ std::vector<AppOutcome> Runtime::kill_pod(const std::string& uuid, const KillOpt
   return api::guarded([&] {
     if (opts.signal < 1 || opts.signal > 64) throw usage_error("signal " + std::to_string(opts.signal) + " is out of range");
     Pod pod = running_pod(impl_->store, uuid, "kill");
-    if (!opts.app.empty()) {
-      bool known = false;
-      for (const auto& a : read_pod_info(pod, PodState::Running, InfoDetail::Summary).apps) known = known || a.name == opts.app;
-      if (!known) throw not_found_error("pod " + pod.uuid() + " has no app named \"" + opts.app + "\"");
-    }
+    std::vector<std::string> named = opts.apps;
+    if (!opts.app.empty() && std::find(named.begin(), named.end(), opts.app) == named.end()) named.insert(named.begin(), opts.app);
+    std::vector<std::string> known;
+    for (const auto& a : read_pod_info(pod, PodState::Running, InfoDetail::Summary).apps) known.push_back(a.name);
+    auto is_known = [&](const std::string& n) { return std::find(known.begin(), known.end(), n) != known.end(); };
+    if (named.size() == 1 && !is_known(named[0]))
+      throw not_found_error("pod " + pod.uuid() + " has no app named \"" + named[0] + "\"");
     api::thaw_if_paused(impl_->log != nullptr, pod);  // the pod init must run to deliver it
     std::vector<std::string> args = debug_args(impl_->log != nullptr);
     args.push_back("--signal=" + std::to_string(opts.signal));
-    if (!opts.app.empty()) args.push_back("--app=" + opts.app);
-    json reply = call_json(pod, &stage1::Entrypoints::kill, "kill", args);
     std::vector<AppOutcome> out;
-    if (reply.contains("apps") && reply["apps"].is_object())
-      for (const auto& [app, outcome] : reply["apps"].items()) {
-        std::string msg = outcome.is_string() ? outcome.get<std::string>() : outcome.dump();
-        out.push_back({app, msg == "signalled", msg});
+    auto deliver = [&](const std::vector<std::string>& a) {
+      json reply = call_json(pod, &stage1::Entrypoints::kill, "kill", a);
+      if (reply.contains("apps") && reply["apps"].is_object())
+        for (const auto& [app, outcome] : reply["apps"].items()) {
+          std::string msg = outcome.is_string() ? outcome.get<std::string>() : outcome.dump();
+          out.push_back({app, msg == "signalled", msg});
+        }
+    };
+    if (named.empty()) deliver(args);
+    // Several apps: one request each, so that one app's failure is its own outcome.
+    for (const auto& n : named) {
+      if (!is_known(n)) {
+        out.push_back({n, false, "pod " + pod.uuid() + " has no app named \"" + n + "\""});
+        continue;
       }
+      auto a = args;
+      a.push_back("--app=" + n);
+      try {
+        deliver(a);
+      } catch (const Error& e) {
+        out.push_back({n, false, e.what()});
+      }
+    }
     return out;
   });
 }

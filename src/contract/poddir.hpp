@@ -29,11 +29,13 @@ inline constexpr const char* kPaused = "paused";               // while running:
 inline constexpr const char* kHooks = "hooks.json";            // --hook commands and their timeout (run/hooks.hpp)
 inline constexpr const char* kHookResultsDir = "hooks";        // hooks/<when>: the last run's outcome, JSON
 inline constexpr const char* kControlLock = "control.lock";    // serializes pause/resume/kill/stop
+inline constexpr const char* kAppsLock = "apps.lock";          // serializes the app operations of a running pod; gc takes it
 
 // --- written by a stage1 -------------------------------------------------
 inline constexpr const char* kPid = "pid";                     // pid of the pod's init (or the VMM)
 inline constexpr const char* kReady = "ready";                 // every app has been started
 inline constexpr const char* kAppStatusDir = "appstatus";      // appstatus/<app>: the app's exit record
+inline constexpr const char* kAppTimesDir = "apptimes";        // apptimes/<app>: when it started and ended
 inline constexpr const char* kLogsDir = "logs";                // logs/<app>.log
 inline constexpr const char* kFailure = "failure";             // one line: why the pod failed
 inline constexpr const char* kStateDir = "stage1-state";       // private to the stage1
@@ -52,6 +54,7 @@ inline std::string app_manifest(const std::string& app) { return std::string(kAp
 // The app's image as overlayfs lower dirs (rootfs dirs of store trees), one per line, top first.
 inline std::string app_tree(const std::string& app) { return std::string(kAppsDir) + "/" + app + "/tree"; }
 inline std::string app_status(const std::string& app) { return std::string(kAppStatusDir) + "/" + app; }
+inline std::string app_times(const std::string& app) { return std::string(kAppTimesDir) + "/" + app; }
 inline std::string app_log(const std::string& app) { return std::string(kLogsDir) + "/" + app + ".log"; }
 // logs/<app>.<handler>.log: the output of the app's last pre-start/post-stop event handler run.
 inline std::string handler_log(const std::string& app, const std::string& handler) {

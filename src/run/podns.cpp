@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "contract/manifest.hpp"
 #include "pods/info.hpp"
 #include "run/hooks.hpp"
 #include "run/prepare.hpp"
@@ -65,7 +66,8 @@ void mount_pod_trees(const Pod& pod) {
   mount_overlay(line_of(pod, poddir::kStage1Tree) + "/rootfs", p + "/overlay/stage1/upper", p + "/overlay/stage1/work",
                 s1root);
   UniqueFd root = open_dir(s1root);
-  for (const auto& name : list_dir(open_dir_at(pod.fd(), poddir::kAppsDir).get())) {
+  // The manifest's apps, not the apps/ dir: an app add killed before its commit leaves a staged one there.
+  for (const auto& name : contract::parse_pod_manifest(read_file_at(pod.fd(), poddir::kManifest, 16 << 20)).app_names()) {
     const std::string rel = poddir::app_rootfs(name);
     mkdirs_at(root.get(), rel, 0755);
     mount_overlay(lower_of(pod, poddir::app_tree(name)), p + "/overlay/app-" + name + "/upper",
@@ -94,9 +96,10 @@ bool overlay_usable(const Store& store) {
 }
 
 void reset_run_records(const Pod& pod) {
-  if (UniqueFd d = try_open_dir_at(pod.fd(), poddir::kAppStatusDir))
-    for (const auto& n : list_dir(d.get()))
-      if (::unlinkat(d.get(), n.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove app status " + n);
+  for (const char* dir : {poddir::kAppStatusDir, poddir::kAppTimesDir})
+    if (UniqueFd d = try_open_dir_at(pod.fd(), dir))
+      for (const auto& n : list_dir(d.get()))
+        if (::unlinkat(d.get(), n.c_str(), 0) < 0 && errno != ENOENT) throw_sys(std::string("cannot remove ") + dir + "/" + n);
   for (const char* f : {poddir::kExitStatus, poddir::kFailure, poddir::kReady, poddir::kPid, poddir::kPaused})
     if (::unlinkat(pod.fd(), f, 0) < 0 && errno != ENOENT) throw_sys(std::string("cannot remove ") + f);
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -10,16 +11,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <algorithm>
+#include <chrono>
 
 #include "cgroups.hpp"
+#include "contract/apporder.hpp"
 #include "control.hpp"
 #include "exec.hpp"
 #include "handlers.hpp"
@@ -39,20 +42,57 @@ namespace {
 enum class Phase { kPreStart, kMain, kPostStop, kDone };
 
 struct Running {
-  const App* app;
+  App app;
   Child child;                   // the app's main process
   std::optional<int> exit_code;  // set once it ended (or its pre-start failed)
-  std::optional<int> wait_status;  // the main process's, once reaped
+  std::optional<int> signal;     // the signal that killed it
   std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
   std::vector<AppStream> streams;
   AppCgroup cgroup;  // its resource limits, when it has any
+  int64_t started_at = 0, finished_at = 0;  // ns since the epoch; 0 = not yet
+  bool term_sent = false;                   // a pod stop signalled it
+  std::optional<int64_t> kill_at;           // an app stop's SIGKILL deadline (monotonic ms)
+  bool begun = false;                       // started: its pre-start handler or the app itself
   Phase phase = Phase::kMain;
   std::optional<ExecSpec> spec, pre_start, post_stop;
   Child handler;  // the event handler running now
   std::optional<std::chrono::steady_clock::time_point> handler_deadline;
   bool handler_timed_out = false;
   std::optional<HandlerOutcome> pre_outcome, post_outcome;
+
+  bool created() const { return !begun; }
+  bool running() const { return child && !exit_code; }
+  // Its pre-start handler running counts as running (the app is on its way).
+  const char* state() const { return exit_code ? "exited" : begun ? "running" : "created"; }
 };
+
+int64_t now_ns(clockid_t clock) {
+  struct timespec ts {};
+  ::clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+int64_t monotonic_ms() { return now_ns(CLOCK_MONOTONIC) / 1000000; }
+
+// Detach every mount at or below `root` (deepest first): an app's rootfs
+// with its /proc, /dev, volumes, … when it is removed from a running pod.
+void unmount_tree(const std::string& root) {
+  std::vector<std::string> points;
+  if (auto text = try_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 8 << 20)) {
+    size_t i = 0;
+    while (i < text->size()) {
+      size_t j = text->find('\n', i);
+      if (j == std::string::npos) j = text->size();
+      std::istringstream line(text->substr(i, j - i));
+      std::string id, parent, dev, r, mp;
+      if (line >> id >> parent >> dev >> r >> mp && (mp == root || mp.rfind(root + "/", 0) == 0)) points.push_back(mp);
+      i = j + 1;
+    }
+  }
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& mp : points)
+    if (::umount2(mp.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+      log_warn("cannot unmount " + mp + ": " + std::strerror(errno));
+}
 
 void noop_handler(int) {}
 
@@ -156,15 +196,22 @@ void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, 
   }
 }
 
-// The app's exit record (appstatus/<app>). `oom`: the OOM killer killed a
-// process of the app's cgroup (the app, or a child whose status the app then
-// returned, as a shell does).
+// The app's exit record (appstatus/<app>, stage1-abi.md). `oom`: the OOM
+// killer killed a process of the app's cgroup (the app, or a child whose
+// status the app then returned, as a shell does).
 std::string exit_record(const Running& r, bool oom) {
   nlohmann::json j = {{"exitCode", r.exit_code.value_or(0)}};
-  if (r.wait_status && WIFSIGNALED(*r.wait_status)) j["signal"] = WTERMSIG(*r.wait_status);
+  if (r.signal) j["signal"] = *r.signal;
   if (oom) j["oomKilled"] = true;
   if (r.pre_outcome) j["preStart"] = to_json(*r.pre_outcome);
   if (r.post_outcome) j["postStop"] = to_json(*r.post_outcome);
+  return j.dump() + "\n";
+}
+
+// When it started and ended (apptimes/<app>): ns since the epoch.
+std::string times_record(const Running& r) {
+  nlohmann::json j = {{"startedAt", r.started_at}};
+  if (r.finished_at) j["finishedAt"] = r.finished_at;
   return j.dump() + "\n";
 }
 
@@ -181,59 +228,71 @@ constexpr int kOutputStallMs = 1000;
 class Supervisor {
  public:
   Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
-    for (const auto& a : cfg.apps) apps_.emplace_back().app = &a;
+    for (const auto& a : cfg.apps) add_running(a);
   }
 
   int run() {
     UniqueFd sigfd = setup_signals();
     notify("STATUS=starting");
     status_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
+    times_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppTimesDir);
     logs_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
-    log_debug("setting up the apps' roots");
-    PodCgroups cgroups;
-    for (auto& r : apps_) {
-      prepare_app_rootfs(*r.app, cfg_);
-      r.spec = prepare_exec(*r.app, cfg_.runtime.interactive);
-      if (!r.app->pre_start.empty()) r.pre_start = prepare_handler(*r.app, kPreStart, r.app->pre_start);
-      if (!r.app->post_stop.empty()) r.post_stop = prepare_handler(*r.app, kPostStop, r.app->post_stop);
-      r.cgroup = cgroups.create(*r.app);
-    }
     if (copies_output(cfg_.runtime)) console_.emplace();
     if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
     try {
-      // Concurrently: an app whose pre-start handler runs does not hold the others back.
-      for (auto& r : apps_) {
-        if (r.pre_start) {
-          r.phase = Phase::kPreStart;
-          r.handler = start_handler(*r.pre_start, kPreStart, r.cgroup, logs_dir_.get());
-          log_debug("started the pre-start handler of " + r.app->name + " as pid " + std::to_string(r.handler.pid()));
-        } else {
-          start_main(r);
-        }
-      }
-      maybe_ready();
-      loop(sigfd.get());
+      // Each app after the ones it names (pod/after): they are started, in this order, one by one.
+      contract::AppDeps deps;
+      for (const auto& r : apps_) deps.emplace_back(r.app.name, r.app.after);
+      for (size_t i : contract::start_order(deps)) start_app(apps_[i]);
     } catch (...) {
       end_pod();
       throw;
     }
+    maybe_ready();
+    loop(sigfd.get());
     std::vector<int> codes;
     for (const auto& r : apps_) codes.push_back(r.exit_code.value_or(0));
     return pod_exit_status(codes);
   }
 
  private:
-  size_t running() const {
-    size_t n = 0;
-    for (const auto& r : apps_) n += (r.child && !r.exit_code) + r.handler.running();
-    return n;
+  void add_running(const App& a) {
+    Running r;
+    r.app = a;
+    apps_.push_back(std::move(r));
+  }
+
+  Running* find(const std::string& name) {
+    for (auto& r : apps_)
+      if (r.app.name == name) return &r;
+    return nullptr;
+  }
+
+  // Its root (/proc, /dev, volumes, …), its exec, handlers and cgroup; then its
+  // pre-start handler, or the app itself. Apps do not wait for each other's pre-start.
+  void start_app(Running& r) {
+    prepare_app_rootfs(r.app, cfg_);
+    r.spec = prepare_exec(r.app, cfg_.runtime.interactive);
+    if (!r.app.pre_start.empty()) r.pre_start = prepare_handler(r.app, kPreStart, r.app.pre_start);
+    if (!r.app.post_stop.empty()) r.post_stop = prepare_handler(r.app, kPostStop, r.app.post_stop);
+    r.cgroup = cgroups_.create(r.app);
+    r.begun = true;
+    if (r.pre_start) {
+      r.phase = Phase::kPreStart;
+      r.handler = start_handler(*r.pre_start, kPreStart, r.cgroup, logs_dir_.get());
+      log_debug("started the pre-start handler of " + r.app.name + " as pid " + std::to_string(r.handler.pid()));
+    } else {
+      start_main(r);
+    }
   }
 
   void start_main(Running& r) {
-    const std::string prefix = apps_.size() > 1 ? r.app->name + ": " : "";
+    const std::string prefix = apps_.size() > 1 || cfg_.sandbox ? r.app.name + ": " : "";
     spawn(r, *r.spec, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
     r.phase = Phase::kMain;
-    log_debug("started app " + r.app->name + " as pid " + std::to_string(r.child.pid()));
+    r.started_at = now_ns(CLOCK_REALTIME);
+    write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
+    log_debug("started app " + r.app.name + " as pid " + std::to_string(r.child.pid()));
   }
 
   // `ready` once no app waits for its pre-start handler any more.
@@ -245,18 +304,31 @@ class Supervisor {
     ready_ = true;
   }
 
+  size_t running() const {
+    size_t n = 0;
+    for (const auto& r : apps_) n += r.running() + r.handler.running();
+    return n;
+  }
+
   void write_record(const Running& r) {
-    write_file_atomic_at(status_dir_.get(), r.app->name, exit_record(r, r.cgroup.oom_killed()), 0644,
+    write_file_atomic_at(status_dir_.get(), r.app.name, exit_record(r, r.cgroup.oom_killed()), 0644,
                          Durability::kVolatile);
+  }
+
+  void record_exit(Running& r, int st) {
+    if (WIFSIGNALED(st)) r.signal = WTERMSIG(st);
+    r.exit_code = exit_code_of(st);
+    r.finished_at = now_ns(CLOCK_REALTIME);
+    r.kill_at.reset();
+    write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
+    write_record(r);
+    log_debug("app " + r.app.name + " exited with " + std::to_string(*r.exit_code));
   }
 
   // The app's main process ended: its record; then its post-stop handler,
   // which has until the stop timeout.
   void main_ended(Running& r, int status) {
-    r.wait_status = status;
-    r.exit_code = exit_code_of(status);
-    log_debug("app " + r.app->name + " exited with " + std::to_string(*r.exit_code));
-    write_record(r);
+    record_exit(r, status);
     r.phase = Phase::kDone;
     if (!r.post_stop) return;
     r.handler = start_handler(*r.post_stop, kPostStop, r.cgroup, logs_dir_.get());
@@ -267,8 +339,8 @@ class Supervisor {
 
   void handler_ended(Running& r, int status) {
     const char* name = r.phase == Phase::kPreStart ? kPreStart : kPostStop;
-    HandlerOutcome o = handler_outcome(logs_dir_.get(), r.app->name, name, status, r.handler_timed_out);
-    log_debug("the " + std::string(name) + " handler of " + r.app->name + " exited with " + std::to_string(o.exit_code));
+    HandlerOutcome o = handler_outcome(logs_dir_.get(), r.app.name, name, status, r.handler_timed_out);
+    log_debug("the " + std::string(name) + " handler of " + r.app.name + " exited with " + std::to_string(o.exit_code));
     r.handler_deadline.reset();
     if (r.phase == Phase::kPostStop) {
       r.post_outcome = std::move(o);
@@ -278,12 +350,13 @@ class Supervisor {
     }
     const bool ok = o.exit_code == 0;
     r.pre_outcome = std::move(o);
-    if (ok && !stopping_) {
+    if (ok && !stopping_ && !r.term_sent) {
       start_main(r);
     } else {
       // A failed pre-start fails the app, which never ran (no post-stop either).
-      if (!ok) log_warn("app " + r.app->name + ": its pre-start handler exited with " + std::to_string(r.pre_outcome->exit_code));
+      if (!ok) log_warn("app " + r.app.name + ": its pre-start handler exited with " + std::to_string(r.pre_outcome->exit_code));
       r.exit_code = r.pre_outcome->exit_code;
+      r.finished_at = now_ns(CLOCK_REALTIME);
       r.phase = Phase::kDone;
       write_record(r);
     }
@@ -299,6 +372,7 @@ class Supervisor {
         else if (r.handler.collect(*ended)) handler_ended(r, ended->status);
       }
     }
+    if (stopping_) advance_stop();
   }
 
   // Whatever the apps left behind (daemons) goes with the pod; then what
@@ -306,38 +380,20 @@ class Supervisor {
   // get no record (the pod failed).
   void end_pod() {
     kill_all(SIGKILL);
-    reap_quietly();
+    while (auto ended = reap_any(true)) {
+      for (auto& r : apps_)
+        if (r.child.collect(*ended)) {
+          if (status_dir_) record_exit(r, ended->status);
+        } else {
+          r.handler.collect(*ended);
+        }
+    }
     for (auto& r : apps_)
       for (auto& st : r.streams) st.drain();
     if (console_) console_->finish(kOutputStallMs);
   }
 
-  void reap_quietly() {
-    while (auto ended = reap_any(true)) {
-      for (auto& r : apps_)
-        if (r.child.collect(*ended)) {
-          r.wait_status = ended->status;
-          r.exit_code = exit_code_of(ended->status);
-          if (status_dir_) write_record(r);
-        } else {
-          r.handler.collect(*ended);
-        }
-    }
-  }
-
   int stop_timeout_s() const { return cfg_.runtime.stop_timeout_s > 0 ? cfg_.runtime.stop_timeout_s : 1; }
-
-  void stop(int sig, int timerfd) {
-    log_debug(std::string("stopping the apps (") + strsignal(sig) + ")");
-    for (const auto& r : apps_) {
-      r.child.signal(SIGTERM);
-      if (r.phase == Phase::kPreStart) r.handler.signal(SIGTERM);  // the app is not started then
-    }
-    struct itimerspec its {};
-    its.it_value.tv_sec = stop_timeout_s();
-    if (!stopping_) ::timerfd_settime(timerfd, 0, &its, nullptr);
-    stopping_ = true;
-  }
 
   // ms until the first post-stop handler's deadline (-1: none), killing
   // (process group) those past it.
@@ -347,7 +403,7 @@ class Supervisor {
     for (auto& r : apps_) {
       if (!r.handler_deadline || !r.handler.running()) continue;
       if (now >= *r.handler_deadline) {
-        log_warn("app " + r.app->name + ": its post-stop handler still runs after " + std::to_string(stop_timeout_s()) +
+        log_warn("app " + r.app.name + ": its post-stop handler still runs after " + std::to_string(stop_timeout_s()) +
                  "s, killing it");
         ::kill(-r.handler.pid(), SIGKILL);
         r.handler.signal(SIGKILL);
@@ -361,12 +417,63 @@ class Supervisor {
     return wait;
   }
 
+  // A pod stop: apps in reverse start order, each once no running app that
+  // starts after it (pod/after) is left; all at once without an order.
+  void advance_stop() {
+    for (auto& r : apps_) {
+      if (r.phase == Phase::kPreStart && r.handler.running() && !r.term_sent) {
+        r.handler.signal(SIGTERM);  // the app is not started then
+        r.term_sent = true;
+        continue;
+      }
+      if (!r.running() || r.term_sent) continue;
+      bool needed = false;
+      for (const auto& o : apps_)
+        if (o.running() && std::find(o.app.after.begin(), o.app.after.end(), r.app.name) != o.app.after.end())
+          needed = true;
+      if (needed) continue;
+      log_debug("stopping app " + r.app.name);
+      r.child.signal(SIGTERM);
+      r.term_sent = true;
+    }
+  }
+
+  void stop(int sig, int timerfd) {
+    log_debug(std::string("stopping the apps (") + strsignal(sig) + ")");
+    struct itimerspec its {};
+    its.it_value.tv_sec = stop_timeout_s();
+    if (!stopping_) ::timerfd_settime(timerfd, 0, &its, nullptr);
+    stopping_ = true;
+    advance_stop();
+  }
+
+  // The nearest app stop deadline as a poll timeout (-1: none); apps past
+  // theirs are killed with everything in their process group.
+  int app_deadlines() {
+    int timeout = -1;
+    const int64_t now = monotonic_ms();
+    for (auto& r : apps_) {
+      if (!r.kill_at || !r.running()) continue;
+      if (*r.kill_at <= now) {
+        log_warn("app " + r.app.name + " still running after its stop timeout, killing it");
+        ::kill(-r.child.pid(), SIGKILL);
+        r.child.signal(SIGKILL);
+        r.kill_at.reset();
+        continue;
+      }
+      const int left = static_cast<int>(*r.kill_at - now);
+      timeout = timeout < 0 ? left : std::min(timeout, left);
+    }
+    return timeout;
+  }
+
   void loop(int sigfd) {
     int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (tfd < 0) throw_sys("timerfd_create");
     UniqueFd timer(tfd);
     reap();
-    while (running() > 0) {
+    // A sandbox waits for its stop, with or without apps.
+    while (running() > 0 || (cfg_.sandbox && !stopping_)) {
       std::vector<pollfd> p = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
       std::vector<AppStream*> polled;
       for (auto& r : apps_)
@@ -377,14 +484,17 @@ class Supervisor {
           }
       if (console_) console_->add_pollfds(p);
       if (control_) p.push_back({control_.get(), POLLIN, 0});
-      if (::poll(p.data(), p.size(), handler_timeouts()) < 0) {
+      const int a = app_deadlines(), h = handler_timeouts();
+      if (::poll(p.data(), p.size(), a < 0 ? h : h < 0 ? a : std::min(a, h)) < 0) {
         if (errno == EINTR) continue;
         throw_sys("poll");
       }
       for (size_t i = 0; i < polled.size(); ++i)
         if (p[2 + i].revents) polled[i]->pump();
       if (console_) console_->handle(p);
-      if (control_ && (p.back().revents & POLLIN)) serve_control(control_.get(), handles());
+      // Last: an app operation may add or remove apps (and their streams).
+      if (control_ && (p.back().revents & POLLIN))
+        serve_control(control_.get(), [this](const nlohmann::json& req) { return control(req); });
       if (p[1].revents & POLLIN) {
         log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
         uint64_t n;
@@ -397,7 +507,6 @@ class Supervisor {
         int sig = static_cast<int>(si.ssi_signo);
         if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) stop(sig, tfd);
       }
-      handler_timeouts();
       reap();
     }
     end_pod();
@@ -405,14 +514,96 @@ class Supervisor {
 
   std::vector<AppHandle> handles() const {
     std::vector<AppHandle> out;
-    for (const auto& r : apps_) out.push_back({r.app->name, r.child ? r.child.pid() : 0, r.child && !r.exit_code, r.exit_code});
+    for (const auto& r : apps_) out.push_back({r.app.name, r.child ? r.child.pid() : 0, r.running(), r.exit_code});
     return out;
   }
 
-  const PodConfig& cfg_;
+  static nlohmann::json describe(const Running& r) {
+    nlohmann::json j = {{"name", r.app.name}, {"state", r.state()}};
+    if (r.child) j["pid"] = r.child.pid();
+    if (r.exit_code) j["exitCode"] = *r.exit_code;
+    if (r.signal) j["signal"] = *r.signal;
+    if (r.started_at) j["startedAt"] = r.started_at;
+    if (r.finished_at) j["finishedAt"] = r.finished_at;
+    return j;
+  }
+
+  // One control request (control.hpp): the app operations here, the rest in
+  // handle_control_request. Never throws: errors are {"error": …}.
+  nlohmann::json control(const nlohmann::json& req) {
+    const std::string op = req.value("op", "");
+    try {
+      if (op == "apps") {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& r : apps_) list.push_back(describe(r));
+        return {{"sandbox", cfg_.sandbox}, {"apps", list}};
+      }
+      if (op == "add" || op == "start" || op == "stop" || op == "remove") return app_op(op, req);
+      return handle_control_request(req, handles());
+    } catch (const std::exception& e) {
+      return {{"error", e.what()}};
+    }
+  }
+
+  nlohmann::json app_op(const std::string& op, const nlohmann::json& req) {
+    if (!req.contains("app") || !req["app"].is_string()) throw Error(op + ": no app given");
+    const std::string name = req["app"].get<std::string>();
+    if (op == "add") {
+      // What stage0 committed to /pod/pod: an app the init does not know yet.
+      if (stopping_) throw Error("the pod is stopping");
+      if (!find(name)) {
+        PodConfig fresh = load_config(pod_dirfd_);
+        const App* a = fresh.app(name);
+        if (!a) throw Error("the pod manifest has no app named \"" + name + "\"");
+        add_running(*a);
+        cfg_.apps.push_back(*a);
+      }
+      return {{"app", describe(*find(name))}};
+    }
+    Running* r = find(name);
+    if (!r && op == "remove") {  // committed and mounted, but an add was killed before it told us
+      unmount_tree(app_rootfs(name));
+      return {{"removed", name}};
+    }
+    if (!r) throw Error("the pod has no app named \"" + name + "\"");
+    if (op == "start") {
+      if (stopping_) throw Error("the pod is stopping");
+      if (!r->created()) throw Error("app " + name + " is " + r->state() + ", not created");
+      for (const auto& d : r->app.after) {
+        const Running* dep = find(d);
+        if (dep && dep->created()) throw Error("app " + name + " starts after " + d + ", which has not been started");
+      }
+      start_app(*r);
+      return {{"app", describe(*r)}};
+    }
+    if (op == "stop") {
+      if (r->running()) {
+        const bool force = req.value("force", false);
+        const int timeout_s = req.value("timeout", cfg_.runtime.stop_timeout_s);
+        r->child.signal(force ? SIGKILL : SIGTERM);
+        if (!force) r->kill_at = monotonic_ms() + 1000 * static_cast<int64_t>(timeout_s > 0 ? timeout_s : 1);
+      }
+      else if (r->phase == Phase::kPreStart && r->handler.running()) {
+        r->handler.signal(SIGTERM);  // the app is not started then
+        r->term_sent = true;
+      }
+      return {{"app", describe(*r)}};
+    }
+    // remove
+    if (r->running() || r->handler.running()) throw Error("app " + name + " is running; stop it first");
+    for (auto& st : r->streams) st.drain();
+    unmount_tree(app_rootfs(name));
+    const size_t idx = static_cast<size_t>(r - apps_.data());
+    apps_.erase(apps_.begin() + static_cast<long>(idx));
+    std::erase_if(cfg_.apps, [&](const App& a) { return a.name == name; });
+    return {{"removed", name}};
+  }
+
+  PodConfig cfg_;
   int pod_dirfd_;
-  UniqueFd status_dir_, logs_dir_;
-  UniqueFd control_;  // POD_INIT_CONTROL: kill, stats (control.hpp)
+  UniqueFd status_dir_, times_dir_, logs_dir_;
+  PodCgroups cgroups_;
+  UniqueFd control_;  // POD_INIT_CONTROL: kill, stats, app operations (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it
   std::vector<Running> apps_;
   bool stopping_ = false;
