@@ -44,6 +44,7 @@ void register_lifecycle(CLI::App&, Context&);  // kill, pause, resume, stats
 void register_config(CLI::App&, Context&);
 void register_fsck(CLI::App&, Context&);
 void register_metadata_service(CLI::App&, Context&);
+void register_cri(CLI::App&, Context&);  // execs pod-cri (the Kubernetes CRI server)
 void register_docs(CLI::App&, Context&);  // completion scripts, man pages (from the registered commands)
 void register_install_units(CLI::App&, Context&);
 void register_trust(CLI::App&, Context&);

@@ -177,6 +177,12 @@ class Runtime {
   // The full UUID of a UUID or unique prefix (NotFound / Usage errors otherwise).
   std::string resolve_pod(const std::string& uuid_or_prefix) const;
 
+  // --- networks (Documentation/networking.md) ---
+  // Can a pod of this data dir join `net` (a --net value: host, none, or CNI
+  // networks)? Returns when it can; throws the reason (a bad config, a missing
+  // plugin, an unknown network) when not.
+  void check_network(const std::string& net) const;
+
   // --- inside a running pod ---
   // Run `cmd` in app `app` ("" = the only app) of a running pod, with this
   // process's stdin/stdout/stderr; returns its exit status.

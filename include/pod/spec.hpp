@@ -75,6 +75,9 @@ struct FetchOptions {
   // Registry credentials (auth.json / docker config.json format) searched first; "" = only the usual
   // places ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
   std::string registry_auth_file;
+  // Credentials given by the caller for this fetch (base64 of user:password, as auth.json's "auth"), used
+  // before any file: what a CRI PullImage carries. Never written anywhere.
+  std::string registry_credentials;
 };
 
 // A host command run at a point of the pod's life (OCI-style hooks): its

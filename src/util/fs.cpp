@@ -17,6 +17,12 @@
 
 namespace pod {
 
+std::string self_exe_path() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n <= 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
+}
+
 namespace {
 
 std::vector<std::string> split_path(const std::string& p) {

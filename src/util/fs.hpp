@@ -15,6 +15,8 @@
 namespace pod {
 
 // Open an existing directory by absolute or cwd-relative path.
+// The path of this process's executable (/proc/self/exe); "" when it cannot be read.
+std::string self_exe_path();
 UniqueFd open_dir(const std::string& path);
 // Open directory `name` (one component or a relative path) beneath dirfd.
 // The final component is never a symlink (O_NOFOLLOW).
