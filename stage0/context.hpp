@@ -41,6 +41,7 @@ void register_image(CLI::App&, Context&);
 void register_run(CLI::App&, Context&);
 void register_pod_ops(CLI::App&, Context&);
 void register_lifecycle(CLI::App&, Context&);  // kill, pause, resume, stats
+void register_app(CLI::App&, Context&);        // app sandbox|add|start|stop|rm|list|status
 void register_config(CLI::App&, Context&);
 void register_fsck(CLI::App&, Context&);
 void register_metadata_service(CLI::App&, Context&);

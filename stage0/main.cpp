@@ -41,6 +41,12 @@ std::vector<std::string> split_tail(CLI::App& app, std::vector<std::string> args
   for (; i < args.size(); ++i) {
     const std::string& a = args[i];
     if (!sub) {
+      if (a == "app" && i + 1 < args.size() && args[i + 1] == "add") {  // pod app add UUID IMAGE [app flags]…
+        sub = app.get_subcommand("app")->get_subcommand("add");
+        keep = 1;
+        ++i;
+        continue;
+      }
       if (a == "--dir") ++i;
       else if (!a.empty() && a[0] != '-') {
         auto it = keep_positionals.find(a);
@@ -127,7 +133,7 @@ int main(int argc, char** argv) {
   app.fallthrough();
   for (auto reg : {pod::cli::register_list, pod::cli::register_status, pod::cli::register_rm,
                    pod::cli::register_gc, pod::cli::register_version, pod::cli::register_fetch,
-                   pod::cli::register_image, pod::cli::register_run, pod::cli::register_pod_ops, pod::cli::register_lifecycle,
+                   pod::cli::register_image, pod::cli::register_run, pod::cli::register_pod_ops, pod::cli::register_lifecycle, pod::cli::register_app,
                    pod::cli::register_install_units, pod::cli::register_trust,
                    pod::cli::register_config, pod::cli::register_fsck, pod::cli::register_metadata_service,
                    pod::cli::register_cri})

@@ -52,6 +52,22 @@ struct LogOptions {
   std::optional<size_t> tail;      // only the last N lines of each app's log so far
 };
 
+// An app of a pod as the app operations see it (Runtime::list_apps).
+struct AppState {
+  std::string name, image_name, image_id;
+  std::string state;                 // "created" (not started yet), "running" or "exited"
+  std::optional<int> pid;            // its main process (pid namespace of the pod's init)
+  std::optional<int> exit_code;      // once exited: 128+N when killed by signal N
+  std::optional<int> signal;
+  std::optional<TimePoint> started, finished;
+  std::vector<std::string> after;    // the apps it starts after (--after)
+};
+
+struct AppStopOptions {
+  bool force = false;                         // SIGKILL at once instead of SIGTERM
+  std::chrono::milliseconds timeout{10000};   // SIGTERM -> SIGKILL; the call then waits this long again
+};
+
 struct GcOptions {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
@@ -182,6 +198,30 @@ class Runtime {
   // networks)? Returns when it can; throws the reason (a bad config, a missing
   // plugin, an unknown network) when not.
   void check_network(const std::string& net) const;
+
+  // --- apps in a running pod (Documentation/api.md, "Apps in a running pod") ---
+  // Their stage1 must declare pod/stage1/app-ops (native and nspawn do; others: ENOTSUP).
+  // Every call takes the pod's apps lock ($P/apps.lock): they serialize against each other and gc.
+  //
+  // Prepare a pod with no apps (spec.apps empty; spec.sandbox is implied) and
+  // start it detached; returns its UUID once it runs. It runs until stop_pod.
+  std::string create_sandbox(const PodSpec& spec);
+  // Render `app`'s image and add it to the running pod `uuid` as "created"
+  // (not started); returns its name. `fetch`: how its image is fetched. A kill -9 at any point leaves either no
+  // app (what was staged is cleaned by the next add or gc) or a created one.
+  std::string add_app(const std::string& uuid, const AppSpec& app, const FetchOptions& fetch = {});
+  // Start a created app (after the apps it names with --after have started).
+  AppState start_app(const std::string& uuid, const std::string& app);
+  // Stop running apps (every running app when `apps` is empty), dependents
+  // first; waits until each exited. One outcome per app (ok: it has exited).
+  std::vector<AppOutcome> stop_apps(const std::string& uuid, const std::vector<std::string>& apps,
+                                    const AppStopOptions& opts = {});
+  // Remove an app that is not running: its tree, its records and log, its manifest entry.
+  void remove_app(const std::string& uuid, const std::string& app);
+  // Every app of the pod in manifest order (a pod that is not running: from
+  // its exit records), or one of them (NotFound when it has no such app).
+  std::vector<AppState> list_apps(const std::string& uuid) const;
+  AppState app_status(const std::string& uuid, const std::string& app) const;
 
   // --- inside a running pod ---
   // Run `cmd` in app `app` ("" = the only app) of a running pod, with this

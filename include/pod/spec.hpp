@@ -47,6 +47,8 @@ struct AppSpec {
   std::vector<MountSpec> mounts;
   bool readonly_rootfs = false;
   IsolatorSpec isolators;
+  // Apps of the pod this one starts after (and is stopped before): --after NAME.
+  std::vector<std::string> after;
 };
 
 // Which stage1 runs the pod: at most one of path/name/hash/flavor; none = the
@@ -117,6 +119,9 @@ struct PodSpec {
   std::vector<std::string> insecure_isolation;
   std::vector<HookSpec> hooks;  // in the order given, per point
   std::chrono::milliseconds hook_timeout{30000};  // each hook's; then it is killed and counts as failed
+  // A sandbox: no apps (apps must be empty), running until it is stopped;
+  // apps come and go with Runtime::add_app & co. Runtime::create_sandbox sets it.
+  bool sandbox = false;
 };
 
 }  // namespace pod

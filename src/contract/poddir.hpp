@@ -27,6 +27,7 @@ inline constexpr const char* kPaused = "paused";               // while running:
 inline constexpr const char* kHooks = "hooks.json";            // --hook commands and their timeout (run/hooks.hpp)
 inline constexpr const char* kHookResultsDir = "hooks";        // hooks/<when>: the last run's outcome, JSON
 inline constexpr const char* kControlLock = "control.lock";    // serializes pause/resume/kill/stop
+inline constexpr const char* kAppsLock = "apps.lock";          // serializes the app operations of a running pod; gc takes it
 
 // --- written by a stage1 -------------------------------------------------
 inline constexpr const char* kPid = "pid";                     // pid of the pod's init (or the VMM)

@@ -56,6 +56,9 @@ void delete_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log, int bus
   if (!pod.locked()) throw Error("bug: delete_pod without the pod lock");
   auto d = pod.locate();
   if (!d) return;  // someone finished it already
+  // An app operation (src/api/apps.cpp) checks under this lock that the pod runs: none is half-way in it.
+  FileLock apps = FileLock::try_acquire(pod.fd(), poddir::kAppsLock, LockMode::Exclusive);
+  if (!apps) throw Error("pod " + pod.uuid() + ": an app operation holds its apps lock; left for the next run", EBUSY);
   if (*d == PodDir::ExitedGarbage) {
     if (teardown) {
       try {

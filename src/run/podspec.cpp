@@ -8,6 +8,7 @@
 #include <set>
 
 #include "appc/image_manifest.hpp"
+#include "contract/apporder.hpp"
 #include "isolators/isolators.hpp"
 #include "images/oci.hpp"
 #include "appc/names.hpp"
@@ -246,9 +247,49 @@ contract::Volume volume_of(const VolumeSpec& v) {
 }
 }  // namespace
 
+contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names) {
+  contract::RuntimeApp ra;
+  ra.name = a.spec.name.empty() ? default_app_name(image_name(a)) : a.spec.name;
+  if (!appc::is_ac_name(ra.name) || ra.name.size() > 255)
+    throw usage_error("app name \"" + ra.name.substr(0, 64) +
+                      "\" must be lowercase letters, digits and dashes (set it with --name)");
+  ra.app = app_section(a);
+  ra.app.isolators = isolators::merge(ra.app.isolators, a.spec.isolators);
+  std::set<std::string> targets;
+  for (const auto& mt : a.spec.mounts) {
+    if (!vol_names.count(mt.volume))
+      throw usage_error("--mount volume=" + mt.volume + ": no --volume named \"" + mt.volume + "\"");
+    if (!targets.insert(mt.target).second) throw usage_error("app " + ra.name + " mounts two volumes at " + mt.target);
+    ra.mounts.push_back({mt.volume, mt.target, false});
+  }
+  // Image mount points are satisfied by pod volumes of the same name.
+  for (const auto& mp : ra.app.mount_points) {
+    if (targets.count(mp.path)) continue;
+    // An OCI image's VOLUME without a --volume stays in the app's own writable rootfs: like docker's
+    // anonymous volume it starts with the image's content there and goes with the pod.
+    if (!vol_names.count(mp.name) && oci_entrypoint(a.image_manifest)) continue;
+    if (!vol_names.count(mp.name))
+      throw usage_error("image " + image_name(a) + " needs a volume \"" + mp.name + "\" (mount point " + mp.path +
+                        "); give --volume " + mp.name + ",kind=…");
+    ra.mounts.push_back({mp.name, mp.path, mp.read_only});
+    targets.insert(mp.path);
+  }
+  ra.image.name = a.image_manifest.value("name", "");
+  ra.image.id = a.image_id;
+  for (const auto& [k, v] : appc::manifest_labels(a.image_manifest)) ra.image.labels.push_back({k, v});
+  ra.read_only_rootfs = a.spec.readonly_rootfs;
+  if (!a.spec.after.empty()) {
+    std::string after;
+    for (const auto& n : a.spec.after) after += (after.empty() ? "" : ",") + n;
+    contract::parse_after(after, "app " + ra.name + ": --after");
+    ra.annotations.push_back({contract::kAnnAfter, after});
+  }
+  return ra;
+}
+
 contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<ResolvedApp>& apps) {
-  if (apps.empty()) throw usage_error("a pod must contain at least one app (give an IMAGE)");
-  if (spec.interactive && apps.size() != 1) throw usage_error("--interactive works with exactly one app");
+  if (apps.empty() && !spec.sandbox) throw usage_error("a pod must contain at least one app (give an IMAGE)");
+  if (spec.interactive && (apps.size() != 1 || spec.sandbox)) throw usage_error("--interactive works with exactly one app");
   contract::PodManifest m;
   std::set<std::string> names, vol_names;
   for (const auto& v : spec.volumes) {
@@ -256,40 +297,13 @@ contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<
     m.volumes.push_back(volume_of(v));
   }
   for (const auto& a : apps) {
-    contract::RuntimeApp ra;
-    ra.name = a.spec.name.empty() ? default_app_name(image_name(a)) : a.spec.name;
-    if (!appc::is_ac_name(ra.name) || ra.name.size() > 255)
-      throw usage_error("app name \"" + ra.name.substr(0, 64) +
-                        "\" must be lowercase letters, digits and dashes (set it with --name)");
+    contract::RuntimeApp ra = build_app(a, vol_names);
     if (!names.insert(ra.name).second)
       throw usage_error("two apps are named \"" + ra.name + "\"; give one of them another name with --name");
-    ra.app = app_section(a);
-    ra.app.isolators = isolators::merge(ra.app.isolators, a.spec.isolators);
-    std::set<std::string> targets;
-    for (const auto& mt : a.spec.mounts) {
-      if (!vol_names.count(mt.volume))
-        throw usage_error("--mount volume=" + mt.volume + ": no --volume named \"" + mt.volume + "\"");
-      if (!targets.insert(mt.target).second) throw usage_error("app " + ra.name + " mounts two volumes at " + mt.target);
-      ra.mounts.push_back({mt.volume, mt.target, false});
-    }
-    // Image mount points are satisfied by pod volumes of the same name.
-    for (const auto& mp : ra.app.mount_points) {
-      if (targets.count(mp.path)) continue;
-      // An OCI image's VOLUME without a --volume stays in the app's own writable rootfs: like docker's
-      // anonymous volume it starts with the image's content there and goes with the pod.
-      if (!vol_names.count(mp.name) && oci_entrypoint(a.image_manifest)) continue;
-      if (!vol_names.count(mp.name))
-        throw usage_error("image " + image_name(a) + " needs a volume \"" + mp.name + "\" (mount point " + mp.path +
-                          "); give --volume " + mp.name + ",kind=…");
-      ra.mounts.push_back({mp.name, mp.path, mp.read_only});
-      targets.insert(mp.path);
-    }
-    ra.image.name = a.image_manifest.value("name", "");
-    ra.image.id = a.image_id;
-    for (const auto& [k, v] : appc::manifest_labels(a.image_manifest)) ra.image.labels.push_back({k, v});
-    ra.read_only_rootfs = a.spec.readonly_rootfs;
     m.apps.push_back(std::move(ra));
   }
+  if (spec.sandbox) m.annotations.push_back({contract::kAnnSandbox, "true"});
+  contract::check_app_order(m);
   try {
     contract::validate(m);
   } catch (const Error& e) {

@@ -4,6 +4,7 @@
 #pragma once
 #include <nlohmann/json.hpp>
 #include <pod/spec.hpp>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,6 +32,9 @@ struct ResolvedApp {
   nlohmann::json image_manifest;
 };
 
+// One app of the reified pod manifest (`vol_names`: the pod's volumes); throws
+// usage errors naming the offending flag.
+contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names);
 // Build the reified pod manifest; throws usage errors naming the offending flag.
 contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<ResolvedApp>& apps);
 // The run-time options of the spec (notify apps and stage1 options are filled in by prepare).

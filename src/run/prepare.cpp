@@ -126,7 +126,10 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   // Resolve (and fetch) everything before the pod exists: bad input leaves nothing behind.
   const std::string s1_id = stage1_image_id(is, spec.stage1);
   const nlohmann::json s1_manifest = is.manifest(s1_id);
-  stage1::parse_entrypoints(s1_manifest);  // refuse a non-stage1 early
+  const stage1::Entrypoints s1_eps = stage1::parse_entrypoints(s1_manifest);  // refuse a non-stage1 early
+  if (spec.sandbox && s1_eps.app_ops.empty())
+    throw Error("stage1 " + s1_manifest.value("name", s1_id) + " cannot run a sandbox: it does not support apps in a "
+                "running pod (its image declares no " + stage1::kAnnAppOps + " entrypoint)", ENOTSUP);
   stage1::check_options(stage1::declared_options(s1_manifest), spec.stage1.options,
                         s1_manifest.value("name", s1_id));
   if (!spec.mds_register.empty()) mds::check_reachable(spec.mds_register);  // before any work
@@ -205,7 +208,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     }
     for (const auto& v : manifest.volumes)
       if (v.kind == contract::VolumeKind::Empty) make_empty_volume(pfd, v);
-    for (const char* d : {poddir::kAppStatusDir, poddir::kLogsDir, poddir::kStateDir}) mkdir_in(pfd, d);
+    for (const char* d : {poddir::kAppsDir, poddir::kAppStatusDir, poddir::kLogsDir, poddir::kStateDir}) mkdir_in(pfd, d);
     put(pfd, poddir::kRuntime, contract::serialize(rt));
     if (std::string hooks = hooks_json(spec); !hooks.empty()) put(pfd, poddir::kHooks, hooks);
     put(pfd, poddir::kManifest, contract::serialize(manifest), 0640);

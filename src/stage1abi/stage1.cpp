@@ -30,6 +30,7 @@ Entrypoints parse_entrypoints(const nlohmann::json& m) {
   e.pause = appc::manifest_annotation(m, kAnnPause).value_or("");
   e.resume = appc::manifest_annotation(m, kAnnResume).value_or("");
   e.stats = appc::manifest_annotation(m, kAnnStats).value_or("");
+  e.app_ops = appc::manifest_annotation(m, kAnnAppOps).value_or("");
   e.flavor = appc::manifest_annotation(m, kAnnFlavor).value_or("");
   std::string v = appc::manifest_annotation(m, kAnnVersion).value_or("");
   const std::string name = m.value("name", "?");
@@ -42,7 +43,7 @@ Entrypoints parse_entrypoints(const nlohmann::json& m) {
   if (e.interface_version > kInterfaceVersion)
     throw Error("stage1 image " + name + " needs stage1 interface version " + std::to_string(e.interface_version) +
                 "; this pod supports " + std::to_string(kInterfaceVersion) + ": upgrade pod");
-  for (auto* p : {&e.run, &e.enter, &e.stop, &e.gc, &e.kill, &e.pause, &e.resume, &e.stats})
+  for (auto* p : {&e.run, &e.enter, &e.stop, &e.gc, &e.kill, &e.pause, &e.resume, &e.stats, &e.app_ops})
     if (!p->empty() && ((*p)[0] != '/' || p->find("..") != std::string::npos))
       throw Error("stage1 image " + name + ": entrypoint \"" + *p + "\" must be an absolute path inside its rootfs");
   return e;

@@ -20,12 +20,14 @@ inline constexpr const char* kAnnKill = "pod/stage1/kill";
 inline constexpr const char* kAnnPause = "pod/stage1/pause";
 inline constexpr const char* kAnnResume = "pod/stage1/resume";
 inline constexpr const char* kAnnStats = "pod/stage1/stats";
+inline constexpr const char* kAnnAppOps = "pod/stage1/app-ops";  // apps in a running pod (stage1-abi.md)
 inline constexpr const char* kAnnVersion = "pod/stage1/interface-version";
 inline constexpr const char* kAnnFlavor = "pod/stage1/flavor";
 
 struct Entrypoints {
   std::string run, enter, stop, gc;  // absolute paths inside the stage1 rootfs ("" = absent)
   std::string kill, pause, resume, stats;
+  std::string app_ops;
   int interface_version = 0;
   std::string flavor;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "contract/apporder.hpp"
 #include "contract/jsonread.hpp"
 #include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
@@ -38,6 +39,7 @@ App app_of(const contract::RuntimeApp& ra) {
         app.capabilities.push_back(c);
   }
   for (const auto& m : ra.mounts) app.mounts.push_back({m.volume, m.path, m.read_only});
+  app.after = contract::app_after(ra);
   return app;
 }
 
@@ -87,7 +89,8 @@ PodConfig parse_config(const std::string& manifest_json, const std::string& runt
   PodConfig cfg;
   for (const auto& a : m.apps) cfg.apps.push_back(app_of(a));
   for (const auto& v : m.volumes) cfg.volumes.push_back(volume_of(v));
-  if (cfg.apps.empty()) throw Error("pod manifest: no apps");
+  cfg.sandbox = contract::is_sandbox(m);
+  if (cfg.apps.empty() && !cfg.sandbox) throw Error("pod manifest: no apps");
   const contract::Runtime rt = contract::parse_runtime(runtime_json);
   cfg.runtime = runtime_of(rt);
   for (auto& a : cfg.apps) {

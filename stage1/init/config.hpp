@@ -44,6 +44,9 @@ struct App {
   isolators::Isolators iso;  // the app's isolators, validated
   // Default protections turned off (runtime.json insecureOptions).
   bool keep_all_capabilities = false, default_seccomp = true, mask_paths = true;
+  // Apps this one starts after (annotation pod/after, contract/apporder.hpp);
+  // it is stopped before them.
+  std::vector<std::string> after;
 };
 
 struct HostEntry {
@@ -65,6 +68,9 @@ struct Runtime {
 
 struct PodConfig {
   std::vector<App> apps;
+  // A sandbox (annotation pod/sandbox): it may have no apps, and it runs
+  // until it is stopped, whatever its apps do (Documentation/pod-lifecycle.md).
+  bool sandbox = false;
   std::vector<Volume> volumes;
   Runtime runtime;
 

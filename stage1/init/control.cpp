@@ -168,7 +168,7 @@ nlohmann::json handle_control_request(const nlohmann::json& req, const std::vect
   return {{"error", "unknown control request \"" + op + "\""}};
 }
 
-void serve_control(int listener, const std::vector<AppHandle>& apps) {
+void serve_control(int listener, const std::function<nlohmann::json(const nlohmann::json&)>& handle) {
   for (;;) {
     int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) return;  // EAGAIN: nothing more pending
@@ -176,7 +176,7 @@ void serve_control(int listener, const std::vector<AppHandle>& apps) {
     auto req = control_receive(conn.get(), 1000);
     if (!req) continue;
     try {
-      control_reply(conn.get(), handle_control_request(*req, apps));
+      control_reply(conn.get(), handle(*req));
     } catch (const Error&) {
       // the client went away: its problem
     }

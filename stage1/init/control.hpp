@@ -8,11 +8,19 @@
 //     -> {"apps": {"web": "signalled", "db": "not running"}}
 //   {"op": "stats"}
 //     -> {"apps": {"web": {"running": true, "pid": 7, "cpuNs": N, "memoryBytes": N, "pids": N}, …}}
+// and the app operations of a running pod (supervisor.cpp, stage1-abi.md "app-ops"):
+//   {"op": "add", "app": "web"}       the init learns the app from /pod/pod -> {"app": {…state…}}
+//   {"op": "start", "app": "web"}     -> {"app": {…}}
+//   {"op": "stop", "app": "web", "force": false, "timeout": 10}   SIGTERM (SIGKILL after timeout s) -> {"app": {…}}
+//   {"op": "remove", "app": "web"}    not running: unmounted and forgotten -> {"removed": "web"}
+//   {"op": "apps"}                    -> {"sandbox": bool, "apps": [{"name", "state": "created"|"running"|"exited",
+//                                         "pid"?, "exitCode"?, "signal"?, "startedAt"?, "finishedAt"? (ns since the epoch)}]}
 // An error is {"error": "message"}. Libc + nlohmann_json only: it is compiled
 // into the static init and the kvm guest agent as well.
 #pragma once
 #include <sys/types.h>
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -44,8 +52,9 @@ struct AppHandle {
 // Answer one request (kill, stats) about `apps`; never throws.
 nlohmann::json handle_control_request(const nlohmann::json& request, const std::vector<AppHandle>& apps);
 
-// Accept every pending connection on `listener` and answer it.
-void serve_control(int listener, const std::vector<AppHandle>& apps);
+// Accept every pending connection on `listener` and answer it with `handle`
+// (which must not throw).
+void serve_control(int listener, const std::function<nlohmann::json(const nlohmann::json&)>& handle);
 
 // CPU time, resident memory and process count of the process tree rooted at
 // `pid`, from /proc (the caller's pid namespace).

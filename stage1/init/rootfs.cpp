@@ -196,6 +196,10 @@ void prepare_app_rootfs(const App& app, const PodConfig& cfg) {
     UniqueFd target = mkdirs_in_root(rootfd.get(), api);
     bind_at(api, target.get(), false);
   }
+  // What is mounted below the app's root from here on (masks, volumes) stays
+  // there: the /proc, /sys and /dev binds are peers of the pod's own, which
+  // would otherwise get every app's masks (and each app every other's).
+  do_mount("", root, nullptr, MS_REC | MS_SLAVE);
   if (app.mask_paths) mask_paths(root);
   for (const auto& m : app.mounts) {
     const Volume& v = *cfg.volume(m.volume);

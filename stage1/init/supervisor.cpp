@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -16,8 +17,11 @@
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <algorithm>
 
 #include "cgroups.hpp"
+#include "contract/apporder.hpp"
 #include "control.hpp"
 #include "exec.hpp"
 #include "log.hpp"
@@ -32,13 +36,49 @@ namespace pod::init {
 namespace {
 
 struct Running {
-  const App* app;
+  App app;
   Child child;
   std::optional<int> exit_code;  // set once reaped
+  std::optional<int> signal;     // the signal that killed it
   std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
   std::vector<AppStream> streams;
   AppCgroup cgroup;  // its resource limits, when it has any
+  int64_t started_at = 0, finished_at = 0;  // ns since the epoch; 0 = not yet
+  bool term_sent = false;                   // a pod stop signalled it
+  std::optional<int64_t> kill_at;           // an app stop's SIGKILL deadline (monotonic ms)
+
+  bool created() const { return !child && !exit_code; }
+  bool running() const { return child && !exit_code; }
+  const char* state() const { return exit_code ? "exited" : child ? "running" : "created"; }
 };
+
+int64_t now_ns(clockid_t clock) {
+  struct timespec ts {};
+  ::clock_gettime(clock, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+int64_t monotonic_ms() { return now_ns(CLOCK_MONOTONIC) / 1000000; }
+
+// Detach every mount at or below `root` (deepest first): an app's rootfs
+// with its /proc, /dev, volumes, … when it is removed from a running pod.
+void unmount_tree(const std::string& root) {
+  std::vector<std::string> points;
+  if (auto text = try_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 8 << 20)) {
+    size_t i = 0;
+    while (i < text->size()) {
+      size_t j = text->find('\n', i);
+      if (j == std::string::npos) j = text->size();
+      std::istringstream line(text->substr(i, j - i));
+      std::string id, parent, dev, r, mp;
+      if (line >> id >> parent >> dev >> r >> mp && (mp == root || mp.rfind(root + "/", 0) == 0)) points.push_back(mp);
+      i = j + 1;
+    }
+  }
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& mp : points)
+    if (::umount2(mp.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+      log_warn("cannot unmount " + mp + ": " + std::strerror(errno));
+}
 
 void noop_handler(int) {}
 
@@ -142,17 +182,16 @@ void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, 
   }
 }
 
-// `oom`: the OOM killer killed a process of the app's cgroup (the app, or a
-// child whose status the app then returned, as a shell does).
-std::string exit_record(int status, bool oom, int& exit_code) {
-  const std::string oom_field = oom ? ",\"oomKilled\":true" : "";
-  if (WIFSIGNALED(status)) {
-    int sig = WTERMSIG(status);
-    exit_code = 128 + sig;
-    return "{\"exitCode\":" + std::to_string(exit_code) + ",\"signal\":" + std::to_string(sig) + oom_field + "}\n";
-  }
-  exit_code = WEXITSTATUS(status);
-  return "{\"exitCode\":" + std::to_string(exit_code) + oom_field + "}\n";
+// The app's exit record (appstatus/<app>, stage1-abi.md). `oom`: the OOM
+// killer killed a process of the app's cgroup (the app, or a child whose
+// status the app then returned, as a shell does).
+std::string exit_record(const Running& r, bool oom) {
+  nlohmann::json j = {{"exitCode", *r.exit_code}};
+  if (r.signal) j["signal"] = *r.signal;
+  if (oom) j["oomKilled"] = true;
+  j["startedAt"] = r.started_at;
+  j["finishedAt"] = r.finished_at;
+  return j.dump() + "\n";
 }
 
 void kill_all(int sig) {
@@ -168,89 +207,144 @@ constexpr int kOutputStallMs = 1000;
 class Supervisor {
  public:
   Supervisor(const PodConfig& cfg, int pod_dirfd) : cfg_(cfg), pod_dirfd_(pod_dirfd) {
-    for (const auto& a : cfg.apps) apps_.push_back({&a, Child(), std::nullopt, nullptr, {}, {}});
+    for (const auto& a : cfg.apps) add_running(a);
   }
 
   int run() {
     UniqueFd sigfd = setup_signals();
     notify("STATUS=starting");
-    UniqueFd status_dir = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
-    UniqueFd logs_dir = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
-    std::vector<ExecSpec> specs;
-    log_debug("setting up the apps' roots");
-    PodCgroups cgroups;
-    for (auto& r : apps_) {
-      prepare_app_rootfs(*r.app, cfg_);
-      specs.push_back(prepare_exec(*r.app, cfg_.runtime.interactive));
-      r.cgroup = cgroups.create(*r.app);
-    }
+    status_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
+    logs_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
     if (copies_output(cfg_.runtime)) console_.emplace();
     if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
     try {
-      for (size_t i = 0; i < apps_.size(); ++i) {
-        const std::string prefix = apps_.size() > 1 ? apps_[i].app->name + ": " : "";
-        spawn(apps_[i], specs[i], cfg_.runtime, logs_dir.get(), console_ ? &*console_ : nullptr, prefix);
-        log_debug("started app " + apps_[i].app->name + " as pid " + std::to_string(apps_[i].child.pid()));
-      }
+      // Each app after the ones it names (pod/after): they are started, in this order, one by one.
+      contract::AppDeps deps;
+      for (const auto& r : apps_) deps.emplace_back(r.app.name, r.app.after);
+      for (size_t i : contract::start_order(deps)) start_app(apps_[i]);
     } catch (...) {
-      end_pod(status_dir.get());
+      end_pod();
       throw;
     }
     write_file_at(pod_dirfd_, poddir::kReady, "", 0644, Durability::kVolatile);
     notify("READY=1");
-    loop(sigfd.get(), status_dir.get());
+    loop(sigfd.get());
     std::vector<int> codes;
     for (const auto& r : apps_) codes.push_back(r.exit_code.value_or(0));
     return pod_exit_status(codes);
   }
 
  private:
+  void add_running(const App& a) {
+    Running r;
+    r.app = a;
+    apps_.push_back(std::move(r));
+  }
+
+  Running* find(const std::string& name) {
+    for (auto& r : apps_)
+      if (r.app.name == name) return &r;
+    return nullptr;
+  }
+
+  // Its root (/proc, /dev, volumes, …), its exec and its cgroup, then the process.
+  void start_app(Running& r) {
+    prepare_app_rootfs(r.app, cfg_);
+    const ExecSpec spec = prepare_exec(r.app, cfg_.runtime.interactive);
+    r.cgroup = cgroups_.create(r.app);
+    const std::string prefix = apps_.size() > 1 || cfg_.sandbox ? r.app.name + ": " : "";
+    spawn(r, spec, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
+    r.started_at = now_ns(CLOCK_REALTIME);
+    log_debug("started app " + r.app.name + " as pid " + std::to_string(r.child.pid()));
+  }
+
   size_t running() const {
     size_t n = 0;
-    for (const auto& r : apps_) n += r.child && !r.exit_code;
+    for (const auto& r : apps_) n += r.running();
     return n;
   }
 
   // Collect every child that ended (block: until none is left): the apps'
   // exit records; orphans re-parented to us are just reaped.
-  void reap(int status_dirfd, bool block = false) {
+  void reap(bool block = false) {
     while (auto ended = reap_any(block)) {
       for (auto& r : apps_) {
         if (!r.child.collect(*ended)) continue;
-        int code;
-        write_file_atomic_at(status_dirfd, r.app->name, exit_record(ended->status, r.cgroup.oom_killed(), code), 0644,
+        const int st = ended->status;
+        if (WIFSIGNALED(st)) r.signal = WTERMSIG(st);
+        r.exit_code = WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st);
+        r.finished_at = now_ns(CLOCK_REALTIME);
+        r.kill_at.reset();
+        write_file_atomic_at(status_dir_.get(), r.app.name, exit_record(r, r.cgroup.oom_killed()), 0644,
                              Durability::kVolatile);
-        r.exit_code = code;
-        log_debug("app " + r.app->name + " exited with " + std::to_string(code));
+        log_debug("app " + r.app.name + " exited with " + std::to_string(*r.exit_code));
       }
     }
+    if (stopping_) advance_stop();
   }
 
   // Whatever the apps left behind (daemons) goes with the pod; then what
   // they wrote last is copied out.
-  void end_pod(int status_dirfd) {
+  void end_pod() {
     kill_all(SIGKILL);
-    reap(status_dirfd, true);
+    reap(true);
     for (auto& r : apps_)
       for (auto& st : r.streams) st.drain();
     if (console_) console_->finish(kOutputStallMs);
   }
 
+  // A pod stop: apps in reverse start order, each once no running app that
+  // starts after it (pod/after) is left; all at once without an order.
+  void advance_stop() {
+    for (auto& r : apps_) {
+      if (!r.running() || r.term_sent) continue;
+      bool needed = false;
+      for (const auto& o : apps_)
+        if (o.running() && std::find(o.app.after.begin(), o.app.after.end(), r.app.name) != o.app.after.end())
+          needed = true;
+      if (needed) continue;
+      log_debug("stopping app " + r.app.name);
+      r.child.signal(SIGTERM);
+      r.term_sent = true;
+    }
+  }
+
   void stop(int sig, int timerfd) {
     log_debug(std::string("stopping the apps (") + strsignal(sig) + ")");
-    for (const auto& r : apps_) r.child.signal(SIGTERM);
     struct itimerspec its {};
     its.it_value.tv_sec = cfg_.runtime.stop_timeout_s > 0 ? cfg_.runtime.stop_timeout_s : 1;
     if (!stopping_) ::timerfd_settime(timerfd, 0, &its, nullptr);
     stopping_ = true;
+    advance_stop();
   }
 
-  void loop(int sigfd, int status_dirfd) {
+  // The nearest app stop deadline as a poll timeout (-1: none); apps past
+  // theirs are killed with everything in their process group.
+  int app_deadlines() {
+    int timeout = -1;
+    const int64_t now = monotonic_ms();
+    for (auto& r : apps_) {
+      if (!r.kill_at || !r.running()) continue;
+      if (*r.kill_at <= now) {
+        log_warn("app " + r.app.name + " still running after its stop timeout, killing it");
+        ::kill(-r.child.pid(), SIGKILL);
+        r.child.signal(SIGKILL);
+        r.kill_at.reset();
+        continue;
+      }
+      const int left = static_cast<int>(*r.kill_at - now);
+      timeout = timeout < 0 ? left : std::min(timeout, left);
+    }
+    return timeout;
+  }
+
+  void loop(int sigfd) {
     int tfd = ::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
     if (tfd < 0) throw_sys("timerfd_create");
     UniqueFd timer(tfd);
-    reap(status_dirfd);
-    while (running() > 0) {
+    reap();
+    // A sandbox waits for its stop, with or without apps.
+    while (running() > 0 || (cfg_.sandbox && !stopping_)) {
       std::vector<pollfd> p = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
       std::vector<AppStream*> polled;
       for (auto& r : apps_)
@@ -261,14 +355,16 @@ class Supervisor {
           }
       if (console_) console_->add_pollfds(p);
       if (control_) p.push_back({control_.get(), POLLIN, 0});
-      if (::poll(p.data(), p.size(), -1) < 0) {
+      if (::poll(p.data(), p.size(), app_deadlines()) < 0) {
         if (errno == EINTR) continue;
         throw_sys("poll");
       }
       for (size_t i = 0; i < polled.size(); ++i)
         if (p[2 + i].revents) polled[i]->pump();
       if (console_) console_->handle(p);
-      if (control_ && (p.back().revents & POLLIN)) serve_control(control_.get(), handles());
+      // Last: an app operation may add or remove apps (and their streams).
+      if (control_ && (p.back().revents & POLLIN))
+        serve_control(control_.get(), [this](const nlohmann::json& req) { return control(req); });
       if (p[1].revents & POLLIN) {
         log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
         uint64_t n;
@@ -281,20 +377,99 @@ class Supervisor {
         int sig = static_cast<int>(si.ssi_signo);
         if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) stop(sig, tfd);
       }
-      reap(status_dirfd);
+      reap();
     }
-    end_pod(status_dirfd);
+    end_pod();
   }
 
   std::vector<AppHandle> handles() const {
     std::vector<AppHandle> out;
-    for (const auto& r : apps_) out.push_back({r.app->name, r.child ? r.child.pid() : 0, r.child && !r.exit_code, r.exit_code});
+    for (const auto& r : apps_) out.push_back({r.app.name, r.child ? r.child.pid() : 0, r.running(), r.exit_code});
     return out;
   }
 
-  const PodConfig& cfg_;
+  static nlohmann::json describe(const Running& r) {
+    nlohmann::json j = {{"name", r.app.name}, {"state", r.state()}};
+    if (r.child) j["pid"] = r.child.pid();
+    if (r.exit_code) j["exitCode"] = *r.exit_code;
+    if (r.signal) j["signal"] = *r.signal;
+    if (r.started_at) j["startedAt"] = r.started_at;
+    if (r.finished_at) j["finishedAt"] = r.finished_at;
+    return j;
+  }
+
+  // One control request (control.hpp): the app operations here, the rest in
+  // handle_control_request. Never throws: errors are {"error": …}.
+  nlohmann::json control(const nlohmann::json& req) {
+    const std::string op = req.value("op", "");
+    try {
+      if (op == "apps") {
+        nlohmann::json list = nlohmann::json::array();
+        for (const auto& r : apps_) list.push_back(describe(r));
+        return {{"sandbox", cfg_.sandbox}, {"apps", list}};
+      }
+      if (op == "add" || op == "start" || op == "stop" || op == "remove") return app_op(op, req);
+      return handle_control_request(req, handles());
+    } catch (const std::exception& e) {
+      return {{"error", e.what()}};
+    }
+  }
+
+  nlohmann::json app_op(const std::string& op, const nlohmann::json& req) {
+    if (!req.contains("app") || !req["app"].is_string()) throw Error(op + ": no app given");
+    const std::string name = req["app"].get<std::string>();
+    if (op == "add") {
+      // What stage0 committed to /pod/pod: an app the init does not know yet.
+      if (stopping_) throw Error("the pod is stopping");
+      if (!find(name)) {
+        PodConfig fresh = load_config(pod_dirfd_);
+        const App* a = fresh.app(name);
+        if (!a) throw Error("the pod manifest has no app named \"" + name + "\"");
+        add_running(*a);
+        cfg_.apps.push_back(*a);
+      }
+      return {{"app", describe(*find(name))}};
+    }
+    Running* r = find(name);
+    if (!r && op == "remove") {  // committed and mounted, but an add was killed before it told us
+      unmount_tree(app_rootfs(name));
+      return {{"removed", name}};
+    }
+    if (!r) throw Error("the pod has no app named \"" + name + "\"");
+    if (op == "start") {
+      if (stopping_) throw Error("the pod is stopping");
+      if (!r->created()) throw Error("app " + name + " is " + r->state() + ", not created");
+      for (const auto& d : r->app.after) {
+        const Running* dep = find(d);
+        if (dep && dep->created()) throw Error("app " + name + " starts after " + d + ", which has not been started");
+      }
+      start_app(*r);
+      return {{"app", describe(*r)}};
+    }
+    if (op == "stop") {
+      if (r->running()) {
+        const bool force = req.value("force", false);
+        const int timeout_s = req.value("timeout", cfg_.runtime.stop_timeout_s);
+        r->child.signal(force ? SIGKILL : SIGTERM);
+        if (!force) r->kill_at = monotonic_ms() + 1000 * static_cast<int64_t>(timeout_s > 0 ? timeout_s : 1);
+      }
+      return {{"app", describe(*r)}};
+    }
+    // remove
+    if (r->running()) throw Error("app " + name + " is running; stop it first");
+    for (auto& st : r->streams) st.drain();
+    unmount_tree(app_rootfs(name));
+    const size_t idx = static_cast<size_t>(r - apps_.data());
+    apps_.erase(apps_.begin() + static_cast<long>(idx));
+    std::erase_if(cfg_.apps, [&](const App& a) { return a.name == name; });
+    return {{"removed", name}};
+  }
+
+  PodConfig cfg_;
   int pod_dirfd_;
-  UniqueFd control_;  // POD_INIT_CONTROL: kill, stats (control.hpp)
+  UniqueFd status_dir_, logs_dir_;
+  PodCgroups cgroups_;
+  UniqueFd control_;  // POD_INIT_CONTROL: kill, stats, app operations (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it
   std::vector<Running> apps_;
   bool stopping_ = false;

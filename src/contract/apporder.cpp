@@ -1,0 +1,95 @@
+#include "contract/apporder.hpp"
+
+#include <functional>
+#include <map>
+
+#include "appc/names.hpp"
+#include "util/error.hpp"
+
+namespace pod::contract {
+
+namespace {
+const std::string* annotation(const std::vector<NameValue>& anns, const char* name) {
+  for (const auto& a : anns)
+    if (a.name == name) return &a.value;
+  return nullptr;
+}
+}  // namespace
+
+bool is_sandbox(const PodManifest& m) {
+  const std::string* v = annotation(m.annotations, kAnnSandbox);
+  return v && *v == "true";
+}
+
+std::vector<std::string> parse_after(const std::string& value, const std::string& what) {
+  std::vector<std::string> out;
+  size_t i = 0;
+  while (i <= value.size()) {
+    size_t j = value.find(',', i);
+    if (j == std::string::npos) j = value.size();
+    const std::string name = value.substr(i, j - i);
+    if (name.find(':') != std::string::npos)
+      throw usage_error(what + " " + name + ": only the start of an app can be waited for (NAME), not its readiness");
+    if (name.empty() || !appc::is_ac_name(name)) throw usage_error(what + ": \"" + name + "\" is not an app name");
+    out.push_back(name);
+    i = j + 1;
+  }
+  return out;
+}
+
+std::vector<std::string> app_after(const RuntimeApp& a) {
+  const std::string* v = annotation(a.annotations, kAnnAfter);
+  if (!v) return {};
+  return parse_after(*v, "app " + a.name + ": annotation " + kAnnAfter);
+}
+
+void check_app_order(const PodManifest& m) {
+  std::map<std::string, std::vector<std::string>> deps;
+  for (const auto& a : m.apps) deps[a.name] = app_after(a);
+  for (const auto& [name, after] : deps)
+    for (const auto& d : after) {
+      if (d == name) throw usage_error("app " + name + " cannot start after itself (--after " + d + ")");
+      if (!deps.count(d)) throw usage_error("app " + name + ": --after " + d + ": the pod has no app named \"" + d + "\"");
+    }
+  // Depth-first, in manifest order: a grey node met again closes a cycle.
+  std::map<std::string, int> color;  // 0 white, 1 on the path, 2 done
+  std::vector<std::string> path;
+  std::function<void(const std::string&)> visit = [&](const std::string& n) {
+    color[n] = 1;
+    path.push_back(n);
+    for (const auto& d : deps[n]) {
+      if (color[d] == 1) {
+        std::string cycle;
+        bool on = false;
+        for (const auto& p : path) {
+          on = on || p == d;
+          if (on) cycle += p + " -> ";
+        }
+        throw usage_error("app ordering has a cycle: " + cycle + d + " (--after)");
+      }
+      if (color[d] == 0) visit(d);
+    }
+    path.pop_back();
+    color[n] = 2;
+  };
+  for (const auto& a : m.apps)
+    if (color[a.name] == 0) visit(a.name);
+}
+
+std::vector<size_t> start_order(const AppDeps& apps) {
+  std::vector<size_t> order;
+  std::vector<bool> placed(apps.size(), false);
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < apps.size(); ++i) index[apps[i].first] = i;
+  std::function<void(size_t)> place = [&](size_t i) {
+    if (placed[i]) return;
+    placed[i] = true;  // no cycles (check_app_order): a placed app is never met again on its own path
+    for (const auto& d : apps[i].second)
+      if (auto it = index.find(d); it != index.end()) place(it->second);
+    order.push_back(i);
+  };
+  for (size_t i = 0; i < apps.size(); ++i) place(i);
+  return order;
+}
+
+}  // namespace pod::contract

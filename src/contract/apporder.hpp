@@ -1,0 +1,37 @@
+// Ordered start and sandboxes in the pod manifest (Documentation/stage1-abi.md,
+// "Apps in a running pod" and "Ordered start"): two annotations stage0 writes
+// and the pod init reads.
+//
+//   pod manifest annotation  pod/sandbox = "true"   the pod may have no apps and runs until stopped
+//   app annotation           pod/after   = "a,b"    this app starts after a and b have started,
+//                                                   and is stopped before them
+//
+// Compiled into the static pod init too: nlohmann_json and util/error only.
+#pragma once
+#include <string>
+#include <vector>
+
+#include "contract/manifest.hpp"
+
+namespace pod::contract {
+
+inline constexpr const char* kAnnSandbox = "pod/sandbox";
+inline constexpr const char* kAnnAfter = "pod/after";
+
+bool is_sandbox(const PodManifest& m);
+// The names of an app's pod/after annotation (empty when it has none).
+std::vector<std::string> app_after(const RuntimeApp& a);
+// "a,b" -> {"a", "b"}; an empty element or one that is not an app name is an error naming `what`.
+std::vector<std::string> parse_after(const std::string& value, const std::string& what);
+
+// Check every app's pod/after: each names another app of `m`, and there is no
+// cycle. Throws pod::Error (Usage) naming the app and the cycle
+// ("app ordering has a cycle: a -> b -> a").
+void check_app_order(const PodManifest& m);
+// Indexes of `apps` (name, the names it starts after) in start order: every
+// app after the ones it names, otherwise in the order given (names of no app
+// are skipped; check_app_order rules out cycles first).
+using AppDeps = std::vector<std::pair<std::string, std::vector<std::string>>>;
+std::vector<size_t> start_order(const AppDeps& apps);
+
+}  // namespace pod::contract

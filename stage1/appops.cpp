@@ -1,0 +1,158 @@
+// stage1 nspawn and native flavours: the app-ops entrypoint — apps in a
+// running pod (Documentation/stage1-abi.md, "app-ops").
+//
+//   app-ops add    [--debug] --app=NAME <uuid>                        make the app's tree visible, tell the init
+//   app-ops start  [--debug] --app=NAME <uuid>                        the init starts it
+//   app-ops stop   [--debug] --app=NAME [--force] [--timeout=S] <uuid> the init signals it
+//   app-ops remove [--debug] --app=NAME <uuid>                        the init unmounts and forgets it
+//   app-ops list   [--debug] <uuid>                                   the init's view of every app
+//
+// cwd = $P, the pod running, stage0 holding the pod's apps lock. Each prints
+// the init's JSON reply on stdout. In overlay mode `add` mounts the app's
+// overlay (its lower dirs from apps/NAME/tree, upper and work dirs under
+// overlay/app-NAME) as a detached mount on the host and moves it into the
+// pod's mount namespace at /opt/stage2/NAME/rootfs (fsmount + setns +
+// move_mount): the pod's mounts live only in its own namespace. In copy mode
+// stage0 copied the tree under stage1/rootfs, which the pod sees already.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+
+#include "common.hpp"
+#include "contract/poddir.hpp"
+#include "init/control.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/split.hpp"
+
+using namespace pod;
+using namespace pod::stage1;
+using nlohmann::json;
+
+namespace {
+
+std::string trimmed(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+// The app's overlay as a detached mount (an fd), built from host paths.
+UniqueFd app_overlay(const std::string& app) {
+  // One "lowerdir+" per layer, top first: fsconfig takes at most 256 bytes per value (Linux >= 6.8).
+  std::vector<std::pair<std::string, std::string>> opts;
+  for (const auto& l : split(read_file_at(AT_FDCWD, poddir::app_tree(app), 64 << 10), '\n'))
+    if (!l.empty()) opts.emplace_back("lowerdir+", l);
+  if (opts.empty()) throw Error("pod file " + poddir::app_tree(app) + " names no image tree");
+  char cwd[4096];
+  if (!::getcwd(cwd, sizeof cwd)) throw_sys("getcwd");
+  const std::string dir = std::string(cwd) + "/" + poddir::kOverlayDir + "/app-" + app;
+  UniqueFd fs(::fsopen("overlay", FSOPEN_CLOEXEC));
+  if (!fs) throw_sys("fsopen overlay");
+  opts.emplace_back("upperdir", dir + "/upper");
+  opts.emplace_back("workdir", dir + "/work");
+  for (const auto& [k, v] : opts)
+    if (::fsconfig(fs.get(), FSCONFIG_SET_STRING, k.c_str(), v.c_str(), 0) < 0)
+      throw_sys("overlay of app " + app + ": " + k + "=" + v);
+  if (::fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) < 0) throw_sys("cannot create the overlay of app " + app);
+  UniqueFd mnt(::fsmount(fs.get(), FSMOUNT_CLOEXEC, 0));
+  if (!mnt) throw_sys("fsmount of app " + app);
+  return mnt;
+}
+
+bool is_mount_point(const std::string& path) {
+  struct statx st {};
+  return ::statx(AT_FDCWD, path.c_str(), AT_NO_AUTOMOUNT, STATX_BASIC_STATS, &st) == 0 &&
+         (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (st.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
+pid_t init_pid() {
+  const auto pid = read_pid(AT_FDCWD);
+  if (!pid) throw Error("the pod has no pid file yet (is it starting?)");
+  return *pid;
+}
+
+// Is the app's rootfs a mount point in the pod (seen through /proc/<init>/root)?
+bool mounted_in_pod(const std::string& app) {
+  return is_mount_point("/proc/" + std::to_string(init_pid()) + "/root/" + poddir::app_rootfs(app));
+}
+
+// In a child that joins the mount namespace of the pod's init: create the
+// mount point under the stage1 root and move the mount there (idempotent: a
+// mount already there is kept).
+void move_into_pod(int mnt, const std::string& app) {
+  const pid_t pid = init_pid();
+  UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) throw_sys("cannot open the mount namespace of the pod init (pid " + std::to_string(pid) + ")");
+  const pid_t child = ::fork();
+  if (child < 0) throw_sys("fork");
+  if (child == 0) {
+    const std::string target = "/" + poddir::app_rootfs(app);
+    const char* step = "setns";
+    bool ok = ::setns(ns.get(), CLONE_NEWNS) == 0;
+    // /opt/stage2 a private mount first: the stage1 root may be shared with
+    // peers inside the pod (nspawn's), and every mount the init then makes
+    // below an app's root would be copied to each of them.
+    const std::string stage2 = std::string("/") + poddir::kStage2InRoot;
+    if (ok && !is_mount_point(stage2)) {
+      step = "making /opt/stage2 a private mount";
+      ok = ::mount(stage2.c_str(), stage2.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0 &&
+           ::mount(nullptr, stage2.c_str(), nullptr, MS_PRIVATE, nullptr) == 0;
+    }
+    if (ok) {
+      try {
+        mkdirs_at(open_dir("/").get(), poddir::app_rootfs(app), 0755);
+      } catch (const Error& e) {
+        std::cerr << "app-ops: " << e.what() << "\n";
+        ::_exit(1);
+      }
+      step = "move_mount";
+      ok = ::move_mount(mnt, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0;
+    }
+    if (!ok) std::cerr << "app-ops: " << step << " for app " << app << ": " << std::strerror(errno) << "\n";
+    ::_exit(ok ? 0 : 1);
+  }
+  int st = 0;
+  while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("cannot mount the tree of app " + app + " in the pod");
+}
+
+int app_main(int argc, char** argv) {
+  if (argc < 2) throw usage_error("usage: app-ops add|start|stop|remove|list [--debug] [--app=NAME] <uuid>");
+  const std::string op = argv[1];
+  Args a = parse_args(argc - 1, argv + 1, {"--debug", "--app", "--force", "--timeout"});
+  if (a.positional.size() != 1) throw usage_error("app-ops " + op + ": give the pod's UUID");
+  if (op == "list") {
+    std::cout << init::control_request(kControlSocket, {{"op", "apps"}}).dump() << "\n";
+    return 0;
+  }
+  const auto app = a.value("--app");
+  if (!app || app->empty()) throw usage_error("app-ops " + op + ": --app=NAME is required");
+  json req = {{"op", op}, {"app", *app}};
+  if (op == "add") {
+    // Mounted once: a second overlay on the same upper and work dirs would
+    // reset the work dir under the first one (and its copy-ups would fail).
+    if (trimmed(read_file_at(AT_FDCWD, poddir::kRootfsMode, 64)) == "overlay" && !mounted_in_pod(*app)) {
+      UniqueFd mnt = app_overlay(*app);
+      move_into_pod(mnt.get(), *app);
+    }
+  } else if (op == "stop") {
+    req["force"] = a.has("--force");
+    if (auto t = a.value("--timeout")) req["timeout"] = std::stoi(*t);
+  } else if (op != "start" && op != "remove") {
+    throw usage_error("app-ops: unknown operation " + op);
+  }
+  std::cout << init::control_request(kControlSocket, req).dump() << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return guarded_main("app-ops", app_main, argc, argv); }

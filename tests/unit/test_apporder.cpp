@@ -1,0 +1,84 @@
+// Ordered start and sandboxes in the pod manifest (src/contract/apporder.hpp):
+// what stage0 checks at prepare and the order the pod init starts apps in.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "../../stage1/init/config.hpp"
+#include "contract/apporder.hpp"
+#include "contract/runtime.hpp"
+#include "util/error.hpp"
+
+using namespace pod;
+using namespace pod::contract;
+
+namespace {
+
+RuntimeApp app(const std::string& name, const std::string& after = "") {
+  RuntimeApp a;
+  a.name = name;
+  a.image.id = "sha512-" + std::string(64, '0');
+  a.app.exec = {"/bin/true"};
+  if (!after.empty()) a.annotations.push_back({kAnnAfter, after});
+  return a;
+}
+
+std::string order_error(const PodManifest& m) {
+  try {
+    check_app_order(m);
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Usage);
+    return e.what();
+  }
+  return "";
+}
+
+std::vector<std::string> started(const PodManifest& m) {
+  AppDeps deps;
+  for (const auto& a : m.apps) deps.emplace_back(a.name, app_after(a));
+  std::vector<std::string> out;
+  for (size_t i : start_order(deps)) out.push_back(deps[i].first);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("apporder: apps start after the ones they name, else in manifest order") {
+  PodManifest m;
+  m.apps = {app("c", "b"), app("b", "a"), app("a"), app("d")};
+  CHECK(order_error(m).empty());
+  CHECK(started(m) == std::vector<std::string>{"a", "b", "c", "d"});
+  m.apps = {app("x"), app("web", "db,cache"), app("cache"), app("db")};
+  CHECK(started(m) == std::vector<std::string>{"x", "db", "cache", "web"});  // the named ones in the order named
+}
+
+TEST_CASE("apporder: cycles, unknown names, self and readiness are refused, naming them") {
+  PodManifest m;
+  m.apps = {app("a", "b"), app("b", "c"), app("c", "a")};
+  CHECK(order_error(m) == "app ordering has a cycle: a -> b -> c -> a (--after)");
+  m.apps = {app("z"), app("a", "b"), app("b", "a")};
+  CHECK(order_error(m) == "app ordering has a cycle: a -> b -> a (--after)");
+  m.apps = {app("a", "nope")};
+  CHECK(order_error(m) == "app a: --after nope: the pod has no app named \"nope\"");
+  m.apps = {app("a", "a")};
+  CHECK(order_error(m) == "app a cannot start after itself (--after a)");
+  CHECK_THROWS_WITH(parse_after("b:ready", "--after"),
+                    "--after b:ready: only the start of an app can be waited for (NAME), not its readiness");
+  CHECK_THROWS_WITH(parse_after("a,,b", "--after"), "--after: \"\" is not an app name");
+  CHECK_THROWS_WITH(parse_after("A", "--after"), "--after: \"A\" is not an app name");
+}
+
+TEST_CASE("apporder: the init reads pod/after and pod/sandbox; only a sandbox may have no apps") {
+  PodManifest m;
+  m.apps = {app("b", "a"), app("a")};
+  init::PodConfig c = init::parse_config(serialize(m), serialize(Runtime{}));
+  CHECK(c.app("b")->after == std::vector<std::string>{"a"});
+  CHECK(c.app("a")->after.empty());
+  CHECK_FALSE(c.sandbox);
+  PodManifest empty;
+  CHECK_THROWS_WITH(init::parse_config(serialize(empty), serialize(Runtime{})), "pod manifest: no apps");
+  empty.annotations.push_back({kAnnSandbox, "true"});
+  c = init::parse_config(serialize(empty), serialize(Runtime{}));
+  CHECK(c.sandbox);
+  CHECK(c.apps.empty());
+}
