@@ -68,6 +68,13 @@ struct AppStopOptions {
   std::chrono::milliseconds timeout{10000};   // SIGTERM -> SIGKILL; the call then waits this long again
 };
 
+// What exec_capture ran: its exit code (128+N for signal N) and output.
+struct ExecResult {
+  int exit_code = 0;
+  std::string out, err;
+  bool timed_out = false;
+};
+
 struct GcOptions {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
@@ -228,6 +235,11 @@ class Runtime {
   // process's stdin/stdout/stderr; returns its exit status.
   int exec_in_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
                   bool tty = false);
+  // Run `cmd` in app `app` of a running pod with its stdin empty and its
+  // stdout and stderr captured (at most 16 MiB each); after `timeout` it is
+  // killed (timed_out). What CRI's ExecSync needs.
+  ExecResult exec_capture(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                          std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // The same in place of this process (`pod enter`).
   [[noreturn]] void enter_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
                               bool tty = false);

@@ -49,6 +49,8 @@ struct AppSpec {
   IsolatorSpec isolators;
   // Apps of the pod this one starts after (and is stopped before): --after NAME.
   std::vector<std::string> after;
+  // The app's annotations in the pod manifest (names: AC identifiers, e.g. example.com/key).
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 
 // Which stage1 runs the pod: at most one of path/name/hash/flavor; none = the
@@ -122,6 +124,8 @@ struct PodSpec {
   // A sandbox: no apps (apps must be empty), running until it is stopped;
   // apps come and go with Runtime::add_app & co. Runtime::create_sandbox sets it.
   bool sandbox = false;
+  // The pod's annotations in its manifest (names: AC identifiers).
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 
 }  // namespace pod
