@@ -16,6 +16,7 @@ struct StatusOptions {
   std::string format = "text";
   std::string wait;        // "" = no wait; "forever" or a duration
   std::string wait_ready;
+  bool check_net = false;
 };
 
 // --wait / --wait-ready: "forever" or a duration.
@@ -44,6 +45,8 @@ void print_text(const PodStatus& i) {
     std::cout << "hook-" << when << "=" << (h.timed_out ? std::string("timeout") : std::to_string(h.exit_code)) << "\n";
   if (!i.failure.empty()) std::cout << "failure=" << i.failure << "\n";
   if (!i.net.empty()) std::cout << "net=" << i.net << "\n";
+  if (!i.rootfs_mode.empty()) std::cout << "rootfs=" << i.rootfs_mode << "\n";
+  if (!i.user_namespace.empty()) std::cout << "user-namespace=" << i.user_namespace << "\n";
   for (const auto& n : i.networks) {
     std::string ips, ports;
     for (const auto& a : n.ips) ips += (ips.empty() ? "" : ",") + a;
@@ -51,6 +54,8 @@ void print_text(const PodStatus& i) {
     std::cout << "network-" << n.name << "=" << n.ifname << " " << (n.state.empty() ? "-" : n.state) << " "
               << (ips.empty() ? "-" : ips) << (ports.empty() ? "" : " " + ports) << "\n";
   }
+  for (const auto& n : i.networks)
+    if (!n.check.empty()) std::cout << "network-" << n.name << "-check=" << n.check << "\n";
   if (!i.network_error.empty()) std::cout << "network-error=" << i.network_error << "\n";
 }
 
@@ -59,11 +64,13 @@ void run_status(Context& ctx, const StatusOptions& o) {
   const std::string uuid = rt.resolve_pod(uuid_from_args(o.uuid, o.uuid_file));
   if (!o.wait_ready.empty()) wait_for(rt, uuid, o.wait_ready, "--wait-ready", true);
   if (!o.wait.empty()) wait_for(rt, uuid, o.wait, "--wait", false);
-  PodStatus info = rt.pod_status(uuid);
+  PodStatus info = o.check_net ? rt.check_pod_networks(uuid) : rt.pod_status(uuid);
   if (o.format == "json" || o.format == "json-pretty")
     std::cout << (o.format == "json" ? status_json(info).dump() : status_json(info).dump(2)) << "\n";
   else
     print_text(info);
+  for (const auto& n : info.networks)
+    if (!n.check.empty() && n.check != "ok") throw Error("network " + n.name + " failed its CNI CHECK");
 }
 }  // namespace
 
@@ -77,6 +84,8 @@ void register_status(CLI::App& app, Context& ctx) {
       ->expected(1);
   c->add_option("--wait-ready", o->wait_ready, "Wait until the pod is running; --wait-ready=forever or =DURATION")
       ->expected(1);
+  c->add_flag("--check-net", o->check_net,
+              "Have the CNI plugins CHECK each network of the running pod (exit 1 when one fails)");
   c->callback([&ctx, o] { run_status(ctx, *o); });
 }
 

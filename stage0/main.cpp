@@ -11,6 +11,7 @@
 #include "config.h"
 #include "context.hpp"
 #include "exitcodes.hpp"
+#include "rootless/userns.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -126,7 +127,7 @@ int main(int argc, char** argv) {
   pod::cli::Context ctx;
   CLI::App app{"pod: a daemonless pod runner (appc images, systemd-nspawn or KVM stage1)", "pod"};
   app.set_version_flag("--version", std::string("pod ") + POD_VERSION);
-  app.add_option("--dir", ctx.dir_flag, "Data directory (default: $POD_DIR or " POD_DEFAULT_DATA_DIR ")")
+  app.add_option("--dir", ctx.dir_flag, "Data directory (default: $POD_DIR or " POD_DEFAULT_DATA_DIR "; not root: ~/.local/share/pod)")
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.add_flag("--debug", ctx.debug, "Print debug messages on stderr");
   app.require_subcommand(1);
@@ -144,6 +145,10 @@ int main(int argc, char** argv) {
       ->callback([&] { std::cout << app.help(); });
 
   try {
+    // Not root: everything but what acts on a running pod's processes (which must stay in the parent of
+    // the pod's user namespace to reach them) runs in a user namespace (Documentation/rootless.md).
+    if (const std::string cmd = first_word(argc, argv); cmd != "enter" && cmd != "stop" && cmd != "kill")
+      pod::rootless::enter_user_namespace();
     auto args = normalize_args(argc, argv);
     args = split_tail(app, std::move(args), ctx);
     std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector

@@ -39,9 +39,14 @@ nlohmann::json status_json(const PodStatus& s) {
   }
   if (!s.flavor.empty()) j["flavor"] = s.flavor;
   if (!s.net.empty()) j["net"] = s.net;
+  if (!s.rootfs_mode.empty()) j["rootfsMode"] = s.rootfs_mode;
+  if (!s.user_namespace.empty()) j["userNamespace"] = s.user_namespace;
   j["networks"] = nlohmann::json::array();
-  for (const auto& n : s.networks)
-    j["networks"].push_back({{"name", n.name}, {"ifname", n.ifname}, {"state", n.state}, {"ips", n.ips}, {"ports", n.ports}});
+  for (const auto& n : s.networks) {
+    nlohmann::json e = {{"name", n.name}, {"ifname", n.ifname}, {"state", n.state}, {"ips", n.ips}, {"ports", n.ports}};
+    if (!n.check.empty()) e["check"] = n.check;
+    j["networks"].push_back(e);
+  }
   if (!s.network_error.empty()) j["networkError"] = s.network_error;
   if (!s.failure.empty()) j["failure"] = s.failure;
   if (!s.manifest_error.empty()) j["manifestError"] = s.manifest_error;

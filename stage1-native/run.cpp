@@ -31,6 +31,7 @@
 #include "net/cni/podnet.hpp"
 #include "resources.hpp"
 #include "supervise.hpp"
+#include "userns.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -73,7 +74,7 @@ void loopback_up() {
 unsigned long namespaces(const RunContext& o) {
   unsigned long flags = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC;
   if (!o.runtime.networks.empty()) return flags;
-  if (o.runtime.net == "none") flags |= CLONE_NEWNET;
+  if (o.runtime.net == "none" || o.runtime.net == contract::kNetPasta) flags |= CLONE_NEWNET;
   else if (o.runtime.net != "host") throw Error("runtime.json: net " + o.runtime.net + " names no networks");
   return flags;
 }
@@ -112,20 +113,22 @@ void assemble_root(const RunContext& o, const std::string& root, const std::vect
     }
     bind_mount(v.source, target, v.recursive, v.read_only);
   }
+  if (o.runtime.rootless) prepare_rootless_root(root, o.runtime.net == "host");
 }
 
 // /proc of the new pid namespace with the kernel's knobs read-only, a
 // read-only /sys, and the pod's own cgroup2 tree (the cgroup namespace's
 // root) at /sys/fs/cgroup: what systemd-nspawn gives its payload.
-void mount_api_filesystems(bool private_net) {
+void mount_api_filesystems(bool private_net, bool rootless) {
+  // A rootless pod's /proc and /sys were mounted before pivot_root (userns.hpp).
   ensure_dir("/proc");
-  do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (!rootless) do_mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   for (const char* knob : {"/proc/sys", "/proc/sysrq-trigger"})
     if (::access(knob, F_OK) == 0) bind_mount(knob, knob, false, true);  // no sysrq-trigger without CONFIG_MAGIC_SYSRQ
   // A private network namespace may tune its own network.
   if (private_net) bind_mount("/proc/sys/net", "/proc/sys/net", false, false);
   ensure_dir("/sys");
-  do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+  if (!rootless) do_mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
   do_mount("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC);
 }
 
@@ -140,7 +143,7 @@ void pivot_into(const std::string& root) {
 // It was born in the pod's cgroup2 cgroup (see launch()); on a host without
 // cgroup2 it moves itself into the pod's v1 cgroup.
 void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup, const std::vector<V1Cgroup>& v1) {
-  if (!born_in_cgroup) join_pod_cgroups(o.uuid);
+  if (!born_in_cgroup && !o.runtime.rootless) join_pod_cgroups(o.uuid);  // a rootless pod has no cgroup of its own
   join_v1_cgroups(v1);  // resource limits on a v1 or hybrid host: before the cgroup namespace
   if (::unshare(CLONE_NEWCGROUP) < 0) throw_sys("cannot create the pod's cgroup namespace");
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
@@ -150,7 +153,7 @@ void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup, c
   const std::string host = "pod-" + o.uuid;  // the init sets runtime.hostname when given; nspawn's default
   if (::sethostname(host.c_str(), host.size()) < 0) throw_sys("cannot set the hostname");
   pivot_into(root);
-  mount_api_filesystems((flags & CLONE_NEWNET) || !o.runtime.networks.empty());
+  mount_api_filesystems((flags & CLONE_NEWNET) || !o.runtime.networks.empty(), o.runtime.rootless);
   // The init gets the lock (so the pod stays "running" for as long as it
   // lives, even if this process is killed) and stdio, nothing else.
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) throw_sys("close_range");
@@ -177,13 +180,13 @@ Child launch(const RunContext& o) {
   // locks' RCU grace period (~15 ms here per first move into a cgroup). On a
   // hybrid host only the cgroup2 tree is joined; the v1 name=systemd tree
   // does not track pods of this flavour.
-  UniqueFd cgroup = make_pod_cgroup2(o.uuid);
+  UniqueFd cgroup = o.runtime.rootless ? UniqueFd() : make_pod_cgroup2(o.uuid);
   c.cgroup_fd = cgroup.get();
   const bool born_in_cgroup = static_cast<bool>(cgroup);
   c.pre_exec = [&o, flags, born_in_cgroup, v1] { set_up_pod(o, flags, born_in_cgroup, v1); };
   std::vector<std::string> argv = {"/init"};
   if (o.debug) argv.emplace_back("--debug");
-  return Child::start(argv, c);
+  return o.runtime.net == contract::kNetPasta ? start_after_pasta(argv, c, o) : Child::start(argv, c);
 }
 
 }  // namespace

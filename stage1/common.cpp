@@ -38,6 +38,19 @@ bool pid_belongs_to_pod(pid_t pid, const std::string& uuid) {
   return cg->find(uuid) != std::string::npos || cg->find(escaped) != std::string::npos;
 }
 
+bool pid_is_pods(pid_t pid, const std::string& uuid, int pod_dirfd) {
+  if (pid_belongs_to_pod(pid, uuid)) return true;
+  const struct stat pod = stat_fd(pod_dirfd);
+  const std::string fds = "/proc/" + std::to_string(pid) + "/fd";
+  UniqueFd d = try_open_dir_at(AT_FDCWD, fds);
+  if (!d) return false;
+  for (const auto& n : list_dir(d.get())) {
+    struct stat st;
+    if (::fstatat(d.get(), n.c_str(), &st, 0) == 0 && st.st_dev == pod.st_dev && st.st_ino == pod.st_ino) return true;
+  }
+  return false;
+}
+
 bool is_v1_hierarchy_of(const std::string& mount_point, const std::string& controller) {
   // Named after its controllers, comma-joined ("cpu,cpuacct"), as every distribution mounts them.
   std::string base = mount_point.substr(mount_point.rfind('/') + 1);

@@ -28,6 +28,9 @@ std::optional<pid_t> read_pid(int pod_dirfd);
 // Does `pid` belong to pod `uuid` (its cgroup path names the pod)? Guards
 // against a stale pid file naming a reused pid.
 bool pid_belongs_to_pod(pid_t pid, const std::string& uuid);
+// The same, or `pid` holds an fd on the pod dir `pod_dirfd` (the pod lock, which
+// the init holds): a rootless pod has no cgroup of its own to tell.
+bool pid_is_pods(pid_t pid, const std::string& uuid, int pod_dirfd);
 
 // The pod's own cgroups: "pod/pod-<uuid>" in the cgroup2 hierarchy and, on a
 // hybrid host, in the name=systemd v1 hierarchy. systemd-nspawn --keep-unit

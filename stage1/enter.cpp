@@ -10,6 +10,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -49,6 +50,19 @@ void join_cgroup_of(pid_t pid) {
   }
 }
 
+// A rootless pod's init is in a user namespace of its own (Documentation/rootless.md): join it,
+// as its owner, before the namespaces it owns. Nothing to do when it is ours already.
+void join_user_namespace_of(pid_t pid) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/user";
+  struct stat theirs, ours;
+  if (::stat(path.c_str(), &theirs) < 0) throw_sys("cannot read " + path);
+  if (::stat("/proc/self/ns/user", &ours) < 0) throw_sys("cannot read /proc/self/ns/user");
+  if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) return;
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd || ::setns(fd.get(), CLONE_NEWUSER) < 0) throw_sys("cannot join the pod's user namespace " + path);
+  if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0) throw_sys("cannot become uid 0 in the pod's user namespace");
+}
+
 int enter_main(int argc, char** argv) {
   Args args = parse_args(argc, argv, {"--debug", "--app", "--tty"});
   auto app = args.value("--app");
@@ -58,7 +72,7 @@ int enter_main(int argc, char** argv) {
   UniqueFd pod = open_dir(".");
   auto pid = read_pid(pod.get());
   if (!pid) throw Error("pod " + uuid + " is not running (no pid file yet)");
-  if (!pid_belongs_to_pod(*pid, uuid)) throw Error("pod " + uuid + " is not running (pid " + std::to_string(*pid) + " is gone)");
+  if (!pid_is_pods(*pid, uuid, pod.get())) throw Error("pod " + uuid + " is not running (pid " + std::to_string(*pid) + " is gone)");
 
   const std::string proc = "/proc/" + std::to_string(*pid) + "/ns/";
   std::vector<std::pair<UniqueFd, int>> ns;
@@ -71,6 +85,7 @@ int enter_main(int argc, char** argv) {
     ns.emplace_back(UniqueFd(fd), type);
   }
   join_cgroup_of(*pid);
+  join_user_namespace_of(*pid);  // first: it owns the others of a rootless pod
   for (auto& [fd, type] : ns)
     if (::setns(fd.get(), type) < 0) throw_sys("cannot join the pod's namespaces");
 

@@ -25,7 +25,7 @@ int stop_main(int argc, char** argv) {
   UniqueFd pod = open_dir(".");
   auto pid = read_pid(pod.get());
   if (!pid) throw Error("pod " + uuid + " has no pid file: not started yet, or not by this stage1");
-  if (!pid_belongs_to_pod(*pid, uuid)) return 0;  // already gone
+  if (!pid_is_pods(*pid, uuid, pod.get())) return 0;  // already gone
   bool force = args.has("--force");
   if (force) write_file_at(pod.get(), kForceStopped, "", 0644, Durability::kVolatile);
   if (::kill(*pid, force ? SIGKILL : SIGTERM) < 0 && errno != ESRCH) throw_sys("cannot signal the pod init");

@@ -163,6 +163,9 @@ class Runtime {
   // the timeout). A pod that has already exited is not an error: false.
   bool stop_pod(const std::string& uuid, const StopOptions& opts = {});
   PodStatus pod_status(const std::string& uuid) const;
+  // pod_status, with every joined network of the running pod checked by its
+  // CNI plugins (CHECK): PodNetworkInfo::check. A pod not running is a conflict.
+  PodStatus check_pod_networks(const std::string& uuid) const;
   // Deliver a signal to the apps (or one app) of a running pod, through its
   // init; each app's outcome (ok: signalled). A paused pod is resumed first.
   std::vector<AppOutcome> kill_pod(const std::string& uuid, const KillOptions& opts = {});

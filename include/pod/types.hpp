@@ -55,6 +55,7 @@ struct PodNetworkInfo {
   std::string state;               // adding | added | deleted; "" = not joined (yet)
   std::vector<std::string> ips;    // CIDR, e.g. 172.16.28.5/24
   std::vector<std::string> ports;  // published: "[HOSTIP:]HOSTPORT->PODPORT/tcp"
+  std::string check;               // by check_pod_networks: "ok", or why CNI CHECK failed; "" = not checked
 };
 
 // How a pod's hooks of one point (prestart, poststart, poststop) ran last:
@@ -79,6 +80,8 @@ struct PodStatus {
   std::string net;              // host, none, or the CNI networks' --net value
   std::vector<PodNetworkInfo> networks;
   std::string network_error;    // set when runtime.json or net.json is unreadable
+  std::string rootfs_mode;      // overlay | copy (how the apps' roots are made)
+  std::string user_namespace;   // a rootless pod's uid map, "0->1000+1, 1->100000+65536"; "" = root's pod
 };
 
 // One app's outcome in an operation on several apps (kill): ok, or why not.

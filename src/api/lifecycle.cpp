@@ -117,6 +117,9 @@ bool Runtime::pause_pod(const std::string& uuid) {
   return api::guarded([&] {
     Pod pod = running_pod(impl_->store, uuid, "pause");
     const std::string ep = stage1::required_entrypoint(pod, &stage1::Entrypoints::pause, "pause");
+    if (run::read_runtime(pod).rootless)  // before the marker: nothing to thaw afterwards
+      throw Error("cannot pause pod " + pod.uuid() + ": pausing freezes the pod's cgroup, and a rootless pod has none "
+                  "(Documentation/rootless.md)", EPERM, ErrorKind::Invalid);
     FileLock l = control_lock(pod);
     if (exists_at(pod.fd(), poddir::kPaused)) return false;
     pod.write_time(poddir::kPaused);

@@ -208,11 +208,23 @@ bool Runtime::stop_pod(const std::string& uuid, const StopOptions& opts) {
   });
 }
 
+PodStatus Runtime::check_pod_networks(const std::string& uuid) const {
+  return api::guarded([&] {
+    PodStatus s = pod_status(uuid);
+    Pod pod = lookup_pod(impl_->store, uuid);
+    if (s.state != PodState::Running)
+      throw conflict_error("cannot check the networks of pod " + pod.uuid() + ": it is " + state_name(s.state), EINVAL);
+    api::check_networks(pod, s);
+    return s;
+  });
+}
+
 PodStatus Runtime::pod_status(const std::string& uuid) const {
   return api::guarded([&] {
     Pod pod = lookup_pod(impl_->store, uuid);
     PodStatus s = api::to_public(read_pod_info(pod, pod.state()));
     api::add_networks(pod, s);
+    api::add_rootfs_info(pod, s);
     if (exists_at(pod.fd(), poddir::kStage1Manifest)) {
       try {
         s.flavor = stage1::pod_entrypoints(pod).flavor;

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "rootless/userns.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -117,7 +118,9 @@ Config load(const std::string& data_dir) {
   const char* vendor = std::getenv("POD_VENDOR_CONFIG");
   const char* system = std::getenv("POD_CONFIG");
   Config c = layer({}, vendor && *vendor ? vendor : kVendorPath, vendor && *vendor, "$POD_VENDOR_CONFIG");
-  c = layer(std::move(c), system && *system ? system : kDefaultPath, system && *system, "$POD_CONFIG");
+  // A rootless user's own file stands in for the system one (whose dataDir is root's).
+  const std::string sys = system && *system ? system : rootless::active() ? rootless::config_dir() + "/pod.json" : kDefaultPath;
+  c = layer(std::move(c), sys, system && *system, "$POD_CONFIG");
   if (!data_dir.empty()) c = layer(std::move(c), data_dir + "/pod.json", false, "", true);
   return c;
 }

@@ -15,6 +15,8 @@ inline constexpr const char* kPreparedAt = "prepared-at";
 inline constexpr const char* kStartedAt = "started-at";
 inline constexpr const char* kGcMarkedAt = "gc-marked-at";     // when moved to exited-garbage
 inline constexpr const char* kRootfsMode = "rootfs-mode";      // "overlay" or "copy"
+// A rootless pod's (Documentation/rootless.md): its user namespace's uid map, "0->1000+1, 1->100000+65536".
+inline constexpr const char* kUserNamespace = "user-namespace";
 inline constexpr const char* kStage1Dir = "stage1";
 inline constexpr const char* kStage1Manifest = "stage1/manifest";  // the stage1 image manifest
 inline constexpr const char* kStage1Tree = "stage1/tree";      // path of the rendered stage1 tree (overlay mode)

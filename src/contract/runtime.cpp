@@ -60,7 +60,10 @@ Runtime runtime_from_json(const nlohmann::json& j) {
   if (r.net.empty()) root.key("net").fail("must name a network");
   Field nets = root.key("networks");
   for (size_t i = 0, n = nets.size(); i < n; ++i) r.networks.push_back(network_from(nets.at(i)));
-  if ((r.net == "host" || r.net == "none") != r.networks.empty())
+  Field published = root.key("publish");
+  for (size_t i = 0, n = published.size(); i < n; ++i) r.publish.push_back(port_from(published.at(i)));
+  if (!r.publish.empty() && r.net != kNetPasta) root.key("publish").fail("is only for net " + std::string(kNetPasta));
+  if ((r.net == "host" || r.net == "none" || r.net == kNetPasta) != r.networks.empty())
     root.key("networks").fail(r.networks.empty() ? "--net=" + r.net + " needs the networks it names"
                                                  : "must be empty with net " + r.net);
   r.dns_search = root.key("dnsSearch").strings();
@@ -76,6 +79,7 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     r.hosts.push_back({hosts.at(i).key("ip").str(), hosts.at(i).key("host").str()});
   r.interactive = root.key("interactive").boolean_or(false);
   r.attach = root.key("attach").boolean_or(false);
+  r.rootless = root.key("rootless").boolean_or(false);
   r.debug = root.key("debug").boolean_or(false);
   r.notify_ready = root.key("notifyReady").str_or(r.notify_ready);
   if (r.notify_ready != "none" && r.notify_ready != "started" && r.notify_ready != "app")
@@ -131,6 +135,11 @@ nlohmann::json to_json(const Runtime& r) {
                       {"stopTimeout", r.stop_timeout_s},
                       {"stage1Options", nlohmann::json::object()}};
   if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
+  if (r.rootless) j["rootless"] = true;
+  if (!r.publish.empty()) {
+    j["publish"] = nlohmann::json::array();
+    for (const auto& p : r.publish) j["publish"].push_back(to_json(p));
+  }
   for (const auto& [k, v] : r.stage1_options) j["stage1Options"][k] = v;
   if (!r.insecure_options.empty()) j["insecureOptions"] = r.insecure_options;
   return j;

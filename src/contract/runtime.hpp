@@ -37,9 +37,17 @@ struct NetworkAttachment {
   bool operator==(const NetworkAttachment&) const = default;
 };
 
+// A user-mode network of a rootless pod (Documentation/rootless.md): pasta(1)
+// connects the pod's own network namespace to the host's, without root.
+inline constexpr const char* kNetPasta = "pasta";
+
 struct Runtime {
-  // host | none | the --net value naming CNI networks (then `networks` lists them)
+  // host | none | pasta | the --net value naming CNI networks (then `networks` lists them)
   std::string net = "host";
+  std::vector<PortMapping> publish;  // net pasta: the host ports pasta forwards into the pod
+  // A rootless pod: stage0 runs the stage1 in a user namespace it made (Documentation/rootless.md), so
+  // the stage1 makes no cgroups, device nodes or host mounts.
+  bool rootless = false;
   std::vector<NetworkAttachment> networks;
   std::vector<std::string> dns_search, dns_options;  // --dns-search, --dns-opt
   std::string hostname;

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "config.h"
+#include "rootless/userns.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -29,7 +30,7 @@ const char* pod_dir_name(PodDir d) {
 std::string resolve_data_dir(const std::string& flag_value) {
   if (!flag_value.empty()) return flag_value;
   if (const char* e = std::getenv("POD_DIR"); e && *e) return e;
-  return POD_DEFAULT_DATA_DIR;
+  return rootless::active() ? rootless::default_data_dir() : POD_DEFAULT_DATA_DIR;
 }
 
 namespace {
@@ -56,7 +57,7 @@ Store Store::open(const std::string& path, bool read_only) {
   if (path.empty()) throw usage_error("the data directory path is empty");
   Store s;
   // Resolve symlinks once so that paths we print and mount under are real.
-  mkdir_p(path, 0711);
+  mkdir_p(path, rootless::active() ? 0700 : 0711);  // a user's store is theirs alone
   char* real = ::realpath(path.c_str(), nullptr);
   if (!real) throw_sys("cannot resolve data directory " + path);
   s.path_ = real;

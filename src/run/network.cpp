@@ -49,6 +49,11 @@ void resolve_networks(contract::Runtime& rt, const std::string& net, const std::
   const bool cni = stage1_joins_cni(stage1_manifest);
   rt.net = net.empty() ? (cni ? "default" : "host") : net;
   rt.networks.clear();
+  rt.publish.clear();
+  if (rt.net == contract::kNetPasta) {  // a rootless pod's user-mode network (rootless/policy.cpp checks the rest)
+    rt.publish = ports;
+    return;
+  }
   if (cni::is_cni_net(rt.net) && !cni) {
     (void)cni::parse_net_flag(rt.net);  // a malformed value is reported as such first
     throw usage_error("--net=" + rt.net + ": stage1 " + stage1_manifest.value("name", std::string("?")) +

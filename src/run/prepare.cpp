@@ -15,6 +15,8 @@
 #include "mds/mds.hpp"
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
+#include "rootless/policy.hpp"
+#include "rootless/userns.hpp"
 #include "run/imageref.hpp"
 #include "stage1abi/flavors.hpp"
 #include "run/network.hpp"
@@ -150,7 +152,12 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
              (o == "seccomp" ? "no default seccomp filter" : o == "paths" ? "/proc and /sys not masked" : "every capability kept") +
              ")");
   contract::Runtime rt = runtime_of(spec);
-  resolve_networks(rt, spec.net, port_mappings(spec, manifest), store.path(), s1_manifest);
+  rt.rootless = rootless::active();
+  // A rootless pod's default network is pasta's user-mode one.
+  const std::string net = spec.net.empty() && rootless::active() ? contract::kNetPasta : spec.net;
+  const auto ports = port_mappings(spec, manifest);
+  rootless::check_pod(manifest, net.empty() ? "default" : net, ports, s1_manifest, s1_manifest.value("name", s1_id));
+  resolve_networks(rt, net, ports, store.path(), s1_manifest);
   resolve_notify(rt, apps, manifest);
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
@@ -183,6 +190,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     mkdir_in(pfd, poddir::kStage1Rootfs);
     put(pfd, poddir::kStage1Manifest, s1_manifest.dump(2) + "\n", 0644);
     put(pfd, poddir::kRootfsMode, overlay ? "overlay\n" : "copy\n");
+    if (rootless::active()) put(pfd, poddir::kUserNamespace, rootless::describe_mapping() + "\n");
     if (overlay) {
       put(pfd, poddir::kStage1Tree, s1_tree.path + "\n");
       mkdir_in(pfd, "overlay/stage1/upper");

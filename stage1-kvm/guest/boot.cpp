@@ -441,6 +441,12 @@ int main() {
   cfg.guest = json::parse(read_file("/pod/stage1-state/guest.json"), nullptr, false);
   if (cfg.guest.is_discarded()) cfg.guest = json::object();
   if (cfg.guest.value("debug", false)) g_debug = true;
+  if (cfg.guest.contains("nics")) {  // CNI networks (host/tapnet.hpp)
+    DEBUG("configuring the network interfaces");
+    load_modules("/etc/modules.net");
+    if (!podkvm::configure_nics(cfg.guest["nics"])) power_off("cannot configure the pod's network interfaces");
+    DEBUG("network interfaces configured");
+  }
   setup_root(cfg);
 
   sigset_t mask;

@@ -11,7 +11,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <vector>
 
 namespace podkvm {
 
@@ -61,7 +63,125 @@ std::string first_nic() {
   return "";
 }
 
+// The interface with MAC address `mac`, waiting up to 5 s for its driver.
+std::string nic_by_mac(const std::string& mac) {
+  for (int i = 0; i < 500; ++i) {
+    if (DIR* d = ::opendir("/sys/class/net")) {
+      std::string found;
+      while (dirent* e = ::readdir(d)) {
+        if (e->d_name[0] == '.') continue;
+        char buf[32] = {};
+        const std::string path = std::string("/sys/class/net/") + e->d_name + "/address";
+        if (FILE* f = std::fopen(path.c_str(), "re")) {
+          if (std::fgets(buf, sizeof buf, f) && std::string(buf).substr(0, mac.size()) == mac) found = e->d_name;
+          std::fclose(f);
+        }
+      }
+      ::closedir(d);
+      if (!found.empty()) return found;
+    }
+    ::usleep(10 * 1000);
+  }
+  return "";
+}
+
+// "A.B.C.D/N" into address and netmask.
+bool parse_cidr(const std::string& cidr, in_addr& addr, in_addr& mask) {
+  const auto slash = cidr.find('/');
+  if (slash == std::string::npos || ::inet_pton(AF_INET, cidr.substr(0, slash).c_str(), &addr) != 1) return false;
+  char* end = nullptr;
+  const long prefix = std::strtol(cidr.c_str() + slash + 1, &end, 10);
+  if (*end || prefix < 0 || prefix > 32) return false;
+  mask.s_addr = htonl(prefix == 0 ? 0 : ~((1u << (32 - prefix)) - 1));
+  return true;
+}
+
+// SIOCADDRT / SIOCDELRT of dst/mask (via gw when set) on dev.
+int route_ioctl(int fd, unsigned long op, const std::string& dev, in_addr dst, in_addr mask, const in_addr* gw,
+                int metric) {
+  rtentry rt{};
+  sockaddr_in d = inet(dst.s_addr & mask.s_addr), m = inet(mask.s_addr);
+  std::memcpy(&rt.rt_dst, &d, sizeof d);
+  std::memcpy(&rt.rt_genmask, &m, sizeof m);
+  rt.rt_flags = RTF_UP;
+  if (mask.s_addr == 0xffffffffu) rt.rt_flags |= RTF_HOST;
+  if (gw) {
+    sockaddr_in g = inet(gw->s_addr);
+    std::memcpy(&rt.rt_gateway, &g, sizeof g);
+    rt.rt_flags |= RTF_GATEWAY;
+  }
+  rt.rt_metric = static_cast<short>(metric + 1);  // the ioctl's metric is the route's priority + 1
+  std::string name = dev;
+  rt.rt_dev = name.data();
+  return ::ioctl(fd, op, &rt);
+}
+
+bool configure_nic(int fd, const nlohmann::json& nic) {
+  const std::string mac = nic.value("mac", "");
+  if (mac.size() != 17) {
+    errno = EINVAL;
+    return fail("bad MAC address", mac);
+  }
+  const std::string dev = nic_by_mac(mac);
+  if (dev.empty()) {
+    errno = ENODEV;
+    return fail("no network interface with the MAC address", mac);
+  }
+  ifreq r{};
+  std::strncpy(r.ifr_name, dev.c_str(), IFNAMSIZ - 1);
+  r.ifr_mtu = nic.value("mtu", 1500);
+  if (::ioctl(fd, SIOCSIFMTU, &r) < 0) return fail("cannot set the MTU of", dev);
+  // The first address on the interface, the others on aliases (dev:1, …).
+  std::vector<std::pair<in_addr, in_addr>> nets;
+  int n = 0;
+  for (const auto& a : nic.value("addresses", nlohmann::json::array())) {
+    in_addr addr{}, mask{};
+    if (!a.is_string() || !parse_cidr(a.get<std::string>(), addr, mask)) {
+      errno = EINVAL;
+      return fail("bad address for", dev);
+    }
+    const std::string label = n == 0 ? dev : dev + ":" + std::to_string(n);
+    ++n;
+    ifreq ar{};
+    std::strncpy(ar.ifr_name, label.c_str(), IFNAMSIZ - 1);
+    sockaddr_in sa = inet(addr.s_addr), sm = inet(mask.s_addr);
+    std::memcpy(&ar.ifr_addr, &sa, sizeof sa);
+    if (::ioctl(fd, SIOCSIFADDR, &ar) < 0) return fail("cannot set an address of", label);
+    std::memcpy(&ar.ifr_netmask, &sm, sizeof sm);
+    if (::ioctl(fd, SIOCSIFNETMASK, &ar) < 0) return fail("cannot set a netmask of", label);
+    nets.push_back({addr, mask});
+  }
+  if (!set_up(fd, dev)) return false;
+  // The routes are the netns's, exactly (ptp, for one, has no on-link prefix
+  // route): drop the ones the kernel added for the addresses, then add those
+  // without a gateway before those through one.
+  for (const auto& [addr, mask] : nets) route_ioctl(fd, SIOCDELRT, dev, addr, mask, nullptr, 0);
+  const auto routes = nic.value("routes", nlohmann::json::array());
+  for (bool via : {false, true})
+    for (const auto& rt : routes) {
+      in_addr dst{}, mask{}, gw{};
+      const std::string g = rt.value("gateway", "");
+      if (g.empty() == via) continue;
+      if (!parse_cidr(rt.value("dst", ""), dst, mask) || (via && ::inet_pton(AF_INET, g.c_str(), &gw) != 1)) {
+        errno = EINVAL;
+        return fail("bad route for", dev);
+      }
+      if (route_ioctl(fd, SIOCADDRT, dev, dst, mask, via ? &gw : nullptr, rt.value("metric", 0)) < 0 &&
+          errno != EEXIST)
+        return fail("cannot add a route to", rt.value("dst", "") + (via ? " via " + g : "") + " on " + dev);
+    }
+  return true;
+}
+
 }  // namespace
+
+bool configure_nics(const nlohmann::json& nics) {
+  Sock s;
+  if (s.fd < 0) return fail("socket", "");
+  bool ok = true;
+  for (const auto& nic : nics) ok = (nic.is_object() && configure_nic(s.fd, nic)) && ok;
+  return ok;
+}
 
 bool bring_up_loopback() {
   Sock s;

@@ -23,6 +23,8 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "contract/runtime.hpp"
+#include "net/cni/podnet.hpp"
 #include "probe.hpp"
 #include "util/error.hpp"
 #include "util/fd.hpp"
@@ -176,6 +178,13 @@ int cmd_gc(const std::vector<std::string>& args) {
   if (UniqueFd sdir = pod::try_open_dir_at(pdir.get(), kStateDir)) {
     for (const auto& n : pod::list_dir(sdir.get()))
       if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
+  }
+  // The CNI networks run did not leave (it was killed): DEL from net.json.
+  const pod::contract::Runtime rt =
+      pod::contract::parse_runtime(pod::try_read_file_at(pdir.get(), pod::poddir::kRuntime).value_or(""));
+  if (!rt.networks.empty() || pod::exists_at(pdir.get(), pod::cni::kNetns)) {
+    debug("leaving the pod's networks");
+    pod::cni::teardown({pdir.get(), pod::fd_path(pdir.get()), uuid, -1}, rt.networks);
   }
   return rc;
 }

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -40,6 +41,7 @@
 #include "util/fs.hpp"
 #include "vm.hpp"
 #include "hostutil.hpp"
+#include "netsetup.hpp"
 
 using json = nlohmann::json;
 using pod::UniqueFd;
@@ -104,7 +106,7 @@ int run_pod(const RunArgs& ra) {
     if (paths.lkvm.empty()) throw pod::Error("hypervisor lkvm requested but lkvm is not on PATH");
     hyp = Hypervisor::Lkvm;
   } else if (choice.hypervisor == "auto" && !paths.lkvm.empty() && initrd_has_9p(paths.initrd_info) &&
-             kvm_device_problem().empty()) {
+             runtime.networks.empty() && kvm_device_problem().empty()) {
     hyp = Hypervisor::Lkvm;
   }
   if (hyp == Hypervisor::Lkvm && !initrd_has_9p(paths.initrd_info))
@@ -156,18 +158,30 @@ int run_pod(const RunArgs& ra) {
   vm.enter_socket = sock_path(kEnterSocket);
   vm.qmp_socket = sock_path(kQmpSocket);
 
-  // Network: --net=none is no NIC at all; otherwise (the default, "host")
-  // the VMM's user-mode NAT, with a resolv.conf for the pod init to use
-  // (stage1-abi: stage1-state/resolv.conf, unless --dns was given).
-  if (runtime.net != "host" && runtime.net != "none")
-    throw pod::Error("this stage1 supports --net=host and --net=none, not \"" + runtime.net + "\"");
-  vm.user_net = runtime.net != "none";
+  // Network: --net=none is no NIC at all; CNI networks (the default) a NIC
+  // per network on a tap in $P/netns (tapnet.hpp); --net=host the VMM's
+  // user-mode NAT. The pod init gets a resolv.conf to use (stage1-abi:
+  // stage1-state/resolv.conf, unless --dns was given).
+  if (runtime.networks.empty() && runtime.net != "host" && runtime.net != "none")
+    throw pod::Error("--net=" + runtime.net + " names no network in runtime.json");
+  if (!runtime.networks.empty() && hyp == Hypervisor::Lkvm)
+    throw pod::Error("CNI networks (--net=" + runtime.net + ") need the qemu hypervisor: lkvm takes no tap device fd");
+  vm.user_net = runtime.net == "host";
   unlinkat(pdir.get(), (std::string(kStateDir) + "/resolv.conf").c_str(), 0);
-  if (vm.user_net) {
+  const int64_t net_start = now_ms();
+  KvmNetworks nets({pdir.get(), P, ra.uuid, pod::cni::host_mntns_fd_from_env()}, runtime);
+  if (nets.joined()) debug("joined the CNI networks in " + std::to_string(now_ms() - net_start) + " ms");
+  UniqueFd netns;
+  for (const auto& n : nets.nics()) vm.taps.push_back({n.tap_fd.get(), n.mac});
+  if (nets.joined()) {
+    netns = UniqueFd(open((P + "/" + pod::cni::kNetns).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!netns) pod::throw_sys("cannot open " + P + "/" + pod::cni::kNetns);
+  }
+  if (vm.user_net || nets.joined()) {
     std::string dns = user_net(hyp).dns;
-    std::string conf = dns.empty() ? pod::try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536).value_or("")
-                                   : "nameserver " + dns + "\n";
-    pod::mkdirs_at(pdir.get(), kStateDir, 0700);
+    std::string conf = nets.joined() ? nets.resolv_conf()
+                       : dns.empty() ? pod::try_read_file_at(AT_FDCWD, "/etc/resolv.conf", 65536).value_or("")
+                                     : "nameserver " + dns + "\n";
     pod::write_file_atomic_at(pdir.get(), std::string(kStateDir) + "/resolv.conf", conf, 0644,
                               pod::Durability::kVolatile);
   }
@@ -205,6 +219,7 @@ int run_pod(const RunArgs& ra) {
   }
   json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}, {"notifyApps", plan.apps},
                 {"relayOutput", relay_output}};
+  if (nets.joined()) guest["nics"] = guest_nics_json(nets.nics());
   pod::write_file_atomic_at(sdir.get(), "guest.json", guest.dump() + "\n");
 
   sigset_t mask;
@@ -249,6 +264,10 @@ int run_pod(const RunArgs& ra) {
   debug(std::string("hypervisor ") + to_string(hyp) + ", accel " + to_string(vm.accel) + ": " + join(argv));
   const bool vmm_stdio = interactive && !console;  // lkvm
   pod::Child vmm = spawn(argv, vmm_log, !vmm_stdio, vmm_stdio, [&] {
+    // In the pod's netns (qemu needs no other network), with the taps' fds.
+    if (netns && setns(netns.get(), CLONE_NEWNET) != 0) pod::throw_sys("cannot enter the pod's network namespace");
+    for (const auto& t : vm.taps)
+      if (fcntl(t.fd, F_SETFD, 0) != 0) pod::throw_sys("tap fd");
     if (ram_dir.empty() || mount_private_huge_tmpfs(ram_dir)) return;
     // Only the child can tell: then the memfd command line instead.
     fprintf(stderr, "stage1-kvm: no huge-page tmpfs for the guest RAM (%s); using a memfd\n", strerror(errno));
@@ -308,6 +327,9 @@ int run_pod(const RunArgs& ra) {
     if (!h.wait_for(2000)) h.kill_and_wait();
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
+  const int64_t leave_start = now_ms();
+  nets.leave();
+  if (nets.joined()) debug("left the CNI networks in " + std::to_string(now_ms() - leave_start) + " ms");
 
   std::string how = WIFEXITED(vmm_status) ? "exited with status " + std::to_string(WEXITSTATUS(vmm_status))
                                           : "was killed by signal " + std::to_string(WTERMSIG(vmm_status));

@@ -92,9 +92,13 @@ std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
     a.insert(a.end(), {"-chardev", "file,id=con0,path=" + vm.console_log, "-serial", "chardev:con0"});
   }
   a.insert(a.end(), {"-kernel", vm.kernel, "-initrd", vm.initrd, "-append", kernel_cmdline(vm, "virtiofs")});
-  if (vm.user_net)
-    a.insert(a.end(), {"-netdev", "user,id=net0", "-device",
-                       std::string(mmio ? "virtio-net-device" : "virtio-net-pci") + ",netdev=net0"});
+  const std::string dev_net = mmio ? "virtio-net-device" : "virtio-net-pci";
+  if (vm.user_net) a.insert(a.end(), {"-netdev", "user,id=net0", "-device", dev_net + ",netdev=net0"});
+  for (size_t n = 0; n < vm.taps.size(); ++n) {
+    const std::string id = "tap" + std::to_string(n);
+    a.insert(a.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(vm.taps[n].fd), "-device",
+                       dev_net + ",netdev=" + id + ",mac=" + vm.taps[n].mac});
+  }
   int i = 0;
   for (const auto& s : vm.shares) {
     std::string id = "fs" + std::to_string(i++);

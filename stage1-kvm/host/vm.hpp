@@ -32,6 +32,12 @@ struct Share {
   bool keep_cache = false;
 };
 
+// A virtio-net NIC on a tap device that qemu is given open (fd inherited).
+struct TapNic {
+  int fd = -1;
+  std::string mac;
+};
+
 struct VmSpec {
   std::string uuid;
   std::string kernel;
@@ -52,6 +58,7 @@ struct VmSpec {
   std::string notify_socket;         // qemu connects the pod.notify port to it (we listen); "" = none
   std::vector<Share> shares;         // shares[0] is the pod dir, tag "pod"
   bool user_net = false;             // the VMM's user-mode (NAT) network; false = no NIC at all
+  std::vector<TapNic> taps;          // or: NICs on CNI networks (tapnet.hpp), qemu only
   bool debug = false;
 };
 

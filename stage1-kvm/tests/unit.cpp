@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "../host/tapnet.hpp"
 #include "../host/vm.hpp"
 #include "util/error.hpp"
 
@@ -107,6 +108,56 @@ TEST_CASE("qemu command line: network, notify port, interactive console") {
   vm.debug = true;
   CHECK(kernel_cmdline(vm, "virtiofs").find("loglevel=0") == std::string::npos);
   CHECK(kernel_cmdline(vm, "9p").find(" pod.net=192.168.33.15/24,192.168.33.1") != std::string::npos);
+}
+
+TEST_CASE("qemu command line: NICs on CNI networks") {
+  VmSpec vm = spec();
+  vm.taps = {{7, "0e:a4:17:46:c8:96"}, {9, "0e:a4:17:46:c8:97"}};
+  auto a = qemu_argv("qemu", vm);
+  CHECK(has_pair(a, "-netdev", "tap,id=tap0,fd=7"));
+  CHECK(has_pair(a, "-device", "virtio-net-pci,netdev=tap0,mac=0e:a4:17:46:c8:96"));
+  CHECK(has_pair(a, "-netdev", "tap,id=tap1,fd=9"));
+  CHECK(has_pair(a, "-device", "virtio-net-pci,netdev=tap1,mac=0e:a4:17:46:c8:97"));
+  CHECK(!contains(a, "user,id=net0"));
+  const std::string cmdline = *(std::find(a.begin(), a.end(), "-append") + 1);
+  CHECK(cmdline.find("pod.net=") == std::string::npos);  // the guest reads guest.json's "nics" instead
+  vm.machine = "microvm";
+  CHECK(has_pair(qemu_argv("qemu", vm), "-device", "virtio-net-device,netdev=tap0,mac=0e:a4:17:46:c8:96"));
+}
+
+TEST_CASE("the routes of a CNI interface from /proc/net/route") {
+  // What ptp leaves in a pod's netns: no on-link prefix route, the gateway
+  // on-link, the subnet and the default route through it.
+  const std::string text =
+      "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+      "eth0\t00000000\t011C10AC\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+      "eth0\t001C10AC\t011C10AC\t0003\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+      "eth0\t011C10AC\t00000000\t0005\t0\t0\t0\tFFFFFFFF\t0\t0\t0\n"
+      "eth1\t0000000A\t00000000\t0001\t0\t0\t100\t000000FF\t0\t0\t0\n"
+      "eth0\t0000000B\t00000000\t0000\t0\t0\t0\t000000FF\t0\t0\t0\n"  // not up
+      "garbage\n";
+  auto r = parse_proc_routes(text, "eth0");
+  REQUIRE(r.size() == 3);
+  CHECK((r[0].dst == "0.0.0.0" && r[0].prefix == 0 && r[0].gw == "172.16.28.1"));
+  CHECK((r[1].dst == "172.16.28.0" && r[1].prefix == 24 && r[1].gw == "172.16.28.1"));
+  CHECK((r[2].dst == "172.16.28.1" && r[2].prefix == 32 && r[2].gw.empty()));
+  auto r1 = parse_proc_routes(text, "eth1");
+  REQUIRE(r1.size() == 1);
+  CHECK((r1[0].dst == "10.0.0.0" && r1[0].prefix == 8 && r1[0].metric == 100));
+  CHECK(parse_proc_routes(text, "eth2").empty());
+
+  std::vector<GuestNic> nics(1);
+  nics[0].network = "default";
+  nics[0].mac = "0e:a4:17:46:c8:96";
+  nics[0].mtu = 1400;
+  nics[0].addresses = {"172.16.28.5/24"};
+  nics[0].routes = r;
+  const json j = guest_nics_json(nics);
+  CHECK(j == json::parse(R"([{"network":"default","mac":"0e:a4:17:46:c8:96","mtu":1400,
+      "addresses":["172.16.28.5/24"],
+      "routes":[{"dst":"0.0.0.0/0","gateway":"172.16.28.1","metric":0},
+                {"dst":"172.16.28.0/24","gateway":"172.16.28.1","metric":0},
+                {"dst":"172.16.28.1/32","metric":0}]}])"));
 }
 
 TEST_CASE("lkvm and virtiofsd command lines") {

@@ -80,6 +80,8 @@ def main():
             {"name": "pod/stage1/options", "value": json.dumps(OPTIONS)},
             # What the pod init enforces in the guest (Documentation/isolation.md).
             {"name": "pod/stage1/isolators", "value": ",".join(ISOLATORS)},
+            # The pod's CNI networks, through a tap per interface (Documentation/stage1-kvm.md).
+            {"name": "pod/stage1/networks", "value": "cni"},
         ],
     }
     with open(os.path.join(out, "manifest"), "w") as f:

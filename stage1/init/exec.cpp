@@ -121,6 +121,22 @@ void load_filter(const unsigned char* bpf, size_t size) {
   if (::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog, 0, 0) < 0) fail("cannot install the seccomp filter");
 }
 
+// A rootless pod mapped without /etc/subgid (Documentation/rootless.md) may not
+// call setgroups(2) (/proc/self/setgroups is "deny"): the app keeps the groups it
+// has, which is fine when it asks for none beyond its gid.
+bool groups_denied_and_unneeded(const Credentials& c) {
+  if (errno != EPERM) return false;
+  char buf[16] = {};
+  int fd = ::open("/proc/self/setgroups", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n < 4 || std::string(buf, 4) != "deny") return false;
+  for (gid_t g : c.groups)
+    if (g != c.gid) return false;
+  return true;
+}
+
 }  // namespace
 
 ExecSpec prepare_exec(const App& app, bool with_term, std::vector<std::string> argv) {
@@ -168,7 +184,8 @@ void apply_app(const ExecSpec& s) {
   if (s.default_seccomp) load_filter(bpf::kAllowList, sizeof bpf::kAllowList);
   load_filter(bpf::kAuditMask, sizeof bpf::kAuditMask);
   if (s.seccomp) load_app_seccomp(*s.seccomp);
-  if (::setgroups(s.creds.groups.size(), s.creds.groups.data()) < 0) fail("setgroups");
+  if (::setgroups(s.creds.groups.size(), s.creds.groups.data()) < 0 && !groups_denied_and_unneeded(s.creds))
+    fail("setgroups");
   if (::setresgid(s.creds.gid, s.creds.gid, s.creds.gid) < 0) fail("setgid " + std::to_string(s.creds.gid));
   if (::setresuid(s.creds.uid, s.creds.uid, s.creds.uid) < 0) fail("setuid " + std::to_string(s.creds.uid));
 }

@@ -5,6 +5,8 @@ import os
 import random
 import shutil
 import subprocess
+import time
+import urllib.request
 
 import pytest
 
@@ -56,6 +58,27 @@ def ptp_net(pod, name, subnet24, masq=True, portmap=True):
     if portmap:
         plugins.append({"type": "portmap", "capabilities": {"portMappings": True}})
     return write_conflist(pod, name, plugins)
+
+
+def own_ptp_net(pod, prefix, tag):
+    """A ptp network of the test's own (masquerade and portmap, as default) on a free /24 of prefix:
+    (name, subnet24)."""
+    sub = free_subnet(prefix)
+    name = f"{tag}{os.getpid()}-{random.randint(0, 1 << 30)}"
+    ptp_net(pod, name, sub)
+    return name, sub
+
+
+def fetch(url, timeout=15):
+    """GET url, retrying while the pod's server is not listening yet ("ready" is: the app was started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return urllib.request.urlopen(url, timeout=5).read().decode()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def pod_networks(pod, uuid):

@@ -5,12 +5,11 @@ import json
 import os
 import signal
 import subprocess
-import time
 import urllib.request
 
 import pytest
 
-from net_helpers import (free_subnet, host_traces, needs_net, pod_ip, pod_networks, ptp_net, write_conflist)
+from net_helpers import (fetch, free_subnet, host_traces, needs_net, pod_ip, pod_networks, ptp_net, write_conflist)
 from runhelpers import STAGE1, BUSYBOX_ACI, run_pod, sh, start_pod
 
 pytestmark = [needs_net]
@@ -25,18 +24,6 @@ PY_MOUNTS = ["--mount=volume=usr,target=/usr", "--mount=volume=lib,target=/lib",
 def http_get(ip, port, path):
     """An HTTP GET with busybox nc (this static busybox's wget segfaults, on any network)."""
     return f"printf 'GET {path} HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {ip} {port}"
-
-
-def fetch(url, timeout=15):
-    """GET url, retrying while the pod's server is not listening yet ("ready" is: the app was started)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return urllib.request.urlopen(url, timeout=5).read().decode()
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
 
 
 def stop(pod, p, uuid):
@@ -261,14 +248,6 @@ def test_port_by_name_needs_a_named_port(pod):
                 BUSYBOX_ACI)
     assert r.returncode == 2
     assert 'no app of the pod has a port named "http"' in r.stderr
-
-
-def test_kvm_flavour_refuses_cni_networks(pod):
-    if not os.path.exists(STAGE1["kvm"]):
-        pytest.skip("kvm stage1 not built")
-    r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1['kvm']}", "--net=default", BUSYBOX_ACI)
-    assert r.returncode == 2
-    assert "does not join CNI networks; use --net=host or --net=none" in r.stderr
 
 
 def test_run_prepared_resolves_net_again(pod):

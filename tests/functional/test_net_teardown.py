@@ -3,7 +3,6 @@ gc'ed in a loop with kill -9 of the pod, of `pod run` and of `pod gc` mixed in; 
 routes, iptables rules, host-local leases and netns mounts of the test's own networks are compared before and
 after (own networks and subnets: other pods on this machine may come and go meanwhile)."""
 import json
-import random
 import os
 import signal
 import subprocess
@@ -11,7 +10,7 @@ import time
 
 import pytest
 
-from net_helpers import free_subnet, host_traces, lease_owners, needs_net, pod_pids, ptp_net
+from net_helpers import free_subnet, host_traces, lease_owners, needs_net, own_ptp_net, pod_pids, ptp_net
 from runhelpers import STAGE1, BUSYBOX_ACI, run_pod, sh, start_pod
 
 pytestmark = [needs_net]
@@ -22,10 +21,7 @@ NOTHING = {"addrs": set(), "routes": set(), "rules": set(), "leases": set(), "ne
 @pytest.fixture
 def net(pod):
     """A ptp network of the test's own (masquerade and portmap, as default) on a free /24."""
-    sub = free_subnet("10.25")
-    name = f"leak{os.getpid()}-{random.randint(0, 1 << 30)}"
-    ptp_net(pod, name, sub)
-    yield name, sub
+    yield own_ptp_net(pod, "10.25", "leak")
 
 
 def kill9_pod(p, uuid):

@@ -34,7 +34,9 @@ class Gen {
 
   Runtime runtime() {
     Runtime r;
-    r.net = pick(0, 1) ? "host" : "none";
+    r.net = std::vector<std::string>{"host", "none", "pasta"}[static_cast<size_t>(pick(0, 2))];
+    if (r.net == "pasta" && pick(0, 1)) r.publish.push_back({"", 8080, 80, "tcp", ""});
+    r.rootless = pick(0, 1);
     r.hostname = pick(0, 1) ? "pod-" + std::to_string(pick(0, 9999)) : "";
     for (int i = 0, n = pick(0, 2); i < n; ++i) r.dns.push_back("10.0.0." + std::to_string(i));
     for (int i = 0, n = pick(0, 2); i < n; ++i) r.hosts.push_back({"10.1.0." + std::to_string(i), "h" + std::to_string(i)});

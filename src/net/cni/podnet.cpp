@@ -286,6 +286,25 @@ void teardown(const Place& p, const std::vector<contract::NetworkAttachment>& ne
   if (::unlinkat(p.pod_dirfd, kNetns, 0) < 0 && errno != ENOENT) throw_sys("cannot remove " + path);
 }
 
+std::vector<CheckOutcome> check(const Place& p, const std::vector<contract::NetworkAttachment>& nets) {
+  const std::string path = p.netns_path();
+  if (!is_netns_mount(path)) throw Error("the pod has no network namespace at " + path + " (it is not running)");
+  std::vector<CheckOutcome> out;
+  for (const auto& j : read_state(p.pod_dirfd).networks) {
+    if (j.state != "added") continue;
+    CheckOutcome o{j.name, j.ifname, ""};
+    const contract::NetworkAttachment* n = find(nets, j);
+    try {
+      if (!n) throw invalid_error(std::string(kNetState) + ": network " + j.name + " is not in runtime.json");
+      check_list(n->conflist, invocation(p, *n, path), runtime_config(*n), j.result, what_of(*n));
+    } catch (const Error& e) {
+      o.error = e.what();
+    }
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
 std::string resolv_conf_from(const NetState& s) {
   for (const auto& n : s.networks) {
     if (n.result.is_null()) continue;

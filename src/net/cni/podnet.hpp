@@ -56,6 +56,14 @@ NetState attach(const Place& p, const std::vector<contract::NetworkAttachment>& 
 // file. Idempotent; works after a kill -9 at any point, and after a reboot.
 void teardown(const Place& p, const std::vector<contract::NetworkAttachment>& nets);
 
+// CNI CHECK of every network net.json records as added, in the pod's netns
+// (the pod must be running): per network, "" when its plugins agree that
+// the interface is as ADD left it, else the failure.
+struct CheckOutcome {
+  std::string name, ifname, error;
+};
+std::vector<CheckOutcome> check(const Place& p, const std::vector<contract::NetworkAttachment>& nets);
+
 // The resolv.conf the pod gets from its networks' results (the first with
 // nameservers), "" when none has any.
 std::string resolv_conf_from(const NetState& s);
