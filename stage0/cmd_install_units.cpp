@@ -27,10 +27,9 @@ struct InstallUnitsOptions {
 };
 
 std::string this_binary() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) throw_sys("cannot find the path of the pod binary; pass --binary");
-  return std::string(buf, static_cast<size_t>(n));
+  std::string p = self_exe_path();
+  if (p.empty()) throw_sys("cannot find the path of the pod binary; pass --binary");
+  return p;
 }
 
 std::string replace_all(std::string s, const std::string& from, const std::string& to) {

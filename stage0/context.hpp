@@ -46,6 +46,7 @@ void register_app(CLI::App&, Context&);        // app sandbox|add|start|stop|rm|
 void register_config(CLI::App&, Context&);
 void register_fsck(CLI::App&, Context&);
 void register_metadata_service(CLI::App&, Context&);
+void register_cri(CLI::App&, Context&);  // execs pod-cri (the Kubernetes CRI server)
 void register_docs(CLI::App&, Context&);  // completion scripts, man pages (from the registered commands)
 void register_install_units(CLI::App&, Context&);
 void register_trust(CLI::App&, Context&);

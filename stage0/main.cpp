@@ -136,7 +136,8 @@ int main(int argc, char** argv) {
                    pod::cli::register_gc, pod::cli::register_version, pod::cli::register_fetch,
                    pod::cli::register_image, pod::cli::register_run, pod::cli::register_pod_ops, pod::cli::register_lifecycle, pod::cli::register_app,
                    pod::cli::register_install_units, pod::cli::register_trust,
-                   pod::cli::register_config, pod::cli::register_fsck, pod::cli::register_metadata_service, pod::cli::register_export})
+                   pod::cli::register_config, pod::cli::register_fsck, pod::cli::register_metadata_service,
+                   pod::cli::register_export, pod::cli::register_cri})
     reg(app, ctx);
   pod::cli::register_docs(app, ctx);  // last: it describes all the others
   app.add_subcommand("help", "Show help for pod or a command")

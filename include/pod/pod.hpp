@@ -69,6 +69,13 @@ struct AppStopOptions {
   std::chrono::milliseconds timeout{10000};   // SIGTERM -> SIGKILL; the call then waits this long again
 };
 
+// What exec_capture ran: its exit code (128+N for signal N) and output.
+struct ExecResult {
+  int exit_code = 0;
+  std::string out, err;
+  bool timed_out = false;
+};
+
 struct GcOptions {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
@@ -202,6 +209,12 @@ class Runtime {
   // The full UUID of a UUID or unique prefix (NotFound / Usage errors otherwise).
   std::string resolve_pod(const std::string& uuid_or_prefix) const;
 
+  // --- networks (Documentation/networking.md) ---
+  // Can a pod of this data dir join `net` (a --net value: host, none, or CNI
+  // networks)? Returns when it can; throws the reason (a bad config, a missing
+  // plugin, an unknown network) when not.
+  void check_network(const std::string& net) const;
+
   // --- apps in a running pod (Documentation/api.md, "Apps in a running pod") ---
   // Their stage1 must declare pod/stage1/app-ops (native and nspawn do; others: ENOTSUP).
   // Every call takes the pod's apps lock ($P/apps.lock): they serialize against each other and gc.
@@ -231,6 +244,11 @@ class Runtime {
   // process's stdin/stdout/stderr; returns its exit status.
   int exec_in_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
                   bool tty = false);
+  // Run `cmd` in app `app` of a running pod with its stdin empty and its
+  // stdout and stderr captured (at most 16 MiB each); after `timeout` it is
+  // killed (timed_out). What CRI's ExecSync needs.
+  ExecResult exec_capture(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                          std::optional<std::chrono::milliseconds> timeout = std::nullopt);
   // The same in place of this process (`pod enter`).
   [[noreturn]] void enter_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
                               bool tty = false);

@@ -49,6 +49,8 @@ struct AppSpec {
   IsolatorSpec isolators;
   // Apps of the pod this one starts after (and is stopped before): --after NAME.
   std::vector<std::string> after;
+  // The app's annotations in the pod manifest (names: AC identifiers, e.g. example.com/key).
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 
 // Which stage1 runs the pod: at most one of path/name/hash/flavor; none = the
@@ -77,6 +79,9 @@ struct FetchOptions {
   // Registry credentials (auth.json / docker config.json format) searched first; "" = only the usual
   // places ($REGISTRY_AUTH_FILE, $XDG_RUNTIME_DIR/containers/auth.json, ~/.docker/config.json).
   std::string registry_auth_file;
+  // Credentials given by the caller for this fetch (base64 of user:password, as auth.json's "auth"), used
+  // before any file: what a CRI PullImage carries. Never written anywhere.
+  std::string registry_credentials;
 };
 
 // A host command run at a point of the pod's life (OCI-style hooks): its
@@ -125,6 +130,8 @@ struct PodSpec {
   // A sandbox: no apps (apps must be empty), running until it is stopped;
   // apps come and go with Runtime::add_app & co. Runtime::create_sandbox sets it.
   bool sandbox = false;
+  // The pod's annotations in its manifest (names: AC identifiers).
+  std::vector<std::pair<std::string, std::string>> annotations;
 };
 
 }  // namespace pod

@@ -127,6 +127,8 @@ struct ImageSummary {
   TimePoint last_used{};
   uint64_t size = 0;  // bytes in the store
   std::string source;  // where it was fetched from
+  std::vector<std::string> refs;  // an OCI image: every REGISTRY/NAME:TAG (or NAME@DIGEST) it was fetched as
+  std::string manifest_digest;    // an OCI image: the digest (sha256:…) of the manifest it was fetched by
 };
 
 // An OpenPGP key trusted for image signatures (Documentation/trust.md), or one

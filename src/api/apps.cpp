@@ -256,14 +256,17 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
     mkdirs_at(pod.fd(), std::string(poddir::kAppsDir) + "/" + name, 0755);
     write_file_at(pod.fd(), poddir::app_manifest(name), r.image_manifest.dump(2) + "\n", 0644, Durability::kVolatile);
     write_file_at(pod.fd(), poddir::app_tree(name), lower, 0644, Durability::kVolatile);
+    const std::string workdir = run::oci_missing_workdir(r, stack, ra.app.working_directory);
     if (overlay) {
-      mkdirs_at(pod.fd(), std::string(poddir::kOverlayDir) + "/app-" + name + "/upper", 0755);
+      UniqueFd upper = mkdirs_at(pod.fd(), std::string(poddir::kOverlayDir) + "/app-" + name + "/upper", 0755);
       mkdirs_at(pod.fd(), std::string(poddir::kOverlayDir) + "/app-" + name + "/work", 0755);
+      if (!workdir.empty()) mkdirs_at(upper.get(), workdir, 0755);
     } else {
       const std::string dst = poddir::app_rootfs_in_pod(name);
-      mkdirs_at(pod.fd(), dst, 0755);
+      UniqueFd root = mkdirs_at(pod.fd(), dst, 0755);
       run_checked({"cp", "-a", "--reflink=auto", stack.front().path + "/rootfs/.", pod.path() + "/" + dst},
                   "copying the tree of app " + name);
+      if (!workdir.empty()) mkdirs_at(root.get(), workdir, 0755);
     }
     crashpoint("app-add:before-commit");
     commit_manifest(pod, m);

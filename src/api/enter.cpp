@@ -1,5 +1,6 @@
 // The public API's calls inside a running pod: enter (exec in place) and
 // exec (fork, run, wait), both through the stage1 enter entrypoint.
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include "pods/walk.hpp"
 #include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
+#include "util/process.hpp"
 
 namespace pod {
 
@@ -72,6 +74,56 @@ int Runtime::exec_in_pod(const std::string& uuid, const std::string& app, const 
   return api::guarded([&] {
     EnterCall c = enter_call(impl_->store, uuid, app, cmd, tty, impl_->log != nullptr);
     return stage1::call(c.pod, c.entrypoint, c.args);
+  });
+}
+
+ExecResult Runtime::exec_capture(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                                 std::optional<std::chrono::milliseconds> timeout) {
+  return api::guarded([&] {
+    EnterCall c = enter_call(impl_->store, uuid, app, cmd, false, impl_->log != nullptr);
+    std::vector<std::string> argv = {stage1::entrypoint_path(c.pod, c.entrypoint)};
+    argv.insert(argv.end(), c.args.begin(), c.args.end());
+    auto [out_r, out_w] = make_pipe();
+    auto [err_r, err_w] = make_pipe();
+    ChildOptions o;
+    o.cwd = c.pod.path();
+    o.in = Redirect::null();
+    o.out = Redirect::to_fd(out_w.get());
+    o.err = Redirect::to_fd(err_w.get());
+    Child child = Child::start(argv, o);
+    out_w.reset();
+    err_w.reset();
+    ExecResult r;
+    const auto deadline = timeout ? std::optional(std::chrono::steady_clock::now() + *timeout) : std::nullopt;
+    std::vector<std::pair<UniqueFd*, std::string*>> open = {{&out_r, &r.out}, {&err_r, &r.err}};
+    while (!open.empty()) {
+      std::vector<pollfd> p;
+      for (auto& [fd, _] : open) p.push_back({fd->get(), POLLIN, 0});
+      int wait_ms = -1;
+      if (deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+          r.timed_out = true;
+          break;
+        }
+        wait_ms = static_cast<int>(left.count());
+      }
+      if (::poll(p.data(), p.size(), wait_ms) < 0 && errno != EINTR) throw_sys("poll");
+      for (size_t i = p.size(); i-- > 0;) {
+        if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+        char buf[65536];
+        ssize_t n = ::read(p[i].fd, buf, sizeof buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+        if (n <= 0) {
+          open.erase(open.begin() + static_cast<long>(i));
+          continue;
+        }
+        if (open[i].second->size() < (16u << 20)) open[i].second->append(buf, static_cast<size_t>(n));
+      }
+    }
+    if (r.timed_out) child.kill_and_wait();
+    r.exit_code = child.wait();
+    return r;
   });
 }
 

@@ -6,7 +6,7 @@ namespace pod {
 
 namespace {
 ImageSummary summary(const images::ImageInfo& i) {
-  return ImageSummary{i.id, i.name, i.labels, i.import_time, i.last_used, i.size, i.source};
+  return ImageSummary{i.id, i.name, i.labels, i.import_time, i.last_used, i.size, i.source, i.refs, i.manifest_digest};
 }
 }  // namespace
 

@@ -3,6 +3,8 @@
 #include "api/netinfo.hpp"
 
 #include "contract/poddir.hpp"
+#include "api/impl.hpp"
+#include "net/cni/config.hpp"
 #include "net/cni/plugin.hpp"
 #include "net/cni/podnet.hpp"
 #include "run/prepare.hpp"
@@ -64,3 +66,15 @@ void check_networks(const Pod& pod, PodStatus& s) {
 }
 
 }  // namespace pod::api
+
+namespace pod {
+
+void Runtime::check_network(const std::string& net) const {
+  api::guarded([&] {
+    if (!cni::is_cni_net(net)) return;
+    const auto catalog = cni::Catalog::load(cni::config_dirs(impl_->store.path()));
+    cni::resolve(net, catalog, cni::plugin_path(), {});
+  });
+}
+
+}  // namespace pod

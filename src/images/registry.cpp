@@ -141,6 +141,11 @@ void RegistryClient::authenticate(const std::string& header, const std::string& 
   } catch (const Error& e) {
     throw e.with_context("GET " + at);
   }
+  if (!basic_looked_up_ && !o_.credentials.empty()) {
+    basic_ = o_.credentials;
+    basic_file_ = "the credentials of the request";
+    basic_looked_up_ = true;
+  }
   if (!basic_looked_up_) {
     if (auto found = find_registry_auth(ref_.registry, o_.auth_file)) {
       basic_ = found->auth;

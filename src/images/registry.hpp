@@ -35,6 +35,7 @@ struct RegistryOptions {
   bool insecure_http = false, insecure_tls = false;
   Platform platform;
   std::string auth_file;  // "" = default search (find_registry_auth)
+  std::string credentials;  // base64(user:password) given by the caller: used before any auth file
 };
 
 class RegistryClient {

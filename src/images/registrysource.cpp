@@ -35,6 +35,7 @@ RegistryOptions registry_options(const FetchOptions& o) {
   ro.insecure_http = o.insecure_http;
   ro.insecure_tls = o.insecure_tls;
   ro.auth_file = o.registry_auth_file;
+  ro.credentials = o.registry_credentials;
   ro.platform = oci::parse_platform(o.platform);
   return ro;
 }

@@ -205,7 +205,8 @@ std::string ImageStore::resolve(const std::string& ref) const {
 ImageInfo ImageStore::info(const std::string& id) const {
   auto r = read_record(index_.get(), id);
   if (!r) throw Error("no image " + id + " in the store", ENOENT, ErrorKind::NotFound);
-  return ImageInfo{r->id, r->name, r->labels, r->import_time, r->last_used, r->size, r->source};
+  return ImageInfo{r->id, r->name, r->labels, r->import_time, r->last_used, r->size, r->source, r->refs,
+                   r->manifest_digest};
 }
 
 json ImageStore::manifest(const std::string& id) const {

@@ -56,6 +56,8 @@ struct ImageInfo {
   Clock::time_point last_used{};
   uint64_t size = 0;
   std::string source;
+  std::vector<std::string> refs;   // OCI: every NAME:TAG it was fetched as
+  std::string manifest_digest;     // OCI: the image manifest it was fetched by
 };
 
 class ImageStore {

@@ -14,6 +14,7 @@
 #include "mds/mds.hpp"
 #include "pods/pod.hpp"
 #include "pods/store.hpp"
+#include "util/base64.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/uuid.hpp"
@@ -42,24 +43,6 @@ std::vector<std::string> split_path(const std::string& path) {
 nlohmann::json annotations_json(const std::vector<contract::NameValue>& a) {
   nlohmann::json out = nlohmann::json::array();
   for (const auto& nv : a) out.push_back({{"name", nv.name}, {"value", nv.value}});
-  return out;
-}
-
-std::string base64(const unsigned char* data, size_t n) {
-  std::string out(4 * ((n + 2) / 3) + 1, '\0');
-  int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-  out.resize(static_cast<size_t>(len));
-  return out;
-}
-
-std::optional<std::string> unbase64(const std::string& s) {
-  if (s.empty() || s.size() % 4 != 0) return std::nullopt;
-  std::string out(s.size() / 4 * 3, '\0');
-  int len = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(s.data()), static_cast<int>(s.size()));
-  if (len < 0) return std::nullopt;
-  size_t pad = s.size() - s.find_last_not_of('=') - 1;  // EVP_DecodeBlock counts padding as zero bytes
-  out.resize(static_cast<size_t>(len) - pad);
   return out;
 }
 
@@ -126,7 +109,7 @@ Reply hmac_endpoint(const Registered& r, const std::string& op, const Request& q
     auto key = pod_key(r.pod.fd());
     if (!key) return text(500, "this pod has no HMAC key\n");
     const std::string mac = hmac_sha512(*key, content->second);
-    return text(200, base64(reinterpret_cast<const unsigned char*>(mac.data()), mac.size()));
+    return text(200, base64(mac));
   }
   auto uuid = q.form.find("uuid");
   auto sig = q.form.find("signature");

@@ -247,6 +247,19 @@ contract::Volume volume_of(const VolumeSpec& v) {
 }
 }  // namespace
 
+namespace {
+// Caller-given annotations: AC identifier names, each once, none of pod's own.
+void add_annotations(std::vector<contract::NameValue>& to, const std::vector<std::pair<std::string, std::string>>& given,
+                     const std::string& whose) {
+  for (const auto& [k, v] : given) {
+    if (!appc::is_ac_identifier(k)) throw usage_error(whose + ": annotation name \"" + k + "\" is not an AC identifier");
+    for (const auto& nv : to)
+      if (nv.name == k) throw usage_error(whose + ": annotation \"" + k + "\" is given twice (or is pod's own)");
+    to.push_back({k, v});
+  }
+}
+}  // namespace
+
 contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names) {
   contract::RuntimeApp ra;
   ra.name = a.spec.name.empty() ? default_app_name(image_name(a)) : a.spec.name;
@@ -284,6 +297,7 @@ contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>
     contract::parse_after(after, "app " + ra.name + ": --after");
     ra.annotations.push_back({contract::kAnnAfter, after});
   }
+  add_annotations(ra.annotations, a.spec.annotations, "app " + ra.name);
   return ra;
 }
 
@@ -303,6 +317,7 @@ contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<
     m.apps.push_back(std::move(ra));
   }
   if (spec.sandbox) m.annotations.push_back({contract::kAnnSandbox, "true"});
+  add_annotations(m.annotations, spec.annotations, "the pod");
   contract::check_app_order(m);
   try {
     contract::validate(m);

@@ -109,9 +109,11 @@ bool fits_one_overlay(const Store& store, const Stack& st, const std::string& ap
   return opts < 4000;
 }
 
+}  // namespace
+
 // docker and podman create an OCI image's WorkingDir when no layer has it: the rootfs-relative path
 // to create, or "".
-std::string oci_missing_workdir(const ResolvedApp& a, const Stack& st, const std::string& wd) {
+std::string oci_missing_workdir(const ResolvedApp& a, const std::vector<images::ImageStore::Tree>& st, const std::string& wd) {
   if (wd.empty() || wd == "/" || !appc::manifest_annotation(a.image_manifest, images::oci::kEntrypointAnnotation))
     return "";
   const std::string rel = wd.substr(1);
@@ -122,7 +124,6 @@ std::string oci_missing_workdir(const ResolvedApp& a, const Stack& st, const std
   return rel;
 }
 
-}  // namespace
 
 Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const Progress& debug,
                 const Progress& notice) {

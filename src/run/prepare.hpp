@@ -5,7 +5,9 @@
 #pragma once
 #include <functional>
 #include <string>
+#include <vector>
 
+#include "images/store.hpp"
 #include "pods/pod.hpp"
 #include "run/podspec.hpp"
 #include "stage1abi/stage1.hpp"
@@ -26,6 +28,10 @@ Pod prepare_pod(const Store& store, images::ImageStore& images, PodSpec& spec, c
 
 // Whether overlayfs can be used for pods in this data dir (probed once per process).
 bool overlay_usable(const Store& store);
+// docker and podman create an OCI image's WorkingDir when no layer has it: the rootfs-relative path
+// to create in the app's own tree, or "".
+std::string oci_missing_workdir(const ResolvedApp& a, const std::vector<images::ImageStore::Tree>& stack,
+                                const std::string& working_directory);
 
 // Move a prepared (or our preparing) pod to run inside a private mount
 // namespace holding its overlay mounts, then exec the stage1 run entrypoint

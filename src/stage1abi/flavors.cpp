@@ -15,11 +15,8 @@ namespace pod::stage1 {
 namespace {
 
 std::string exe_dir() {
-  char buf[4096];
-  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
-  if (n <= 0) return "";
-  std::string p(buf, static_cast<size_t>(n));
-  return p.substr(0, p.rfind('/'));
+  const std::string p = self_exe_path();
+  return p.empty() ? p : p.substr(0, p.rfind('/'));
 }
 
 void merge_file(FlavorConfig& c, const std::string& path) {

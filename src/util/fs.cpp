@@ -17,6 +17,18 @@
 
 namespace pod {
 
+std::pair<UniqueFd, UniqueFd> make_pipe() {
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
+  return {UniqueFd(p[0]), UniqueFd(p[1])};
+}
+
+std::string self_exe_path() {
+  char buf[4096];
+  ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+  return n <= 0 ? std::string() : std::string(buf, static_cast<size_t>(n));
+}
+
 namespace {
 
 std::vector<std::string> split_path(const std::string& p) {

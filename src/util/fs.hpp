@@ -8,6 +8,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "util/fd.hpp"
@@ -15,6 +16,10 @@
 namespace pod {
 
 // Open an existing directory by absolute or cwd-relative path.
+// The path of this process's executable (/proc/self/exe); "" when it cannot be read.
+std::string self_exe_path();
+// pipe2(O_CLOEXEC): {read end, write end}.
+std::pair<UniqueFd, UniqueFd> make_pipe();
 UniqueFd open_dir(const std::string& path);
 // Open directory `name` (one component or a relative path) beneath dirfd.
 // The final component is never a symlink (O_NOFOLLOW).
