@@ -149,7 +149,8 @@ def case_cri(ctx, t, pod):
     import grpc
     from oci_helpers import build_layout, umoci
     from registry_helpers import Registry
-    tmp = tempfile.mkdtemp(prefix="bench-cri-", dir=ctx.tmp)
+    # Short: a pod dir's sockets must fit sun_path (108 bytes) below DATA/pods/run/<uuid>/stage1-state/.
+    tmp = tempfile.mkdtemp(prefix="pcri-", dir="/tmp")
     pb2, pb2_grpc = _stubs(tmp)
     n, at_once = (1, 3) if ctx.quick else (ctx.n, 50)
     os.environ.pop("REGISTRY_AUTH_FILE", None)
@@ -193,3 +194,5 @@ def case_cri(ctx, t, pod):
             s.stop()
         reg.stop()
         subprocess.run(["ip", "link", "del", "podbench0"], capture_output=True)
+        subprocess.run(["umount", "-R", "-l", tmp], capture_output=True)
+        shutil.rmtree(tmp, ignore_errors=True)
