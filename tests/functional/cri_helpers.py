@@ -113,3 +113,10 @@ def cri(pod, tmp_path, api):
     for s in started:
         if s.proc.poll() is None:
             s.kill()
+    # Sandboxes a failed test left running would outlive its data dir (the pod fixture's gc leaves running
+    # pods alone): stop them.
+    import json
+    listed = pod.run("list", "--format=json", timeout=60)
+    for p in json.loads(listed.stdout or "[]") if listed.returncode == 0 else []:
+        if p.get("state") == "running":
+            pod.run("stop", "--force", p["uuid"], timeout=60)
