@@ -85,6 +85,15 @@ Sandbox find_sandbox(const pod::Runtime& rt, const std::string& id) {
   return *s;
 }
 
+std::optional<Sandbox> find_sandbox_if_any(const pod::Runtime& rt, const std::string& id) {
+  try {
+    return find_sandbox(rt, id);
+  } catch (const pod::Error& e) {
+    if (e.kind() != ErrorKind::NotFound) throw;
+    return std::nullopt;
+  }
+}
+
 std::vector<Sandbox> list_sandboxes(const pod::Runtime& rt) {
   std::vector<Sandbox> out;
   for (const auto& st : rt.list_pods())

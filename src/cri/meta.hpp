@@ -48,6 +48,8 @@ struct Sandbox {
 std::optional<Sandbox> read_sandbox(const pod::Runtime& rt, const PodStatus& st);
 // By ID: NotFound errors name the sandbox.
 Sandbox find_sandbox(const pod::Runtime& rt, const std::string& id);
+// The same, nullopt when there is no such sandbox (for the idempotent calls).
+std::optional<Sandbox> find_sandbox_if_any(const pod::Runtime& rt, const std::string& id);
 // Every CRI sandbox of the data dir.
 std::vector<Sandbox> list_sandboxes(const pod::Runtime& rt);
 

@@ -100,14 +100,9 @@ grpc::Status RuntimeService::StopPodSandbox(grpc::ServerContext*, const v1::Stop
                                             v1::StopPodSandboxResponse*) {
   return guarded("StopPodSandbox", [&] {
     auto rt = env_.runtime();
-    std::optional<Sandbox> s;
-    try {
-      s = find_sandbox(rt, req->pod_sandbox_id());
-    } catch (const pod::Error& e) {
-      if (e.kind() == ErrorKind::NotFound) return grpc::Status::OK;  // idempotent: gone already
-      throw;
-    }
-    if (s->status.state == PodState::Running) rt.stop_pod(s->status.uuid, StopOptions{false, std::chrono::seconds(10)});
+    auto s = find_sandbox_if_any(rt, req->pod_sandbox_id());  // idempotent: gone already is fine
+    if (s && s->status.state == PodState::Running)
+      rt.stop_pod(s->status.uuid, StopOptions{false, std::chrono::seconds(10)});
     return grpc::Status::OK;
   });
 }
@@ -116,13 +111,8 @@ grpc::Status RuntimeService::RemovePodSandbox(grpc::ServerContext*, const v1::Re
                                               v1::RemovePodSandboxResponse*) {
   return guarded("RemovePodSandbox", [&] {
     auto rt = env_.runtime();
-    std::optional<Sandbox> s;
-    try {
-      s = find_sandbox(rt, req->pod_sandbox_id());
-    } catch (const pod::Error& e) {
-      if (e.kind() == ErrorKind::NotFound) return grpc::Status::OK;  // idempotent: removed already
-      throw;
-    }
+    auto s = find_sandbox_if_any(rt, req->pod_sandbox_id());  // idempotent: removed already is fine
+    if (!s) return grpc::Status::OK;
     if (s->status.state == PodState::Running) rt.stop_pod(s->status.uuid, StopOptions{true, std::chrono::seconds(10)});
     rt.remove_pod(s->status.uuid);
     return grpc::Status::OK;
