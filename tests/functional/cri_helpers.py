@@ -73,7 +73,9 @@ class CriServer:
                 self.kill()
                 raise AssertionError(f"pod cri did not start:\n{self.log()}")
             time.sleep(0.05)
-        self.channel = grpc.insecure_channel(f"unix://{self.sock}")
+        # A channel of its own (no subchannel shared with an earlier server's on the same path, which may be
+        # in reconnect backoff after that server was killed).
+        self.channel = grpc.insecure_channel(f"unix://{self.sock}", options=[("grpc.use_local_subchannel_pool", 1)])
         grpc.channel_ready_future(self.channel).result(timeout=timeout)
         if api is not None:
             self.runtime = api.grpc.RuntimeServiceStub(self.channel)
@@ -93,6 +95,8 @@ class CriServer:
         assert not os.path.exists(self.sock)
 
     def kill(self):
+        if getattr(self, "channel", None) is not None:
+            self.channel.close()
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=20)
