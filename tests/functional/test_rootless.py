@@ -319,11 +319,13 @@ def test_rootless_default_data_dir_and_separation(user, single, pod):
     assert os.path.isdir(os.path.join(xdg, "pod", "pods"))
     # Another user cannot reach this user's store, nor root's.
     r = single.cmd(POD_BIN, "--dir", user.dir, "list")
-    assert r.returncode != 0
-    assert single.cmd("ls", user.dir).returncode != 0
+    assert r.returncode == 1 and f"cannot create data directory {user.dir}: Permission denied" in r.stderr, r.stderr
+    r = single.cmd("ls", user.dir)
+    assert r.returncode == 2 and "Permission denied" in r.stderr, r.stderr
     root_store = pod.dir
     pod.run("list", check=0)
-    assert user.cmd("ls", os.path.join(root_store, "pods", "run")).returncode != 0
+    r = user.cmd("ls", os.path.join(root_store, "pods", "run"))
+    assert r.returncode == 2 and "Permission denied" in r.stderr, r.stderr
 
 
 def test_rootless_single_uid_mapping_without_ranges(single):
