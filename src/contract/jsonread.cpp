@@ -78,7 +78,9 @@ std::optional<uint64_t> Field::uint_opt(uint64_t max) const {
 int64_t Field::integer(int64_t min, int64_t max) const {
   if (j_->is_number_unsigned()) {
     uint64_t v = j_->get<uint64_t>();
-    if (v > static_cast<uint64_t>(max)) fail(std::to_string(v) + " is out of range (at most " + std::to_string(max) + ")");
+    // nlohmann reads every non-negative number as unsigned: the minimum applies to them too.
+    if (v > static_cast<uint64_t>(max) || (min > 0 && v < static_cast<uint64_t>(min)))
+      fail(std::to_string(v) + " is out of range (" + std::to_string(min) + " to " + std::to_string(max) + ")");
     return static_cast<int64_t>(v);
   }
   if (!j_->is_number_integer()) fail("must be an integer");
