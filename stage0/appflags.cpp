@@ -5,6 +5,7 @@
 #include "mds/mds.hpp"
 #include "run/hooks.hpp"
 #include "run/podspec.hpp"
+#include "run/privateusers.hpp"
 #include "stage1abi/options.hpp"
 #include "util/time.hpp"
 #include "util/error.hpp"
@@ -43,9 +44,10 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
       ->check(CLI::IsMember({"none", "started", "app"}));
   c.add_flag("--no-overlay", s.no_overlay, "Copy image trees into the pod instead of mounting overlayfs");
   c.add_option("--uuid-file-save", s.uuid_file_save, "Write the pod UUID to this file as soon as it exists");
-  f.private_users_opt = c.add_option("--private-users,--user-ns", f.private_users,
-                                     "[=UID:COUNT] user namespaces: not implemented, refused (Documentation/isolation.md)")
-                            ->expected(0, 1);
+  // A flag (a value only with '='): `--private-users IMAGE` must not take the image as its value.
+  c.add_flag("--private-users{auto},--user-ns{auto}", s.private_users,
+             "[=UID[:COUNT]] run the pod in a user namespace with host ids of its own (a free range of 65536 unless "
+             "given; Documentation/isolation.md)");
   c.add_flag("--mds-register", f.mds_register,
              "Register the pod with the metadata service (pod metadata-service): $AC_METADATA_URL for its apps");
   c.add_option("--mds-url", f.mds_url, std::string("The metadata service's base URL for --mds-register (default ") +
@@ -56,9 +58,8 @@ void add_pod_flags(CLI::App& c, PodSpec& s, PodFlagStrings& f) {
 }
 
 void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& data_dir) {
-  if (f.private_users_opt && f.private_users_opt->count())
-    throw usage_error("--private-users: user namespaces are not implemented yet; the pod would run with the host's "
-                      "ids, so it is refused (Documentation/isolation.md)");
+  if (!s.private_users.empty() && s.private_users != "auto")
+    (void)run::parse_private_users(s.private_users);  // a usage error now, not after a fetch
   for (const auto& v : f.volumes) s.volumes.push_back(run::parse_volume(v));
   for (const auto& h : f.hosts) s.hosts.push_back(run::parse_hosts_entry(h));
   for (const auto& h : f.hooks) s.hooks.push_back(run::parse_hook_flag(h));

@@ -15,8 +15,6 @@ struct PodFlagStrings {
   std::string hook_timeout = "30s";
   std::string insecure;
   ImageLimitFlags limits;
-  std::vector<std::string> private_users;  // refused: not implemented (Documentation/isolation.md)
-  CLI::Option* private_users_opt = nullptr;
   bool mds_register = false;
   std::string mds_url;
 };

@@ -23,6 +23,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,13 +87,16 @@ void join_pod_netns(const RunContext& o) {
   if (::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
 }
 
+// A rootless pod (stage0 made the user namespace) or --private-users (the clone makes it).
+bool in_userns(const RunContext& o) { return o.runtime.rootless || o.runtime.private_users.count; }
+
 // The stage1 root with the pod dir at /pod and the host volumes at
 // /host-volumes/<name>, as systemd-nspawn's --bind options give the other flavour.
-void assemble_root(const RunContext& o, const std::string& root, const std::vector<V1Cgroup>& v1_cgroups) {
-  // Nothing we mount propagates back to the namespace stage0 made (or the host's).
-  do_mount("", "/", nullptr, MS_REC | MS_PRIVATE);
-  bind_mount(root, root, true, false);  // a mount point of its own: pivot_root needs one
-  bind_mount(o.pod_path, root + poddir::kPodInRoot, true, false);
+// What the pod sees of the host in the stage1 root: the pod dir at /pod (through
+// an idmapped mount when `idmap_ns` is one), its v1 cgroups, the host volumes.
+void bind_host_paths(const RunContext& o, const std::string& root, const std::vector<V1Cgroup>& v1_cgroups, int idmap_ns) {
+  if (idmap_ns >= 0) idmapped_bind(o.pod_path, root + poddir::kPodInRoot, idmap_ns, false);
+  else bind_mount(o.pod_path, root + poddir::kPodInRoot, true, false);
   // The pod's v1 resource cgroups, where the init makes the apps' (stage1/resources.hpp), as nspawn's binds.
   for (const auto& cg : v1_cgroups) {
     const std::string target = root + kV1InRoot + "/" + cg.controller;
@@ -113,7 +117,22 @@ void assemble_root(const RunContext& o, const std::string& root, const std::vect
     }
     bind_mount(v.source, target, v.recursive, v.read_only);
   }
-  if (o.runtime.rootless) prepare_rootless_root(root, o.runtime.net == "host");
+}
+
+// `root`: the stage1 rootfs; "." for a --private-users pod, whose run process
+// bound the host's paths already (the child, the host's root no more, may not
+// even look up the pod dir's path) and made the stage1 rootfs its cwd.
+void assemble_root(const RunContext& o, const std::string& root, const std::vector<V1Cgroup>& v1_cgroups) {
+  // Nothing we mount propagates back to the namespace stage0 made (or the host's).
+  do_mount("", "/", nullptr, MS_REC | MS_PRIVATE);
+  if (!o.runtime.private_users.count) {
+    bind_mount(root, root, true, false);  // a mount point of its own: pivot_root needs one
+    bind_host_paths(o, root, v1_cgroups, -1);
+  } else {
+    remount_cwd_unlocked();  // pivot_root refuses a mount that came locked from the host
+  }
+  // In a user namespace sysfs mounts only for a network namespace it owns: not the host's nor a CNI one.
+  if (in_userns(o)) prepare_rootless_root(root, o.runtime.net == "host" || !o.runtime.networks.empty());
 }
 
 // /proc of the new pid namespace with the kernel's knobs read-only, a
@@ -143,17 +162,19 @@ void pivot_into(const std::string& root) {
 // It was born in the pod's cgroup2 cgroup (see launch()); on a host without
 // cgroup2 it moves itself into the pod's v1 cgroup.
 void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup, const std::vector<V1Cgroup>& v1) {
+  if (o.runtime.private_users.count) become_userns_root();
   if (!born_in_cgroup && !o.runtime.rootless) join_pod_cgroups(o.uuid);  // a rootless pod has no cgroup of its own
   join_v1_cgroups(v1);  // resource limits on a v1 or hybrid host: before the cgroup namespace
   if (::unshare(CLONE_NEWCGROUP) < 0) throw_sys("cannot create the pod's cgroup namespace");
-  const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
+  const std::string root = o.runtime.private_users.count ? "." : o.pod_path + "/" + poddir::kStage1Rootfs;
   assemble_root(o, root, v1);
   if (flags & CLONE_NEWNET) loopback_up();
-  if (!o.runtime.networks.empty()) join_pod_netns(o);  // before /sys: sysfs shows the netns of its mounter
+  // Before /sys: sysfs shows the netns of its mounter. A child in a user namespace of its own was born in it.
+  if (!o.runtime.networks.empty() && !o.runtime.private_users.count) join_pod_netns(o);
   const std::string host = "pod-" + o.uuid;  // the init sets runtime.hostname when given; nspawn's default
   if (::sethostname(host.c_str(), host.size()) < 0) throw_sys("cannot set the hostname");
   pivot_into(root);
-  mount_api_filesystems((flags & CLONE_NEWNET) || !o.runtime.networks.empty(), o.runtime.rootless);
+  mount_api_filesystems((flags & CLONE_NEWNET) || !o.runtime.networks.empty(), in_userns(o));
   // The init gets the lock (so the pod stays "running" for as long as it
   // lives, even if this process is killed) and stdio, nothing else.
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) < 0) throw_sys("close_range");
@@ -186,7 +207,15 @@ Child launch(const RunContext& o) {
   c.pre_exec = [&o, flags, born_in_cgroup, v1] { set_up_pod(o, flags, born_in_cgroup, v1); };
   std::vector<std::string> argv = {"/init"};
   if (o.debug) argv.emplace_back("--debug");
-  return o.runtime.net == contract::kNetPasta ? start_after_pasta(argv, c, o) : Child::start(argv, c);
+  if (o.runtime.net == contract::kNetPasta) return start_after_pasta(argv, c, o);
+  if (!o.runtime.private_users.count) return Child::start(argv, c);
+  const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
+  UniqueFd idmap = prepare_private_users(o, cgroup.get(), v1, c);
+  bind_host_paths(o, root, v1, idmap.get());
+  std::optional<NetnsForClone> netns;
+  if (!o.runtime.networks.empty()) netns.emplace(o.pod_path + "/" + cni::kNetns);
+  CwdForClone cwd(root);
+  return Child::start(argv, c);
 }
 
 }  // namespace

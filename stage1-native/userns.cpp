@@ -2,16 +2,22 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <grp.h>
+#include <sched.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
+#include <linux/mount.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 
 #include "common.hpp"
+#include "contract/poddir.hpp"
 #include "supervise.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -134,6 +140,55 @@ Child start_after_pasta(const std::vector<std::string>& argv, ChildOptions c, co
   start_pasta(o, child.pid());
   if (::write(wr.get(), "x", 1) != 1) throw_sys("cannot start the pod init");
   return child;
+}
+
+UniqueFd prepare_private_users(const RunContext& o, int cgroup2_dir, const std::vector<V1Cgroup>& v1, ChildOptions& c) {
+  const IdShift ids{o.runtime.private_users.base, o.runtime.private_users.count};
+  if (cgroup2_dir >= 0) delegate_cgroup(cgroup2_dir, ids.base, "(cgroup2)");
+  make_delegated_v1_cgroups(v1, ids.base);
+  c.clone_flags |= CLONE_NEWUSER;
+  c.after_spawn = [ids](pid_t pid) { write_id_maps(pid, ids); };
+  return make_user_namespace(ids);
+}
+
+void remount_cwd_unlocked() {
+  UniqueFd tree(static_cast<int>(::syscall(SYS_open_tree, AT_FDCWD, ".", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE)));
+  if (!tree) throw_sys("cannot clone the stage1 root's mounts");
+  if (::syscall(SYS_move_mount, tree.get(), "", AT_FDCWD, ".", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    throw_sys("cannot mount the stage1 root's copy");
+  if (::fchdir(tree.get()) < 0) throw_sys("cannot change into the stage1 root's copy");
+}
+
+void become_userns_root() {
+  if (::setgroups(0, nullptr) < 0) throw_sys("cannot drop the supplementary groups in the pod's user namespace");
+  if (::setresgid(0, 0, 0) < 0 || ::setresuid(0, 0, 0) < 0) throw_sys("cannot become uid 0 in the pod's user namespace");
+}
+
+CwdForClone::CwdForClone(const std::string& dir) : ours_(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) {
+  if (!ours_) throw_sys("cannot open the working directory");
+  if (::chdir(dir.c_str()) < 0) throw_sys("cannot change to " + dir);
+}
+
+CwdForClone::~CwdForClone() {
+  if (::fchdir(ours_.get()) < 0) {
+    ::perror("cannot return to the pod dir");
+    ::abort();
+  }
+}
+
+NetnsForClone::NetnsForClone(const std::string& netns_path) : ours_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
+  if (!ours_) throw_sys("cannot open /proc/self/ns/net");
+  UniqueFd theirs(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!theirs) throw_sys("cannot open the pod's network namespace " + netns_path);
+  if (::setns(theirs.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + netns_path);
+}
+
+NetnsForClone::~NetnsForClone() {
+  if (::setns(ours_.get(), CLONE_NEWNET) < 0) {
+    // We would go on with the pod's network as ours (CNI teardown, portmap's rules): never.
+    ::perror("cannot return to the host's network namespace");
+    ::abort();
+  }
 }
 
 }  // namespace pod::stage1

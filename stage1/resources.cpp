@@ -58,14 +58,28 @@ std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid) {
   return {out.begin(), out.end()};
 }
 
+namespace {
+UniqueFd make_v1_cgroup(const V1Cgroup& cg) {
+  const std::string parent = cg.dir.substr(0, cg.dir.rfind('/'));
+  for (const auto& d : {parent, cg.dir})
+    if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + d);
+  return open_dir(cg.dir);
+}
+}  // namespace
+
 void join_v1_cgroups(const std::vector<V1Cgroup>& cgs) {
-  for (const auto& cg : cgs) {
-    const std::string parent = cg.dir.substr(0, cg.dir.rfind('/'));
-    for (const auto& d : {parent, cg.dir})
-      if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + d);
-    UniqueFd d = open_dir(cg.dir);
-    write_file_at(d.get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
+  for (const auto& cg : cgs) write_file_at(make_v1_cgroup(cg).get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
+}
+
+void delegate_cgroup(int dir, uint32_t owner, const std::string& what) {
+  for (const char* f : {".", "cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks"}) {
+    if (::fchownat(dir, f, owner, owner, 0) == 0 || errno == ENOENT) continue;
+    throw_sys("cannot delegate the pod's cgroup " + what + " (" + f + ") to its user namespace");
   }
+}
+
+void make_delegated_v1_cgroups(const std::vector<V1Cgroup>& cgs, uint32_t owner) {
+  for (const auto& cg : cgs) delegate_cgroup(make_v1_cgroup(cg).get(), owner, cg.dir);
 }
 
 }  // namespace pod::stage1

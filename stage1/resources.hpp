@@ -28,4 +28,11 @@ std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid);
 // Make them and move the calling process into them.
 void join_v1_cgroups(const std::vector<V1Cgroup>& cgs);
 
+// --private-users: a cgroup (the open dir `dir`) delegated to the pod's root,
+// host uid and gid `owner` (cgroup-v2.rst "Delegation"): the dir and the files
+// that move processes and enable controllers. `what` names it in errors.
+void delegate_cgroup(int dir, uint32_t owner, const std::string& what);
+// Make the v1 cgroups and delegate each to `owner`.
+void make_delegated_v1_cgroups(const std::vector<V1Cgroup>& cgs, uint32_t owner);
+
 }  // namespace pod::stage1

@@ -23,6 +23,7 @@
 #include "supervise.hpp"
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
+#include "util/idmap.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
 
@@ -63,7 +64,16 @@ std::vector<std::string> nspawn_argv(const RunContext& o, const std::vector<V1Cg
   for (const char* f : {"--resolv-conf=off", "--timezone=off", "--link-journal=no", "--settings=no"}) a.push_back(f);
   a.push_back("--machine=pod-" + o.uuid);
   a.push_back("--directory=" + o.pod_path + "/stage1/rootfs");
-  a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
+  if (const auto& pu = o.runtime.private_users; pu.count) {
+    // --private-users: stage0 mounted the trees idmapped already; the pod dir is seen through an idmapped
+    // mount too, so that the init's records are the host root's on disk (Documentation/isolation.md).
+    a.push_back("--private-users=" + std::to_string(pu.base) + ":" + std::to_string(pu.count));
+    a.push_back("--private-users-ownership=off");
+    // The pod dir: mounted idmapped by us at <root>/pod (main() below), as nspawn's :idmap binds set the idmap
+    // on an attached mount, which Linux refuses (EBUSY) since 5.19.
+  } else {
+    a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
+  }
   // Host volumes appear at /host-volumes/<name>, where the pod init binds
   // them into the apps; recursive=false binds without submounts.
   for (const auto& v : o.manifest.volumes) {
@@ -75,8 +85,11 @@ std::vector<std::string> nspawn_argv(const RunContext& o, const std::vector<V1Cg
     a.push_back((v.read_only ? "--bind-ro=" : "--bind=") + v.source + ":" + poddir::kHostVolumesInRoot + "/" + v.name +
                 (v.recursive ? ":rbind" : ":norbind"));
   }
-  if (!o.runtime.networks.empty()) a.push_back("--network-namespace-path=" + o.pod_path + "/" + cni::kNetns);
-  else if (o.runtime.net == "none") a.push_back("--private-network");
+  // A --private-users pod's nspawn is started in the pod's network namespace (start_nspawn): nspawn would
+  // join it from inside the new user namespace, which the kernel refuses for a namespace of the host's.
+  if (!o.runtime.networks.empty()) {
+    if (!o.runtime.private_users.count) a.push_back("--network-namespace-path=" + o.pod_path + "/" + cni::kNetns);
+  } else if (o.runtime.net == "none") a.push_back("--private-network");
   else if (o.runtime.net != "host") throw Error("runtime.json: net " + o.runtime.net + " names no networks");
   for (const auto& e : init_environment(o)) a.push_back("--setenv=" + e);
   // The pod's v1 resource cgroups, where the init makes the apps' (resources.hpp).
@@ -119,6 +132,11 @@ void private_nspawn_run_dir() {
     std::cerr << "run: warning: cannot mount a tmpfs on " << dir << ": " << std::strerror(errno) << "\n";
 }
 
+void join_netns(const std::string& path) {
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns || ::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
+}
+
 // systemd-nspawn as our child: it joins the pod's cgroups first. A failure
 // there or of the exec comes back as an Error from Child::start, which main()
 // records in `failure`.
@@ -137,6 +155,10 @@ Child start_nspawn(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups,
   c.pre_exec = [&] {
     if (!sd::booted()) join_pod_cgroups(o.uuid);
     join_v1_cgroups(v1_cgroups);
+    if (o.runtime.private_users.count) {
+      make_delegated_v1_cgroups(v1_cgroups, o.runtime.private_users.base);
+      if (!o.runtime.networks.empty()) join_netns(o.pod_path + "/" + cni::kNetns);
+    }
     private_nspawn_run_dir();
     if (o.debug) {
       std::string line;
@@ -153,6 +175,9 @@ int main(int argc, char** argv) {
   return run_entrypoint(argc, argv, "systemd-nspawn", [](const RunContext& o) {
     const auto v1_cgroups = pod_v1_cgroups(o.manifest, o.uuid);
     const auto argv_s = nspawn_argv(o, v1_cgroups);  // checks volume sources: fail here, with a clear failure
+    if (const auto& pu = o.runtime.private_users; pu.count)  // in stage0's private mount namespace: ours only
+      idmapped_bind(o.pod_path, o.pod_path + "/" + poddir::kStage1Rootfs + poddir::kPodInRoot,
+                    make_user_namespace({pu.base, pu.count}).get(), false);
     return start_nspawn(o, v1_cgroups, argv_s, nspawn_env());
   });
 }

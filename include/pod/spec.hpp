@@ -116,6 +116,10 @@ struct PodSpec {
   bool debug = false;
   Stage1Spec stage1;
   bool no_overlay = false;      // copy image trees instead of overlayfs
+  // --private-users: the pod runs in a user namespace with host ids of its own
+  // (Documentation/isolation.md): "" = no, "auto" = a free range is picked,
+  // "UID[:COUNT]" = that range (COUNT 65536 by default).
+  std::string private_users;
   FetchOptions fetch;           // how the apps' images are fetched (the stage1's never need a signature)
   std::string uuid_file_save;   // write the UUID here as soon as the pod exists
   // --insecure-options for isolation: "isolators" (run with isolators the

@@ -223,6 +223,9 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
     AppsSession s = session(impl_->store, uuid, "add an app to", impl_->log != nullptr);
     const Pod& pod = s.pod;
     contract::PodManifest m = manifest_of(pod);
+    if (run::read_runtime(pod).private_users.count)  // its tree would need the idmapped lowers of run/podns.cpp
+      throw Error("pod " + pod.uuid() + " runs with --private-users: adding an app to it is not supported yet",
+                  ENOTSUP);
     clean_staged(pod, m);
     // The app as prepare would make it, against the pod's volumes and apps.
     images::ImageStore& is = impl_->images();

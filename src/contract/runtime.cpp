@@ -80,6 +80,11 @@ Runtime runtime_from_json(const nlohmann::json& j) {
   r.interactive = root.key("interactive").boolean_or(false);
   r.attach = root.key("attach").boolean_or(false);
   r.rootless = root.key("rootless").boolean_or(false);
+  if (Field pu = root.key("privateUsers"); !pu.missing()) {
+    r.private_users.base = static_cast<uint32_t>(pu.key("base").integer(1, 0xFFFFFFFEll));
+    r.private_users.count = static_cast<uint32_t>(pu.key("count").integer(1, 0xFFFFFFFFll - r.private_users.base));
+    if (r.rootless) pu.fail("is for root pods: a rootless pod's user namespace is the user's");
+  }
   r.debug = root.key("debug").boolean_or(false);
   r.notify_ready = root.key("notifyReady").str_or(r.notify_ready);
   if (r.notify_ready != "none" && r.notify_ready != "started" && r.notify_ready != "app")
@@ -136,6 +141,7 @@ nlohmann::json to_json(const Runtime& r) {
                       {"stage1Options", nlohmann::json::object()}};
   if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
   if (r.rootless) j["rootless"] = true;
+  if (r.private_users.count) j["privateUsers"] = {{"base", r.private_users.base}, {"count", r.private_users.count}};
   if (!r.publish.empty()) {
     j["publish"] = nlohmann::json::array();
     for (const auto& p : r.publish) j["publish"].push_back(to_json(p));

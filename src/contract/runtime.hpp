@@ -48,6 +48,13 @@ struct Runtime {
   // A rootless pod: stage0 runs the stage1 in a user namespace it made (Documentation/rootless.md), so
   // the stage1 makes no cgroups, device nodes or host mounts.
   bool rootless = false;
+  // --private-users (Documentation/isolation.md): the pod's user namespace maps its ids 0..count-1 to the
+  // host's base..base+count-1 (uid and gid alike); count 0 = none. stage0 allocated the range and
+  // mounted the pod's trees idmapped; the stage1 makes the namespace.
+  struct PrivateUsers {
+    uint32_t base = 0, count = 0;
+    bool operator==(const PrivateUsers&) const = default;
+  } private_users;
   std::vector<NetworkAttachment> networks;
   std::vector<std::string> dns_search, dns_options;  // --dns-search, --dns-opt
   std::string hostname;

@@ -2,6 +2,7 @@
 
 #include <cerrno>
 
+#include "run/privateusers.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -77,6 +78,8 @@ void delete_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log, int bus
   unmount_pod(pod, log, busy_retries);
   crashpoint("delete:before-remove");
   remove_tree_at(pod.store().dir_fd(PodDir::Garbage), pod.uuid());
+  crashpoint("delete:before-userns-release");
+  run::release_private_users(pod.store(), pod.uuid());  // a kill -9 before: gc's sweep drops the record
 }
 
 void remove_pod(Pod& pod, const PodTeardown& teardown, const GcLog& log, int busy_retries) {
@@ -188,6 +191,8 @@ GcResult gc_pods(const Store& store, const GcSettings& o, const PodTeardown& tea
       fail(p, e.what());
     }
   });
+  if (!o.mark_only)
+    for (const auto& uuid : run::sweep_private_users(store)) log("released the --private-users ids of removed pod " + uuid);
   return r;
 }
 

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "contract/manifest.hpp"
 #include "pods/info.hpp"
@@ -17,6 +18,8 @@
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/idmap.hpp"
+#include "util/split.hpp"
 #include "util/uuid.hpp"
 
 namespace pod::run {
@@ -59,19 +62,69 @@ std::string lower_of(const Pod& pod, const std::string& file) {
   return out;
 }
 
-void mount_pod_trees(const Pod& pod) {
+// --private-users: the ids a tree's files show to the pod. Each lower dir is
+// seen through an idmapped mount of its own at $P/overlay/<name>/idmap/<i>
+// (in this namespace only), so the store keeps the host's ids on disk; the
+// upper dir is not idmapped, so what the pod writes lands with its shifted
+// ids, and its root gets the shifted owner of the top lower dir's root.
+struct Shift {
+  IdShift ids;
+  UniqueFd ns;
+};
+
+std::string shifted_lowers(const Pod& pod, const std::string& name, const std::string& lowers, const Shift& sh) {
+  const std::string p = pod.path();
+  std::string out;
+  int i = 0;
+  for (const auto& dir : split(lowers, ':')) {
+    const std::string rel = "overlay/" + name + "/idmap/" + std::to_string(i++);
+    mkdirs_at(pod.fd(), rel, 0700);
+    idmapped_bind(dir, p + "/" + rel, sh.ns.get(), false);
+    out += (out.empty() ? "" : ":") + p + "/" + rel;
+  }
+  return out;
+}
+
+// Give `rel` below `root` (and each dir on the way) the pod's root as owner
+// unless it has a shifted owner already: what stage0 makes in a pod's tree.
+void shift_owner(int root, const std::string& rel, const Shift& sh) {
+  std::string path;
+  for (const auto& part : split(rel, '/')) {
+    if (part.empty()) continue;
+    path += (path.empty() ? "" : "/") + part;
+    struct stat st = stat_fd(open_dir_at(root, path).get());
+    if (st.st_uid >= sh.ids.base && st.st_uid - sh.ids.base < sh.ids.count) continue;
+    if (::fchownat(root, path.c_str(), sh.ids.base, sh.ids.base, AT_SYMLINK_NOFOLLOW) < 0)
+      throw_sys("cannot give " + path + " the pod's root as owner");
+  }
+}
+
+void mount_shifted_overlay(const Pod& pod, const std::string& name, const std::string& lowers,
+                           const std::string& target, const Shift* sh) {
+  const std::string p = pod.path(), upper = p + "/overlay/" + name + "/upper";
+  if (!sh) return mount_overlay(lowers, upper, p + "/overlay/" + name + "/work", target);
+  struct stat top {};
+  if (::stat(lowers.substr(0, lowers.find(':')).c_str(), &top) < 0) throw_sys("cannot stat " + lowers.substr(0, lowers.find(':')));
+  struct stat up {};
+  if (::stat(upper.c_str(), &up) < 0) throw_sys("cannot stat " + upper);
+  if ((up.st_uid < sh->ids.base || up.st_uid - sh->ids.base >= sh->ids.count) &&
+      ::chown(upper.c_str(), sh->ids.base + top.st_uid, sh->ids.base + top.st_gid) < 0)
+    throw_sys("cannot give " + upper + " the pod's ids");
+  mount_overlay(shifted_lowers(pod, name, lowers, *sh), upper, p + "/overlay/" + name + "/work", target);
+}
+
+void mount_pod_trees(const Pod& pod, const Shift* sh) {
   const std::string p = pod.path();
   const std::string s1root = p + "/" + poddir::kStage1Rootfs;
   check_overlay_path(line_of(pod, poddir::kStage1Tree));
-  mount_overlay(line_of(pod, poddir::kStage1Tree) + "/rootfs", p + "/overlay/stage1/upper", p + "/overlay/stage1/work",
-                s1root);
+  mount_shifted_overlay(pod, "stage1", line_of(pod, poddir::kStage1Tree) + "/rootfs", s1root, sh);
   UniqueFd root = open_dir(s1root);
   // The manifest's apps, not the apps/ dir: an app add killed before its commit leaves a staged one there.
   for (const auto& name : contract::parse_pod_manifest(read_file_at(pod.fd(), poddir::kManifest, 16 << 20)).app_names()) {
     const std::string rel = poddir::app_rootfs(name);
     mkdirs_at(root.get(), rel, 0755);
-    mount_overlay(lower_of(pod, poddir::app_tree(name)), p + "/overlay/app-" + name + "/upper",
-                  p + "/overlay/app-" + name + "/work", s1root + "/" + rel);
+    if (sh) shift_owner(root.get(), rel, *sh);
+    mount_shifted_overlay(pod, "app-" + name, lower_of(pod, poddir::app_tree(name)), s1root + "/" + rel, sh);
   }
 }
 }  // namespace
@@ -134,7 +187,14 @@ void run_pod(Pod& pod, const contract::Runtime* override_rt, bool restart) {
   if (host_mntns < 0) throw_sys("cannot open /proc/self/ns/mnt");
   if (::unshare(CLONE_NEWNS) < 0) throw_sys("cannot create the pod's mount namespace (are you root?)");
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_SLAVE, nullptr) < 0) throw_sys("cannot make / a slave mount");
-  if (line_of(pod, poddir::kRootfsMode) == "overlay") mount_pod_trees(pod);
+  std::optional<Shift> shift;
+  if (rt.private_users.count) {
+    shift.emplace();
+    shift->ids = {rt.private_users.base, rt.private_users.count};
+    shift->ns = make_user_namespace(shift->ids);
+  }
+  // (A --no-overlay copy of a --private-users pod got the shifted owners at prepare.)
+  if (line_of(pod, poddir::kRootfsMode) == "overlay") mount_pod_trees(pod, shift ? &*shift : nullptr);
 
   if (restart) {
     crashpoint("restart:locked");

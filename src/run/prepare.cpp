@@ -21,10 +21,12 @@
 #include "stage1abi/flavors.hpp"
 #include "run/network.hpp"
 #include "run/podmanifest.hpp"
+#include "run/privateusers.hpp"
 #include "stage1abi/options.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/idmap.hpp"
 #include "util/process.hpp"
 
 namespace pod::run {
@@ -168,6 +170,9 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   rootless::check_pod(manifest, net.empty() ? "default" : net, ports, s1_manifest, s1_manifest.value("name", s1_id));
   resolve_networks(rt, net, ports, store.path(), s1_manifest);
   resolve_notify(rt, apps, manifest);
+  std::optional<std::optional<IdShift>> users;  // --private-users: the range asked for (nullopt: any)
+  if (!spec.private_users.empty())
+    users = check_private_users(spec.private_users, s1_manifest, s1_manifest.value("name", s1_id), {store.path(), is.path()});
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
 
@@ -200,6 +205,12 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     put(pfd, poddir::kStage1Manifest, s1_manifest.dump(2) + "\n", 0644);
     put(pfd, poddir::kRootfsMode, overlay ? "overlay\n" : "copy\n");
     if (rootless::active()) put(pfd, poddir::kUserNamespace, rootless::describe_mapping() + "\n");
+    if (users) {  // held until the pod is deleted; a pod that dies here is gc's, and with it the range
+      const IdShift r = reserve_private_users(store, pod.uuid(), *users);
+      rt.private_users = {r.base, r.count};
+      put(pfd, poddir::kUserNamespace, "0->" + std::to_string(r.base) + "+" + std::to_string(r.count) +
+                                           (overlay ? " (idmapped)\n" : " (chown)\n"));
+    }
     if (overlay) {
       put(pfd, poddir::kStage1Tree, s1_tree.path + "\n");
       mkdir_in(pfd, "overlay/stage1/upper");
@@ -224,6 +235,9 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
         if (!workdir.empty()) mkdir_in(root.get(), workdir);
       }
     }
+    // A copy is the pod's own: it gets the pod's ids (overlay trees are mounted idmapped: run/podns.cpp).
+    if (rt.private_users.count && !overlay)
+      shift_tree_owners(pod.path() + "/" + poddir::kStage1Rootfs, {rt.private_users.base, rt.private_users.count});
     for (const auto& v : manifest.volumes)
       if (v.kind == contract::VolumeKind::Empty) make_empty_volume(pfd, v);
     for (const char* d : {poddir::kAppsDir, poddir::kAppStatusDir, poddir::kLogsDir, poddir::kStateDir}) mkdir_in(pfd, d);

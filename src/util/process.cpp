@@ -193,10 +193,22 @@ Child Child::launch(const std::vector<std::string>* argv, const std::function<in
   int p[2];
   if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
   UniqueFd rd(p[0]), wr(p[1]);
+  UniqueFd go_rd, go_wr;  // after_spawn's go to the child
+  if (opts.after_spawn) {
+    if (::pipe2(p, O_CLOEXEC) < 0) throw_sys("pipe");
+    go_rd = UniqueFd(p[0]);
+    go_wr = UniqueFd(p[1]);
+  }
   bool join_cgroup_in_child = false;
   pid_t pid = spawn(opts, join_cgroup_in_child);
   if (pid == 0) {
     rd.reset();
+    if (go_rd) {
+      go_wr.reset();
+      char go;
+      if (::read(go_rd.get(), &go, 1) != 1) ::_exit(127);  // the parent's after_spawn failed
+      go_rd.reset();
+    }
     if (join_cgroup_in_child) {
       int procs = ::openat(opts.cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
       if (procs < 0 || ::write(procs, "0\n", 2) != 2) report_errno(wr.get(), "cannot join the cgroup");
@@ -208,6 +220,17 @@ Child Child::launch(const std::vector<std::string>* argv, const std::function<in
   Child c;
   c.pid_ = pid;
   c.on_destroy_ = opts.on_destroy;
+  if (go_wr) {
+    go_rd.reset();
+    try {
+      opts.after_spawn(pid);
+    } catch (const Error&) {
+      c.kill_and_wait();
+      throw;
+    }
+    if (::write(go_wr.get(), "g", 1) != 1) throw_sys("cannot let process " + std::to_string(pid) + " go on");
+    go_wr.reset();
+  }
   std::string report = drain(rd.get());
   if (report.empty()) return c;
   c.wait_status(true);

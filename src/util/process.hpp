@@ -52,6 +52,10 @@ struct ChildOptions {
   // Runs in the child after everything above, right before exec (or the
   // body); throwing reports the exception's message to the parent.
   std::function<void()> pre_exec;
+  // Runs in the parent right after the clone, while the child waits before
+  // any of its setup: e.g. writing the id maps of the child's new user
+  // namespace (clone_flags CLONE_NEWUSER). If it throws, the child is killed.
+  std::function<void(pid_t)> after_spawn;
   // What the destructor does with a process that has not been reaped.
   enum class OnDestroy { kKill, kDetach };
   OnDestroy on_destroy = OnDestroy::kKill;

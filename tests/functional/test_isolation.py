@@ -167,11 +167,6 @@ def test_unenforceable_isolator_refused(pod, flavor, tmp_path):
     assert "isolators" not in manifest["apps"][0]["app"]
 
 
-def test_private_users_refused(pod, flavor):
-    r, _ = run_pod(pod, flavor, *sh("true"), pod_flags=("--private-users",))
-    assert r.returncode == 2 and "--private-users: user namespaces are not implemented yet" in r.stderr
-
-
 def test_kvm_guest_enforces_limits(pod):
     """The same pod init enforces the per-app limits inside the kvm guest (cgroup v2 there)."""
     reason = flavor_skip_reason("kvm")

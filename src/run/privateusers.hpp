@@ -1,0 +1,44 @@
+// --private-users (Documentation/isolation.md): each such pod gets a range
+// of host ids of its own for its user namespace, recorded in the data dir
+// as userns/<base> ("<count> <uuid>"), under the lock locks/userns. A range
+// is held from prepare until the pod is deleted; `pod gc` drops the record of
+// a pod that is gone (a kill -9 between removing the pod and its record).
+#pragma once
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <vector>
+#include <string>
+
+#include "pods/store.hpp"
+#include "util/idmap.hpp"
+
+namespace pod::run {
+
+inline constexpr uint32_t kDefaultPrivateUsersCount = 65536;
+
+// The flag's value: "" (a range is picked) -> nullopt; "UID:COUNT" or "UID"
+// (count 65536). A bad value is a usage error naming the flag.
+std::optional<IdShift> parse_private_users(const std::string& value);
+
+inline constexpr const char* kAnnPrivateUsers = "pod/stage1/private-users";  // "true": the stage1 can
+
+// Before a pod is made: the stage1 must declare kAnnPrivateUsers, the pod must
+// not be rootless, and the data dir and the image store must take idmapped
+// mounts (the pod's files keep the host's ids on disk). Returns the parsed
+// request (nullopt: pick a range).
+std::optional<IdShift> check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
+                                           const std::string& stage1_name, const std::vector<std::string>& dirs);
+
+// Reserve `want` for pod `uuid` (refused, naming the other pod, when it
+// overlaps another pod's range), or else the first free block of 65536 ids
+// from 524288 up that overlaps no pod's range and no range of /etc/subuid or
+// /etc/subgid. Idempotent for the same uuid.
+IdShift reserve_private_users(const Store& store, const std::string& uuid, const std::optional<IdShift>& want);
+
+// Drop the record of pod `uuid`, if it has one.
+void release_private_users(const Store& store, const std::string& uuid);
+
+// Drop the records of pods that do not exist any more; returns their uuids.
+std::vector<std::string> sweep_private_users(const Store& store);
+
+}  // namespace pod::run
