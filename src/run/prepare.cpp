@@ -167,6 +167,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   const auto ports = port_mappings(spec, manifest);
   rootless::check_pod(manifest, net.empty() ? "default" : net, ports, s1_manifest, s1_manifest.value("name", s1_id));
   resolve_networks(rt, net, ports, store.path(), s1_manifest);
+  if (!spec.mds_register.empty()) mds::check_pod_network(spec.mds_register, rt.net, !rt.networks.empty());
   resolve_notify(rt, apps, manifest);
   const bool overlay = !spec.no_overlay && overlay_usable(store);
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
