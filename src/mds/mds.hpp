@@ -27,6 +27,11 @@ std::string register_pod(int pod_dirfd, const std::string& uuid, const std::stri
 // IPv4 host; failed when nothing accepts a connection there (the service is
 // not running: a registered pod's apps would find nothing).
 void check_reachable(const std::string& base_url);
+// pod::Error (usage) when a pod on network `net` (runtime.json's: host, none,
+// or CNI networks when `cni`) could not reach `base_url` from its own network
+// namespace: a loopback address there is the pod's own loopback, and
+// --net=none has nothing else.
+void check_pod_network(const std::string& base_url, const std::string& net, bool cni);
 
 struct Request {
   std::string method;  // GET, POST, ...

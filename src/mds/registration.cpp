@@ -71,4 +71,16 @@ void check_reachable(const std::string& base_url) {
                 errno, ErrorKind::Failed);
 }
 
+void check_pod_network(const std::string& base_url, const std::string& net, bool cni) {
+  const HostPort hp = parse_base(base_url);
+  if (net == "none")
+    throw usage_error("--mds-register with --net=none: the pod has no network on which its apps could reach the "
+                      "metadata service");
+  if (cni && hp.host.rfind("127.", 0) == 0)
+    throw usage_error("--mds-register: " + base_url + " is a loopback address, which the apps of a pod on --net=" +
+                      net + " (a network namespace of its own) cannot reach; start the service on an address of the "
+                      "host that the pod's network routes to (pod metadata-service --listen tcp://HOSTIP:PORT) and "
+                      "pass --mds-url=http://HOSTIP:PORT, or use --net=host (Documentation/metadata-service.md)");
+}
+
 }  // namespace pod::mds

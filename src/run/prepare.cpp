@@ -169,6 +169,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   const auto ports = port_mappings(spec, manifest);
   rootless::check_pod(manifest, net.empty() ? "default" : net, ports, s1_manifest, s1_manifest.value("name", s1_id));
   resolve_networks(rt, net, ports, store.path(), s1_manifest);
+  if (!spec.mds_register.empty()) mds::check_pod_network(spec.mds_register, rt.net, !rt.networks.empty());
   resolve_notify(rt, apps, manifest);
   std::optional<std::optional<IdShift>> users;  // --private-users: the range asked for (nullopt: any)
   if (!spec.private_users.empty())

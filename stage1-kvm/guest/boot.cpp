@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "../common/frame.hpp"
+#include "../../stage1/init/config.hpp"
 #include "../../stage1/init/control.hpp"
 #include "util/error.hpp"
 #include "contract/poddir.hpp"
@@ -278,6 +279,8 @@ pod::Child start_init(const Config& cfg, const podkvm::InitOutput* output) {
                                    std::string("POD_INIT_NOTIFY=") + podkvm::GuestRelay::kInitSocket,
                                    std::string("POD_APP_NOTIFY_DIR=") + podkvm::GuestRelay::kAppDir,
                                    std::string("POD_INIT_CONTROL=") + kInitControl};
+  if (const std::string url = cfg.guest.value("metadataURL", std::string()); !url.empty())
+    o.env->push_back(std::string(pod::init::kMetadataUrlEnv) + "=" + url);
   if (output) {
     o.out = pod::Redirect::to_fd(output->out_fd());
     o.err = pod::Redirect::to_fd(output->err_fd());

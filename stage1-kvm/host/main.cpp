@@ -220,6 +220,8 @@ int run_pod(const RunArgs& ra) {
   json guest = {{"volumes", gvols}, {"debug", g_debug}, {"stopTimeout", 10}, {"notifyApps", plan.apps},
                 {"relayOutput", relay_output}};
   if (nets.joined()) guest["nics"] = guest_nics_json(nets.nics());
+  if (vm.user_net && !runtime.metadata_url.empty())  // the VM's loopback is not the host's
+    guest["metadataURL"] = user_net_metadata_url(runtime.metadata_url, hyp);
   pod::write_file_atomic_at(sdir.get(), "guest.json", guest.dump() + "\n");
 
   sigset_t mask;

@@ -20,6 +20,14 @@ UserNet user_net(Hypervisor h) {
   return {"192.168.33.15/24", "192.168.33.1", ""};
 }
 
+std::string user_net_metadata_url(const std::string& url, Hypervisor h) {
+  const std::string scheme = "http://";
+  if (h != Hypervisor::Qemu || url.rfind(scheme + "127.", 0) != 0) return url;
+  const size_t colon = url.find(':', scheme.size());
+  if (colon == std::string::npos) return url;
+  return scheme + user_net(h).gateway + url.substr(colon);
+}
+
 std::string kernel_cmdline(const VmSpec& vm, const std::string& share_type) {
   // quiet: under TCG every console byte costs; panic=-1 + -no-reboot turn a
   // guest panic into a VMM exit instead of a hang.

@@ -69,6 +69,11 @@ struct UserNet {
   std::string address, gateway, dns;
 };
 UserNet user_net(Hypervisor h);
+// AC_METADATA_URL as the guest must use it on the VMM's user-mode network:
+// a service on the host's loopback (127.x, the default URL) is qemu's
+// gateway there (10.0.2.2 reaches the host's loopback); any other URL, and
+// lkvm's (whose gateway is not the host's loopback), unchanged.
+std::string user_net_metadata_url(const std::string& url, Hypervisor h);
 
 // The guest kernel command line (console, quiet boot, which share type the
 // guest mounts, the pod uuid).

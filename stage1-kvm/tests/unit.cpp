@@ -108,6 +108,10 @@ TEST_CASE("qemu command line: network, notify port, interactive console") {
   vm.debug = true;
   CHECK(kernel_cmdline(vm, "virtiofs").find("loglevel=0") == std::string::npos);
   CHECK(kernel_cmdline(vm, "9p").find(" pod.net=192.168.33.15/24,192.168.33.1") != std::string::npos);
+  // A metadata service on the host's loopback is qemu's gateway for the guest; other URLs and lkvm's as they are.
+  CHECK(user_net_metadata_url("http://127.0.0.1:18112/u/t", Hypervisor::Qemu) == "http://10.0.2.2:18112/u/t");
+  CHECK(user_net_metadata_url("http://192.0.2.2:18112/u/t", Hypervisor::Qemu) == "http://192.0.2.2:18112/u/t");
+  CHECK(user_net_metadata_url("http://127.0.0.1:18112/u/t", Hypervisor::Lkvm) == "http://127.0.0.1:18112/u/t");
 }
 
 TEST_CASE("qemu command line: NICs on CNI networks") {

@@ -3,6 +3,7 @@
 #include <linux/capability.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "contract/apporder.hpp"
 #include "contract/jsonread.hpp"
@@ -104,8 +105,13 @@ PodConfig parse_config(const std::string& manifest_json, const std::string& runt
 }
 
 PodConfig load_config(int pod_dirfd) {
-  return parse_config(read_file_at(pod_dirfd, poddir::kManifest),
-                      try_read_file_at(pod_dirfd, poddir::kRuntime).value_or(""));
+  PodConfig cfg = parse_config(read_file_at(pod_dirfd, poddir::kManifest),
+                               try_read_file_at(pod_dirfd, poddir::kRuntime).value_or(""));
+  if (const char* url = ::getenv(kMetadataUrlEnv); url && *url && !cfg.runtime.metadata_url.empty()) {
+    cfg.runtime.metadata_url = url;
+    for (auto& a : cfg.apps) a.metadata_url = url;
+  }
+  return cfg;
 }
 
 }  // namespace pod::init

@@ -87,6 +87,10 @@ const std::vector<int>& default_capabilities();
 
 PodConfig parse_config(const std::string& manifest_json, const std::string& runtime_json);
 // Reads /pod/pod and /pod/runtime.json (runtime.json may be missing).
+// The stage1's AC_METADATA_URL for the apps when runtime.json's metadataURL
+// is not reachable as is from where the pod runs (stage1-kvm's user-mode
+// network: the guest's loopback is not the host's).
+inline constexpr const char* kMetadataUrlEnv = "POD_INIT_METADATA_URL";
 PodConfig load_config(int pod_dirfd);
 
 }  // namespace pod::init

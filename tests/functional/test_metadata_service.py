@@ -76,7 +76,7 @@ def request(url, data=None, flavor=True, method=None):
 def registered_pod(pod, mds, script="sleep 30"):
     proc = subprocess.Popen([POD_BIN, "--dir", pod.dir, "run", "--insecure-options=image",
                              f"--stage1-path={STAGE1['nspawn']}", "--mds-register", f"--mds-url={mds.url}",
-                             f"--uuid-file-save={pod.dir}/uuid", BUSYBOX_ACI, "--name", "web", "--exec", "/bin/sh",
+                             "--net=host", f"--uuid-file-save={pod.dir}/uuid", BUSYBOX_ACI, "--name", "web", "--exec", "/bin/sh",
                              "--", "-c", script], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         if os.path.exists(f"{pod.dir}/uuid") and open(f"{pod.dir}/uuid").read().strip():
@@ -160,6 +160,22 @@ def test_register_without_a_service_fails_before_preparing(pod):
                 f"--mds-url={url}", BUSYBOX_ACI)
     assert r.returncode == 1, r.stderr
     assert f"no metadata service answers at {url}" in r.stderr
+    assert pod.run("list", "--no-legend").stdout.strip() == ""
+
+
+def test_a_loopback_service_is_refused_for_a_pod_with_its_own_network(pod, mds):
+    """On a CNI network (nspawn's default) or --net=none the pod's loopback is its own: its apps could never reach a
+    service on the host's 127.0.0.1, so registering there is refused before a pod is made (ace-validator found
+    this: `pod run --mds-register` on the default network gave the apps a URL that refused connections)."""
+    base = ("prepare", "--insecure-options=image", f"--stage1-path={STAGE1['nspawn']}", "--mds-register",
+            f"--mds-url={mds.url}")
+    r = pod.run(*base, BUSYBOX_ACI)  # --net=default
+    assert r.returncode == 2, r.stderr
+    assert (f"--mds-register: {mds.url} is a loopback address, which the apps of a pod on --net=default (a network "
+            "namespace of its own) cannot reach") in r.stderr, r.stderr
+    r = pod.run(*base, "--net=none", BUSYBOX_ACI)
+    assert r.returncode == 2, r.stderr
+    assert "--mds-register with --net=none: the pod has no network" in r.stderr, r.stderr
     assert pod.run("list", "--no-legend").stdout.strip() == ""
 
 

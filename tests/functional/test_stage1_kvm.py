@@ -365,3 +365,39 @@ def test_user_mode_network_reaches_the_host_and_none_has_no_nic(kvm, tmp_path):
     assert p.run() == 0, p.stderr + p.console()
     assert p.read("logs/app.log") == "lo\n"  # no NIC at all; loopback up
     assert_clean(p)
+
+
+def test_user_mode_network_gets_a_loopback_metadata_url_through_the_gateway(kvm, tmp_path):
+    # runtime.json's metadataURL on the host's loopback (pod's default service URL) is not the guest's loopback:
+    # the apps get it through qemu's gateway, 10.0.2.2 (found by the appc ace-validator, whose main phase could not
+    # connect). The host server sees the URL's path unchanged.
+    import http.server
+    import threading
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.path)
+            body = b"pod-uuid"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain; charset=us-ascii")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        url = f"http://127.0.0.1:{port}/0f0e0d0c-0b0a-4908-8706-050403020100/{'ab' * 16}"
+        script = 'echo "$AC_METADATA_URL"; wget -q -O - "$AC_METADATA_URL/acMetadata/v1/pod/uuid"; echo'
+        p = kvm([{"name": "app", "exec": ["/bin/sh", "-c", script]}], runtime={"net": "host", "metadataURL": url})
+        assert p.run() == 0, p.stderr + p.read("logs/app.log") + p.console()
+        assert p.read("logs/app.log") == url.replace("127.0.0.1", "10.0.2.2") + "\npod-uuid\n"
+        assert seen == [url[len(f"http://127.0.0.1:{port}"):] + "/acMetadata/v1/pod/uuid"]
+        assert_clean(p)
+    finally:
+        server.shutdown()
