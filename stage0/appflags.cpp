@@ -118,7 +118,7 @@ AppSpec parse_group(std::vector<std::string> group) {
   auto* o_wd = g.add_option("--working-dir", workdir, "Working directory");
   g.add_option("--mount", mounts, "volume=NAME,target=PATH");
   g.add_flag("--readonly-rootfs", a.readonly_rootfs, "Mount the app's root read-only");
-  g.add_option("--after", a.after, "Start after app NAME has started, stop before it (repeatable)");
+  g.add_option("--after", a.after, "Start after app NAME has started (NAME:ready: once it has sent READY=1), stop before it (repeatable)");
   auto iso_flags = isolator_flags();
   for (auto& b : iso_flags) b.opt = g.add_option(b.flag, b.value, b.help);
   const bool has_dashdash = std::find(group.begin(), group.end(), "--") != group.end();

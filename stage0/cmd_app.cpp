@@ -24,6 +24,11 @@ json app_json(const AppState& a) {
   if (a.started) j["startedAt"] = format_rfc3339(*a.started);
   if (a.finished) j["finishedAt"] = format_rfc3339(*a.finished);
   if (!a.after.empty()) j["after"] = a.after;
+  if (!a.after_ready.empty()) j["afterReady"] = a.after_ready;
+  if (!a.error.empty()) j["error"] = a.error;
+  if (a.notifies) j["ready"] = a.readiness && a.readiness->ready;
+  if (a.readiness && a.readiness->ready_at) j["readyAt"] = format_rfc3339(*a.readiness->ready_at);
+  if (a.readiness && !a.readiness->status.empty()) j["notifyStatus"] = a.readiness->status;
   return j;
 }
 
@@ -95,6 +100,10 @@ void register_one_app(CLI::App& app, Context& ctx, const char* verb, const char*
     if (a.exit_code) std::cout << "exit-code=" << *a.exit_code << "\n";
     if (a.started) std::cout << "started=" << format_rfc3339(*a.started) << "\n";
     if (a.finished) std::cout << "finished=" << format_rfc3339(*a.finished) << "\n";
+    if (a.notifies) std::cout << "ready=" << (a.readiness && a.readiness->ready ? "true" : "false") << "\n";
+    if (a.readiness && a.readiness->ready_at) std::cout << "ready-at=" << format_rfc3339(*a.readiness->ready_at) << "\n";
+    if (a.readiness && !a.readiness->status.empty()) std::cout << "notify-status=" << a.readiness->status << "\n";
+    if (!a.error.empty()) std::cout << "error=" << a.error << "\n";
   });
 }
 

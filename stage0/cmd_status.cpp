@@ -53,6 +53,9 @@ void print_text(const PodStatus& i) {
     if (a.exit && a.exit->oom_killed) std::cout << "app-" << a.name << "-oom-killed=true\n";
     if (a.exit) print_handler(a.name, "pre-start", a.exit->pre_start);
     if (a.exit) print_handler(a.name, "post-stop", a.exit->post_stop);
+    if (a.exit && !a.exit->error.empty()) std::cout << "app-" << a.name << "-error=" << a.exit->error << "\n";
+    if (a.notifies) std::cout << "app-" << a.name << "-ready=" << (a.readiness && a.readiness->ready ? "true" : "false") << "\n";
+    if (a.readiness && !a.readiness->status.empty()) std::cout << "app-" << a.name << "-notify-status=" << a.readiness->status << "\n";
     for (const auto& [name, value] : a.isolators) std::cout << "app-" << a.name << "-isolator=" << name << " " << value << "\n";
     for (const auto& why : a.ignored_isolators) std::cout << "app-" << a.name << "-isolator-ignored=" << why << "\n";
   }

@@ -34,7 +34,11 @@ nlohmann::json status_json(const PodStatus& s) {
       };
       handler("preStart", a.exit->pre_start);
       handler("postStop", a.exit->post_stop);
+      if (!a.exit->error.empty()) ja["error"] = a.exit->error;
     }
+    if (a.notifies) ja["ready"] = a.readiness && a.readiness->ready;
+    if (a.readiness && a.readiness->ready_at) ja["readyAt"] = format_rfc3339(*a.readiness->ready_at);
+    if (a.readiness && !a.readiness->status.empty()) ja["notifyStatus"] = a.readiness->status;
     if (!a.isolators.empty()) {
       ja["isolators"] = nlohmann::json::array();
       for (const auto& [name, value] : a.isolators)

@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "common.hpp"
+#include "contract/appready.hpp"
 #include "contract/poddir.hpp"
 #include "net/cni/podnet.hpp"
 #include "systemd/journal.hpp"
@@ -62,6 +63,19 @@ std::optional<std::pair<std::string, pid_t>> receive(int fd) {
       pid = cred.pid;
     }
   return std::make_pair(std::string(buf, static_cast<size_t>(n)), pid);
+}
+
+int64_t realtime_ns() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// appready/<app> (contract/appready.hpp): what the app said on its relay
+// socket, for the pod init (--after NAME:ready) and `pod status`.
+void record_readiness(int ready_dirfd, const std::string& app, contract::AppReadiness& r, const std::string& msg) {
+  if (contract::apply_notify(r, msg, realtime_ns()))
+    write_file_atomic_at(ready_dirfd, app, contract::format_app_readiness(r), 0644, Durability::kVolatile);
 }
 
 RunContext load_context(int argc, char** argv) {
@@ -135,6 +149,10 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
   const contract::NotifyPlan plan = contract::notify_plan(o.runtime, o.manifest);
   ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);  // empty after a clean run; a stale one is refilled below
   std::vector<sd::NotifyRelay> relays;
+  // The last run's readiness records go; the init watches the fresh dir.
+  if (stat_at(pod, poddir::kAppReadyDir)) remove_tree_at(pod, poddir::kAppReadyDir);
+  UniqueFd ready_dir = mkdirs_at(pod, poddir::kAppReadyDir, 0755);
+  std::vector<contract::AppReadiness> readiness(plan.apps.size());
   if (!plan.apps.empty()) {
     UniqueFd dir = mkdirs_at(pod, kAppNotifyDir, 0755);
     for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
@@ -167,7 +185,10 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
     if (journal && (p.back().revents & POLLIN)) journal->pump();
     for (size_t i = 0; i < relays.size(); ++i)
       if (p[2 + i].revents & POLLIN)
-        for (const auto& msg : relays[i].receive(0)) notifier.app_message(plan.apps[i], msg);
+        for (const auto& msg : relays[i].receive(0)) {
+          record_readiness(ready_dir.get(), plan.apps[i], readiness[i], msg);
+          notifier.app_message(plan.apps[i], msg);
+        }
     while (auto msg = receive(sock.get())) {
       if (msg->first.rfind("STATUS=starting", 0) == 0 && msg->second > 0 && !init_pid) {
         init_pid = msg->second;
@@ -217,7 +238,8 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
 std::vector<std::string> init_environment(const RunContext& o) {
   std::vector<std::string> env = {std::string("POD_INIT_NOTIFY=/pod/") + kNotifySocket,
                                   std::string("POD_APP_NOTIFY_DIR=/pod/") + kAppNotifyDir,
-                                  std::string("POD_INIT_CONTROL=/pod/") + kControlSocket};
+                                  std::string("POD_INIT_CONTROL=/pod/") + kControlSocket,
+                                  std::string("POD_APP_READY_DIR=/pod/") + poddir::kAppReadyDir};
   if (!o.copy_output) env.emplace_back("POD_INIT_COPY_OUTPUT=0");
   return env;
 }

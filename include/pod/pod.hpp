@@ -62,6 +62,10 @@ struct AppState {
   std::optional<int> signal;
   std::optional<TimePoint> started, finished;
   std::vector<std::string> after;    // the apps it starts after (--after)
+  std::vector<std::string> after_ready;  // those of them it waits for to be ready (--after NAME:ready)
+  std::string error;                 // why it failed without running
+  bool notifies = false;             // it has a NOTIFY_SOCKET (--notify-ready=app)
+  std::optional<AppReadyInfo> readiness;  // what it said there, once it said something
 };
 
 struct AppStopOptions {

@@ -49,6 +49,15 @@ struct AppExit {
   // Its appc event handlers, when they ran; a failed pre-start is the app's
   // exit code (the app did not run).
   std::optional<HookOutcome> pre_start, post_stop;
+  std::string error;  // why it failed without running (e.g. its --after NAME:ready app exited first)
+};
+
+// What an app said over sd_notify (Documentation/systemd.md, "Readiness"); only
+// for apps that get a NOTIFY_SOCKET and have sent something.
+struct AppReadyInfo {
+  bool ready = false;
+  std::optional<TimePoint> ready_at;
+  std::string status;  // its last STATUS=
 };
 
 struct AppStatusInfo {
@@ -56,6 +65,8 @@ struct AppStatusInfo {
   std::string image_name;  // name[:version]
   std::string image_id;
   std::optional<AppExit> exit;  // once the app has exited
+  bool notifies = false;        // it has a NOTIFY_SOCKET (--notify-ready=app): `readiness` tells
+  std::optional<AppReadyInfo> readiness;
   // The isolators it runs with (image's and flags', Documentation/isolation.md):
   // name and JSON value.
   std::vector<std::pair<std::string, std::string>> isolators;

@@ -29,6 +29,7 @@
 #include "contract/poddir.hpp"
 #include "images/store.hpp"
 #include "isolators/policy.hpp"
+#include "pods/info.hpp"
 #include "pods/walk.hpp"
 #include "run/imageref.hpp"
 #include "run/podspec.hpp"
@@ -110,7 +111,7 @@ void remove_app_files(const Pod& pod, const std::string& name) {
   remove_if_there(pod.fd(), std::string(poddir::kOverlayDir) + "/app-" + name);
   if (line_of(pod, poddir::kRootfsMode) == "copy")
     remove_if_there(pod.fd(), std::string(poddir::kStage1Rootfs) + "/" + poddir::kStage2InRoot + "/" + name);
-  for (const std::string& f : {poddir::app_status(name), poddir::app_times(name), poddir::app_log(name)})
+  for (const std::string& f : {poddir::app_status(name), poddir::app_times(name), poddir::app_log(name), poddir::app_ready(name)})
     if (::unlinkat(pod.fd(), f.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove " + f);
 }
 
@@ -139,16 +140,22 @@ void fill_state(AppState& a, const json& j) {
   if (j.contains("signal") && j["signal"].is_number_integer()) a.signal = j["signal"].get<int>();
   if (auto t = time_ns(j, "startedAt")) a.started = t;
   if (auto t = time_ns(j, "finishedAt")) a.finished = t;
+  if (j.contains("error") && j["error"].is_string()) a.error = j["error"].get<std::string>();
 }
 
 std::vector<AppState> states(const Pod& pod, const json* init_view) {
   std::vector<AppState> out;
-  for (const auto& ra : manifest_of(pod).apps) {
+  const contract::PodManifest m = manifest_of(pod);
+  const std::vector<std::string> notifying = notify_apps(pod, m);
+  for (const auto& ra : m.apps) {
     AppState a;
+    a.notifies = std::find(notifying.begin(), notifying.end(), ra.name) != notifying.end();
+    a.readiness = read_app_readiness(pod, ra.name);
     a.name = ra.name;
     a.image_name = ra.image.name;
     a.image_id = ra.image.id;
     a.after = contract::app_after(ra);
+    a.after_ready = contract::app_after_ready(ra);
     a.state = "created";  // committed but not known to the init yet (an add killed before app-ops add)
     bool seen = false;
     if (init_view && (*init_view)["apps"].is_array())

@@ -21,26 +21,51 @@ bool is_sandbox(const PodManifest& m) {
   return v && *v == "true";
 }
 
-std::vector<std::string> parse_after(const std::string& value, const std::string& what) {
-  std::vector<std::string> out;
+std::vector<AfterEntry> parse_after_entries(const std::string& value, const std::string& what) {
+  std::vector<AfterEntry> out;
   size_t i = 0;
   while (i <= value.size()) {
     size_t j = value.find(',', i);
     if (j == std::string::npos) j = value.size();
-    const std::string name = value.substr(i, j - i);
-    if (name.find(':') != std::string::npos)
-      throw usage_error(what + " " + name + ": only the start of an app can be waited for (NAME), not its readiness");
+    std::string name = value.substr(i, j - i);
+    AfterEntry e;
+    if (const size_t colon = name.find(':'); colon != std::string::npos) {
+      if (name.substr(colon + 1) != "ready")
+        throw usage_error(what + " " + name + ": the condition after ':' can only be \"ready\" (NAME or NAME:ready)");
+      e.ready = true;
+      name.resize(colon);
+    }
     if (name.empty() || !appc::is_ac_name(name)) throw usage_error(what + ": \"" + name + "\" is not an app name");
-    out.push_back(name);
+    e.name = name;
+    out.push_back(std::move(e));
     i = j + 1;
   }
   return out;
 }
 
-std::vector<std::string> app_after(const RuntimeApp& a) {
+std::vector<std::string> parse_after(const std::string& value, const std::string& what) {
+  std::vector<std::string> out;
+  for (auto& e : parse_after_entries(value, what)) out.push_back(std::move(e.name));
+  return out;
+}
+
+std::vector<AfterEntry> app_after_entries(const RuntimeApp& a) {
   const std::string* v = annotation(a.annotations, kAnnAfter);
   if (!v) return {};
-  return parse_after(*v, "app " + a.name + ": annotation " + kAnnAfter);
+  return parse_after_entries(*v, "app " + a.name + ": annotation " + kAnnAfter);
+}
+
+std::vector<std::string> app_after(const RuntimeApp& a) {
+  std::vector<std::string> out;
+  for (auto& e : app_after_entries(a)) out.push_back(std::move(e.name));
+  return out;
+}
+
+std::vector<std::string> app_after_ready(const RuntimeApp& a) {
+  std::vector<std::string> out;
+  for (auto& e : app_after_entries(a))
+    if (e.ready) out.push_back(std::move(e.name));
+  return out;
 }
 
 void check_app_order(const PodManifest& m) {

@@ -5,6 +5,7 @@
 //   pod manifest annotation  pod/sandbox = "true"   the pod may have no apps and runs until stopped
 //   app annotation           pod/after   = "a,b"    this app starts after a and b have started,
 //                                                   and is stopped before them
+//                            pod/after   = "a:ready" ... only once a has sent READY=1 (sd_notify)
 //
 // Compiled into the static pod init too: nlohmann_json and util/error only.
 #pragma once
@@ -19,9 +20,21 @@ inline constexpr const char* kAnnSandbox = "pod/sandbox";
 inline constexpr const char* kAnnAfter = "pod/after";
 
 bool is_sandbox(const PodManifest& m);
-// The names of an app's pod/after annotation (empty when it has none).
+// One element of pod/after: NAME, or NAME:ready (start once NAME is ready).
+struct AfterEntry {
+  std::string name;
+  bool ready = false;
+};
+// An app's pod/after annotation as written (empty when it has none).
+std::vector<AfterEntry> app_after_entries(const RuntimeApp& a);
+// The names of an app's pod/after annotation (empty when it has none), with or without :ready.
 std::vector<std::string> app_after(const RuntimeApp& a);
-// "a,b" -> {"a", "b"}; an empty element or one that is not an app name is an error naming `what`.
+// Those of them it waits for to be ready (NAME:ready).
+std::vector<std::string> app_after_ready(const RuntimeApp& a);
+// "a,b:ready" -> {a}, {b, ready}; an empty element, one that is not an app
+// name or a condition other than ":ready" is an error naming `what`.
+std::vector<AfterEntry> parse_after_entries(const std::string& value, const std::string& what);
+// The names only: "a,b:ready" -> {"a", "b"}.
 std::vector<std::string> parse_after(const std::string& value, const std::string& what);
 
 // Check every app's pod/after: each names another app of `m`, and there is no

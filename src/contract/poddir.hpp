@@ -36,6 +36,7 @@ inline constexpr const char* kPid = "pid";                     // pid of the pod
 inline constexpr const char* kReady = "ready";                 // every app has been started
 inline constexpr const char* kAppStatusDir = "appstatus";      // appstatus/<app>: the app's exit record
 inline constexpr const char* kAppTimesDir = "apptimes";        // apptimes/<app>: when it started and ended
+inline constexpr const char* kAppReadyDir = "appready";      // appready/<app>: its sd_notify readiness, JSON
 inline constexpr const char* kLogsDir = "logs";                // logs/<app>.log
 inline constexpr const char* kFailure = "failure";             // one line: why the pod failed
 inline constexpr const char* kStateDir = "stage1-state";       // private to the stage1
@@ -55,6 +56,7 @@ inline std::string app_manifest(const std::string& app) { return std::string(kAp
 inline std::string app_tree(const std::string& app) { return std::string(kAppsDir) + "/" + app + "/tree"; }
 inline std::string app_status(const std::string& app) { return std::string(kAppStatusDir) + "/" + app; }
 inline std::string app_times(const std::string& app) { return std::string(kAppTimesDir) + "/" + app; }
+inline std::string app_ready(const std::string& app) { return std::string(kAppReadyDir) + "/" + app; }
 inline std::string app_log(const std::string& app) { return std::string(kLogsDir) + "/" + app + ".log"; }
 // logs/<app>.<handler>.log: the output of the app's last pre-start/post-stop event handler run.
 inline std::string handler_log(const std::string& app, const std::string& handler) {

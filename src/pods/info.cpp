@@ -2,7 +2,11 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
+
+#include "contract/appready.hpp"
 #include "contract/manifest.hpp"
+#include "contract/runtime.hpp"
 #include "isolators/policy.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -28,6 +32,7 @@ std::optional<AppStatus> parse_app_status(const std::string& text) {
   };
   s.pre_start = handler("preStart");
   s.post_stop = handler("postStop");
+  if (j.contains("error") && j["error"].is_string()) s.error = j["error"].get<std::string>();
   return s;
 }
 
@@ -40,10 +45,35 @@ std::string format_app_status(const AppStatus& s) {
   };
   handler("preStart", s.pre_start);
   handler("postStop", s.post_stop);
+  if (!s.error.empty()) j["error"] = s.error;
   return j.dump() + "\n";
 }
 
+std::vector<std::string> notify_apps(const Pod& pod, const contract::PodManifest& m) {
+  try {
+    return contract::notify_plan(contract::parse_runtime(try_read_file_at(pod.fd(), poddir::kRuntime, 1 << 20).value_or("")), m)
+        .apps;
+  } catch (const Error&) {
+    return {};
+  }
+}
+
+std::optional<AppReadyInfo> read_app_readiness(const Pod& pod, const std::string& app) {
+  auto text = try_read_file_at(pod.fd(), poddir::app_ready(app), 64 << 10);
+  auto r = text ? contract::parse_app_readiness(*text) : std::nullopt;
+  if (!r) return std::nullopt;
+  AppReadyInfo info{r->ready, std::nullopt, r->status};
+  if (r->ready_at_ns > 0)
+    info.ready_at = TimePoint(std::chrono::duration_cast<TimePoint::duration>(std::chrono::nanoseconds(r->ready_at_ns)));
+  return info;
+}
+
 namespace {
+void read_readiness(const Pod& pod, const std::vector<std::string>& notifying, AppInfo& app) {
+  app.notifies = std::find(notifying.begin(), notifying.end(), app.name) != notifying.end();
+  app.readiness = read_app_readiness(pod, app.name);
+}
+
 std::string image_display_name(const contract::ImageRef& image) {
   std::string name = image.name;
   for (const auto& l : image.labels)
@@ -65,7 +95,11 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
     return;
   }
   UniqueFd sdir;
-  if (detail == InfoDetail::Full) sdir = try_open_dir_at(pod.fd(), poddir::kAppStatusDir);
+  std::vector<std::string> notifying;
+  if (detail == InfoDetail::Full) {
+    sdir = try_open_dir_at(pod.fd(), poddir::kAppStatusDir);
+    notifying = notify_apps(pod, m);
+  }
   for (const auto& a : m.apps) {
     AppInfo app;
     app.name = a.name;
@@ -79,6 +113,7 @@ void read_apps(const Pod& pod, PodInfo& info, InfoDetail detail) {
     if (sdir) {
       if (auto st = try_read_file_at(sdir.get(), app.name, 64 << 10)) app.exit = parse_app_status(*st);
     }
+    if (detail == InfoDetail::Full) read_readiness(pod, notifying, app);
     info.apps.push_back(std::move(app));
   }
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "contract/manifest.hpp"
 #include "pods/pod.hpp"
 
 namespace pod {
@@ -35,6 +36,10 @@ struct PodInfo {
 enum class InfoDetail { Full, Summary };
 
 PodInfo read_pod_info(const Pod& pod, PodState state, InfoDetail detail = InfoDetail::Full);
+// The apps of `m` that get a NOTIFY_SOCKET (runtime.json's notify plan; none when unreadable).
+std::vector<std::string> notify_apps(const Pod& pod, const contract::PodManifest& m);
+// appready/<app>: what the app said over sd_notify; nullopt when nothing (yet).
+std::optional<AppReadyInfo> read_app_readiness(const Pod& pod, const std::string& app);
 // Parse an appstatus/<app> record; nullopt when malformed.
 std::optional<AppStatus> parse_app_status(const std::string& text);
 std::string format_app_status(const AppStatus& s);

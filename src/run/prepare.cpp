@@ -23,6 +23,8 @@
 #include "run/podmanifest.hpp"
 #include "run/privateusers.hpp"
 #include "stage1abi/options.hpp"
+#include "stage1abi/stage1.hpp"
+#include "contract/apporder.hpp"
 #include "util/crashpoint.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -89,6 +91,23 @@ void resolve_notify(contract::Runtime& rt, const std::vector<ResolvedApp>& apps,
   for (size_t i = 0; i < apps.size(); ++i)
     if (supports_notify(apps[i].image_manifest)) rt.notify_apps.push_back(manifest.apps[i].name);
   if (rt.notify_ready.empty()) rt.notify_ready = rt.notify_apps.empty() ? "started" : "app";
+}
+
+// --after NAME:ready waits for NAME's READY=1: NAME must get a notify socket
+// (notify plan), and the stage1 must say that its init waits for it.
+void check_ready_deps(const contract::Runtime& rt, const contract::PodManifest& manifest, const nlohmann::json& s1_manifest) {
+  const contract::NotifyPlan plan = contract::notify_plan(rt, manifest);
+  const bool supported = appc::manifest_annotation(s1_manifest, stage1::kAnnAppReady).value_or("") == "true";
+  for (const auto& a : manifest.apps)
+    for (const auto& dep : contract::app_after_ready(a)) {
+      if (!supported)
+        throw usage_error("app " + a.name + ": --after " + dep + ":ready: the stage1 " + s1_manifest.value("name", "?") +
+                          " does not declare " + stage1::kAnnAppReady + " (its init cannot wait for an app's READY=1)");
+      if (std::find(plan.apps.begin(), plan.apps.end(), dep) == plan.apps.end())
+        throw usage_error("app " + a.name + ": --after " + dep + ":ready: app " + dep +
+                          " gets no NOTIFY_SOCKET, so it never sends READY=1 (give --notify-ready=app, or use an "
+                          "image with appc.io/executor/supports-systemd-notify)");
+    }
 }
 
 using Stack = std::vector<images::ImageStore::Tree>;
@@ -171,6 +190,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   resolve_networks(rt, net, ports, store.path(), s1_manifest);
   if (!spec.mds_register.empty()) mds::check_pod_network(spec.mds_register, rt.net, !rt.networks.empty());
   resolve_notify(rt, apps, manifest);
+  check_ready_deps(rt, manifest, s1_manifest);
   std::optional<std::optional<IdShift>> users;  // --private-users: the range asked for (nullopt: any)
   if (!spec.private_users.empty())
     users = check_private_users(spec.private_users, s1_manifest, s1_manifest.value("name", s1_id), {store.path(), is.path()});

@@ -21,6 +21,8 @@ inline constexpr const char* kAnnPause = "pod/stage1/pause";
 inline constexpr const char* kAnnResume = "pod/stage1/resume";
 inline constexpr const char* kAnnStats = "pod/stage1/stats";
 inline constexpr const char* kAnnAppOps = "pod/stage1/app-ops";  // apps in a running pod (stage1-abi.md)
+// "true": the pod init records each app's READY=1 and waits for it (--after NAME:ready)
+inline constexpr const char* kAnnAppReady = "pod/stage1/app-ready";
 inline constexpr const char* kAnnVersion = "pod/stage1/interface-version";
 inline constexpr const char* kAnnFlavor = "pod/stage1/flavor";
 

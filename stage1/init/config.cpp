@@ -42,6 +42,7 @@ App app_of(const contract::RuntimeApp& ra) {
   }
   for (const auto& m : ra.mounts) app.mounts.push_back({m.volume, m.path, m.read_only});
   app.after = contract::app_after(ra);
+  app.after_ready = contract::app_after_ready(ra);
   return app;
 }
 

@@ -49,6 +49,8 @@ struct App {
   // Apps this one starts after (annotation pod/after, contract/apporder.hpp);
   // it is stopped before them.
   std::vector<std::string> after;
+  // Those of them it waits for to be ready (NAME:ready): their READY=1.
+  std::vector<std::string> after_ready;
 };
 
 struct HostEntry {

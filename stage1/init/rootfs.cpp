@@ -9,7 +9,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <vector>
 
 #include "log.hpp"
 #include "masks.hpp"
@@ -218,6 +222,27 @@ void prepare_app_rootfs(const App& app, const PodConfig& cfg) {
     bind_at(notify, target.get(), false);
   }
   if (app.read_only_rootfs) do_mount("", root, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
+}
+
+// Detach every mount at or below `root` (deepest first): an app's rootfs
+// with its /proc, /dev, volumes, … when it is removed from a running pod.
+void unmount_tree(const std::string& root) {
+  std::vector<std::string> points;
+  if (auto text = try_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 8 << 20)) {
+    size_t i = 0;
+    while (i < text->size()) {
+      size_t j = text->find('\n', i);
+      if (j == std::string::npos) j = text->size();
+      std::istringstream line(text->substr(i, j - i));
+      std::string id, parent, dev, r, mp;
+      if (line >> id >> parent >> dev >> r >> mp && (mp == root || mp.rfind(root + "/", 0) == 0)) points.push_back(mp);
+      i = j + 1;
+    }
+  }
+  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
+  for (const auto& mp : points)
+    if (::umount2(mp.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
+      log_warn("cannot unmount " + mp + ": " + std::strerror(errno));
 }
 
 }  // namespace pod::init

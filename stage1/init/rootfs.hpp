@@ -34,4 +34,8 @@ void ensure_api_filesystems();
 
 void prepare_app_rootfs(const App& app, const PodConfig& cfg);
 
+// Detach every mount at or below `root` (deepest first): an app's rootfs
+// with its /proc, /dev, volumes, … when it is removed from a running pod.
+void unmount_tree(const std::string& root);
+
 }  // namespace pod::init

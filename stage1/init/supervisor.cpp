@@ -2,12 +2,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
-#include <sys/mount.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,7 +13,6 @@
 #include <cstring>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <algorithm>
 #include <chrono>
 
@@ -28,7 +23,9 @@
 #include "handlers.hpp"
 #include "log.hpp"
 #include "output.hpp"
+#include "readiness.hpp"
 #include "rootfs.hpp"
+#include "running.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -36,63 +33,6 @@
 namespace pod::init {
 
 namespace {
-
-// Where an app is: its pre-start handler runs, the app runs, its post-stop
-// handler runs, or it is done (with its exit record written).
-enum class Phase { kPreStart, kMain, kPostStop, kDone };
-
-struct Running {
-  App app;
-  Child child;                   // the app's main process
-  std::optional<int> exit_code;  // set once it ended (or its pre-start failed)
-  std::optional<int> signal;     // the signal that killed it
-  std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
-  std::vector<AppStream> streams;
-  AppCgroup cgroup;  // its resource limits, when it has any
-  int64_t started_at = 0, finished_at = 0;  // ns since the epoch; 0 = not yet
-  bool term_sent = false;                   // a pod stop signalled it
-  std::optional<int64_t> kill_at;           // an app stop's SIGKILL deadline (monotonic ms)
-  bool begun = false;                       // started: its pre-start handler or the app itself
-  Phase phase = Phase::kMain;
-  std::optional<ExecSpec> spec, pre_start, post_stop;
-  Child handler;  // the event handler running now
-  std::optional<std::chrono::steady_clock::time_point> handler_deadline;
-  bool handler_timed_out = false;
-  std::optional<HandlerOutcome> pre_outcome, post_outcome;
-
-  bool created() const { return !begun; }
-  bool running() const { return child && !exit_code; }
-  // Its pre-start handler running counts as running (the app is on its way).
-  const char* state() const { return exit_code ? "exited" : begun ? "running" : "created"; }
-};
-
-int64_t now_ns(clockid_t clock) {
-  struct timespec ts {};
-  ::clock_gettime(clock, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-int64_t monotonic_ms() { return now_ns(CLOCK_MONOTONIC) / 1000000; }
-
-// Detach every mount at or below `root` (deepest first): an app's rootfs
-// with its /proc, /dev, volumes, … when it is removed from a running pod.
-void unmount_tree(const std::string& root) {
-  std::vector<std::string> points;
-  if (auto text = try_read_file_at(AT_FDCWD, "/proc/self/mountinfo", 8 << 20)) {
-    size_t i = 0;
-    while (i < text->size()) {
-      size_t j = text->find('\n', i);
-      if (j == std::string::npos) j = text->size();
-      std::istringstream line(text->substr(i, j - i));
-      std::string id, parent, dev, r, mp;
-      if (line >> id >> parent >> dev >> r >> mp && (mp == root || mp.rfind(root + "/", 0) == 0)) points.push_back(mp);
-      i = j + 1;
-    }
-  }
-  std::sort(points.begin(), points.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
-  for (const auto& mp : points)
-    if (::umount2(mp.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-      log_warn("cannot unmount " + mp + ": " + std::strerror(errno));
-}
 
 void noop_handler(int) {}
 
@@ -116,105 +56,6 @@ UniqueFd setup_signals() {
   return UniqueFd(fd);
 }
 
-// Tell the stage1 run entrypoint, if it asked (POD_INIT_NOTIFY), that we are
-// up or ready. The kernel attaches our credentials, so the receiver learns
-// our pid as seen from its pid namespace.
-void notify(const std::string& msg) {
-  const char* path = ::getenv("POD_INIT_NOTIFY");
-  if (!path || !*path) return;
-  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return;
-  UniqueFd f(fd);
-  struct sockaddr_un sa {};
-  sa.sun_family = AF_UNIX;
-  std::strncpy(sa.sun_path, path, sizeof sa.sun_path - 1);
-  struct ucred cred {::getpid(), ::getuid(), ::getgid()};
-  char control[CMSG_SPACE(sizeof cred)] = {};
-  struct iovec iov {const_cast<char*>(msg.data()), msg.size()};
-  struct msghdr mh {};
-  mh.msg_name = &sa;
-  mh.msg_namelen = sizeof sa;
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = control;
-  mh.msg_controllen = sizeof control;
-  struct cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_CREDENTIALS;
-  c->cmsg_len = CMSG_LEN(sizeof cred);
-  std::memcpy(CMSG_DATA(c), &cred, sizeof cred);
-  if (::sendmsg(fd, &mh, MSG_NOSIGNAL) < 0) log_warn("cannot notify " + std::string(path) + ": " + std::strerror(errno));
-}
-
-// Does the init copy the apps' output to its stdout/stderr (output.hpp)?
-// Not interactive, not attached, and not turned off by the stage1 with
-// POD_INIT_COPY_OUTPUT=0 (its stdout is the journal, which gets every line
-// from the logs already, or nobody would see the copy).
-bool copies_output(const Runtime& rt) {
-  const char* env = ::getenv("POD_INIT_COPY_OUTPUT");
-  return !rt.interactive && !rt.attach && !(env && std::strcmp(env, "0") == 0);
-}
-
-// Start one app; throws with the child's own message when its setup or exec
-// failed. Its stdio: the console (interactive, with stdin as its controlling
-// terminal), the init's stdout/stderr (attached), two pipes the init copies
-// to logs/<app>.log and to its own stdout/stderr (`console`), or else
-// logs/<app>.log itself.
-void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, Console* console,
-           const std::string& prefix) {
-  ChildOptions o;
-  o.path = spec.path;
-  o.env = spec.env;
-  o.setsid = true;
-  o.pre_exec = [&] {
-    if (rt.interactive && ::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
-    r.cgroup.join();
-    apply_app(spec);
-  };
-  AppPipes pipes;
-  if (!rt.interactive) o.in = Redirect::null();
-  if (!rt.interactive && !rt.attach) {
-    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
-    UniqueFd fd(::openat(logs_dirfd, (spec.app + ".log").c_str(), flags, 0640));
-    if (!fd) throw_sys("app " + spec.app + ": cannot open its log");
-    r.log = std::make_shared<AppLog>(std::move(fd));
-    o.out = o.err = Redirect::to_fd(r.log->fd());
-  }
-  if (console) {
-    pipes = AppPipes::make();
-    o.out = Redirect::to_fd(pipes.out_w.get());
-    o.err = Redirect::to_fd(pipes.err_w.get());
-  }
-  try {
-    r.child = Child::start(spec.argv, o);
-  } catch (const Error& e) {
-    throw e.with_context("app " + spec.app);
-  }
-  if (console) {
-    r.streams.emplace_back(std::move(pipes.out_r), r.log, console->out, prefix);
-    r.streams.emplace_back(std::move(pipes.err_r), r.log, console->err, prefix);
-  }
-}
-
-// The app's exit record (appstatus/<app>, stage1-abi.md). `oom`: the OOM
-// killer killed a process of the app's cgroup (the app, or a child whose
-// status the app then returned, as a shell does).
-std::string exit_record(const Running& r, bool oom) {
-  nlohmann::json j = {{"exitCode", r.exit_code.value_or(0)}};
-  if (r.signal) j["signal"] = *r.signal;
-  if (oom) j["oomKilled"] = true;
-  if (r.pre_outcome) j["preStart"] = to_json(*r.pre_outcome);
-  if (r.post_outcome) j["postStop"] = to_json(*r.post_outcome);
-  return j.dump() + "\n";
-}
-
-// When it started and ended (apptimes/<app>): ns since the epoch.
-std::string times_record(const Running& r) {
-  nlohmann::json j = {{"startedAt", r.started_at}};
-  if (r.finished_at) j["finishedAt"] = r.finished_at;
-  return j.dump() + "\n";
-}
-
 void kill_all(int sig) {
   if (::getpid() == 1) {
     ::kill(-1, sig);  // everything in our pid namespace but us
@@ -233,22 +74,15 @@ class Supervisor {
 
   int run() {
     UniqueFd sigfd = setup_signals();
-    notify("STATUS=starting");
+    notify_stage1("STATUS=starting");
     status_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
     times_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppTimesDir);
     logs_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
     if (copies_output(cfg_.runtime)) console_.emplace();
     if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
-    try {
-      // Each app after the ones it names (pod/after): they are started, in this order, one by one.
-      contract::AppDeps deps;
-      for (const auto& r : apps_) deps.emplace_back(r.app.name, r.app.after);
-      for (size_t i : contract::start_order(deps)) start_app(apps_[i]);
-    } catch (...) {
-      end_pod();
-      throw;
-    }
-    maybe_ready();
+    ready_watch_ = ReadyWatch::from_env();
+    for (auto& r : apps_) r.pending = true;
+    start_pending();
     loop(sigfd.get());
     std::vector<int> codes;
     for (const auto& r : apps_) codes.push_back(r.exit_code.value_or(0));
@@ -278,7 +112,7 @@ class Supervisor {
     r.cgroup = cgroups_.create(r.app);
     r.begun = true;
     if (r.pre_start) {
-      r.phase = Phase::kPreStart;
+      r.phase = Phase::kInPreStart;
       r.handler = start_handler(*r.pre_start, kPreStart, r.cgroup, logs_dir_.get());
       log_debug("started the pre-start handler of " + r.app.name + " as pid " + std::to_string(r.handler.pid()));
     } else {
@@ -295,12 +129,75 @@ class Supervisor {
     log_debug("started app " + r.app.name + " as pid " + std::to_string(r.child.pid()));
   }
 
-  // `ready` once no app waits for its pre-start handler any more.
+  // The boot apps, each after the ones it names (pod/after) in start order,
+  // one by one, each once those have started (NAME) or said READY=1
+  // (NAME:ready). One waiting for an app that ended before it was ready fails
+  // without running. A failure to start one ends the pod.
+  void start_pending() {
+    try {
+      contract::AppDeps deps;
+      for (const auto& r : apps_) deps.emplace_back(r.app.name, r.app.after);
+      for (size_t i : contract::start_order(deps)) {
+        Running& r = apps_[i];
+        if (!r.pending || stopping_) continue;
+        std::string failed, waiting;
+        for (const auto& d : r.app.after) {
+          Running* dep = find(d);
+          if (!dep) continue;
+          const bool wants_ready = std::find(r.app.after_ready.begin(), r.app.after_ready.end(), d) != r.app.after_ready.end();
+          if (dep->pending || (wants_ready && !is_ready(*dep) && !dep->exit_code)) waiting = d;
+          else if (wants_ready && !is_ready(*dep)) failed = d;
+        }
+        if (!failed.empty()) {
+          r.pending = false;
+          r.exit_code = 1;
+          r.finished_at = now_ns(CLOCK_REALTIME);
+          r.phase = Phase::kDone;
+          r.error = "app " + failed + " exited before it was ready (--after " + failed + ":ready)";
+          log_warn("app " + r.app.name + " does not start: " + r.error);
+          write_record(r);
+        } else if (waiting.empty()) {
+          r.pending = false;
+          start_app(r);
+        }
+      }
+    } catch (...) {
+      end_pod();
+      throw;
+    }
+    maybe_ready();
+  }
+
+  // Has it said READY=1? Read again when not known yet: an app that said it
+  // and exited at once may be reaped before its record's event is read.
+  bool is_ready(Running& r) {
+    if (!r.ready && ready_watch_ && ready_watch_->ready(r.app.name)) r.ready = true;
+    return r.ready;
+  }
+
+  // An app's record in appready/ changed: who is ready now, and who may start.
+  void readiness_changed() {
+    ready_watch_->drain();
+    for (auto& r : apps_)
+      if (!r.ready && ready_watch_->ready(r.app.name)) {
+        r.ready = true;
+        log_debug("app " + r.app.name + " is ready");
+      }
+    start_pending();
+  }
+
+  // Is its READY=1 waited for? It has a NOTIFY_SOCKET and the stage1 records readiness.
+  bool waits_for_ready(const Running& r) const { return ready_watch_ && !app_notify_source(r.app.name).empty(); }
+
+  // `ready` once no app waits for its pre-start handler or to be started, and
+  // every app with a NOTIFY_SOCKET has said READY=1 (--notify-ready=app).
   void maybe_ready() {
-    if (ready_ || std::any_of(apps_.begin(), apps_.end(), [](const Running& r) { return r.phase == Phase::kPreStart; }))
+    if (ready_ || std::any_of(apps_.begin(), apps_.end(), [this](const Running& r) {
+          return r.phase == Phase::kInPreStart || r.pending || (!r.ready && waits_for_ready(r));
+        }))
       return;
     write_file_at(pod_dirfd_, poddir::kReady, "", 0644, Durability::kVolatile);
-    notify("READY=1");
+    notify_stage1("READY=1");
     ready_ = true;
   }
 
@@ -334,15 +231,15 @@ class Supervisor {
     r.handler = start_handler(*r.post_stop, kPostStop, r.cgroup, logs_dir_.get());
     r.handler_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(stop_timeout_s());
     r.handler_timed_out = false;
-    r.phase = Phase::kPostStop;
+    r.phase = Phase::kInPostStop;
   }
 
   void handler_ended(Running& r, int status) {
-    const char* name = r.phase == Phase::kPreStart ? kPreStart : kPostStop;
+    const char* name = r.phase == Phase::kInPreStart ? kPreStart : kPostStop;
     HandlerOutcome o = handler_outcome(logs_dir_.get(), r.app.name, name, status, r.handler_timed_out);
     log_debug("the " + std::string(name) + " handler of " + r.app.name + " exited with " + std::to_string(o.exit_code));
     r.handler_deadline.reset();
-    if (r.phase == Phase::kPostStop) {
+    if (r.phase == Phase::kInPostStop) {
       r.post_outcome = std::move(o);
       r.phase = Phase::kDone;
       write_record(r);
@@ -372,6 +269,7 @@ class Supervisor {
         else if (r.handler.collect(*ended)) handler_ended(r, ended->status);
       }
     }
+    if (std::any_of(apps_.begin(), apps_.end(), [](const Running& r) { return r.pending; })) start_pending();
     if (stopping_) advance_stop();
   }
 
@@ -421,7 +319,7 @@ class Supervisor {
   // starts after it (pod/after) is left; all at once without an order.
   void advance_stop() {
     for (auto& r : apps_) {
-      if (r.phase == Phase::kPreStart && r.handler.running() && !r.term_sent) {
+      if (r.phase == Phase::kInPreStart && r.handler.running() && !r.term_sent) {
         r.handler.signal(SIGTERM);  // the app is not started then
         r.term_sent = true;
         continue;
@@ -483,6 +381,8 @@ class Supervisor {
             polled.push_back(&st);
           }
       if (console_) console_->add_pollfds(p);
+      const size_t ready_at = p.size();
+      if (ready_watch_) p.push_back({ready_watch_->fd(), POLLIN, 0});
       if (control_) p.push_back({control_.get(), POLLIN, 0});
       const int a = app_deadlines(), h = handler_timeouts();
       if (::poll(p.data(), p.size(), a < 0 ? h : h < 0 ? a : std::min(a, h)) < 0) {
@@ -492,6 +392,7 @@ class Supervisor {
       for (size_t i = 0; i < polled.size(); ++i)
         if (p[2 + i].revents) polled[i]->pump();
       if (console_) console_->handle(p);
+      if (ready_watch_ && (p[ready_at].revents & POLLIN)) readiness_changed();
       // Last: an app operation may add or remove apps (and their streams).
       if (control_ && (p.back().revents & POLLIN))
         serve_control(control_.get(), [this](const nlohmann::json& req) { return control(req); });
@@ -573,6 +474,9 @@ class Supervisor {
         const Running* dep = find(d);
         if (dep && dep->created()) throw Error("app " + name + " starts after " + d + ", which has not been started");
       }
+      for (const auto& d : r->app.after_ready)
+        if (Running* dep = find(d); dep && !is_ready(*dep))
+          throw Error("app " + name + " starts once " + d + " is ready, which it has not said (READY=1)");
       start_app(*r);
       return {{"app", describe(*r)}};
     }
@@ -583,7 +487,7 @@ class Supervisor {
         r->child.signal(force ? SIGKILL : SIGTERM);
         if (!force) r->kill_at = monotonic_ms() + 1000 * static_cast<int64_t>(timeout_s > 0 ? timeout_s : 1);
       }
-      else if (r->phase == Phase::kPreStart && r->handler.running()) {
+      else if (r->phase == Phase::kInPreStart && r->handler.running()) {
         r->handler.signal(SIGTERM);  // the app is not started then
         r->term_sent = true;
       }
@@ -606,6 +510,7 @@ class Supervisor {
   UniqueFd control_;  // POD_INIT_CONTROL: kill, stats, app operations (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it
   std::vector<Running> apps_;
+  std::optional<ReadyWatch> ready_watch_;  // appready/: the apps' READY=1
   bool stopping_ = false;
   bool ready_ = false;
 };

@@ -251,8 +251,10 @@ def test_cycles_and_unknown_names_are_rejected_at_prepare(pod):
     assert (r.returncode, r.stderr) == (2, 'pod: app a: --after nope: the pod has no app named "nope"\n')
     r = prepare(pod, "--name", "a", "--after", "a", *sh("true"))
     assert (r.returncode, r.stderr) == (2, "pod: app a cannot start after itself (--after a)\n")
-    r = prepare(pod, "--name", "a", "--after", "b:ready", *sh("true"))
-    assert r.returncode == 2 and "only the start of an app can be waited for" in r.stderr
+    r = prepare(pod, "--name", "a", "--after", "a:ready", *sh("true"))
+    assert (r.returncode, r.stderr) == (2, "pod: app a cannot start after itself (--after a)\n")
+    r = prepare(pod, "--name", "a", *sh("true"), "---", BUSYBOX_ACI, "--name", "b", "--after", "a:ready", *sh("true"))
+    assert r.returncode == 2 and "app a gets no NOTIFY_SOCKET, so it never sends READY=1" in r.stderr
     assert pod.run("list", "--format=json", check=0).stdout.strip() == "[]"
 
 

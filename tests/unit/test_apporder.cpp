@@ -1,11 +1,13 @@
 // Ordered start and sandboxes in the pod manifest (src/contract/apporder.hpp):
-// what stage0 checks at prepare and the order the pod init starts apps in.
+// what stage0 checks at prepare and the order the pod init starts apps in;
+// the apps' readiness records (src/contract/appready.hpp).
 #include <doctest/doctest.h>
 
 #include <string>
 
 #include "../../stage1/init/config.hpp"
 #include "contract/apporder.hpp"
+#include "contract/appready.hpp"
 #include "contract/runtime.hpp"
 #include "util/error.hpp"
 
@@ -62,8 +64,10 @@ TEST_CASE("apporder: cycles, unknown names, self and readiness are refused, nami
   CHECK(order_error(m) == "app a: --after nope: the pod has no app named \"nope\"");
   m.apps = {app("a", "a")};
   CHECK(order_error(m) == "app a cannot start after itself (--after a)");
-  CHECK_THROWS_WITH(parse_after("b:ready", "--after"),
-                    "--after b:ready: only the start of an app can be waited for (NAME), not its readiness");
+  CHECK(parse_after("a,b:ready", "--after") == std::vector<std::string>{"a", "b"});
+  CHECK_THROWS_WITH(parse_after("b:started", "--after"),
+                    "--after b:started: the condition after ':' can only be \"ready\" (NAME or NAME:ready)");
+  CHECK_THROWS_WITH(parse_after(":ready", "--after"), "--after: \"\" is not an app name");
   CHECK_THROWS_WITH(parse_after("a,,b", "--after"), "--after: \"\" is not an app name");
   CHECK_THROWS_WITH(parse_after("A", "--after"), "--after: \"A\" is not an app name");
 }
@@ -73,6 +77,11 @@ TEST_CASE("apporder: the init reads pod/after and pod/sandbox; only a sandbox ma
   m.apps = {app("b", "a"), app("a")};
   init::PodConfig c = init::parse_config(serialize(m), serialize(Runtime{}));
   CHECK(c.app("b")->after == std::vector<std::string>{"a"});
+  CHECK(c.app("b")->after_ready.empty());
+  m.apps = {app("b", "a:ready"), app("a")};
+  c = init::parse_config(serialize(m), serialize(Runtime{}));
+  CHECK(c.app("b")->after == std::vector<std::string>{"a"});
+  CHECK(c.app("b")->after_ready == std::vector<std::string>{"a"});
   CHECK(c.app("a")->after.empty());
   CHECK_FALSE(c.sandbox);
   PodManifest empty;
@@ -81,4 +90,20 @@ TEST_CASE("apporder: the init reads pod/after and pod/sandbox; only a sandbox ma
   c = init::parse_config(serialize(empty), serialize(Runtime{}));
   CHECK(c.sandbox);
   CHECK(c.apps.empty());
+}
+
+TEST_CASE("appready: READY=1 and STATUS= from an app's datagrams, and the record round trip") {
+  AppReadiness r;
+  CHECK(apply_notify(r, "STATUS=warming up", 5));
+  CHECK((!r.ready && r.ready_at_ns == 0 && r.status == "warming up"));
+  CHECK_FALSE(apply_notify(r, "STATUS=warming up\nERRNO=0", 6));  // nothing new
+  CHECK(apply_notify(r, "READY=1\nSTATUS=serving", 7));
+  CHECK((r.ready && r.ready_at_ns == 7 && r.status == "serving"));
+  CHECK_FALSE(apply_notify(r, "READY=1", 9));  // the first READY=1 counts
+  CHECK(r.ready_at_ns == 7);
+  auto back = parse_app_readiness(format_app_readiness(r));
+  REQUIRE(back);
+  CHECK((back->ready && back->ready_at_ns == 7 && back->status == "serving"));
+  CHECK_FALSE(parse_app_readiness("{\"ready\": 1}"));
+  CHECK_FALSE(parse_app_readiness("{\"rea"));
 }
