@@ -182,8 +182,10 @@ std::string Runtime::create_sandbox(const PodSpec& spec) {
     if (!spec.apps.empty()) throw usage_error("a sandbox starts with no apps; add them with add_app (pod app add)");
     PodSpec s = spec;
     s.sandbox = true;
-    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); },
-                               [this](const std::string& m) { impl_->notice(m); });
+    std::optional<Pod> prepared(run::prepare_pod(impl_->store, impl_->images(), s,
+                                                 [this](const std::string& m) { impl_->debug(m); },
+                                                 [this](const std::string& m) { impl_->notice(m); }));
+    Pod& pod = *prepared;
     const std::string uuid = pod.uuid();
     // Started as run-prepared would (run_pod moves it from prepare/, ours and locked, to run/), from an
     // intermediate child that exits at once: the pod's supervisor is then no child of the caller, which
@@ -203,6 +205,9 @@ std::string Runtime::create_sandbox(const PodSpec& spec) {
         mid_opts);
     if (int rc = mid.wait(); rc != 0)
       throw Error("cannot start sandbox " + uuid + " (status " + std::to_string(rc) + ")", 0, ErrorKind::Stage1);
+    // Our descriptor of the pod dir shares its lock with the stage1 (one open file description): closed,
+    // not unlocked, so that the lock is the stage1's alone and the pod shows as exited once it dies.
+    prepared.reset();
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     Pod watch = Pod::open(impl_->store, uuid);
     for (;;) {
