@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -29,6 +28,7 @@
 #include "log.hpp"
 #include "output.hpp"
 #include "rootfs.hpp"
+#include "spawn.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -46,8 +46,7 @@ struct Running {
   Child child;                   // the app's main process
   std::optional<int> exit_code;  // set once it ended (or its pre-start failed)
   std::optional<int> signal;     // the signal that killed it
-  std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
-  std::vector<AppStream> streams;
+  AppOutput io;                  // its log, CRI log and the streams the init copies (spawn.hpp)
   AppCgroup cgroup;  // its resource limits, when it has any
   int64_t started_at = 0, finished_at = 0;  // ns since the epoch; 0 = not yet
   bool term_sent = false;                   // a pod stop signalled it
@@ -147,55 +146,6 @@ void notify(const std::string& msg) {
 }
 
 // Does the init copy the apps' output to its stdout/stderr (output.hpp)?
-// Not interactive, not attached, and not turned off by the stage1 with
-// POD_INIT_COPY_OUTPUT=0 (its stdout is the journal, which gets every line
-// from the logs already, or nobody would see the copy).
-bool copies_output(const Runtime& rt) {
-  const char* env = ::getenv("POD_INIT_COPY_OUTPUT");
-  return !rt.interactive && !rt.attach && !(env && std::strcmp(env, "0") == 0);
-}
-
-// Start one app; throws with the child's own message when its setup or exec
-// failed. Its stdio: the console (interactive, with stdin as its controlling
-// terminal), the init's stdout/stderr (attached), two pipes the init copies
-// to logs/<app>.log and to its own stdout/stderr (`console`), or else
-// logs/<app>.log itself.
-void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, Console* console,
-           const std::string& prefix) {
-  ChildOptions o;
-  o.path = spec.path;
-  o.env = spec.env;
-  o.setsid = true;
-  o.pre_exec = [&] {
-    if (rt.interactive && ::isatty(STDIN_FILENO)) ::ioctl(STDIN_FILENO, TIOCSCTTY, 0);
-    r.cgroup.join();
-    apply_app(spec);
-  };
-  AppPipes pipes;
-  if (!rt.interactive) o.in = Redirect::null();
-  if (!rt.interactive && !rt.attach) {
-    const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
-    UniqueFd fd(::openat(logs_dirfd, (spec.app + ".log").c_str(), flags, 0640));
-    if (!fd) throw_sys("app " + spec.app + ": cannot open its log");
-    r.log = std::make_shared<AppLog>(std::move(fd));
-    o.out = o.err = Redirect::to_fd(r.log->fd());
-  }
-  if (console) {
-    pipes = AppPipes::make();
-    o.out = Redirect::to_fd(pipes.out_w.get());
-    o.err = Redirect::to_fd(pipes.err_w.get());
-  }
-  try {
-    r.child = Child::start(spec.argv, o);
-  } catch (const Error& e) {
-    throw e.with_context("app " + spec.app);
-  }
-  if (console) {
-    r.streams.emplace_back(std::move(pipes.out_r), r.log, console->out, prefix);
-    r.streams.emplace_back(std::move(pipes.err_r), r.log, console->err, prefix);
-  }
-}
-
 // The app's exit record (appstatus/<app>, stage1-abi.md). `oom`: the OOM
 // killer killed a process of the app's cgroup (the app, or a child whose
 // status the app then returned, as a shell does).
@@ -288,7 +238,7 @@ class Supervisor {
 
   void start_main(Running& r) {
     const std::string prefix = apps_.size() > 1 || cfg_.sandbox ? r.app.name + ": " : "";
-    spawn(r, *r.spec, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
+    r.child = spawn_app(r.io, *r.spec, r.cgroup, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
     r.phase = Phase::kMain;
     r.started_at = now_ns(CLOCK_REALTIME);
     write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
@@ -389,7 +339,7 @@ class Supervisor {
         }
     }
     for (auto& r : apps_)
-      for (auto& st : r.streams) st.drain();
+      for (auto& st : r.io.streams) st.drain();
     if (console_) console_->finish(kOutputStallMs);
   }
 
@@ -477,7 +427,7 @@ class Supervisor {
       std::vector<pollfd> p = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
       std::vector<AppStream*> polled;
       for (auto& r : apps_)
-        for (auto& st : r.streams)
+        for (auto& st : r.io.streams)
           if (st.fd() >= 0) {
             p.push_back({st.fd(), POLLIN, 0});
             polled.push_back(&st);
@@ -494,7 +444,7 @@ class Supervisor {
       if (console_) console_->handle(p);
       // Last: an app operation may add or remove apps (and their streams).
       if (control_ && (p.back().revents & POLLIN))
-        serve_control(control_.get(), [this](const nlohmann::json& req) { return control(req); });
+        serve_control(control_.get(), [this](const nlohmann::json& req, UniqueFd& fd) { return control(req, fd); });
       if (p[1].revents & POLLIN) {
         log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
         uint64_t n;
@@ -530,7 +480,7 @@ class Supervisor {
 
   // One control request (control.hpp): the app operations here, the rest in
   // handle_control_request. Never throws: errors are {"error": …}.
-  nlohmann::json control(const nlohmann::json& req) {
+  nlohmann::json control(const nlohmann::json& req, UniqueFd& fd) {
     const std::string op = req.value("op", "");
     try {
       if (op == "apps") {
@@ -538,14 +488,15 @@ class Supervisor {
         for (const auto& r : apps_) list.push_back(describe(r));
         return {{"sandbox", cfg_.sandbox}, {"apps", list}};
       }
-      if (op == "add" || op == "start" || op == "stop" || op == "remove") return app_op(op, req);
+      if (op == "add" || op == "start" || op == "stop" || op == "remove" || op == "reopen-log")
+        return app_op(op, req, fd);
       return handle_control_request(req, handles());
     } catch (const std::exception& e) {
       return {{"error", e.what()}};
     }
   }
 
-  nlohmann::json app_op(const std::string& op, const nlohmann::json& req) {
+  nlohmann::json app_op(const std::string& op, const nlohmann::json& req, UniqueFd& fd) {
     if (!req.contains("app") || !req["app"].is_string()) throw Error(op + ": no app given");
     const std::string name = req["app"].get<std::string>();
     if (op == "add") {
@@ -558,7 +509,9 @@ class Supervisor {
         add_running(*a);
         cfg_.apps.push_back(*a);
       }
-      return {{"app", describe(*find(name))}};
+      Running& r = *find(name);
+      if (fd) give_cri_log(r.io, std::move(fd), name, r.begun, console_.has_value());
+      return {{"app", describe(r)}};
     }
     Running* r = find(name);
     if (!r && op == "remove") {  // committed and mounted, but an add was killed before it told us
@@ -566,6 +519,11 @@ class Supervisor {
       return {{"removed", name}};
     }
     if (!r) throw Error("the pod has no app named \"" + name + "\"");
+    if (op == "reopen-log") {
+      if (!fd) throw Error("reopen-log: no file came with the request");
+      reopen_cri_log(r->io, std::move(fd), name);
+      return {{"app", describe(*r)}};
+    }
     if (op == "start") {
       if (stopping_) throw Error("the pod is stopping");
       if (!r->created()) throw Error("app " + name + " is " + r->state() + ", not created");
@@ -591,7 +549,7 @@ class Supervisor {
     }
     // remove
     if (r->running() || r->handler.running()) throw Error("app " + name + " is running; stop it first");
-    for (auto& st : r->streams) st.drain();
+    for (auto& st : r->io.streams) st.drain();
     unmount_tree(app_rootfs(name));
     const size_t idx = static_cast<size_t>(r - apps_.data());
     apps_.erase(apps_.begin() + static_cast<long>(idx));
