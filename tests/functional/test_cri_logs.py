@@ -42,6 +42,12 @@ def run_sandbox(srv, api, tmp_path, name="logs"):
                                      timeout=120).pod_sandbox_id
 
 
+def create(srv, api, ref, sid, name, script):
+    """A container of sandbox `sid` running `script`: its ID (created, not started)."""
+    return srv.runtime.CreateContainer(api.CreateContainerRequest(
+        pod_sandbox_id=sid, config=container_config(api, ref, name, script)), timeout=120).container_id
+
+
 def test_output_in_the_cri_format(pulled, api, tmp_path):
     srv, ref = pulled
     rt = srv.runtime
@@ -49,8 +55,7 @@ def test_output_in_the_cri_format(pulled, api, tmp_path):
     # A full line on each stream, a line longer than 16 KiB (a partial piece, then the rest), and a last line
     # without a newline (partial, as containerd tags it).
     script = "echo one; echo err1 >&2; /bin/busybox head -c 20000 /dev/zero | /bin/busybox tr '\\0' x; echo; printf tail"
-    cid = rt.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=sid, config=container_config(api, ref, "c", script)),
-                             timeout=120).container_id
+    cid = create(srv, api, ref, sid, "c", script)
     path = str(tmp_path / "logs-logs-0" / "c" / "0.log")
     assert rt.ContainerStatus(api.ContainerStatusRequest(container_id=cid)).status.log_path == path
     rt.StartContainer(api.StartContainerRequest(container_id=cid), timeout=60)
@@ -76,8 +81,7 @@ def test_reopen_after_rotation(pulled, api, tmp_path):
     rt = srv.runtime
     sid = run_sandbox(srv, api, tmp_path)
     script = "i=0; while :; do i=$((i+1)); echo n$i; /bin/busybox sleep 0.1; done"
-    cid = rt.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=sid, config=container_config(api, ref, "r", script)),
-                             timeout=120).container_id
+    cid = create(srv, api, ref, sid, "r", script)
     rt.StartContainer(api.StartContainerRequest(container_id=cid), timeout=60)
     path = str(tmp_path / "logs-logs-0" / "r" / "0.log")
     wait_until(lambda: os.path.exists(path) and len(records(path)) >= 3)
