@@ -1,11 +1,16 @@
 // stage1 nspawn and native flavours: the app-ops entrypoint — apps in a
 // running pod (Documentation/stage1-abi.md, "app-ops").
 //
-//   app-ops add    [--debug] --app=NAME <uuid>                        make the app's tree visible, tell the init
+//   app-ops add    [--debug] --app=NAME [--cri-log=PATH] <uuid>       make the app's tree visible, tell the init
 //   app-ops start  [--debug] --app=NAME <uuid>                        the init starts it
 //   app-ops stop   [--debug] --app=NAME [--force] [--timeout=S] <uuid> the init signals it
 //   app-ops remove [--debug] --app=NAME <uuid>                        the init unmounts and forgets it
 //   app-ops list   [--debug] <uuid>                                   the init's view of every app
+//   app-ops reopen-log [--debug] --app=NAME --cri-log=PATH <uuid>     the app's CRI log file from now on
+//
+// --cri-log: a host path, opened here (created, with its missing parent
+// dirs, for appending) and handed to the init with the request (SCM_RIGHTS):
+// the init writes the app's output there in the CRI log format (init/crilog.hpp).
 //
 // cwd = $P, the pod running, stage0 holding the pod's apps lock. Each prints
 // the init's JSON reply on stdout. In overlay mode `add` mounts the app's
@@ -23,6 +28,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 
 #include "common.hpp"
@@ -124,10 +130,22 @@ void move_into_pod(int mnt, const std::string& app) {
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("cannot mount the tree of app " + app + " in the pod");
 }
 
+// The CRI log file at `path` (absolute, on the host) open for appending.
+UniqueFd open_cri_log(const std::string& path) {
+  if (path.empty() || path[0] != '/') throw usage_error("--cri-log: " + path + " is not an absolute path");
+  const size_t slash = path.rfind('/');
+  std::error_code ec;
+  if (slash > 0) std::filesystem::create_directories(path.substr(0, slash), ec);
+  if (ec) throw Error("cannot create the directory of the CRI log file " + path + ": " + ec.message());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640));
+  if (!fd) throw_sys("cannot open the CRI log file " + path);
+  return fd;
+}
+
 int app_main(int argc, char** argv) {
   if (argc < 2) throw usage_error("usage: app-ops add|start|stop|remove|list [--debug] [--app=NAME] <uuid>");
   const std::string op = argv[1];
-  Args a = parse_args(argc - 1, argv + 1, {"--debug", "--app", "--force", "--timeout"});
+  Args a = parse_args(argc - 1, argv + 1, {"--debug", "--app", "--force", "--timeout", "--cri-log"});
   if (a.positional.size() != 1) throw usage_error("app-ops " + op + ": give the pod's UUID");
   if (op == "list") {
     std::cout << init::control_request(kControlSocket, {{"op", "apps"}}).dump() << "\n";
@@ -136,6 +154,9 @@ int app_main(int argc, char** argv) {
   const auto app = a.value("--app");
   if (!app || app->empty()) throw usage_error("app-ops " + op + ": --app=NAME is required");
   json req = {{"op", op}, {"app", *app}};
+  UniqueFd log;
+  if (auto p = a.value("--cri-log")) log = open_cri_log(*p);
+  if (op == "reopen-log" && !log) throw usage_error("app-ops reopen-log: --cri-log=PATH is required");
   if (op == "add") {
     // Mounted once: a second overlay on the same upper and work dirs would
     // reset the work dir under the first one (and its copy-ups would fail).
@@ -146,10 +167,10 @@ int app_main(int argc, char** argv) {
   } else if (op == "stop") {
     req["force"] = a.has("--force");
     if (auto t = a.value("--timeout")) req["timeout"] = std::stoi(*t);
-  } else if (op != "start" && op != "remove") {
+  } else if (op != "start" && op != "remove" && op != "reopen-log") {
     throw usage_error("app-ops: unknown operation " + op);
   }
-  std::cout << init::control_request(kControlSocket, req).dump() << "\n";
+  std::cout << init::control_request(kControlSocket, req, 5000, log ? log.get() : -1).dump() << "\n";
   return 0;
 }
 

@@ -236,6 +236,9 @@ class Runtime {
   // first; waits until each exited. One outcome per app (ok: it has exited).
   std::vector<AppOutcome> stop_apps(const std::string& uuid, const std::vector<std::string>& apps,
                                     const AppStopOptions& opts = {});
+  // The app's CRI log file (AppSpec::cri_log) opened anew at its path: after the caller renamed the old one
+  // (log rotation). Conflict when the app has none.
+  void reopen_app_log(const std::string& uuid, const std::string& app);
   // Remove an app that is not running: its tree, its records and log, its manifest entry.
   void remove_app(const std::string& uuid, const std::string& app);
   // Every app of the pod in manifest order (a pod that is not running: from

@@ -51,6 +51,9 @@ struct AppSpec {
   std::vector<std::string> after;
   // The app's annotations in the pod manifest (names: AC identifiers, e.g. example.com/key).
   std::vector<std::pair<std::string, std::string>> annotations;
+  // add_app only: a host file (absolute path; created with its directories) the pod init also writes the
+  // app's output to, in the Kubernetes CRI log format (Documentation/kubernetes.md, "Container logs").
+  std::string cri_log;
 };
 
 // Which stage1 runs the pod: at most one of path/name/hash/flavor; none = the

@@ -46,6 +46,17 @@ namespace {
 
 using nlohmann::json;
 
+// The app's CRI log file (AppSpec::cri_log), kept for the add a start repeats and for reopen.
+constexpr const char* kAnnCriLog = "pod/cri-log";
+
+// app-ops add (or reopen-log) arguments for app `ra`: its name and CRI log file.
+std::vector<std::string> app_args(const contract::RuntimeApp& ra) {
+  std::vector<std::string> args = {"--app=" + ra.name};
+  for (const auto& nv : ra.annotations)
+    if (nv.name == kAnnCriLog) args.push_back("--cri-log=" + nv.value);
+  return args;
+}
+
 std::string line_of(const Pod& pod, const char* file) {
   std::string s = try_read_file_at(pod.fd(), file, 4096).value_or("");
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -189,8 +200,10 @@ std::string Runtime::create_sandbox(const PodSpec& spec) {
     if (!spec.apps.empty()) throw usage_error("a sandbox starts with no apps; add them with add_app (pod app add)");
     PodSpec s = spec;
     s.sandbox = true;
-    Pod pod = run::prepare_pod(impl_->store, impl_->images(), s, [this](const std::string& m) { impl_->debug(m); },
-                               [this](const std::string& m) { impl_->notice(m); });
+    std::optional<Pod> prepared(run::prepare_pod(impl_->store, impl_->images(), s,
+                                                 [this](const std::string& m) { impl_->debug(m); },
+                                                 [this](const std::string& m) { impl_->notice(m); }));
+    Pod& pod = *prepared;
     const std::string uuid = pod.uuid();
     // Started as run-prepared would (run_pod moves it from prepare/, ours and locked, to run/), from an
     // intermediate child that exits at once: the pod's supervisor is then no child of the caller, which
@@ -210,6 +223,9 @@ std::string Runtime::create_sandbox(const PodSpec& spec) {
         mid_opts);
     if (int rc = mid.wait(); rc != 0)
       throw Error("cannot start sandbox " + uuid + " (status " + std::to_string(rc) + ")", 0, ErrorKind::Stage1);
+    // Our descriptor of the pod dir shares its lock with the stage1 (one open file description): closed,
+    // not unlocked, so that the lock is the stage1's alone and the pod shows as exited once it dies.
+    prepared.reset();
     const auto deadline = Clock::now() + std::chrono::seconds(60);
     Pod watch = Pod::open(impl_->store, uuid);
     for (;;) {
@@ -236,11 +252,16 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
     clean_staged(pod, m);
     // The app as prepare would make it, against the pod's volumes and apps.
     images::ImageStore& is = impl_->images();
-    run::ResolvedApp r{spec, run::resolve_image(is, spec.image, fetch), {}};
+    if (!spec.cri_log.empty() && spec.cri_log[0] != '/')
+      throw usage_error("the CRI log file " + spec.cri_log + " is not an absolute path");
+    AppSpec bare = spec;
+    bare.cri_log.clear();
+    run::ResolvedApp r{bare, run::resolve_image(is, spec.image, fetch), {}};
     r.image_manifest = is.manifest(r.image_id);
     std::set<std::string> vols;
     for (const auto& v : m.volumes) vols.insert(v.name);
     contract::RuntimeApp ra = run::build_app(r, vols);
+    if (!spec.cri_log.empty()) ra.annotations.push_back({kAnnCriLog, spec.cri_log});
     if (m.app(ra.name))
       throw conflict_error("pod " + pod.uuid() + " has an app named \"" + ra.name + "\" already; give --name", EEXIST);
     m.apps.push_back(ra);
@@ -281,7 +302,7 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
     crashpoint("app-add:before-commit");
     commit_manifest(pod, m);
     crashpoint("app-add:after-commit");
-    s.call("add", {"--app=" + name});
+    s.call("add", app_args(ra));
     return name;
   });
 }
@@ -289,8 +310,10 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
 AppState Runtime::start_app(const std::string& uuid, const std::string& app) {
   return api::guarded([&] {
     AppsSession s = session(impl_->store, uuid, "start an app of", impl_->log != nullptr);
-    if (!manifest_of(s.pod).app(app)) throw not_found_error("pod " + s.pod.uuid() + " has no app named \"" + app + "\"");
-    s.call("add", {"--app=" + app});  // idempotent: finishes an add killed after its commit
+    const contract::PodManifest m = manifest_of(s.pod);
+    const contract::RuntimeApp* ra = m.app(app);
+    if (!ra) throw not_found_error("pod " + s.pod.uuid() + " has no app named \"" + app + "\"");
+    s.call("add", app_args(*ra));  // idempotent: finishes an add killed after its commit
     s.call("start", {"--app=" + app});
     json view = s.call("list", {});
     return named(states(s.pod, &view), s.pod.uuid(), app);
@@ -354,6 +377,18 @@ std::vector<AppOutcome> Runtime::stop_apps(const std::string& uuid, const std::v
       o.message = o.ok ? "stopped" : "still running after " + std::to_string(opts.timeout.count() * 2) + " ms";
     }
     return out;
+  });
+}
+
+void Runtime::reopen_app_log(const std::string& uuid, const std::string& app) {
+  api::guarded([&] {
+    AppsSession s = session(impl_->store, uuid, "reopen a log of", impl_->log != nullptr);
+    const contract::PodManifest m = manifest_of(s.pod);
+    const contract::RuntimeApp* ra = m.app(app);
+    if (!ra) throw not_found_error("pod " + s.pod.uuid() + " has no app named \"" + app + "\"");
+    const auto args = app_args(*ra);
+    if (args.size() < 2) throw conflict_error("app " + app + " of pod " + s.pod.uuid() + " has no CRI log file");
+    s.call("reopen-log", args);
   });
 }
 

@@ -62,6 +62,7 @@ AppSpec app_spec(const v1::ContainerConfig& c, const std::string& image_id, cons
   if (!drop.empty()) a.isolators.caps_remove = drop;
   resources_of(c.linux().resources(), a.isolators);
   a.annotations.push_back({kAnnContainer, to_json(meta)});
+  a.cri_log = meta.log_path;  // the init writes the container's output there in the CRI format
   return a;
 }
 
@@ -100,6 +101,14 @@ grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::Cre
     if (s.status.state != PodState::Running)
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                           "CreateContainer: sandbox " + s.status.uuid + " is not ready (" + state_name(s.status) + ")");
+    if (!c.log_path().empty()) {
+      if (s.meta.log_directory.empty() || s.meta.log_directory[0] != '/')
+        return invalid("CreateContainer: config.log_path " + c.log_path() + " needs the sandbox's log_directory (an "
+                       "absolute path; it is \"" + s.meta.log_directory + "\")");
+      if (c.log_path()[0] == '/' || ("/" + c.log_path() + "/").find("/../") != std::string::npos)
+        return invalid("CreateContainer: config.log_path " + c.log_path() +
+                       " must be a relative path inside the sandbox's log_directory");
+    }
     auto image = find_image(rt, c.image().image());
     if (!image) return not_found("CreateContainer: image " + c.image().image() + " is not pulled");
     ContainerMeta meta{c.metadata().name(), c.metadata().attempt(),
@@ -119,6 +128,23 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
     lookup(rt, req->container_id());
     const ContainerId cid = parse_container_id(req->container_id());
     rt.start_app(cid.uuid, cid.app);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*, const v1::ReopenContainerLogRequest* req,
+                                                v1::ReopenContainerLogResponse*) {
+  return guarded("ReopenContainerLog", [&] {
+    auto rt = env_.runtime();
+    const auto [s, meta] = lookup(rt, req->container_id());
+    const ContainerId cid = parse_container_id(req->container_id());
+    if (s.status.state != PodState::Running || rt.app_status(cid.uuid, cid.app).state != "running")
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "ReopenContainerLog: container " + req->container_id() + " is not running");
+    if (meta.log_path.empty())
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "ReopenContainerLog: container " + req->container_id() + " has no log_path");
+    rt.reopen_app_log(cid.uuid, cid.app);
     return grpc::Status::OK;
   });
 }

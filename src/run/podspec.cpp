@@ -261,6 +261,8 @@ void add_annotations(std::vector<contract::NameValue>& to, const std::vector<std
 }  // namespace
 
 contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names) {
+  if (!a.spec.cri_log.empty())  // add_app handles it; the init does not look for it in apps it starts at boot
+    throw usage_error("a CRI log file is only for apps added to a running pod (" + a.spec.cri_log + ")");
   contract::RuntimeApp ra;
   ra.name = a.spec.name.empty() ? default_app_name(image_name(a)) : a.spec.name;
   if (!appc::is_ac_name(ra.name) || ra.name.size() > 255)

@@ -38,20 +38,49 @@ bool wait_readable(int fd, int timeout_ms) {
   }
 }
 
-std::optional<std::string> receive_message(int fd, int timeout_ms) {
+// One message; a descriptor sent with it (SCM_RIGHTS) goes to `fd` when given, else it is closed.
+std::optional<std::string> receive_message(int fd, int timeout_ms, UniqueFd* passed = nullptr) {
   if (!wait_readable(fd, timeout_ms)) return std::nullopt;
   std::string buf(kMaxControlMessage, '\0');
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
   ssize_t n;
-  do n = ::recv(fd, buf.data(), buf.size(), 0);
+  do n = ::recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
   while (n < 0 && errno == EINTR);
   if (n <= 0) return std::nullopt;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+      int got;
+      std::memcpy(&got, CMSG_DATA(c), sizeof got);
+      UniqueFd owned(got);
+      if (passed) *passed = std::move(owned);
+    }
   buf.resize(static_cast<size_t>(n));
   return buf;
 }
 
-void send_message(int fd, const std::string& msg) {
+void send_message(int fd, const std::string& msg, int pass_fd = -1) {
+  iovec iov{const_cast<char*>(msg.data()), msg.size()};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  if (pass_fd >= 0) {
+    mh.msg_control = ctl;
+    mh.msg_controllen = sizeof ctl;
+    cmsghdr* c = CMSG_FIRSTHDR(&mh);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &pass_fd, sizeof pass_fd);
+  }
   ssize_t n;
-  do n = ::send(fd, msg.data(), msg.size(), MSG_NOSIGNAL);
+  do n = ::sendmsg(fd, &mh, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0) throw_sys("control socket: send");
 }
@@ -68,8 +97,8 @@ UniqueFd control_listen(const std::string& path) {
   return s;
 }
 
-std::optional<nlohmann::json> control_receive(int conn, int timeout_ms) {
-  auto msg = receive_message(conn, timeout_ms);
+std::optional<nlohmann::json> control_receive(int conn, int timeout_ms, UniqueFd* passed) {
+  auto msg = receive_message(conn, timeout_ms, passed);
   if (!msg) return std::nullopt;
   auto j = nlohmann::json::parse(*msg, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
@@ -78,13 +107,13 @@ std::optional<nlohmann::json> control_receive(int conn, int timeout_ms) {
 
 void control_reply(int conn, const nlohmann::json& reply) { send_message(conn, reply.dump()); }
 
-nlohmann::json control_request(const std::string& path, const nlohmann::json& request, int timeout_ms) {
+nlohmann::json control_request(const std::string& path, const nlohmann::json& request, int timeout_ms, int pass_fd) {
   UniqueFd s(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
   if (!s) throw_sys("control socket");
   sockaddr_un sa = address(path);
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0)
     throw_sys("cannot reach the pod init at " + path + " (is the pod running?)");
-  send_message(s.get(), request.dump());
+  send_message(s.get(), request.dump(), pass_fd);
   auto reply = receive_message(s.get(), timeout_ms);
   if (!reply) throw Error("the pod init did not answer on " + path, ETIMEDOUT);
   auto j = nlohmann::json::parse(*reply, nullptr, false);
@@ -168,15 +197,16 @@ nlohmann::json handle_control_request(const nlohmann::json& req, const std::vect
   return {{"error", "unknown control request \"" + op + "\""}};
 }
 
-void serve_control(int listener, const std::function<nlohmann::json(const nlohmann::json&)>& handle) {
+void serve_control(int listener, const std::function<nlohmann::json(const nlohmann::json&, UniqueFd&)>& handle) {
   for (;;) {
     int c = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
     if (c < 0) return;  // EAGAIN: nothing more pending
     UniqueFd conn(c);
-    auto req = control_receive(conn.get(), 1000);
+    UniqueFd passed;  // closed after the reply unless the handler took it
+    auto req = control_receive(conn.get(), 1000, &passed);
     if (!req) continue;
     try {
-      control_reply(conn.get(), handle(*req));
+      control_reply(conn.get(), handle(*req, passed));
     } catch (const Error&) {
       // the client went away: its problem
     }

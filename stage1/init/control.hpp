@@ -13,6 +13,8 @@
 //   {"op": "start", "app": "web"}     -> {"app": {…}}
 //   {"op": "stop", "app": "web", "force": false, "timeout": 10}   SIGTERM (SIGKILL after timeout s) -> {"app": {…}}
 //   {"op": "remove", "app": "web"}    not running: unmounted and forgotten -> {"removed": "web"}
+//   {"op": "reopen-log", "app": "web"} + a descriptor: the app's CRI log file from now on -> {"app": {…}}
+// add may come with a descriptor too: the app's CRI log file (crilog.hpp; the init then copies its output there).
 //   {"op": "apps"}                    -> {"sandbox": bool, "apps": [{"name", "state": "created"|"running"|"exited",
 //                                         "pid"?, "exitCode"?, "signal"?, "startedAt"?, "finishedAt"? (ns since the epoch)}]}
 // An error is {"error": "message"}. Libc + nlohmann_json only: it is compiled
@@ -35,12 +37,15 @@ inline constexpr size_t kMaxControlMessage = 1 << 20;
 // Bind and listen (non-blocking) at `path`, replacing a stale socket.
 UniqueFd control_listen(const std::string& path);
 // One request from a connection just accepted (waits at most `timeout_ms`).
-std::optional<nlohmann::json> control_receive(int conn, int timeout_ms);
+// A descriptor sent with it (SCM_RIGHTS) goes to *passed (closed when passed is null).
+std::optional<nlohmann::json> control_receive(int conn, int timeout_ms, UniqueFd* passed = nullptr);
 void control_reply(int conn, const nlohmann::json& reply);
 // Client: connect to `path` (relative to the cwd, or absolute), send `request`,
 // return the reply; throws pod::Error when the init cannot be reached or
 // does not answer within `timeout_ms`, or when the reply is an error.
-nlohmann::json control_request(const std::string& path, const nlohmann::json& request, int timeout_ms = 5000);
+// `pass_fd` (when >= 0) goes with the request (SCM_RIGHTS): add and reopen-log hand over a CRI log file.
+nlohmann::json control_request(const std::string& path, const nlohmann::json& request, int timeout_ms = 5000,
+                               int pass_fd = -1);
 
 // What the init knows of one app when a request comes in.
 struct AppHandle {
@@ -53,8 +58,8 @@ struct AppHandle {
 nlohmann::json handle_control_request(const nlohmann::json& request, const std::vector<AppHandle>& apps);
 
 // Accept every pending connection on `listener` and answer it with `handle`
-// (which must not throw).
-void serve_control(int listener, const std::function<nlohmann::json(const nlohmann::json&)>& handle);
+// (which must not throw; it may take the descriptor the request came with).
+void serve_control(int listener, const std::function<nlohmann::json(const nlohmann::json&, UniqueFd&)>& handle);
 
 // CPU time, resident memory and process count of the process tree rooted at
 // `pid`, from /proc (the caller's pid namespace).

@@ -76,8 +76,10 @@ void AppLog::stream_ended(const std::string& partial) {
   held_.clear();
 }
 
-AppStream::AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink& console, std::string prefix)
-    : pipe_(std::move(pipe)), log_(std::move(log)), console_(&console), prefix_(std::move(prefix)) {
+AppStream::AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink& console, std::string prefix,
+                     std::shared_ptr<CriLog> cri, const char* stream)
+    : pipe_(std::move(pipe)), log_(std::move(log)), cri_(std::move(cri)), stream_(stream), console_(&console),
+      prefix_(std::move(prefix)) {
   log_->stream_opened();
 }
 
@@ -112,6 +114,9 @@ void AppStream::copy(const char* data, size_t n) {
   size_t start = 0, nl;
   while ((nl = partial_.find('\n', start)) != std::string::npos || partial_.size() - start >= kMaxLine) {
     const size_t end = nl == std::string::npos ? start + kMaxLine : nl + 1;
+    if (cri_)
+      cri_->write(stream_, nl != std::string::npos,
+                  std::string_view(partial_).substr(start, end - start - (nl != std::string::npos)));
     if (!prefix_.empty()) {
       lines += prefix_;
       lines.append(partial_, start, end - start);
@@ -128,6 +133,7 @@ void AppStream::end() {
   if (!pipe_) return;
   pipe_.reset();
   log_->stream_ended(partial_);
+  if (cri_ && !partial_.empty()) cri_->write(stream_, false, partial_);  // no newline at its end: partial
   if (!prefix_.empty() && !partial_.empty()) console_->write(prefix_ + partial_ + "\n");
   partial_.clear();
 }

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "crilog.hpp"
 #include "util/fd.hpp"
 #include "util/output.hpp"
 
@@ -56,7 +57,9 @@ class AppLog {
 // One app's stdout or stderr.
 class AppStream {
  public:
-  AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink& console, std::string prefix);
+  // `cri`, when the app has a CRI log file: each line goes there too, tagged `stream` (crilog.hpp).
+  AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink& console, std::string prefix,
+            std::shared_ptr<CriLog> cri = nullptr, const char* stream = "stdout");
   AppStream(AppStream&&) = default;
   int fd() const { return pipe_.get(); }
   // Read what the app wrote (non-blocking, a bounded amount); at end of
@@ -71,6 +74,8 @@ class AppStream {
   void end();
   UniqueFd pipe_;
   std::shared_ptr<AppLog> log_;
+  std::shared_ptr<CriLog> cri_;
+  const char* stream_;
   OutputSink* console_;
   std::string prefix_, partial_;
 };

@@ -16,6 +16,7 @@
 #include "exec.hpp"
 #include "handlers.hpp"
 #include "output.hpp"
+#include "spawn.hpp"
 #include "util/process.hpp"
 
 namespace pod::init {
@@ -29,8 +30,7 @@ struct Running {
   Child child;                   // the app's main process
   std::optional<int> exit_code;  // set once it ended (or its pre-start failed)
   std::optional<int> signal;     // the signal that killed it
-  std::shared_ptr<AppLog> log;   // logs/<app>.log, unless interactive or attached
-  std::vector<AppStream> streams;
+  AppOutput io;                  // its log, CRI log and the streams the init copies (spawn.hpp)
   AppCgroup cgroup;  // its resource limits, when it has any
   int64_t started_at = 0, finished_at = 0;  // ns since the epoch; 0 = not yet
   bool term_sent = false;                   // a pod stop signalled it
@@ -55,14 +55,6 @@ struct Running {
 
 int64_t now_ns(clockid_t clock);
 int64_t monotonic_ms();
-
-// Does the init copy the apps' output to its stdout/stderr (output.hpp)?
-bool copies_output(const Runtime& rt);
-
-// Start one app; throws with the child's own message when its setup or exec
-// failed (see running.cpp for its stdio).
-void spawn(Running& r, const ExecSpec& spec, const Runtime& rt, int logs_dirfd, Console* console,
-           const std::string& prefix);
 
 // The app's exit record (appstatus/<app>, stage1-abi.md); `oom`: the OOM killer
 // killed a process of its cgroup.

@@ -26,6 +26,7 @@
 #include "readiness.hpp"
 #include "rootfs.hpp"
 #include "running.hpp"
+#include "spawn.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -122,7 +123,7 @@ class Supervisor {
 
   void start_main(Running& r) {
     const std::string prefix = apps_.size() > 1 || cfg_.sandbox ? r.app.name + ": " : "";
-    spawn(r, *r.spec, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
+    r.child = spawn_app(r.io, *r.spec, r.cgroup, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
     r.phase = Phase::kMain;
     r.started_at = now_ns(CLOCK_REALTIME);
     write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
@@ -287,7 +288,7 @@ class Supervisor {
         }
     }
     for (auto& r : apps_)
-      for (auto& st : r.streams) st.drain();
+      for (auto& st : r.io.streams) st.drain();
     if (console_) console_->finish(kOutputStallMs);
   }
 
@@ -375,7 +376,7 @@ class Supervisor {
       std::vector<pollfd> p = {{sigfd, POLLIN, 0}, {tfd, POLLIN, 0}};
       std::vector<AppStream*> polled;
       for (auto& r : apps_)
-        for (auto& st : r.streams)
+        for (auto& st : r.io.streams)
           if (st.fd() >= 0) {
             p.push_back({st.fd(), POLLIN, 0});
             polled.push_back(&st);
@@ -395,7 +396,7 @@ class Supervisor {
       if (ready_watch_ && (p[ready_at].revents & POLLIN)) readiness_changed();
       // Last: an app operation may add or remove apps (and their streams).
       if (control_ && (p.back().revents & POLLIN))
-        serve_control(control_.get(), [this](const nlohmann::json& req) { return control(req); });
+        serve_control(control_.get(), [this](const nlohmann::json& req, UniqueFd& fd) { return control(req, fd); });
       if (p[1].revents & POLLIN) {
         log_warn("apps still running " + std::to_string(cfg_.runtime.stop_timeout_s) + "s after SIGTERM, killing them");
         uint64_t n;
@@ -431,7 +432,7 @@ class Supervisor {
 
   // One control request (control.hpp): the app operations here, the rest in
   // handle_control_request. Never throws: errors are {"error": …}.
-  nlohmann::json control(const nlohmann::json& req) {
+  nlohmann::json control(const nlohmann::json& req, UniqueFd& fd) {
     const std::string op = req.value("op", "");
     try {
       if (op == "apps") {
@@ -439,14 +440,15 @@ class Supervisor {
         for (const auto& r : apps_) list.push_back(describe(r));
         return {{"sandbox", cfg_.sandbox}, {"apps", list}};
       }
-      if (op == "add" || op == "start" || op == "stop" || op == "remove") return app_op(op, req);
+      if (op == "add" || op == "start" || op == "stop" || op == "remove" || op == "reopen-log")
+        return app_op(op, req, fd);
       return handle_control_request(req, handles());
     } catch (const std::exception& e) {
       return {{"error", e.what()}};
     }
   }
 
-  nlohmann::json app_op(const std::string& op, const nlohmann::json& req) {
+  nlohmann::json app_op(const std::string& op, const nlohmann::json& req, UniqueFd& fd) {
     if (!req.contains("app") || !req["app"].is_string()) throw Error(op + ": no app given");
     const std::string name = req["app"].get<std::string>();
     if (op == "add") {
@@ -459,7 +461,9 @@ class Supervisor {
         add_running(*a);
         cfg_.apps.push_back(*a);
       }
-      return {{"app", describe(*find(name))}};
+      Running& r = *find(name);
+      if (fd) give_cri_log(r.io, std::move(fd), name, r.begun, console_.has_value());
+      return {{"app", describe(r)}};
     }
     Running* r = find(name);
     if (!r && op == "remove") {  // committed and mounted, but an add was killed before it told us
@@ -467,6 +471,11 @@ class Supervisor {
       return {{"removed", name}};
     }
     if (!r) throw Error("the pod has no app named \"" + name + "\"");
+    if (op == "reopen-log") {
+      if (!fd) throw Error("reopen-log: no file came with the request");
+      reopen_cri_log(r->io, std::move(fd), name);
+      return {{"app", describe(*r)}};
+    }
     if (op == "start") {
       if (stopping_) throw Error("the pod is stopping");
       if (!r->created()) throw Error("app " + name + " is " + r->state() + ", not created");
@@ -495,7 +504,7 @@ class Supervisor {
     }
     // remove
     if (r->running() || r->handler.running()) throw Error("app " + name + " is running; stop it first");
-    for (auto& st : r->streams) st.drain();
+    for (auto& st : r->io.streams) st.drain();
     unmount_tree(app_rootfs(name));
     const size_t idx = static_cast<size_t>(r - apps_.data());
     apps_.erase(apps_.begin() + static_cast<long>(idx));

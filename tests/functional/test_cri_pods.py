@@ -4,12 +4,13 @@ malformed configs get the status codes the CRI expects; restarting the server mi
 sandbox whose server is gone is still stoppable and collectable with pod itself."""
 import json
 import os
+import time
 
 import grpc
 import pytest
 
-from conftest import needs_root
-from cri_helpers import api, code_of, cri, needs_cri  # noqa: F401 (fixtures)
+from conftest import Pod, needs_root
+from cri_helpers import CriServer, api, code_of, cri, needs_cri  # noqa: F401 (fixtures)
 from oci_helpers import build_layout
 from registry_helpers import needs_registry, registry  # noqa: F401 (fixture)
 
@@ -182,3 +183,29 @@ def test_restart_midway_and_gc_without_the_server(pulled, api, cri, tmp_path):
     srv.pod.run("stop", sid, check=0, timeout=60)
     srv.pod.run("gc", "--grace-period=0", check=0, timeout=120)
     assert json.loads(srv.pod.run("list", "--format=json", check=0).stdout) == []
+
+
+
+def test_a_sandbox_that_dies_at_once_fails_fast(api, pod, tmp_path):
+    """A pod that cannot start (here: its data dir so deep that the stage1's notify socket path does not fit
+    sun_path) fails RunPodSandbox at once with the pod's own error, not after create_sandbox's 60 s."""
+    deep = Pod(os.path.join(pod.dir, "d" * 100))
+    os.makedirs(deep.dir)
+    srv = CriServer(deep, tmp_path, api=api)
+    try:
+        t0 = time.monotonic()
+        code, msg = code_of(lambda: srv.runtime.RunPodSandbox(
+            api.RunPodSandboxRequest(config=sandbox_config(api, tmp_path)), timeout=120))
+        took = time.monotonic() - t0
+        assert code == grpc.StatusCode.UNKNOWN, msg
+        uuid = msg.split()[1]
+        assert msg == (f"sandbox {uuid} exited while starting: pod dir path too long for a socket: "
+                       f"{deep.dir}/pods/run/{uuid}/stage1-state/notify"), msg
+        assert took < 30, f"RunPodSandbox took {took:.1f} s"
+        # The dead pod is no ready sandbox, and gc collects it.
+        items = srv.runtime.ListPodSandbox(api.ListPodSandboxRequest()).items
+        assert [i.state for i in items] == [api.SANDBOX_NOTREADY]
+        srv.stop()
+    finally:
+        srv.kill()
+        deep.run("gc", "--grace-period=0", timeout=120)
