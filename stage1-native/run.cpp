@@ -96,7 +96,9 @@ bool in_userns(const RunContext& o) { return o.runtime.rootless || o.runtime.pri
 // an idmapped mount when `idmap_ns` is one), its v1 cgroups, the host volumes.
 void bind_host_paths(const RunContext& o, const std::string& root, const std::vector<V1Cgroup>& v1_cgroups, int idmap_ns) {
   if (idmap_ns >= 0) idmapped_bind(o.pod_path, root + poddir::kPodInRoot, idmap_ns, false);
-  else bind_mount(o.pod_path, root + poddir::kPodInRoot, true, false);
+  // A --private-users pod's binds are made here, in the run process (which outlives the pod's netns bind
+  // in the pod dir): without its submounts, as the idmapped one.
+  else bind_mount(o.pod_path, root + poddir::kPodInRoot, !o.runtime.private_users.count, false);
   // The pod's v1 resource cgroups, where the init makes the apps' (stage1/resources.hpp), as nspawn's binds.
   for (const auto& cg : v1_cgroups) {
     const std::string target = root + kV1InRoot + "/" + cg.controller;
@@ -211,7 +213,7 @@ Child launch(const RunContext& o) {
   if (!o.runtime.private_users.count) return Child::start(argv, c);
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
   UniqueFd idmap = prepare_private_users(o, cgroup.get(), v1, c);
-  bind_host_paths(o, root, v1, idmap.get());
+  bind_host_paths(o, root, v1, o.runtime.private_users.chown_pod_dir ? -1 : idmap.get());
   std::optional<NetnsForClone> netns;
   if (!o.runtime.networks.empty()) netns.emplace(o.pod_path + "/" + cni::kNetns);
   CwdForClone cwd(root);

@@ -80,9 +80,10 @@ std::optional<IdShift> parse_private_users(const std::string& value) {
   return IdShift{static_cast<uint32_t>(base), static_cast<uint32_t>(count)};
 }
 
-std::optional<IdShift> check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
-                                           const std::string& stage1_name, const std::vector<std::string>& dirs) {
-  auto want = parse_private_users(value == "auto" ? "" : value);
+PrivateUsersPlan check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
+                                     const std::string& stage1_name, const std::vector<std::string>& dirs) {
+  PrivateUsersPlan plan{parse_private_users(value == "auto" ? "" : value), ""};
+  const auto& want = plan.want;
   if (rootless::active())
     throw usage_error("--private-users: a rootless pod runs in your user namespace already (Documentation/rootless.md)");
   if (appc::manifest_annotation(stage1_manifest, kAnnPrivateUsers).value_or("") != "true")
@@ -90,10 +91,8 @@ std::optional<IdShift> check_private_users(const std::string& value, const nlohm
                 "image does not declare " + kAnnPrivateUsers, ENOTSUP);
   UniqueFd ns = make_user_namespace({want ? want->base : uint32_t(kAutoFirst), 1});
   for (const auto& d : dirs)
-    if (!supports_idmapped_mounts(d, ns.get()))
-      throw Error("--private-users: " + d + " cannot be mounted idmapped (its filesystem or this kernel has no "
-                  "idmapped mounts), which a pod in a user namespace needs here (Documentation/isolation.md)", ENOTSUP);
-  return want;
+    if (plan.no_idmap.empty() && !supports_idmapped_mounts(d, ns.get())) plan.no_idmap = d;
+  return plan;
 }
 
 IdShift reserve_private_users(const Store& store, const std::string& uuid, const std::optional<IdShift>& want) {
