@@ -133,11 +133,6 @@ void private_nspawn_run_dir() {
     std::cerr << "run: warning: cannot mount a tmpfs on " << dir << ": " << std::strerror(errno) << "\n";
 }
 
-void join_netns(const std::string& path) {
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns || ::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
-}
-
 // systemd-nspawn as our child: it joins the pod's cgroups first. A failure
 // there or of the exec comes back as an Error from Child::start, which main()
 // records in `failure`.
@@ -158,7 +153,7 @@ Child start_nspawn(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups,
     join_v1_cgroups(v1_cgroups);
     if (o.runtime.private_users.count) {
       make_delegated_v1_cgroups(v1_cgroups, o.runtime.private_users.base);
-      if (!o.runtime.networks.empty()) join_netns(o.pod_path + "/" + cni::kNetns);
+      if (!o.runtime.networks.empty()) join_pod_netns(o.pod_path);
     }
     private_nspawn_run_dir();
     if (o.debug) {

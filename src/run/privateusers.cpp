@@ -52,17 +52,9 @@ std::map<uint32_t, Record> read_records(int dir) {
 // The host's subordinate id ranges (any user's): an automatic pick stays out of them.
 std::vector<IdShift> host_sub_ranges() {
   std::vector<IdShift> out;
-  for (const char* file : {"/etc/subuid", "/etc/subgid"}) {
-    auto text = try_read_file_at(AT_FDCWD, file, 1 << 20);
-    if (!text) continue;
-    for (const auto& line : split(*text, '\n')) {
-      auto f = split(line, ':');
-      if (f.size() != 3 || f[1].empty() || f[2].empty() || f[1].find_first_not_of("0123456789") != std::string::npos ||
-          f[2].find_first_not_of("0123456789") != std::string::npos || f[1].size() > 10 || f[2].size() > 10)
-        continue;  // not ours to judge: newuidmap reads these files
-      out.push_back({static_cast<uint32_t>(std::stoull(f[1])), static_cast<uint32_t>(std::stoull(f[2]))});
-    }
-  }
+  for (const char* file : {"/etc/subuid", "/etc/subgid"})
+    for (const auto& e : rootless::sub_id_entries(file))
+      if (e.range) out.push_back({e.range->start, e.range->count});  // a malformed one is newuidmap's to judge
   return out;
 }
 
