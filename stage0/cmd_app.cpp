@@ -76,6 +76,8 @@ void register_add(CLI::App& app, Context& ctx) {
   });
 }
 
+void print_app_state(const AppState& a, const std::string& format);
+
 // start, rm, status: one --app.
 void register_one_app(CLI::App& app, Context& ctx, const char* verb, const char* help) {
   auto f = std::make_shared<AppFlags>();
@@ -93,18 +95,38 @@ void register_one_app(CLI::App& app, Context& ctx, const char* verb, const char*
       std::cout << name << "\n";
       return;
     }
-    const AppState a = v == "start" ? rt.start_app(uuid, name) : rt.app_status(uuid, name);
-    if (f->format != "text") return print_json(app_json(a), f->format);
-    std::cout << "name=" << a.name << "\nstate=" << a.state << "\n";
-    if (a.pid) std::cout << "pid=" << *a.pid << "\n";
-    if (a.exit_code) std::cout << "exit-code=" << *a.exit_code << "\n";
-    if (a.started) std::cout << "started=" << format_rfc3339(*a.started) << "\n";
-    if (a.finished) std::cout << "finished=" << format_rfc3339(*a.finished) << "\n";
-    if (a.notifies) std::cout << "ready=" << (a.readiness && a.readiness->ready ? "true" : "false") << "\n";
-    if (a.readiness && a.readiness->ready_at) std::cout << "ready-at=" << format_rfc3339(*a.readiness->ready_at) << "\n";
-    if (a.readiness && !a.readiness->status.empty()) std::cout << "notify-status=" << a.readiness->status << "\n";
-    if (!a.error.empty()) std::cout << "error=" << a.error << "\n";
+    print_app_state(v == "start" ? rt.start_app(uuid, name) : rt.app_status(uuid, name), f->format);
   });
+}
+
+void register_update(CLI::App& app, Context& ctx) {
+  auto f = std::make_shared<AppFlags>();
+  auto iso = std::make_shared<IsolatorSpec>();
+  auto* c = app.add_subcommand("update", "Change the resource limits of an app of a running pod, at once");
+  c->add_option("uuid", f->uuid, "Pod UUID or unique prefix")->required();
+  c->add_option("--app", f->apps, "The app")->required()->expected(1);
+  c->add_option("--memory", iso->memory, "Memory limit (32M, 1Gi, ...), as for pod run");
+  c->add_option("--cpu", iso->cpu, "CPU limit (500m, 1.5)");
+  c->add_option("--cpu-shares", iso->cpu_shares, "CPU shares (2-262144)");
+  c->add_option("--pids-limit", iso->pids_limit, "Process limit");
+  add_format(c, f->format);
+  c->callback([&ctx, f, iso] {
+    Runtime& rt = ctx.runtime();
+    print_app_state(rt.update_app_resources(rt.resolve_pod(f->uuid), f->apps.front(), *iso), f->format);
+  });
+}
+
+void print_app_state(const AppState& a, const std::string& format) {
+  if (format != "text") return print_json(app_json(a), format);
+  std::cout << "name=" << a.name << "\nstate=" << a.state << "\n";
+  if (a.pid) std::cout << "pid=" << *a.pid << "\n";
+  if (a.exit_code) std::cout << "exit-code=" << *a.exit_code << "\n";
+  if (a.started) std::cout << "started=" << format_rfc3339(*a.started) << "\n";
+  if (a.finished) std::cout << "finished=" << format_rfc3339(*a.finished) << "\n";
+  if (a.notifies) std::cout << "ready=" << (a.readiness && a.readiness->ready ? "true" : "false") << "\n";
+  if (a.readiness && a.readiness->ready_at) std::cout << "ready-at=" << format_rfc3339(*a.readiness->ready_at) << "\n";
+  if (a.readiness && !a.readiness->status.empty()) std::cout << "notify-status=" << a.readiness->status << "\n";
+  if (!a.error.empty()) std::cout << "error=" << a.error << "\n";
 }
 
 void register_stop(CLI::App& app, Context& ctx) {
@@ -157,7 +179,7 @@ void register_list_apps(CLI::App& app, Context& ctx) {
 }  // namespace
 
 void register_app(CLI::App& app, Context& ctx) {
-  auto* a = app.add_subcommand("app", "Apps in a running pod: sandbox, add, start, stop, rm, list, status");
+  auto* a = app.add_subcommand("app", "Apps in a running pod: sandbox, add, start, stop, rm, list, status, update");
   a->require_subcommand(1);
   register_sandbox(*a, ctx);
   register_add(*a, ctx);
@@ -166,6 +188,7 @@ void register_app(CLI::App& app, Context& ctx) {
   register_one_app(*a, ctx, "rm", "Remove an app that is not running from a running pod");
   register_list_apps(*a, ctx);
   register_one_app(*a, ctx, "status", "Show one app's state, pid, exit code and times");
+  register_update(*a, ctx);
 }
 
 }  // namespace pod::cli

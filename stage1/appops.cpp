@@ -7,6 +7,7 @@
 //   app-ops remove [--debug] --app=NAME <uuid>                        the init unmounts and forgets it
 //   app-ops list   [--debug] <uuid>                                   the init's view of every app
 //   app-ops reopen-log [--debug] --app=NAME --cri-log=PATH <uuid>     the app's CRI log file from now on
+//   app-ops update [--debug] --app=NAME --isolators=JSON <uuid>       the app's limits (its whole isolator set) from now on
 //
 // --cri-log: a host path, opened here (created, with its missing parent
 // dirs, for appending) and handed to the init with the request (SCM_RIGHTS):
@@ -145,7 +146,7 @@ UniqueFd open_cri_log(const std::string& path) {
 int app_main(int argc, char** argv) {
   if (argc < 2) throw usage_error("usage: app-ops add|start|stop|remove|list [--debug] [--app=NAME] <uuid>");
   const std::string op = argv[1];
-  Args a = parse_args(argc - 1, argv + 1, {"--debug", "--app", "--force", "--timeout", "--cri-log"});
+  Args a = parse_args(argc - 1, argv + 1, {"--debug", "--app", "--force", "--timeout", "--cri-log", "--isolators"});
   if (a.positional.size() != 1) throw usage_error("app-ops " + op + ": give the pod's UUID");
   if (op == "list") {
     std::cout << init::control_request(kControlSocket, {{"op", "apps"}}).dump() << "\n";
@@ -167,6 +168,10 @@ int app_main(int argc, char** argv) {
   } else if (op == "stop") {
     req["force"] = a.has("--force");
     if (auto t = a.value("--timeout")) req["timeout"] = std::stoi(*t);
+  } else if (op == "update") {
+    auto isos = json::parse(a.value("--isolators").value_or(""), nullptr, false);
+    if (!isos.is_array()) throw usage_error("app-ops update: --isolators=JSON (an array of isolators) is required");
+    req["isolators"] = isos;
   } else if (op != "start" && op != "remove" && op != "reopen-log") {
     throw usage_error("app-ops: unknown operation " + op);
   }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "common.hpp"
+#include "contract/apporder.hpp"
 #include "isolators/isolators.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -41,6 +42,8 @@ std::vector<std::pair<std::string, std::string>> v1_mounts() {
 
 std::vector<V1Cgroup> pod_v1_cgroups(const contract::PodManifest& m, const std::string& uuid) {
   std::set<std::string> need;
+  // A sandbox's apps come later (pod app add, CRI containers), limits and all: every controller, from the start.
+  if (contract::is_sandbox(m)) need = {std::begin(kControllers), std::end(kControllers)};
   for (const auto& app : m.apps) {
     const auto iso = isolators::parse(app.app.isolators, "app " + app.name);
     if (iso.memory_limit || iso.memory_request) need.insert("memory");

@@ -20,8 +20,9 @@ struct V1Cgroup {
   std::string dir;         // <mount>/pod/pod-<uuid>
 };
 
-// The v1 controllers the pod's apps' isolators need that this host has as v1
-// hierarchies; empty on a v2-only host or when no app has resource limits.
+// The v1 controllers the pod's apps' isolators need (a sandbox's: all of them)
+// that this host has as v1 hierarchies; empty on a v2-only host or when no app
+// has resource limits.
 std::vector<V1Cgroup> pod_v1_cgroups(const contract::PodManifest& m, const std::string& uuid);
 // Every v1 resource controller's pod/pod-<uuid> (for removal).
 std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid);

@@ -239,6 +239,11 @@ class Runtime {
   // The app's CRI log file (AppSpec::cri_log) opened anew at its path: after the caller renamed the old one
   // (log rotation). Conflict when the app has none.
   void reopen_app_log(const std::string& uuid, const std::string& app);
+  // New resource limits for an app of a running pod (`pod app update`, CRI UpdateContainerResources):
+  // each of memory, cpu, cpu_shares and pids_limit given replaces the app's, the others stay (any other
+  // field set is a usage error). The pod init writes them to the app's cgroups at once (a running app
+  // started without a limit of that kind is refused: Conflict), then the pod manifest records them.
+  AppState update_app_resources(const std::string& uuid, const std::string& app, const IsolatorSpec& resources);
   // Remove an app that is not running: its tree, its records and log, its manifest entry.
   void remove_app(const std::string& uuid, const std::string& app);
   // Every app of the pod in manifest order (a pod that is not running: from

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -28,6 +29,7 @@
 #include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
 #include "images/store.hpp"
+#include "isolators/isolators.hpp"
 #include "isolators/policy.hpp"
 #include "pods/info.hpp"
 #include "pods/walk.hpp"
@@ -89,10 +91,14 @@ struct AppsSession {
     args.insert(args.begin(), op);
     if (debug) args.insert(args.begin() + 1, "--debug");
     args.push_back(pod.uuid());
-    auto [st, out] = stage1::call_output(pod, ep, args);
+    std::string err;  // with --debug its trace goes to our stderr as it comes
+    auto [st, out] = stage1::call_output(pod, ep, args, debug ? nullptr : &err);
+    while (!err.empty() && err.back() == '\n') err.pop_back();
     if (st != 0)
-      throw Error("stage1 app-ops " + op + " of pod " + pod.uuid() + " failed with status " + std::to_string(st), 0,
-                  ErrorKind::Stage1);
+      throw Error("stage1 app-ops " + op + " of pod " + pod.uuid() + " failed with status " + std::to_string(st) +
+                      (err.empty() ? "" : ": " + err.substr(err.rfind('\n') + 1)),
+                  0, ErrorKind::Stage1);
+    if (!err.empty()) std::cerr << err << "\n";  // warnings of a call that worked
     auto j = json::parse(out, nullptr, false);
     if (j.is_discarded() || !j.is_object())
       throw Error("stage1 app-ops " + op + " of pod " + pod.uuid() + " printed no JSON object", 0, ErrorKind::Stage1);
@@ -389,6 +395,40 @@ void Runtime::reopen_app_log(const std::string& uuid, const std::string& app) {
     const auto args = app_args(*ra);
     if (args.size() < 2) throw conflict_error("app " + app + " of pod " + s.pod.uuid() + " has no CRI log file");
     s.call("reopen-log", args);
+  });
+}
+
+AppState Runtime::update_app_resources(const std::string& uuid, const std::string& app, const IsolatorSpec& res) {
+  return api::guarded([&] {
+    if (res.caps_retain || res.caps_remove || res.seccomp || res.oom_score_adj)
+      throw usage_error("only the resource limits of a running app can change (memory, cpu, cpu shares, pids); "
+                        "capabilities, seccomp and the OOM score are set when it starts");
+    if (!res.memory && !res.cpu && !res.cpu_shares && !res.pids_limit) throw usage_error("no resource limit given");
+    AppsSession s = session(impl_->store, uuid, "update an app of", impl_->log != nullptr);
+    contract::PodManifest m = manifest_of(s.pod);
+    auto ra = std::find_if(m.apps.begin(), m.apps.end(), [&](const contract::RuntimeApp& a) { return a.name == app; });
+    if (ra == m.apps.end()) throw not_found_error("pod " + s.pod.uuid() + " has no app named \"" + app + "\"");
+    contract::PodManifest one = m;  // the new set, validated and checked against the stage1 as add_app does
+    one.apps = {*ra};
+    one.apps.front().app.isolators = isolators::merge(ra->app.isolators, res);
+    const nlohmann::json s1 = json::parse(read_file_at(s.pod.fd(), poddir::kStage1Manifest, 1 << 20));
+    isolators::check_pod(one, isolators::stage1_enforces(s1), s1.value("name", "stage1"), false,
+                         [this](const std::string& n) { impl_->notice(n); });
+    json isos = json::array();
+    for (const auto& i : one.apps.front().app.isolators) isos.push_back({{"name", i.name}, {"value", i.value}});
+    try {
+      s.call("update", {"--app=" + app, "--isolators=" + isos.dump()});
+    } catch (const Error& e) {  // the init's refusal names the app and the controller
+      if (e.kind() == ErrorKind::Stage1) throw conflict_error(std::string(e.what()), EBUSY);
+      throw;
+    }
+    // Applied, then recorded: a kill -9 in between leaves the limits in force and the old ones in the manifest
+    // (and in pod status) until the update is repeated.
+    crashpoint("app-update:before-commit");
+    ra->app.isolators = one.apps.front().app.isolators;
+    commit_manifest(s.pod, m);
+    json view = s.call("list", {});
+    return named(states(s.pod, &view), s.pod.uuid(), app);
   });
 }
 

@@ -149,6 +149,34 @@ grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*, const v1::
   });
 }
 
+grpc::Status RuntimeService::UpdateContainerResources(grpc::ServerContext*, const v1::UpdateContainerResourcesRequest* req,
+                                                      v1::UpdateContainerResourcesResponse*) {
+  return guarded("UpdateContainerResources", [&] {
+    auto rt = env_.runtime();
+    const auto [s, meta] = lookup(rt, req->container_id());
+    const ContainerId cid = parse_container_id(req->container_id());
+    if (req->has_windows()) return invalid("UpdateContainerResources: windows resources on a Linux runtime");
+    if (!req->has_linux()) return invalid("UpdateContainerResources: no linux resources given");
+    if (s.status.state != PodState::Running)
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          "UpdateContainerResources: the sandbox of container " + req->container_id() + " is not running");
+    IsolatorSpec iso;
+    resources_of(req->linux(), iso);
+    // The OOM score is the process's, set when it starts: the kubelet repeats the one it was created with.
+    std::string oom_now = "0";
+    for (const auto& a : s.status.apps)
+      if (a.name == cid.app)
+        for (const auto& [name, value] : a.isolators)
+          if (name == "os/linux/oom-score-adj") oom_now = value;
+    if (iso.oom_score_adj.value_or("0") != oom_now)
+      return invalid("UpdateContainerResources: oom_score_adj cannot change in a running container (it is " + oom_now + ")");
+    iso.oom_score_adj.reset();
+    if (!iso.memory && !iso.cpu && !iso.cpu_shares) return grpc::Status::OK;  // nothing asked for
+    rt.update_app_resources(cid.uuid, cid.app, iso);
+    return grpc::Status::OK;
+  });
+}
+
 grpc::Status RuntimeService::StopContainer(grpc::ServerContext*, const v1::StopContainerRequest* req,
                                            v1::StopContainerResponse*) {
   return guarded("StopContainer", [&] {

@@ -37,6 +37,7 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   grpc::Status ContainerStatus(grpc::ServerContext*, const runtime::v1::ContainerStatusRequest*, runtime::v1::ContainerStatusResponse*) override;
   grpc::Status ListContainers(grpc::ServerContext*, const runtime::v1::ListContainersRequest*, runtime::v1::ListContainersResponse*) override;
   grpc::Status ReopenContainerLog(grpc::ServerContext*, const runtime::v1::ReopenContainerLogRequest*, runtime::v1::ReopenContainerLogResponse*) override;
+  grpc::Status UpdateContainerResources(grpc::ServerContext*, const runtime::v1::UpdateContainerResourcesRequest*, runtime::v1::UpdateContainerResourcesResponse*) override;
   grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*, runtime::v1::ExecSyncResponse*) override;
   // stats.cpp
   grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*, runtime::v1::ContainerStatsResponse*) override;

@@ -1,6 +1,7 @@
 #include "stage1abi/stage1.hpp"
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,7 +92,8 @@ int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& 
   }
 }
 
-std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, const std::vector<std::string>& args) {
+std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,
+                                        std::string* err) {
   std::vector<std::string> argv = {entrypoint_path(pod, ep)};
   argv.insert(argv.end(), args.begin(), args.end());
   ChildOptions o;
@@ -100,6 +102,12 @@ std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, c
   if (::pipe2(fds, O_CLOEXEC) < 0) throw_sys("pipe");
   UniqueFd r(fds[0]), w(fds[1]);
   o.out = Redirect::to_fd(w.get());
+  UniqueFd errfile;  // a file, not a pipe: read once the entrypoint has exited, it cannot block it
+  if (err) {
+    errfile = UniqueFd(::memfd_create("stage1-stderr", MFD_CLOEXEC));
+    if (!errfile) throw_sys("memfd_create");
+    o.err = Redirect::to_fd(errfile.get());
+  }
   try {
     Child c = Child::start(argv, o);
     w.reset();
@@ -111,7 +119,14 @@ std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, c
       if (n <= 0) break;
       if (out.size() < (16u << 20)) out.append(buf, static_cast<size_t>(n));
     }
-    return {c.wait(), out};
+    const int status = c.wait();
+    if (err) {
+      err->clear();
+      ssize_t n;
+      while ((n = ::pread(errfile.get(), buf, sizeof buf, static_cast<off_t>(err->size()))) > 0 && err->size() < (1u << 20))
+        err->append(buf, static_cast<size_t>(n));
+    }
+    return {status, out};
   } catch (const Error& e) {
     throw e.with_context("stage1 entrypoint " + ep);
   }

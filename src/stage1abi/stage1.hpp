@@ -62,7 +62,9 @@ std::function<void(Pod&)> teardown(bool debug);
 // status (128+N when killed by signal N). Throws when it cannot be executed.
 int call(const Pod& pod, const std::string& ep, const std::vector<std::string>& args, bool quiet_stdout = false);
 // The same, with the entrypoint's stdout returned (its stderr passes through).
-std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, const std::vector<std::string>& args);
+// `err` (when given) gets what the entrypoint wrote on stderr instead of our stderr.
+std::pair<int, std::string> call_output(const Pod& pod, const std::string& ep, const std::vector<std::string>& args,
+                                        std::string* err = nullptr);
 // The entrypoint `ep` of the pod's stage1 ("what": the annotation, for the error when it has none).
 std::string required_entrypoint(const Pod& pod, std::string Entrypoints::*ep, const char* what);
 // exec an entrypoint in place of this process (run, enter). Never returns.

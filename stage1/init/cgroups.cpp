@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstdlib>
+#include <optional>
 #include <sstream>
 
 #include "log.hpp"
@@ -77,8 +79,9 @@ void AppCgroup::join() const {
 }
 
 bool AppCgroup::oom_killed() const {
-  if (memory_dir_.empty()) return false;
-  return oom_kill_count(memory_dir_ + (memory_v2_ ? "/memory.events" : "/memory.oom_control")) > 0;
+  auto m = dirs_.find("memory");
+  if (m == dirs_.end()) return false;
+  return oom_kill_count(m->second.first + (m->second.second ? "/memory.events" : "/memory.oom_control")) > 0;
 }
 
 void PodCgroups::delegate_v2() {
@@ -114,62 +117,117 @@ PodCgroups::Where PodCgroups::where(const std::string& controller, const App& ap
   return {kV2Root, true};
 }
 
+namespace {
+
+struct Dir {
+  std::string path;
+  bool v2 = false;
+};
+
+std::optional<uint64_t> read_number(const std::string& file) {
+  auto text = try_read_file_at(AT_FDCWD, file, 64);
+  if (!text) return std::nullopt;
+  try {
+    return std::stoull(*text);
+  } catch (const std::exception&) {  // "max", "-1": no limit
+    return std::nullopt;
+  }
+}
+
+// The limits of `iso` in the app's cgroup dirs; with `reset`, a limit `iso` does
+// not have is set back to none (an update). v1 keeps memsw >= limit at every
+// step, so a raised limit goes to memsw first.
+void write_memory(const Dir& d, const isolators::Isolators& iso, bool reset) {
+  const std::string swap = d.path + (d.v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
+  const bool has_swap = ::access(swap.c_str(), F_OK) == 0;
+  if (iso.memory_limit || reset) {
+    const std::string limit = iso.memory_limit ? std::to_string(*iso.memory_limit) : (d.v2 ? "max" : "-1");
+    const std::string limit_file = d.path + (d.v2 ? "/memory.max" : "/memory.limit_in_bytes");
+    const auto now = read_number(limit_file);
+    const bool raise = !iso.memory_limit || (now && *iso.memory_limit > *now);
+    // No swap beyond the limit: the limit is what the app gets.
+    if (has_swap && !d.v2 && raise) write_control(swap, limit);
+    write_control(limit_file, limit);
+    if (has_swap && (d.v2 || !raise)) write_control(swap, d.v2 ? (iso.memory_limit ? "0" : "max") : limit);
+  }
+  if (iso.memory_request || reset)
+    write_control(d.path + (d.v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"),
+                  iso.memory_request ? std::to_string(*iso.memory_request) : (d.v2 ? "0" : "-1"));
+}
+
+void write_cpu(const Dir& d, const isolators::Isolators& iso, bool reset) {
+  constexpr uint64_t kPeriodUs = 100000;
+  if (iso.cpu_limit_milli || reset) {
+    const std::string quota = iso.cpu_limit_milli
+                                  ? std::to_string(std::max<uint64_t>(1000, *iso.cpu_limit_milli * kPeriodUs / 1000))
+                                  : (d.v2 ? "max" : "-1");
+    if (d.v2) {
+      write_control(d.path + "/cpu.max", quota + " " + std::to_string(kPeriodUs));
+    } else {
+      write_control(d.path + "/cpu.cfs_period_us", std::to_string(kPeriodUs));
+      write_control(d.path + "/cpu.cfs_quota_us", quota);
+    }
+  }
+  if (iso.cpu_shares) {
+    // v2's weight from v1's shares, as runc converts them.
+    const uint64_t weight = 1 + ((*iso.cpu_shares - 2) * 9999) / 262142;
+    write_control(d.path + (d.v2 ? "/cpu.weight" : "/cpu.shares"), std::to_string(d.v2 ? weight : *iso.cpu_shares));
+  } else if (reset) {
+    write_control(d.path + (d.v2 ? "/cpu.weight" : "/cpu.shares"), d.v2 ? "100" : "1024");  // the kernel's defaults
+  }
+}
+
+void write_pids(const Dir& d, const isolators::Isolators& iso, bool reset) {
+  if (iso.pids_limit || reset) write_control(d.path + "/pids.max", iso.pids_limit ? std::to_string(*iso.pids_limit) : "max");
+}
+
+bool wants(const isolators::Isolators& iso, const std::string& controller) {
+  if (controller == "memory") return iso.memory_limit || iso.memory_request;
+  if (controller == "cpu") return iso.cpu_limit_milli || iso.cpu_shares;
+  return iso.pids_limit.has_value();
+}
+
+}  // namespace
+
 AppCgroup PodCgroups::create(const App& app) {
   AppCgroup cg;
   const auto& iso = app.iso;
   if (!iso.needs_cgroups()) return cg;
   const std::string name = "app-" + app.name;
   std::vector<std::string> joined;  // v2 has one hierarchy for all controllers
-  auto dir_for = [&](const char* controller, const char* isolator) {
+  for (const auto& [controller, isolator] : {std::pair<std::string, const char*>{"memory", "resource/memory"},
+                                            {"cpu", iso.cpu_limit_milli ? "resource/cpu" : "os/linux/cpu-shares"},
+                                            {"pids", "resource/pids"}}) {
+    if (!wants(iso, controller)) continue;
     Where w = where(controller, app, isolator);
     const std::string dir = w.dir + "/" + name;
     make_dir(dir);
-    bool seen = false;
-    for (const auto& j : joined) seen = seen || j == dir;
-    if (!seen) {
+    if (std::find(joined.begin(), joined.end(), dir) == joined.end()) {
       cg.procs_.push_back(open_procs(dir));
       joined.push_back(dir);
     }
-    return std::make_pair(dir, w.v2);
-  };
-  if (iso.memory_limit || iso.memory_request) {
-    auto [dir, v2] = dir_for("memory", "resource/memory");
-    cg.memory_dir_ = dir;
-    cg.memory_v2_ = v2;
-    if (iso.memory_limit) {
-      const std::string limit = std::to_string(*iso.memory_limit);
-      // No swap beyond the limit: the limit is what the app gets.
-      write_control(dir + (v2 ? "/memory.max" : "/memory.limit_in_bytes"), limit);
-      const std::string swap = dir + (v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
-      if (::access(swap.c_str(), F_OK) == 0) write_control(swap, v2 ? "0" : limit);
-    }
-    if (iso.memory_request)
-      write_control(dir + (v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"), std::to_string(*iso.memory_request));
+    cg.dirs_[controller] = {dir, w.v2};
   }
-  if (iso.cpu_limit_milli || iso.cpu_shares) {
-    auto [dir, v2] = dir_for("cpu", iso.cpu_limit_milli ? "resource/cpu" : "os/linux/cpu-shares");
-    constexpr uint64_t kPeriodUs = 100000;
-    if (iso.cpu_limit_milli) {
-      const std::string quota = std::to_string(std::max<uint64_t>(1000, *iso.cpu_limit_milli * kPeriodUs / 1000));
-      if (v2) {
-        write_control(dir + "/cpu.max", quota + " " + std::to_string(kPeriodUs));
-      } else {
-        write_control(dir + "/cpu.cfs_period_us", std::to_string(kPeriodUs));
-        write_control(dir + "/cpu.cfs_quota_us", quota);
-      }
-    }
-    if (iso.cpu_shares) {
-      // v2's weight from v1's shares, as runc converts them.
-      const uint64_t weight = 1 + ((*iso.cpu_shares - 2) * 9999) / 262142;
-      write_control(dir + (v2 ? "/cpu.weight" : "/cpu.shares"), std::to_string(v2 ? weight : *iso.cpu_shares));
-    }
-  }
-  if (iso.pids_limit) {
-    auto [dir, v2] = dir_for("pids", "resource/pids");
-    write_control(dir + "/pids.max", std::to_string(*iso.pids_limit));
-  }
+  write_limits(cg, iso, false);
   log_debug("app " + app.name + ": cgroups " + std::to_string(joined.size()));
   return cg;
+}
+
+void PodCgroups::write_limits(const AppCgroup& cg, const isolators::Isolators& iso, bool reset) {
+  for (const auto& [controller, d] : cg.dirs_) {
+    const Dir dir{d.first, d.second};
+    if (controller == "memory") write_memory(dir, iso, reset);
+    else if (controller == "cpu") write_cpu(dir, iso, reset);
+    else write_pids(dir, iso, reset);
+  }
+}
+
+void PodCgroups::update(const App& app, const isolators::Isolators& next, const AppCgroup& cg) {
+  for (const char* controller : {"memory", "cpu", "pids"})
+    if (wants(next, controller) && !cg.dirs_.count(controller))
+      throw Error("app " + app.name + " was started without a " + controller + " limit, so its processes have no " +
+                  controller + " cgroup of their own to limit; stop and start it to give it one");
+  write_limits(cg, next, true);
 }
 
 }  // namespace pod::init

@@ -13,6 +13,7 @@
 // A controller an app needs and neither provides is an error: the limit is
 // refused, not ignored.
 #pragma once
+#include <map>
 #include <string>
 #include <vector>
 
@@ -43,8 +44,8 @@ class AppCgroup {
  private:
   friend class PodCgroups;
   std::vector<UniqueFd> procs_;   // cgroup.procs, one per hierarchy
-  std::string memory_dir_;        // the app cgroup of the memory controller
-  bool memory_v2_ = false;
+  // controller ("memory", "cpu", "pids") -> the app's cgroup dir there, and whether it is v2.
+  std::map<std::string, std::pair<std::string, bool>> dirs_;
 };
 
 class PodCgroups {
@@ -53,6 +54,11 @@ class PodCgroups {
   // has no resource isolators. Throws naming the app and the isolator when a
   // controller is missing.
   AppCgroup create(const App& app);
+  // A running app's limits become `next` (`pod app update`): each controller's
+  // limit is written anew, a limit `next` lacks is set back to none. Refused
+  // (naming the app and the controller) when `next` needs a controller the app
+  // has no cgroup of its own in: its processes cannot be told apart then.
+  void update(const App& app, const isolators::Isolators& next, const AppCgroup& cg);
 
  private:
   // The directory of `controller`'s pod cgroup, and whether it is v2.
@@ -62,6 +68,7 @@ class PodCgroups {
   };
   Where where(const std::string& controller, const App& app, const char* isolator);
   void delegate_v2();
+  static void write_limits(const AppCgroup& cg, const isolators::Isolators& iso, bool reset);
   bool v2_delegated_ = false;
 };
 

@@ -14,6 +14,7 @@
 //   {"op": "stop", "app": "web", "force": false, "timeout": 10}   SIGTERM (SIGKILL after timeout s) -> {"app": {…}}
 //   {"op": "remove", "app": "web"}    not running: unmounted and forgotten -> {"removed": "web"}
 //   {"op": "reopen-log", "app": "web"} + a descriptor: the app's CRI log file from now on -> {"app": {…}}
+//   {"op": "update", "app": "web", "isolators": [{"name", "value"}…]}   the app's limits from now on -> {"app": {…}}
 // add may come with a descriptor too: the app's CRI log file (crilog.hpp; the init then copies its output there).
 //   {"op": "apps"}                    -> {"sandbox": bool, "apps": [{"name", "state": "created"|"running"|"exited",
 //                                         "pid"?, "exitCode"?, "signal"?, "startedAt"?, "finishedAt"? (ns since the epoch)}]}

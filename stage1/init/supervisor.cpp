@@ -440,7 +440,7 @@ class Supervisor {
         for (const auto& r : apps_) list.push_back(describe(r));
         return {{"sandbox", cfg_.sandbox}, {"apps", list}};
       }
-      if (op == "add" || op == "start" || op == "stop" || op == "remove" || op == "reopen-log")
+      if (op == "add" || op == "start" || op == "stop" || op == "remove" || op == "reopen-log" || op == "update")
         return app_op(op, req, fd);
       return handle_control_request(req, handles());
     } catch (const std::exception& e) {
@@ -474,6 +474,22 @@ class Supervisor {
     if (op == "reopen-log") {
       if (!fd) throw Error("reopen-log: no file came with the request");
       reopen_cri_log(r->io, std::move(fd), name);
+      return {{"app", describe(*r)}};
+    }
+    if (op == "update") {  // new limits: the app's whole isolator set, validated by stage0
+      const auto& isos = req.value("isolators", nlohmann::json());
+      if (!isos.is_array()) throw Error("update: no isolators given");
+      std::vector<contract::Isolator> list;
+      for (const auto& i : isos) {
+        if (!i.is_object() || !i.contains("name") || !i["name"].is_string() || !i.contains("value"))
+          throw Error("update: an isolator is not {\"name\", \"value\"}");
+        list.push_back({i["name"].get<std::string>(), i["value"]});
+      }
+      isolators::Isolators next = isolators::parse(list, "app " + name);
+      if (r->running()) cgroups_.update(r->app, next, r->cgroup);  // else its next start makes them so
+      r->app.iso = next;
+      for (auto& a : cfg_.apps)
+        if (a.name == name) a.iso = next;
       return {{"app", describe(*r)}};
     }
     if (op == "start") {
