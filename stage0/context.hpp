@@ -58,6 +58,9 @@ void register_trust(CLI::App&, Context&);
 // --insecure-options=image,... -> fetch options.
 // --insecure-options=LIST on top of o (pod fetch, run and prepare).
 FetchOptions parse_insecure_options(const std::string& list, FetchOptions o);
+// The --insecure-options list of a fetch (pod fetch, app add): the flag, else the fetch values (image,
+// http, tls) of trust.insecureOptions (insecure_or_config: with a warning).
+std::string fetch_insecure_list(const std::string& flag, const config::Config& cfg);
 
 // --max-image-size=SIZE and --max-image-entries=N (pod fetch, run and
 // prepare), parsed after CLI11 is done; they override the configuration

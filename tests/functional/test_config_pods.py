@@ -108,7 +108,13 @@ def test_networks_default_and_config_dirs(pod, tmp_path):
     assert rt["net"] == "cfgnet" and [n["name"] for n in rt["networks"]] == ["cfgnet"], rt
     r = prepare(pod, env, f"--stage1-path={STAGE1['nspawn']}", "--net=host")  # the flag wins
     assert r.returncode == 0, r.stderr
-    assert prepared_file(pod, r.stdout.strip(), "runtime.json")["net"] == "host"
+    uuid = r.stdout.strip()
+    assert prepared_file(pod, uuid, "runtime.json")["net"] == "host"
+    # run-prepared --net looks networks up in the same dirs.
+    r = pod.run("run-prepared", "--net=cfgnet", uuid, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    rt = prepared_or_exited_runtime(pod, uuid)
+    assert rt["net"] == "cfgnet" and [n["name"] for n in rt["networks"]] == ["cfgnet"], rt
     # Without configDirs the network is not found: the dirs are where networks are looked up.
     env, _ = configure(pod, tmp_path, {"networks": {"default": "cfgnet"}})
     r = prepare(pod, env, f"--stage1-path={STAGE1['nspawn']}")
@@ -209,3 +215,22 @@ def test_bad_limits_and_trust_values_name_the_file_and_key(pod, tmp_path):
         for verb in (["config"], ["prepare", BUSYBOX_ACI]):
             r = pod.run(*verb, env=env)
             assert (r.returncode, r.stderr) == (1, f"pod: configuration {local}: {msg}\n"), (verb, r.stderr)
+
+
+def test_trust_insecure_options_applies_to_app_add(pod, tmp_path):
+    reason = flavor_skip_reason("nspawn")
+    if reason:
+        pytest.skip(reason)
+    env, local = configure(pod, tmp_path, {"trust": {"insecureOptions": ["image", "seccomp"]}})
+    u = pod.run("app", "sandbox", f"--stage1-path={STAGE1['nspawn']}", env=env, timeout=120, check=0).stdout.strip()
+    try:
+        other = busybox_variant(str(tmp_path / "other.aci"), "example.com/unsigned-added")
+        r = pod.run("app", "add", u, other, "--name", "x", "--exec", "/bin/true", env=env, timeout=120)
+        assert (r.returncode, r.stdout) == (0, "x\n"), r.stderr
+        assert f"--insecure-options=image,seccomp from trust.insecureOptions in {local}" in r.stderr
+        assert UNVERIFIED in r.stderr, r.stderr
+        r = pod.run("app", "add", "--insecure-options=none", u, busybox_variant(
+            str(tmp_path / "third.aci"), "example.com/unsigned-third"), "--name", "y", env=env, timeout=120)
+        assert r.returncode == 1 and "is not signed" in r.stderr, r.stderr
+    finally:
+        pod.run("stop", u, timeout=90, check=0)
