@@ -234,3 +234,18 @@ def test_trust_insecure_options_applies_to_app_add(pod, tmp_path):
         assert r.returncode == 1 and "is not signed" in r.stderr, r.stderr
     finally:
         pod.run("stop", u, timeout=90, check=0)
+
+
+def test_limits_go_under_a_pod_manifests_isolators(pod, tmp_path):
+    env, _ = configure(pod, tmp_path, {"limits": {"memory": "32M", "pidsLimit": 50}})
+    image_id = pod.run("fetch", "--insecure-options=image", "--full", BUSYBOX_ACI, env=env, check=0).stdout.strip()
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"acKind": "PodManifest", "acVersion": "0.8.11", "apps": [
+        {"name": "a", "image": {"id": image_id},
+         "app": {"exec": ["/bin/true"], "user": "0", "group": "0",
+                 "isolators": [{"name": "resource/memory", "value": {"limit": "64M"}}]}}]}))
+    r = pod.run("prepare", "--insecure-options=image", f"--stage1-path={STAGE1['nspawn']}",
+                f"--pod-manifest={manifest}", env=env)
+    assert r.returncode == 0, r.stderr
+    isos = {i["name"]: i["value"] for i in prepared_file(pod, r.stdout.strip(), "pod")["apps"][0]["app"]["isolators"]}
+    assert isos == {"resource/memory": {"limit": "64M"}, "resource/pids": {"limit": 50}}
