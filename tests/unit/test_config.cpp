@@ -7,6 +7,7 @@
 #include "config/config.hpp"
 #include "helpers.hpp"
 #include "isolators/isolators.hpp"
+#include "net/cni/config.hpp"
 #include "util/error.hpp"
 
 using namespace pod;
@@ -65,6 +66,10 @@ TEST_CASE("configuration: networks.default is a --net value, networks.configDirs
         "configuration s.json: networks.configDirs must be a list of absolute paths");
   CHECK(parse_error(R"({"networks": {"configDirs": ["/a", "rel"]}})") ==
         "configuration s.json: networks.configDirs[1] must be an absolute path (a string starting with /)");
+  // One lookup list: the system dir, the configured ones in order, the data dir's last (it wins).
+  CHECK(cni::config_dirs("/var/lib/pod", over.networks.config_dirs) ==
+        std::vector<std::string>{"/etc/pod/net.d", "/a", "/b", "/var/lib/pod/net.d"});
+  CHECK(cni::config_dirs("/var/lib/pod") == std::vector<std::string>{"/etc/pod/net.d", "/var/lib/pod/net.d"});
   CHECK(parse_error(R"({"networks": {"defaults": "host"}})") ==
         "configuration s.json: unknown key \"networks.defaults\" (known: default, configDirs)");
 }
