@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "appflags.hpp"
 #include "config/config.hpp"
 #include "stage1abi/flavors.hpp"
 #include "util/error.hpp"
@@ -94,9 +95,16 @@ void apply_pod_config(PodSpec& s, const config::Config& cfg) {
   s.isolator_defaults.pids_limit = cfg.limits.pids_limit;
 }
 
-std::string insecure_or_config(const std::string& flag, const config::Config& cfg) {
+std::string insecure_or_config(const std::string& flag, const config::Config& cfg, bool fetch_only) {
   if (!flag.empty() || cfg.trust.insecure_options.empty()) return flag;
-  const std::string list = cfg.trust.insecure_list();
+  std::string list = cfg.trust.insecure_list();
+  if (fetch_only) {
+    std::vector<std::string> pods_only;
+    const auto fetch = split_isolation_insecure(list, pods_only);
+    list.clear();
+    for (const auto& v : fetch) list += (list.empty() ? "" : ",") + v;
+    if (list.empty()) return "";  // nothing relaxed for a fetch: no warning
+  }
   std::cerr << "pod: warning: --insecure-options=" << list << " from trust.insecureOptions in "
             << cfg.sources.at("trust.insecureOptions") << " (no --insecure-options given): protections are off\n";
   return list;

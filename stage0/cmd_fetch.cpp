@@ -26,7 +26,7 @@ void run_fetch(Context& ctx, const FetchFlags& f) {
     throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, "
                       "docker-archive: or name[:version]");
   const config::Config cfg = config::load(ctx.data_dir());
-  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(fetch_insecure_list(f.insecure, cfg), {}), cfg);
+  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(insecure_or_config(f.insecure, cfg, true), {}), cfg);
   o.platform = f.platform;
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
@@ -37,15 +37,6 @@ void run_fetch(Context& ctx, const FetchFlags& f) {
   }
 }
 }  // namespace
-
-std::string fetch_insecure_list(const std::string& flag, const config::Config& cfg) {
-  if (!flag.empty()) return flag;
-  std::vector<std::string> pods_only;  // trust.insecureOptions: its isolation values are for pods, not fetches
-  std::string list;
-  for (const auto& v : split_isolation_insecure(insecure_or_config(flag, cfg), pods_only))
-    list += (list.empty() ? "" : ",") + v;
-  return list;
-}
 
 FetchOptions parse_insecure_options(const std::string& list, FetchOptions o) {
   size_t i = 0;

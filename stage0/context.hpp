@@ -58,9 +58,6 @@ void register_trust(CLI::App&, Context&);
 // --insecure-options=image,... -> fetch options.
 // --insecure-options=LIST on top of o (pod fetch, run and prepare).
 FetchOptions parse_insecure_options(const std::string& list, FetchOptions o);
-// The --insecure-options list of a fetch (pod fetch, app add): the flag, else the fetch values (image,
-// http, tls) of trust.insecureOptions (insecure_or_config: with a warning).
-std::string fetch_insecure_list(const std::string& flag, const config::Config& cfg);
 
 // --max-image-size=SIZE and --max-image-entries=N (pod fetch, run and
 // prepare), parsed after CLI11 is done; they override the configuration
@@ -79,8 +76,9 @@ FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const 
 // stage1.images file that does not exist).
 void apply_pod_config(PodSpec& s, const config::Config& cfg);
 // The --insecure-options list: the flag's when given, else trust.insecureOptions (with a warning on
-// stderr naming the file, when it relaxes anything).
-std::string insecure_or_config(const std::string& flag, const config::Config& cfg);
+// stderr naming the file, when it relaxes anything). `fetch_only` (pod fetch, app add): only its fetch
+// values (image, http, tls); the pod values are for run and prepare.
+std::string insecure_or_config(const std::string& flag, const config::Config& cfg, bool fetch_only = false);
 
 // The UUID argument or --uuid-file's content (exactly one of them).
 std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);

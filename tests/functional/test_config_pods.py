@@ -153,6 +153,12 @@ def test_trust_insecure_options_lets_an_unsigned_image_in_with_a_warning(pod, tm
     assert (f"pod: warning: --insecure-options=image from trust.insecureOptions in {local} (no --insecure-options "
             "given): protections are off\n") in r.stderr
     assert UNVERIFIED in r.stderr, r.stderr  # and the flag's own warning for the image
+    # Only pod values: a fetch relaxes nothing, and says nothing.
+    pods_only, _ = configure(pod, tmp_path, {"trust": {"insecureOptions": "seccomp"}})
+    r = pod.run("fetch", BUSYBOX_ACI, env=pods_only)
+    assert r.returncode == 1 and r.stderr.startswith(f"pod: image {BUSYBOX_ACI} is not signed"), r.stderr
+    assert "trust.insecureOptions" not in r.stderr
+    env, local = configure(pod, tmp_path, {"trust": {"insecureOptions": "image"}})
     # An explicit flag replaces it: none checks signatures again.
     other = busybox_variant(str(tmp_path / "other.aci"), "example.com/unsigned-other")
     r = pod.run("fetch", "--insecure-options=none", other, env=env)
@@ -227,7 +233,7 @@ def test_trust_insecure_options_applies_to_app_add(pod, tmp_path):
         other = busybox_variant(str(tmp_path / "other.aci"), "example.com/unsigned-added")
         r = pod.run("app", "add", u, other, "--name", "x", "--exec", "/bin/true", env=env, timeout=120)
         assert (r.returncode, r.stdout) == (0, "x\n"), r.stderr
-        assert f"--insecure-options=image,seccomp from trust.insecureOptions in {local}" in r.stderr
+        assert f"--insecure-options=image from trust.insecureOptions in {local}" in r.stderr  # its fetch values
         assert UNVERIFIED in r.stderr, r.stderr
         r = pod.run("app", "add", "--insecure-options=none", u, busybox_variant(
             str(tmp_path / "third.aci"), "example.com/unsigned-third"), "--name", "y", env=env, timeout=120)
