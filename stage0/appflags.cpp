@@ -2,6 +2,7 @@
 
 #include "context.hpp"
 
+#include "config/config.hpp"
 #include "mds/mds.hpp"
 #include "run/hooks.hpp"
 #include "run/podspec.hpp"
@@ -71,10 +72,12 @@ void finish_pod_flags(PodSpec& s, const PodFlagStrings& f, const std::string& da
   if (!f.mds_url.empty() && !f.mds_register) throw usage_error("--mds-url needs --mds-register");
   if (f.mds_register) s.mds_register = f.mds_url.empty() ? mds::kDefaultUrl : f.mds_url;
   // The isolation values are the pod's; the rest are the fetch's.
+  const config::Config cfg = config::load(data_dir);
   std::string fetch_list;
-  for (const auto& v : split_isolation_insecure(f.insecure, s.insecure_isolation)) fetch_list += (fetch_list.empty() ? "" : ",") + v;
-  s.fetch = apply_image_limits(f.limits, parse_insecure_options(fetch_list, std::move(s.fetch)), data_dir);
-  apply_stage1_config(s, data_dir);
+  for (const auto& v : split_isolation_insecure(insecure_or_config(f.insecure, cfg), s.insecure_isolation))
+    fetch_list += (fetch_list.empty() ? "" : ",") + v;
+  s.fetch = apply_image_limits(f.limits, parse_insecure_options(fetch_list, std::move(s.fetch)), cfg);
+  apply_pod_config(s, cfg);
 }
 
 namespace {

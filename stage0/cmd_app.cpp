@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "appflags.hpp"
+#include "config/config.hpp"
 #include "context.hpp"
 #include "exitcodes.hpp"
 #include "table.hpp"
@@ -71,7 +72,7 @@ void register_add(CLI::App& app, Context& ctx) {
     const auto apps = parse_app_groups(ctx.tail);
     if (apps.size() != 1) throw usage_error("pod app add takes one IMAGE (no ---)");
     Runtime& rt = ctx.runtime();
-    FetchOptions fo = parse_insecure_options(f->second, FetchOptions{});
+    FetchOptions fo = parse_insecure_options(insecure_or_config(f->second, config::load(ctx.data_dir()), true), FetchOptions{});
     std::cout << rt.add_app(rt.resolve_pod(f->first), apps.front(), fo) << "\n";
   });
 }

@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "config/config.hpp"
+#include "appflags.hpp"
 #include "context.hpp"
 #include "images/index.hpp"
 #include "pods/store.hpp"
@@ -24,7 +25,8 @@ void run_fetch(Context& ctx, const FetchFlags& f) {
   if (f.images.empty())
     throw usage_error("pod fetch needs an image: a path, file://, https://, docker://, oci:, oci-archive:, "
                       "docker-archive: or name[:version]");
-  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(f.insecure, {}), ctx.data_dir());
+  const config::Config cfg = config::load(ctx.data_dir());
+  FetchOptions o = apply_image_limits(f.limits, parse_insecure_options(insecure_or_config(f.insecure, cfg, true), {}), cfg);
   o.platform = f.platform;
   o.allow_devices = f.allow_devices;
   o.quiet = f.quiet;
@@ -62,8 +64,7 @@ void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f) {
                "else 2000000)");
 }
 
-FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& data_dir) {
-  const config::Config cfg = config::load(data_dir);
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const config::Config& cfg) {
   o.max_uncompressed = cfg.images.max_uncompressed;
   o.max_entries = cfg.images.max_entries;
   o.registry_auth_file = cfg.auth.registry_file;

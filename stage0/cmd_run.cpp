@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "appflags.hpp"
+#include "config/config.hpp"
 #include "context.hpp"
 #include "exitcodes.hpp"
 #include "run/podspec.hpp"
@@ -64,7 +65,10 @@ void register_run_prepared(CLI::App& app, Context& ctx) {
                    ->check(CLI::IsMember({"none", "started", "app"}));
   c->callback([&ctx, f, o_net, o_host, o_dns, o_hosts, o_int, o_nr] {
     StartOptions o;
-    if (o_net->count()) o.net = f->net;
+    if (o_net->count()) {
+      o.net = f->net;
+      o.net_config_dirs = config::load(ctx.data_dir()).networks.config_dirs;  // networks are looked up as in prepare
+    }
     if (o_host->count()) o.hostname = f->hostname;
     if (o_dns->count()) o.dns = f->dns;
     if (o_hosts->count()) {

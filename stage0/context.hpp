@@ -7,6 +7,10 @@
 #include <string>
 #include <vector>
 
+namespace pod::config {
+struct Config;
+}
+
 namespace pod::cli {
 
 struct Context {
@@ -64,10 +68,17 @@ struct ImageLimitFlags {
 void add_image_limit_flags(CLI::App& c, ImageLimitFlags& f);
 // The limits on top of o: the flags where given, else the configuration's (of data_dir's layers);
 // and the configuration's auth.registryAuthFile.
-FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const std::string& data_dir);
-// The configuration's stage1.defaultFlavor for a pod given no --stage1-* flag (nor $POD_STAGE1_PATH,
-// $POD_STAGE1_FLAVOR); an error naming the file when stage1.json has no such flavour.
-void apply_stage1_config(PodSpec& s, const std::string& data_dir);
+FetchOptions apply_image_limits(const ImageLimitFlags& f, FetchOptions o, const config::Config& cfg);
+// The configuration's pod defaults (Documentation/configuration.md) under what the flags set in `s`:
+// stage1.defaultFlavor for a pod given no --stage1-* flag (nor $POD_STAGE1_PATH, $POD_STAGE1_FLAVOR),
+// stage1.options under --stage1-opt, stage1.images, networks.default when no --net, networks.configDirs,
+// limits.* as the apps' isolator defaults. Errors name the file and the key (an unknown flavour, a
+// stage1.images file that does not exist).
+void apply_pod_config(PodSpec& s, const config::Config& cfg);
+// The --insecure-options list: the flag's when given, else trust.insecureOptions (with a warning on
+// stderr naming the file, when it relaxes anything). `fetch_only` (pod fetch, app add): only its fetch
+// values (image, http, tls); the pod values are for run and prepare.
+std::string insecure_or_config(const std::string& flag, const config::Config& cfg, bool fetch_only = false);
 
 // The UUID argument or --uuid-file's content (exactly one of them).
 std::string uuid_from_args(const std::string& uuid_arg, const std::string& uuid_file);

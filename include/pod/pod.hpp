@@ -33,6 +33,7 @@ struct StartOptions {
   std::optional<std::vector<std::pair<std::string, std::string>>> hosts;
   std::optional<bool> interactive;
   bool debug = false;
+  std::vector<std::string> net_config_dirs;  // with `net`: as PodSpec::net_config_dirs
 };
 
 struct StopOptions {
@@ -217,7 +218,7 @@ class Runtime {
   // Can a pod of this data dir join `net` (a --net value: host, none, or CNI
   // networks)? Returns when it can; throws the reason (a bad config, a missing
   // plugin, an unknown network) when not.
-  void check_network(const std::string& net) const;
+  void check_network(const std::string& net, const std::vector<std::string>& net_config_dirs = {}) const;
 
   // --- apps in a running pod (Documentation/api.md, "Apps in a running pod") ---
   // Their stage1 must declare pod/stage1/app-ops (native and nspawn do; others: ENOTSUP).

@@ -64,6 +64,9 @@ struct Stage1Spec {
   std::string hash;    // an image ID (prefix) in the store
   std::string flavor;  // a flavour name from stage1.json ("nspawn", "kvm", …)
   std::map<std::string, std::string> options;  // --stage1-opt NAME=VALUE, as the stage1 declares them
+  // A flavour's image instead of the one stage1.json names (flavour -> ACI file); used whichever way the
+  // flavour is chosen (`flavor`, $POD_STAGE1_FLAVOR, the default). `pod` fills it from stage1.images.
+  std::map<std::string, std::string> flavor_images;
 };
 
 // How images are fetched (pod fetch, and the images of pod run/prepare).
@@ -103,6 +106,8 @@ struct PodSpec {
   // host | none | NAME[:CNI_ARGS][,NAME…] (CNI networks); "" = "default" when
   // the stage1 joins CNI networks, else host (Documentation/networking.md)
   std::string net;
+  // CNI network dirs searched after /etc/pod/net.d and before <data dir>/net.d (networks.configDirs).
+  std::vector<std::string> net_config_dirs;
   std::string hostname;      // "" = pod-<uuid prefix>
   std::vector<std::string> dns;  // name servers; {"host"} = the host's resolv.conf
   std::vector<std::string> dns_search, dns_options;
@@ -132,6 +137,9 @@ struct PodSpec {
   // --strict-isolators: an isolator pod would ignore (unknown, not
   // implemented) fails the prepare instead of a warning.
   bool strict_isolators = false;
+  // Per-app isolator defaults (the configuration's limits.*): each becomes the app's isolator when
+  // neither the app's own flags (AppSpec::isolators) nor its image set that isolator.
+  IsolatorSpec isolator_defaults;
   std::vector<HookSpec> hooks;  // in the order given, per point
   std::chrono::milliseconds hook_timeout{30000};  // each hook's; then it is killed and counts as failed
   // A sandbox: no apps (apps must be empty), running until it is stopped;

@@ -69,10 +69,10 @@ void check_networks(const Pod& pod, PodStatus& s) {
 
 namespace pod {
 
-void Runtime::check_network(const std::string& net) const {
+void Runtime::check_network(const std::string& net, const std::vector<std::string>& net_config_dirs) const {
   api::guarded([&] {
     if (!cni::is_cni_net(net)) return;
-    const auto catalog = cni::Catalog::load(cni::config_dirs(impl_->store.path()));
+    const auto catalog = cni::Catalog::load(cni::config_dirs(impl_->store.path(), net_config_dirs));
     cni::resolve(net, catalog, cni::plugin_path(), {});
   });
 }

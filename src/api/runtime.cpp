@@ -44,7 +44,7 @@ std::optional<contract::Runtime> overrides(const Pod& pod, const StartOptions& o
     std::vector<contract::PortMapping> ports;
     for (const auto& n : rt.networks) ports.insert(ports.end(), n.ports.begin(), n.ports.end());
     const auto s1 = nlohmann::json::parse(read_file_at(pod.fd(), poddir::kStage1Manifest, 1 << 20));
-    run::resolve_networks(rt, *o.net, ports, pod.store().path(), s1);
+    run::resolve_networks(rt, *o.net, ports, pod.store().path(), s1, o.net_config_dirs);
   }
   if (o.hostname) rt.hostname = *o.hostname;
   if (o.notify_ready) rt.notify_ready = *o.notify_ready;

@@ -9,6 +9,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,35 @@ struct Stage1 {
   // "defaultFlavor": a flavour stage1.json names; pods get it without --stage1-* flags (and without
   // $POD_STAGE1_PATH / $POD_STAGE1_FLAVOR).
   std::string default_flavor;
+  // "options": default --stage1-opt values, {"NAME": "VALUE"} or ["NAME=VALUE"]; layered and overridden
+  // by --stage1-opt NAME by NAME; checked against what the chosen stage1 declares, as the flag is.
+  std::map<std::string, std::string> options;
+  // "images": {"FLAVOR": "/abs/stage1.aci"}: the image a flavour of stage1.json resolves to instead of
+  // stage1.json's; layered flavour by flavour. The file must exist when a pod is prepared.
+  std::map<std::string, std::string> images;
+};
+
+struct Networks {
+  // "default": the --net of a pod prepared without one (host, none, NAME[:CNI_ARGS][,NAME…]); "" = the
+  // built-in default (default, or host for a stage1 that joins no CNI network).
+  std::string default_net;
+  // "configDirs": absolute dirs of CNI network files searched after /etc/pod/net.d and before
+  // <data dir>/net.d (a later dir's network of the same name wins). A later layer's list replaces the
+  // earlier one's.
+  std::vector<std::string> config_dirs;
+};
+
+struct Trust {
+  // "insecureOptions": the --insecure-options of fetch, run and prepare when the flag is not given
+  // (a comma list or a list of strings; the flag's values), e.g. "image". Empty: nothing relaxed.
+  std::vector<std::string> insecure_options;
+  std::string insecure_list() const;  // as the flag spells it: "image,http"
+};
+
+struct Limits {
+  // Per-app defaults applied when neither the app's flag nor its image sets that isolator, as
+  // --memory, --cpu and --pids-limit spell them ("memory": "256M", "cpu": "500m", "pidsLimit": 100).
+  std::optional<std::string> memory, cpu, pids_limit;
 };
 
 struct Auth {
@@ -47,8 +77,12 @@ struct Config {
   Paths paths;
   Stage1 stage1;
   Auth auth;
+  Networks networks;
+  Trust trust;
+  Limits limits;
   std::string path;  // the last file read; empty = built-in defaults (no file)
-  // "images.maxEntries" -> the file that set it (keys no file sets are absent: built-in default).
+  // "images.maxEntries" -> the file that set it (keys no file sets are absent: built-in default). Map
+  // sections have one entry per key: "stage1.options.NAME", "stage1.images.FLAVOR".
   std::map<std::string, std::string> sources;
   std::vector<std::string> files;  // every file read, in order
 };

@@ -312,7 +312,8 @@ contract::Isolator from_flag(const std::string& flag, const std::string& value) 
   return iso;
 }
 
-std::vector<contract::Isolator> merge(const std::vector<contract::Isolator>& image, const Flags& f) {
+namespace {
+std::vector<contract::Isolator> from_flags(const Flags& f) {
   if (f.caps_retain && f.caps_remove) throw usage_error("give only one of --caps-retain and --caps-remove");
   std::vector<contract::Isolator> given;
   auto add = [&](const char* flag, const std::optional<std::string>& v) {
@@ -326,19 +327,32 @@ std::vector<contract::Isolator> merge(const std::vector<contract::Isolator>& ima
   add("--caps-remove", f.caps_remove);
   add("--seccomp", f.seccomp);
   add("--oom-score-adj", f.oom_score_adj);
+  return given;
+}
+
+// `under` without the isolators whose kind `over` sets, then `over` (a capability or seccomp isolator
+// replaces both sets of its kind).
+std::vector<contract::Isolator> overlay(const std::vector<contract::Isolator>& under,
+                                        const std::vector<contract::Isolator>& over) {
   auto family = [](const std::string& n) {
     if (n == kCapsRetain || n == kCapsRemove) return std::string("caps");
     if (n == kSeccompRetain || n == kSeccompRemove) return std::string("seccomp");
     return n;
   };
   std::vector<contract::Isolator> out;
-  for (const auto& i : image) {
+  for (const auto& i : under) {
     bool replaced = false;
-    for (const auto& g : given) replaced = replaced || family(g.name) == family(i.name);
+    for (const auto& g : over) replaced = replaced || family(g.name) == family(i.name);
     if (!replaced) out.push_back(i);
   }
-  out.insert(out.end(), given.begin(), given.end());
+  out.insert(out.end(), over.begin(), over.end());
   return out;
+}
+}  // namespace
+
+std::vector<contract::Isolator> merge(const std::vector<contract::Isolator>& image, const Flags& f,
+                                      const Flags& defaults) {
+  return overlay(overlay(from_flags(defaults), image), from_flags(f));
 }
 
 std::string describe(const contract::Isolator& iso) {

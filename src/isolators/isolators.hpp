@@ -71,7 +71,10 @@ using Flags = pod::IsolatorSpec;
 // The isolators an app runs with: the image's, with each one a flag gives
 // replaced (a capability or seccomp flag replaces both sets of its kind).
 // Validates the flags (usage errors naming the flag) and the result.
-std::vector<contract::Isolator> merge(const std::vector<contract::Isolator>& image, const Flags& flags);
+// `defaults` (the configuration's limits) come under the image's: each is used only when neither the
+// image nor a flag sets that isolator.
+std::vector<contract::Isolator> merge(const std::vector<contract::Isolator>& image, const Flags& flags,
+                                      const Flags& defaults = {});
 
 // The isolator of one flag (`--memory` -> resource/memory …); usage error naming the flag.
 contract::Isolator from_flag(const std::string& flag, const std::string& value);

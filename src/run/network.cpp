@@ -45,7 +45,8 @@ std::vector<contract::PortMapping> port_mappings(const PodSpec& spec, contract::
 }
 
 void resolve_networks(contract::Runtime& rt, const std::string& net, const std::vector<contract::PortMapping>& ports,
-                      const std::string& data_dir, const nlohmann::json& stage1_manifest) {
+                      const std::string& data_dir, const nlohmann::json& stage1_manifest,
+                      const std::vector<std::string>& extra_dirs) {
   const bool cni = stage1_joins_cni(stage1_manifest);
   rt.net = net.empty() ? (cni ? "default" : "host") : net;
   rt.networks.clear();
@@ -64,7 +65,7 @@ void resolve_networks(contract::Runtime& rt, const std::string& net, const std::
       throw usage_error("published ports need a CNI network with the portmap plugin, not --net=" + rt.net);
     return;
   }
-  const cni::Catalog catalog = cni::Catalog::load(cni::config_dirs(data_dir));
+  const cni::Catalog catalog = cni::Catalog::load(cni::config_dirs(data_dir, extra_dirs));
   rt.networks = cni::resolve(rt.net, catalog, cni::plugin_path(), ports);
 }
 

@@ -23,7 +23,9 @@ std::vector<contract::PortMapping> port_mappings(const PodSpec& spec, contract::
 // rt.net and rt.networks for `net` ("" = "default" when the stage1 joins CNI
 // networks, else "host"). Errors: a usage error for a bad --net or ports
 // without a network, not-found for an unknown network, invalid for a bad file.
+// Networks are looked up in cni::config_dirs(data_dir, extra_dirs).
 void resolve_networks(contract::Runtime& rt, const std::string& net, const std::vector<contract::PortMapping>& ports,
-                      const std::string& data_dir, const nlohmann::json& stage1_manifest);
+                      const std::string& data_dir, const nlohmann::json& stage1_manifest,
+                      const std::vector<std::string>& extra_dirs = {});
 
 }  // namespace pod::run

@@ -2,6 +2,7 @@
 
 #include "contract/jsonread.hpp"
 #include "images/store.hpp"
+#include "isolators/isolators.hpp"
 #include "run/imageref.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -97,6 +98,8 @@ GivenPod load_pod_manifest(PodSpec& spec, images::ImageStore& is) {
   } catch (const Error& e) {
     throw e.with_context(doc);
   }
+  // The manifest's isolators stand where an image's would: the defaults (limits.*) go under them.
+  for (auto& a : g.manifest.apps) a.app.isolators = isolators::merge(a.app.isolators, {}, spec.isolator_defaults);
   for (size_t i = 0; i < g.manifest.apps.size(); ++i)
     reify_mounts(g.manifest.apps[i], g.manifest, doc + ": apps[" + std::to_string(i) + "] (" + g.manifest.apps[i].name + ")");
   if (spec.interactive && g.manifest.apps.size() != 1) throw usage_error("--interactive works with exactly one app");

@@ -260,7 +260,8 @@ void add_annotations(std::vector<contract::NameValue>& to, const std::vector<std
 }
 }  // namespace
 
-contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names) {
+contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names,
+                               const IsolatorSpec& isolator_defaults) {
   if (!a.spec.cri_log.empty())  // add_app handles it; the init does not look for it in apps it starts at boot
     throw usage_error("a CRI log file is only for apps added to a running pod (" + a.spec.cri_log + ")");
   contract::RuntimeApp ra;
@@ -269,7 +270,7 @@ contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>
     throw usage_error("app name \"" + ra.name.substr(0, 64) +
                       "\" must be lowercase letters, digits and dashes (set it with --name)");
   ra.app = app_section(a);
-  ra.app.isolators = isolators::merge(ra.app.isolators, a.spec.isolators);
+  ra.app.isolators = isolators::merge(ra.app.isolators, a.spec.isolators, isolator_defaults);
   std::set<std::string> targets;
   for (const auto& mt : a.spec.mounts) {
     if (!vol_names.count(mt.volume))
@@ -313,7 +314,7 @@ contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<
     m.volumes.push_back(volume_of(v));
   }
   for (const auto& a : apps) {
-    contract::RuntimeApp ra = build_app(a, vol_names);
+    contract::RuntimeApp ra = build_app(a, vol_names, spec.isolator_defaults);
     if (!names.insert(ra.name).second)
       throw usage_error("two apps are named \"" + ra.name + "\"; give one of them another name with --name");
     m.apps.push_back(std::move(ra));

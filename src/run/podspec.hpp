@@ -34,7 +34,9 @@ struct ResolvedApp {
 
 // One app of the reified pod manifest (`vol_names`: the pod's volumes); throws
 // usage errors naming the offending flag.
-contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names);
+// `isolator_defaults`: PodSpec::isolator_defaults (under the image's and the app's own).
+contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>& vol_names,
+                               const IsolatorSpec& isolator_defaults = {});
 // Build the reified pod manifest; throws usage errors naming the offending flag.
 contract::PodManifest build_pod_manifest(const PodSpec& spec, const std::vector<ResolvedApp>& apps);
 // The run-time options of the spec (notify apps and stage1 options are filled in by prepare).

@@ -50,7 +50,8 @@ std::string stage1_image_id(images::ImageStore& is, const Stage1Spec& sel) {
       const stage1::FlavorConfig cfg = stage1::load_flavor_config();
       if (flavor.empty()) flavor = cfg.default_flavor;
       if (flavor.empty()) throw usage_error("no default stage1 flavor is configured (stage1.json); give --stage1-flavor");
-      path = stage1::flavor_image(cfg, flavor);
+      path = stage1::flavor_image(cfg, flavor);  // a usage error for an unknown flavour, override or not
+      if (auto it = sel.flavor_images.find(flavor); it != sel.flavor_images.end()) path = it->second;
     }
   }
   // The stage1 is chosen by the operator, not pulled from the network.
@@ -187,7 +188,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   const std::string net = spec.net.empty() && rootless::active() ? contract::kNetPasta : spec.net;
   const auto ports = port_mappings(spec, manifest);
   rootless::check_pod(manifest, net.empty() ? "default" : net, ports, s1_manifest, s1_manifest.value("name", s1_id));
-  resolve_networks(rt, net, ports, store.path(), s1_manifest);
+  resolve_networks(rt, net, ports, store.path(), s1_manifest, spec.net_config_dirs);
   if (!spec.mds_register.empty()) mds::check_pod_network(spec.mds_register, rt.net, !rt.networks.empty());
   resolve_notify(rt, apps, manifest);
   check_ready_deps(rt, manifest, s1_manifest);

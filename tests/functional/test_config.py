@@ -55,7 +55,7 @@ def test_a_bad_layer_names_its_file_and_key(pod, tmp_path):
     r = pod.run("config", "--format=json", env={"POD_CONFIG": system})
     err = json.loads(r.stderr)
     assert r.returncode == 1 and err["category"] == "invalid"
-    assert err["message"] == f'configuration {local}: unknown key "imagez" (known: images, paths, stage1, auth)'
+    assert err["message"] == f'configuration {local}: unknown key "imagez" (known: images, paths, stage1, auth, networks, trust, limits)'
     assert err["item"] == local
 
 
@@ -75,7 +75,7 @@ def test_each_section_shows_with_its_source_and_bad_values_name_file_and_key(pod
     for doc, msg in [({"paths": {"dataDir": "relative"}}, "paths.dataDir must be an absolute path (a string starting with /)"),
                      ({"paths": []}, "paths must be an object"),
                      ({"stage1": {"defaultFlavor": ""}}, "stage1.defaultFlavor must be a non-empty string"),
-                     ({"stage1": {"flavour": "kvm"}}, 'unknown key "stage1.flavour" (known: defaultFlavor)'),
+                     ({"stage1": {"flavour": "kvm"}}, 'unknown key "stage1.flavour" (known: defaultFlavor, options, images)'),
                      ({"auth": {"registryAuthFile": 3}}, "auth.registryAuthFile must be an absolute path (a string starting with /)")]:
         write(system, doc)
         r = pod.run("config", env={"POD_CONFIG": system})

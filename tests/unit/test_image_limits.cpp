@@ -50,7 +50,7 @@ TEST_CASE("configuration: typed images section, unknown keys and bad values are 
   CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxSize": "1G"}})", "t.json"); }) ==
         "configuration t.json: unknown key \"images.maxSize\" (known: maxUncompressedSize, maxEntries)");
   CHECK(podtest::error_message([] { config::parse(R"({"image": {}})", "t.json"); }) ==
-        "configuration t.json: unknown key \"image\" (known: images, paths, stage1, auth)");
+        "configuration t.json: unknown key \"image\" (known: images, paths, stage1, auth, networks, trust, limits)");
   CHECK(podtest::error_message([] { config::parse(R"({"images": {"maxUncompressedSize": "2 G"}})", "t.json"); }) ==
         "configuration t.json: images.maxUncompressedSize must be a size: bytes, or a string such as \"2G\" or "
         "\"512Mi\"");

@@ -205,8 +205,9 @@ const NetworkList* Catalog::find(const std::string& name) const {
   return nullptr;
 }
 
-std::vector<std::string> config_dirs(const std::string& data_dir) {
+std::vector<std::string> config_dirs(const std::string& data_dir, const std::vector<std::string>& extra) {
   std::vector<std::string> dirs = {kSystemNetDir};
+  dirs.insert(dirs.end(), extra.begin(), extra.end());
   if (!data_dir.empty()) dirs.push_back(data_dir + "/net.d");
   return dirs;
 }

@@ -46,8 +46,9 @@ class Catalog {
   std::vector<NetworkList> nets_;
 };
 
-// The configuration dirs: /etc/pod/net.d and <data dir>/net.d.
-std::vector<std::string> config_dirs(const std::string& data_dir);
+// The configuration dirs: /etc/pod/net.d, then `extra` (networks.configDirs) in order, then
+// <data dir>/net.d; a later dir's network of a name replaces an earlier one's.
+std::vector<std::string> config_dirs(const std::string& data_dir, const std::vector<std::string>& extra = {});
 
 // One entry of --net: NAME[:CNI_ARGS].
 struct Requested {
