@@ -88,7 +88,10 @@ void TimedLines::feed(uint64_t offset, std::string_view data, std::string& out) 
       } else {
         keep_ = !since_ || *t >= *since_;
       }
-      if (keep_ && stamps_ && t) out += logindex::format_rfc3339_nano(*t) + " ";
+      if (keep_ && stamps_ && t) {
+        if (*t != stamp_ns_ || stamp_.empty()) stamp_ = logindex::format_rfc3339_nano(stamp_ns_ = *t) + " ";
+        out += stamp_;  // lines of one record share it: formatted once
+      }
       line_start_ = false;
     }
     const void* nl = std::memchr(data.data() + i, '\n', data.size() - i);

@@ -48,6 +48,8 @@ class TimedLines {
   logindex::Cursor cursor_{reader_};
   bool line_start_ = true, keep_ = true, done_ = false;
   size_t untimed_ = 0;
+  int64_t stamp_ns_ = 0;
+  std::string stamp_;
 };
 
 }  // namespace pod::api
