@@ -77,7 +77,10 @@ long long fraction_at(const std::string& s, size_t& i) {
   return ns;
 }
 
-Clock::time_point from_unix_ns(long long secs, long long ns) {
+// Within what a Clock (ns in 64 bits) holds: up to the year 2255; beyond, nullopt.
+std::optional<Clock::time_point> from_unix_ns(long long secs, long long ns) {
+  constexpr long long kMaxSecs = 9'000'000'000LL;
+  if (secs > kMaxSecs || secs < -kMaxSecs) return std::nullopt;
   return Clock::time_point(std::chrono::duration_cast<Clock::duration>(std::chrono::seconds(secs) +
                                                                          std::chrono::nanoseconds(ns)));
 }
@@ -85,7 +88,7 @@ Clock::time_point from_unix_ns(long long secs, long long ns) {
 std::optional<Clock::time_point> parse_unix(const std::string& s) {
   size_t i = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) ++i;
-  if (i == 0 || i > 12) return std::nullopt;  // beyond year 33658: not a time anyone means
+  if (i == 0 || i > 12) return std::nullopt;  // (from_unix_ns refuses beyond 2255 anyway)
   const long long secs = std::stoll(s.substr(0, i));
   const long long ns = fraction_at(s, i);
   if (ns < 0 || i != s.size()) return std::nullopt;

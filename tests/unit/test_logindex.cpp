@@ -208,7 +208,8 @@ TEST_CASE("parse_time_point: RFC 3339, Unix times and durations before now; bad 
   CHECK(parse_time_point("2026-01-02", "--since", now) == at_ns(kT0 - (15 * 3600 + 4 * 60 + 5) * 1000000000LL));
   for (const char* bad : {"", "yesterday", "10x", "2026-02-30T00:00:00Z", "2026-01-02T25:00:00Z", "2026-01-02T15:04Z",
                           "2026-01-02T15:04:05+0100", "2026-01-02T15:04:05.Z", "1767366245.", "-10m", "1e9",
-                          "2026-01-02T15:04:05.1234567890Z", "2026-01-02T15:04:05Zjunk"}) {
+                          "2026-01-02T15:04:05.1234567890Z", "2026-01-02T15:04:05Zjunk", "999999999999",
+                          "9999-12-31T23:59:59Z"}) {
     CAPTURE(bad);
     const std::string msg = podtest::error_message([&] { parse_time_point(bad, "--until", now); });
     CHECK(msg == std::string("invalid time \"") + bad + "\" for --until (use RFC 3339 like 2026-01-02T15:04:05Z, a "
