@@ -47,8 +47,8 @@ void run_stop(Context& ctx, const StopFlags& f) {
 }
 
 struct LogsFlags {
-  std::string uuid, app;
-  bool follow = false;
+  std::string uuid, app, since, until;
+  bool follow = false, timestamps = false;
   std::optional<size_t> tail;
 };
 
@@ -60,6 +60,10 @@ void run_logs(Context& ctx, const LogsFlags& f) {
   if (!f.app.empty()) o.apps = {f.app};
   o.follow = f.follow;
   o.tail = f.tail;
+  const auto now = Clock::now();
+  if (!f.since.empty()) o.since = parse_time_point(f.since, "--since", now);
+  if (!f.until.empty()) o.until = parse_time_point(f.until, "--until", now);
+  o.timestamps = f.timestamps;
   const std::string uuid = rt.resolve_pod(f.uuid);
   const size_t napps = f.app.empty() ? rt.pod_status(uuid).apps.size() : 1;
   std::map<std::string, std::string> partial;
@@ -122,6 +126,9 @@ void register_pod_ops(CLI::App& app, Context& ctx) {
   l->add_option("--app", lf->app, "Only this app");
   l->add_flag("--follow,-f", lf->follow, "Keep printing what the apps write until the pod has exited");
   l->add_option("--tail", lf->tail, "Only the last N lines of each app's log (then what follows)");
+  l->add_option("--since", lf->since, "Only lines that arrived at or after this time (RFC 3339, Unix time, or a duration ago: 10m)");
+  l->add_option("--until", lf->until, "Only lines that arrived at or before this time (same forms); --follow ends then");
+  l->add_flag("--timestamps,-t", lf->timestamps, "Prefix each line with the time it arrived (RFC 3339, UTC, ns)");
   l->callback([&ctx, lf] { run_logs(ctx, *lf); });
 }
 

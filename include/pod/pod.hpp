@@ -52,6 +52,13 @@ struct LogOptions {
   std::vector<std::string> apps;   // empty: every app of the pod
   bool follow = false;             // keep reading until the pod has exited
   std::optional<size_t> tail;      // only the last N lines of each app's log so far
+  // By the time each line arrived, as the log's time index recorded it
+  // (Documentation/pod-lifecycle.md, "Logs"; at most 1 ms early). Lines without
+  // a recorded time (an older pod init wrote them) are left out by since/until
+  // and shown unstamped by timestamps, with a notice saying how many.
+  std::optional<TimePoint> since;  // only lines that arrived at or after it (the index seeked)
+  std::optional<TimePoint> until;  // only lines that arrived at or before it; following ends once it has passed
+  bool timestamps = false;         // each line prefixed with its time, RFC 3339 UTC with 9 digits, and a space
 };
 
 // An app of a pod as the app operations see it (Runtime::list_apps).
@@ -207,8 +214,9 @@ class Runtime {
   // that is running or busy is refused (Conflict).
   std::string export_app(const std::string& uuid, const std::string& app, const std::string& out, bool overwrite = false);
   // The apps' output, as `sink(app, bytes)` calls: what the logs hold now
-  // (its last `tail` lines per app) and, with `follow`, what the apps write
-  // until the pod has exited (or `sink` returns false).
+  // (its last `tail` lines per app, those within since/until) and, with
+  // `follow`, what the apps write until the pod has exited, `until` has passed,
+  // or `sink` returns false. Lines it cannot time are said as notices.
   void read_logs(const std::string& uuid, const LogOptions& opts,
                  const std::function<bool(const std::string& app, const std::string& data)>& sink) const;
   // The full UUID of a UUID or unique prefix (NotFound / Usage errors otherwise).

@@ -128,7 +128,8 @@ void remove_app_files(const Pod& pod, const std::string& name) {
   remove_if_there(pod.fd(), std::string(poddir::kOverlayDir) + "/app-" + name);
   if (line_of(pod, poddir::kRootfsMode) == "copy")
     remove_if_there(pod.fd(), std::string(poddir::kStage1Rootfs) + "/" + poddir::kStage2InRoot + "/" + name);
-  for (const std::string& f : {poddir::app_status(name), poddir::app_times(name), poddir::app_log(name), poddir::app_ready(name)})
+  for (const std::string& f : {poddir::app_status(name), poddir::app_times(name), poddir::app_log_times(name), poddir::app_log(name),
+                              poddir::app_ready(name)})
     if (::unlinkat(pod.fd(), f.c_str(), 0) < 0 && errno != ENOENT) throw_sys("cannot remove " + f);
 }
 

@@ -1,17 +1,21 @@
 // Runtime::read_logs: the apps' logs/<app>.log (Documentation/stage1-abi.md),
-// their last lines and, following, what is appended while the pod runs.
+// their last lines and, following, what is appended while the pod runs; with
+// since/until/timestamps through their time index (logtimes.hpp).
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 
 #include "api/impl.hpp"
+#include "api/logtimes.hpp"
 #include "appc/names.hpp"
 #include "contract/poddir.hpp"
 #include "pods/walk.hpp"
 #include "util/fs.hpp"
+#include "util/time.hpp"
 
 namespace pod {
 
@@ -53,7 +57,8 @@ struct Follower {
   std::string app, file;
   UniqueFd fd;
   off_t offset = 0;
-  bool started = false;  // the first open placed the offset (tail)
+  bool started = false;  // the first open placed the offset (tail, since)
+  std::unique_ptr<api::TimedLines> timed;  // with since/until/timestamps
 };
 
 bool has_ended(PodState s) {
@@ -76,8 +81,10 @@ void Runtime::read_logs(const std::string& uuid, const LogOptions& opts,
     }
     for (const auto& n : names)
       if (opts.apps.empty() || std::find(opts.apps.begin(), opts.apps.end(), n) != opts.apps.end())
-        fs.push_back({n, poddir::app_log(n), UniqueFd(), 0, false});
-    std::string buf(kChunk, '\0');
+        fs.push_back({n, poddir::app_log(n), UniqueFd(), 0, false,
+                      api::wants_times(opts) ? std::make_unique<api::TimedLines>(pod.fd(), poddir::app_log_times(n), opts)
+                                             : nullptr});
+    std::string buf(kChunk, '\0'), shown;
     // One pass over every log: what was appended since the last one.
     auto pass = [&]() -> std::optional<bool> {  // nullopt: the sink is done; else whether anything came
       bool any = false;
@@ -89,29 +96,52 @@ void Runtime::read_logs(const std::string& uuid, const LogOptions& opts,
             continue;
           }
           if (!f.started) f.offset = opts.tail ? tail_offset(f.fd.get(), *opts.tail) : 0;
+          if (!f.started && f.timed) f.offset = f.timed->start(f.fd.get(), f.offset);
           f.started = true;
         }
-        for (;;) {
+        while (!f.timed || !f.timed->done()) {
           ssize_t n = ::pread(f.fd.get(), buf.data(), buf.size(), f.offset);
           if (n < 0 && errno == EINTR) continue;
           if (n < 0) throw_sys("cannot read " + f.file);
           if (n == 0) break;
-          f.offset += n;
           any = true;
-          if (!sink(f.app, buf.substr(0, static_cast<size_t>(n)))) return std::nullopt;
+          if (f.timed) {
+            shown.clear();
+            f.timed->feed(static_cast<uint64_t>(f.offset), std::string_view(buf.data(), static_cast<size_t>(n)), shown);
+          }
+          f.offset += n;
+          if (f.timed && shown.empty()) continue;
+          if (!sink(f.app, f.timed ? shown : buf.substr(0, static_cast<size_t>(n)))) return std::nullopt;
         }
       }
       return any;
+    };
+    auto all_done = [&] {
+      return std::all_of(fs.begin(), fs.end(), [](const Follower& f) { return f.timed && f.timed->done(); });
+    };
+    // What could not be timed is said, not silently dropped or left unstamped.
+    auto report = [&] {
+      for (const auto& f : fs)
+        if (f.timed && f.timed->untimed())
+          impl_->notice("app " + f.app + ": " + std::to_string(f.timed->untimed()) +
+                        " lines of its log have no recorded time (written before its time index began, or by a pod "
+                        "init without one): " + (opts.since || opts.until ? "left out" : "shown without a time"));
     };
     // A first open of a log that does not exist yet starts at its beginning
     // (everything it will get is new), whatever `tail` says.
     auto r = pass();
     for (auto& f : fs) f.started = true;
-    if (!r || !opts.follow) return;
+    if (!r) return;
+    if (!opts.follow || all_done()) return report();
     for (;;) {
-      const bool ended = has_ended(pod.state());  // before the pass: nothing written before it is missed
+      // Before the pass: nothing written before it is missed. Past `until`
+      // (and a little more: a line is timed when the init read it, written
+      // right after) nothing new can be shown.
+      const bool ended = has_ended(pod.state()) ||
+                         (opts.until && Clock::now() > *opts.until + std::chrono::milliseconds(200));
       r = pass();
-      if (!r || (ended && !*r)) return;
+      if (!r) return;
+      if ((ended && !*r) || all_done()) return report();
       if (!*r) api::sleep_ms(100);
     }
   });

@@ -38,6 +38,7 @@ inline constexpr const char* kAppStatusDir = "appstatus";      // appstatus/<app
 inline constexpr const char* kAppTimesDir = "apptimes";        // apptimes/<app>: when it started and ended
 inline constexpr const char* kAppReadyDir = "appready";      // appready/<app>: its sd_notify readiness, JSON
 inline constexpr const char* kLogsDir = "logs";                // logs/<app>.log
+inline constexpr const char* kLogTimesDir = "logtimes";        // logtimes/<app>: when its log's lines arrived (logindex.hpp)
 inline constexpr const char* kFailure = "failure";             // one line: why the pod failed
 inline constexpr const char* kStateDir = "stage1-state";       // private to the stage1
 inline constexpr const char* kExitStatus = "stage1-state/exit-status";  // the pod init's pod exit status
@@ -58,6 +59,7 @@ inline std::string app_status(const std::string& app) { return std::string(kAppS
 inline std::string app_times(const std::string& app) { return std::string(kAppTimesDir) + "/" + app; }
 inline std::string app_ready(const std::string& app) { return std::string(kAppReadyDir) + "/" + app; }
 inline std::string app_log(const std::string& app) { return std::string(kLogsDir) + "/" + app + ".log"; }
+inline std::string app_log_times(const std::string& app) { return std::string(kLogTimesDir) + "/" + app; }
 // logs/<app>.<handler>.log: the output of the app's last pre-start/post-stop event handler run.
 inline std::string handler_log(const std::string& app, const std::string& handler) {
   return std::string(kLogsDir) + "/" + app + "." + handler + ".log";

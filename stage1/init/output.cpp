@@ -1,6 +1,7 @@
 #include "output.hpp"
 
 #include <fcntl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -57,6 +58,12 @@ AppPipes AppPipes::make() {
 }
 
 void AppLog::write(const char* data, size_t n) {
+  if (n == 0 || failed_) return;
+  if (times_) {
+    struct timespec now {};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    if (auto err = times_.note(size_, static_cast<int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec)) log_warn(*err);
+  }
   for (size_t done = 0; done < n && !failed_;) {
     ssize_t w = ::write(fd_.get(), data + done, n - done);
     if (w < 0 && errno == EINTR) continue;
@@ -66,6 +73,7 @@ void AppLog::write(const char* data, size_t n) {
       break;
     }
     done += static_cast<size_t>(w);
+    size_ += static_cast<uint64_t>(w);
   }
 }
 
@@ -76,9 +84,9 @@ void AppLog::stream_ended(const std::string& partial) {
   held_.clear();
 }
 
-AppStream::AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink& console, std::string prefix,
+AppStream::AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink* console, std::string prefix,
                      std::shared_ptr<CriLog> cri, const char* stream)
-    : pipe_(std::move(pipe)), log_(std::move(log)), cri_(std::move(cri)), stream_(stream), console_(&console),
+    : pipe_(std::move(pipe)), log_(std::move(log)), cri_(std::move(cri)), stream_(stream), console_(console),
       prefix_(std::move(prefix)) {
   log_->stream_opened();
 }
@@ -108,7 +116,7 @@ void AppStream::drain() {
 // line of one stream never glues onto a partial line of the other; the
 // console gets them prefixed, or with one app the bytes as they come.
 void AppStream::copy(const char* data, size_t n) {
-  if (prefix_.empty()) console_->write(std::string_view(data, n));
+  if (console_ && prefix_.empty()) console_->write(std::string_view(data, n));
   partial_.append(data, n);
   std::string lines;
   size_t start = 0, nl;
@@ -117,7 +125,7 @@ void AppStream::copy(const char* data, size_t n) {
     if (cri_)
       cri_->write(stream_, nl != std::string::npos,
                   std::string_view(partial_).substr(start, end - start - (nl != std::string::npos)));
-    if (!prefix_.empty()) {
+    if (console_ && !prefix_.empty()) {
       lines += prefix_;
       lines.append(partial_, start, end - start);
       if (nl == std::string::npos) lines += '\n';
@@ -126,7 +134,7 @@ void AppStream::copy(const char* data, size_t n) {
   }
   log_->write(partial_.data(), start);
   partial_.erase(0, start);
-  if (!lines.empty()) console_->write(lines);
+  if (console_ && !lines.empty()) console_->write(lines);
 }
 
 void AppStream::end() {
@@ -134,7 +142,7 @@ void AppStream::end() {
   pipe_.reset();
   log_->stream_ended(partial_);
   if (cri_ && !partial_.empty()) cri_->write(stream_, false, partial_);  // no newline at its end: partial
-  if (!prefix_.empty() && !partial_.empty()) console_->write(prefix_ + partial_ + "\n");
+  if (console_ && !prefix_.empty() && !partial_.empty()) console_->write(prefix_ + partial_ + "\n");
   partial_.clear();
 }
 

@@ -3,7 +3,9 @@
 // in its supervisor loop. Everything goes to /pod/logs/<app>.log (what `pod
 // logs` and the journal forwarder read; never dropped), a line at a time per
 // stream, so that the two streams interleave only at line ends (a line is
-// written once it is complete, 16 KiB long, or the stream ends). It is also
+// written once it is complete, 16 KiB long, or the stream ends), each write
+// timed in /pod/logtimes/<app> (contract/logindex.hpp). Unless the stage1
+// said not to (copies_output), it is also
 // copied to the init's own stdout (the app's stdout) or stderr (the app's
 // stderr) through a non-blocking OutputSink: with several apps in the pod in
 // whole lines, each prefixed "<app>: " (a last line without a newline gets one
@@ -15,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "contract/logindex.hpp"
 #include "crilog.hpp"
 #include "util/fd.hpp"
 #include "util/output.hpp"
@@ -35,12 +38,13 @@ struct Console {
   void finish(int stall_ms);
 };
 
-// An app's log file, shared by its two streams.
+// An app's log file, shared by its two streams, and its time index.
 class AppLog {
  public:
-  explicit AppLog(UniqueFd fd) : fd_(std::move(fd)) {}
-  int fd() const { return fd_.get(); }
-  // Appends all of it (a failure is said once, on stderr).
+  // `size`: the log's size now (it is appended to); `times` may be closed (no index).
+  AppLog(UniqueFd fd, uint64_t size, logindex::Writer times)
+      : fd_(std::move(fd)), size_(size), times_(std::move(times)) {}
+  // Appends all of it, timed (a failure is said once, on stderr).
   void write(const char* data, size_t n);
   void stream_opened() { ++open_; }
   // A stream's last line without a newline: written once no other stream of
@@ -49,6 +53,8 @@ class AppLog {
 
  private:
   UniqueFd fd_;
+  uint64_t size_;
+  logindex::Writer times_;
   int open_ = 0;
   std::string held_;
   bool failed_ = false;
@@ -57,8 +63,9 @@ class AppLog {
 // One app's stdout or stderr.
 class AppStream {
  public:
-  // `cri`, when the app has a CRI log file: each line goes there too, tagged `stream` (crilog.hpp).
-  AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink& console, std::string prefix,
+  // `console`: where the output is copied to, or null. `cri`, when the app
+  // has a CRI log file: each line goes there too, tagged `stream` (crilog.hpp).
+  AppStream(UniqueFd pipe, std::shared_ptr<AppLog> log, OutputSink* console, std::string prefix,
             std::shared_ptr<CriLog> cri = nullptr, const char* stream = "stdout");
   AppStream(AppStream&&) = default;
   int fd() const { return pipe_.get(); }

@@ -2,21 +2,25 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <cstring>
 
+#include "log.hpp"
 #include "util/error.hpp"
 
 namespace pod::init {
 
+bool reads_output(const Runtime& rt) { return !rt.interactive && !rt.attach; }
+
 bool copies_output(const Runtime& rt) {
   const char* env = ::getenv("POD_INIT_COPY_OUTPUT");
-  return !rt.interactive && !rt.attach && !(env && std::strcmp(env, "0") == 0);
+  return reads_output(rt) && !(env && std::strcmp(env, "0") == 0);
 }
 
-Child spawn_app(AppOutput& io, const ExecSpec& spec, const AppCgroup& cgroup, const Runtime& rt, int logs_dirfd,
+Child spawn_app(AppOutput& io, const ExecSpec& spec, const AppCgroup& cgroup, const Runtime& rt, LogDirs dirs,
                 Console* console, const std::string& prefix) {
   ChildOptions o;
   o.path = spec.path;
@@ -29,14 +33,19 @@ Child spawn_app(AppOutput& io, const ExecSpec& spec, const AppCgroup& cgroup, co
   };
   AppPipes pipes;
   if (!rt.interactive) o.in = Redirect::null();
-  if (!rt.interactive && !rt.attach) {
+  if (reads_output(rt)) {
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW;
-    UniqueFd fd(::openat(logs_dirfd, (spec.app + ".log").c_str(), flags, 0640));
+    UniqueFd fd(::openat(dirs.logs, (spec.app + ".log").c_str(), flags, 0640));
     if (!fd) throw_sys("app " + spec.app + ": cannot open its log");
-    io.log = std::make_shared<AppLog>(std::move(fd));
-    o.out = o.err = Redirect::to_fd(io.log->fd());
-  }
-  if (console) {
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0) throw_sys("app " + spec.app + ": cannot stat its log");
+    logindex::Writer times;
+    try {
+      times = logindex::Writer::open(dirs.times, spec.app, static_cast<uint64_t>(st.st_size));
+    } catch (const Error& e) {  // the output still goes to the log; pod logs then shows no times
+      log_warn("app " + spec.app + ": no log time index: " + e.what());
+    }
+    io.log = std::make_shared<AppLog>(std::move(fd), static_cast<uint64_t>(st.st_size), std::move(times));
     pipes = AppPipes::make();
     o.out = Redirect::to_fd(pipes.out_w.get());
     o.err = Redirect::to_fd(pipes.err_w.get());
@@ -47,19 +56,19 @@ Child spawn_app(AppOutput& io, const ExecSpec& spec, const AppCgroup& cgroup, co
   } catch (const Error& e) {
     throw e.with_context("app " + spec.app);
   }
-  if (console) {
-    io.streams.emplace_back(std::move(pipes.out_r), io.log, console->out, prefix, io.cri, "stdout");
-    io.streams.emplace_back(std::move(pipes.err_r), io.log, console->err, prefix, io.cri, "stderr");
+  if (io.log) {
+    io.streams.emplace_back(std::move(pipes.out_r), io.log, console ? &console->out : nullptr, prefix, io.cri, "stdout");
+    io.streams.emplace_back(std::move(pipes.err_r), io.log, console ? &console->err : nullptr, prefix, io.cri, "stderr");
   }
   return child;
 }
 
-void give_cri_log(AppOutput& io, UniqueFd fd, const std::string& app, bool started, bool console) {
+void give_cri_log(AppOutput& io, UniqueFd fd, const std::string& app, bool started, const Runtime& rt) {
   if (io.cri) return io.cri->reopen(std::move(fd));
   if (started) throw Error("app " + app + " was started without a CRI log file");
-  if (!console)
-    throw Error("app " + app + ": a CRI log file needs the init to copy the apps' output, which this pod's stage1 "
-                "turned off (POD_INIT_COPY_OUTPUT=0)");
+  if (!reads_output(rt))
+    throw Error("app " + app + ": a CRI log file needs the init to read the apps' output, which it does not in an "
+                "interactive or attached pod");
   io.cri = std::make_shared<CriLog>(std::move(fd));
 }
 

@@ -79,6 +79,7 @@ class Supervisor {
     status_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppStatusDir);
     times_dir_ = mkdirs_at(pod_dirfd_, poddir::kAppTimesDir);
     logs_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogsDir);
+    log_times_dir_ = mkdirs_at(pod_dirfd_, poddir::kLogTimesDir);
     if (copies_output(cfg_.runtime)) console_.emplace();
     if (const char* path = ::getenv("POD_INIT_CONTROL"); path && *path) control_ = control_listen(path);
     ready_watch_ = ReadyWatch::from_env();
@@ -123,7 +124,8 @@ class Supervisor {
 
   void start_main(Running& r) {
     const std::string prefix = apps_.size() > 1 || cfg_.sandbox ? r.app.name + ": " : "";
-    r.child = spawn_app(r.io, *r.spec, r.cgroup, cfg_.runtime, logs_dir_.get(), console_ ? &*console_ : nullptr, prefix);
+    r.child = spawn_app(r.io, *r.spec, r.cgroup, cfg_.runtime, {logs_dir_.get(), log_times_dir_.get()},
+                        console_ ? &*console_ : nullptr, prefix);
     r.phase = Phase::kMain;
     r.started_at = now_ns(CLOCK_REALTIME);
     write_file_atomic_at(times_dir_.get(), r.app.name, times_record(r), 0644, Durability::kVolatile);
@@ -462,7 +464,7 @@ class Supervisor {
         cfg_.apps.push_back(*a);
       }
       Running& r = *find(name);
-      if (fd) give_cri_log(r.io, std::move(fd), name, r.begun, console_.has_value());
+      if (fd) give_cri_log(r.io, std::move(fd), name, r.begun, cfg_.runtime);
       return {{"app", describe(r)}};
     }
     Running* r = find(name);
@@ -530,7 +532,7 @@ class Supervisor {
 
   PodConfig cfg_;
   int pod_dirfd_;
-  UniqueFd status_dir_, times_dir_, logs_dir_;
+  UniqueFd status_dir_, times_dir_, logs_dir_, log_times_dir_;
   PodCgroups cgroups_;
   UniqueFd control_;  // POD_INIT_CONTROL: kill, stats, app operations (control.hpp)
   std::optional<Console> console_;  // before apps_: the apps' streams write to it

@@ -63,6 +63,7 @@ def test_sandbox_add_start_stop_rm_list_status(pod, flavor):
             assert json.load(f)["exitCode"] == 3
         assert pod_state(pod, u) == "running"
         assert pod.run("logs", "--app=a", u, check=0).stdout == "hi\n"
+        assert os.path.getsize(pod_path(pod, u, "logtimes", "a")) == 32  # its time index: a header and one record
         r = pod.run("app", "start", "--app=a", u)
         assert r.returncode == 125 and "app a is exited, not created" in r.stderr
 
@@ -83,7 +84,8 @@ def test_sandbox_add_start_stop_rm_list_status(pod, flavor):
         assert [x["name"] for x in apps(pod, u)] == ["b"]
         manifest = json.loads(pod.run("cat-manifest", u, check=0).stdout)
         assert [x["name"] for x in manifest["apps"]] == ["b"]
-        for rel in (("apps", "a"), ("appstatus", "a"), ("apptimes", "a"), ("logs", "a.log"), ("overlay", "app-a")):
+        for rel in (("apps", "a"), ("appstatus", "a"), ("apptimes", "a"), ("logtimes", "a"), ("logs", "a.log"),
+                    ("overlay", "app-a")):
             assert not os.path.exists(pod_path(pod, u, *rel)), rel
         assert pod.run("app", "status", "--app=a", u).returncode == 3
         # The name is free again: a new app a runs from a fresh tree.

@@ -5,6 +5,7 @@ its own in a private mount namespace (tmpfs over /run/systemd and /run/log), run
 journalctl. Nothing of it is visible to the host.
 """
 import os
+import re
 import shutil
 import subprocess
 
@@ -78,3 +79,6 @@ def test_no_copy_to_a_stdout_that_is_the_journal(pod, flavor, tmp_path):
     copied = open(stdio).read()  # (where the kvm flavour may say that it uses TCG)
     assert not any(w in copied for w in ("first line", "to-stderr", "last-line")), copied
     assert "first line" in logs(pod, uuid)
+    # The init still reads (and times) the output it does not copy: pod logs --timestamps stamps every line.
+    stamped = pod.run("logs", "--timestamps", uuid, check=0).stdout.splitlines()
+    assert len(stamped) == 3 and all(re.match(r"\d{4}-\d\d-\d\dT[\d:.]{18}Z ", l) for l in stamped), stamped

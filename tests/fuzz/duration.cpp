@@ -1,7 +1,11 @@
 // The duration parser (src/util/time.cpp, parse_duration: --grace-period,
 // --expire-prepared, --timeout). Input: the flag's value. An accepted value
 // is never negative, and one "<integer><unit>" term is read exactly.
+// The same input through parse_time_point (pod logs --since/--until): no
+// crash, only usage errors, and an accepted duration is that long before now.
 // fuzz-options: -max_len=512
+#include <optional>
+
 #include "fuzz.hpp"
 #include "util/error.hpp"
 #include "util/time.hpp"
@@ -29,12 +33,21 @@ long long exact_single_term(const std::string& s) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string s = podfuzz::as_string(data, size);
+  const pod::Clock::time_point now{std::chrono::hours(24 * 365 * 56)};
+  std::optional<pod::Clock::time_point> at;
+  try {
+    at = pod::parse_time_point(s, "--fuzz", now);
+  } catch (const pod::Error& e) {
+    FUZZ_CHECK(e.kind() == pod::ErrorKind::Usage, "\"" + s + "\": " + e.what());
+  }
   std::chrono::milliseconds d;
   try {
     d = pod::parse_duration(s, "--fuzz");
   } catch (const pod::Error&) {
     return 0;
   }
+  if (s.find_first_of("-:T") == std::string::npos)
+    FUZZ_CHECK(at && *at == now - d, "\"" + s + "\" is a duration but not that long before now");
   FUZZ_CHECK(d.count() >= 0, "\"" + s + "\" is " + std::to_string(d.count()) + "ms");
   if (long long want = exact_single_term(s); want >= 0)
     FUZZ_CHECK(d.count() == want, "\"" + s + "\" is " + std::to_string(d.count()) + "ms, not " + std::to_string(want));
