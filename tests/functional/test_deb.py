@@ -120,8 +120,11 @@ def test_package_lays_out_pod_by_the_fhs(debs):
                 "/usr/share/bash-completion/completions/pod", "/usr/share/zsh/vendor-completions/_pod",
                 "/usr/share/fish/vendor_completions.d/pod.fish", "/usr/share/man/man1/pod.1.gz",
                 "/usr/share/man/man1/pod-run.1.gz", "/usr/share/man/man1/pod-image-list.1.gz",
-                "/usr/share/doc/pod/copyright", "/usr/share/doc/pod/Documentation/packaging.md"}
+                "/usr/share/doc/pod/copyright"}
     assert expected - pod == set()
+    # dh_compress gzips a document past 4 KiB, so packaging.md is there in one of the two forms.
+    doc = "/usr/share/doc/pod/Documentation/packaging.md"
+    assert len({doc, doc + ".gz"} & pod) == 1, sorted(f for f in pod if "/doc/" in f)
     assert not [f for f in pod if f.startswith(("/usr/local", "/usr/libexec", "/usr/lib/systemd"))]
     lib = contents(debs["libpod0"])
     assert "/usr/lib/x86_64-linux-gnu/libpod.so.0" in lib
