@@ -147,4 +147,4 @@ def test_a_stage1_that_does_not_declare_it_refuses(pod):
     if reason:
         pytest.skip(reason)
     r, _ = run_pod(pod, "kvm", *sh("true"), pod_flags=("--private-users",))
-    assert r.returncode != 0 and "cannot run a pod in a user namespace of its own (--private-users)" in r.stderr
+    assert r.returncode == 1 and "cannot run a pod in a user namespace of its own (--private-users)" in r.stderr, r.stderr
