@@ -80,13 +80,6 @@ unsigned long namespaces(const RunContext& o) {
   return flags;
 }
 
-void join_pod_netns(const RunContext& o) {
-  const std::string path = o.pod_path + "/" + cni::kNetns;
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) throw_sys("cannot open the pod's network namespace " + path);
-  if (::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
-}
-
 // A rootless pod (stage0 made the user namespace) or --private-users (the clone makes it).
 bool in_userns(const RunContext& o) { return o.runtime.rootless || o.runtime.private_users.count; }
 
@@ -96,7 +89,9 @@ bool in_userns(const RunContext& o) { return o.runtime.rootless || o.runtime.pri
 // an idmapped mount when `idmap_ns` is one), its v1 cgroups, the host volumes.
 void bind_host_paths(const RunContext& o, const std::string& root, const std::vector<V1Cgroup>& v1_cgroups, int idmap_ns) {
   if (idmap_ns >= 0) idmapped_bind(o.pod_path, root + poddir::kPodInRoot, idmap_ns, false);
-  else bind_mount(o.pod_path, root + poddir::kPodInRoot, true, false);
+  // A --private-users pod's binds are made here, in the run process (which outlives the pod's netns bind
+  // in the pod dir): without its submounts, as the idmapped one.
+  else bind_mount(o.pod_path, root + poddir::kPodInRoot, !o.runtime.private_users.count, false);
   // The pod's v1 resource cgroups, where the init makes the apps' (stage1/resources.hpp), as nspawn's binds.
   for (const auto& cg : v1_cgroups) {
     const std::string target = root + kV1InRoot + "/" + cg.controller;
@@ -170,7 +165,7 @@ void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup, c
   assemble_root(o, root, v1);
   if (flags & CLONE_NEWNET) loopback_up();
   // Before /sys: sysfs shows the netns of its mounter. A child in a user namespace of its own was born in it.
-  if (!o.runtime.networks.empty() && !o.runtime.private_users.count) join_pod_netns(o);
+  if (!o.runtime.networks.empty() && !o.runtime.private_users.count) join_pod_netns(o.pod_path);
   const std::string host = "pod-" + o.uuid;  // the init sets runtime.hostname when given; nspawn's default
   if (::sethostname(host.c_str(), host.size()) < 0) throw_sys("cannot set the hostname");
   pivot_into(root);
@@ -211,9 +206,9 @@ Child launch(const RunContext& o) {
   if (!o.runtime.private_users.count) return Child::start(argv, c);
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
   UniqueFd idmap = prepare_private_users(o, cgroup.get(), v1, c);
-  bind_host_paths(o, root, v1, idmap.get());
+  bind_host_paths(o, root, v1, o.runtime.private_users.chown_pod_dir ? -1 : idmap.get());
   std::optional<NetnsForClone> netns;
-  if (!o.runtime.networks.empty()) netns.emplace(o.pod_path + "/" + cni::kNetns);
+  if (!o.runtime.networks.empty()) netns.emplace(o.pod_path);
   CwdForClone cwd(root);
   return Child::start(argv, c);
 }

@@ -176,11 +176,9 @@ CwdForClone::~CwdForClone() {
   }
 }
 
-NetnsForClone::NetnsForClone(const std::string& netns_path) : ours_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
+NetnsForClone::NetnsForClone(const std::string& pod_path) : ours_(::open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC)) {
   if (!ours_) throw_sys("cannot open /proc/self/ns/net");
-  UniqueFd theirs(::open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!theirs) throw_sys("cannot open the pod's network namespace " + netns_path);
-  if (::setns(theirs.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + netns_path);
+  join_pod_netns(pod_path);
 }
 
 NetnsForClone::~NetnsForClone() {

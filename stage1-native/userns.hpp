@@ -48,9 +48,6 @@ void remount_cwd_unlocked();
 // root is not mapped in it), with no supplementary groups.
 void become_userns_root();
 
-// Join the pod's CNI network namespace for the life of this object (and
-// return to ours after): a child cloned into a user namespace of its own
-// cannot join a namespace of the host's, so it is born in it.
 // Make `dir` our cwd for the life of this object (and return after): the
 // child's, which it inherits, so that it never looks up a path of the host's.
 class CwdForClone {
@@ -64,9 +61,12 @@ class CwdForClone {
   UniqueFd ours_;
 };
 
+// Join the pod's CNI network namespace for the life of this object (and
+// return to ours after): a child cloned into a user namespace of its own
+// cannot join a namespace of the host's, so it is born in it.
 class NetnsForClone {
  public:
-  explicit NetnsForClone(const std::string& netns_path);
+  explicit NetnsForClone(const std::string& pod_path);
   ~NetnsForClone();
   NetnsForClone(const NetnsForClone&) = delete;
   NetnsForClone& operator=(const NetnsForClone&) = delete;

@@ -1,6 +1,7 @@
 #include "common.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -11,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "net/cni/podnet.hpp"
 #include "resources.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -84,14 +86,21 @@ std::vector<PodCgroup> pod_cgroups(const std::string& uuid) {
   return out;
 }
 
+}  // namespace
+
 UniqueFd make_cgroup(const std::string& dir) {
-  std::string parent = dir.substr(0, dir.rfind('/'));
-  if (::mkdir(parent.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + parent);
-  if (::mkdir(dir.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + dir);
+  const std::string parent = dir.substr(0, dir.rfind('/'));
+  for (const auto& d : {parent, dir})
+    if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + d);
   return open_dir(dir);
 }
 
-}  // namespace
+void join_pod_netns(const std::string& pod_path) {
+  const std::string path = pod_path + "/" + cni::kNetns;
+  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!ns) throw_sys("cannot open the pod's network namespace " + path);
+  if (::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
+}
 
 std::vector<std::string> pod_cgroup_dirs(const std::string& uuid) {
   std::vector<std::string> out;

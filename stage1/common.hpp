@@ -43,6 +43,11 @@ void join_pod_cgroups(const std::string& uuid);
 // Make the pod's cgroup2 cgroup (only) and open it, for a child to be born
 // in (ChildOptions::cgroup_fd); an empty fd where no cgroup2 tree is mounted.
 UniqueFd make_pod_cgroup2(const std::string& uuid);
+// Make the cgroup `dir` (and its parent, pod/) if missing, and open it.
+UniqueFd make_cgroup(const std::string& dir);
+// Join the network namespace of the pod at `pod_path` (the CNI netns file its
+// stage0 made); errors name the file.
+void join_pod_netns(const std::string& pod_path);
 // Kill what is left in them and remove them; missing ones are fine.
 void remove_pod_cgroups(const std::string& uuid);
 

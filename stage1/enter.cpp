@@ -18,6 +18,7 @@
 #include <iostream>
 
 #include "common.hpp"
+#include "resources.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/process.hpp"
@@ -32,9 +33,15 @@ void forward(int sig) {
   if (g_child > 0) ::kill(g_child, sig);
 }
 
-// Move into the init's cgroup2 cgroup, so the entered command is accounted
-// and cleaned up with the pod.
-void join_cgroup_of(pid_t pid) {
+// Move into the init's cgroup2 cgroup and, on a v1 or hybrid host, into the
+// pod's cgroups of the v1 resource controllers (those the run entrypoint made
+// for the apps' limits), so the entered command is accounted, limited and
+// cleaned up with the pod. The init then moves it on into the app's own
+// cgroups (init/cgroups.hpp, join_app_cgroups).
+void join_cgroups_of(pid_t pid, const std::string& uuid) {
+  for (const auto& dir : all_v1_cgroup_dirs(uuid))
+    if (::access(dir.c_str(), F_OK) == 0)
+      write_file_at(AT_FDCWD, dir + "/cgroup.procs", "0\n", 0644, Durability::kVolatile);
   auto cg = try_read_file_at(AT_FDCWD, "/proc/" + std::to_string(pid) + "/cgroup", 65536);
   if (!cg) return;
   auto pos = cg->find("0::");
@@ -77,14 +84,14 @@ int enter_main(int argc, char** argv) {
   const std::string proc = "/proc/" + std::to_string(*pid) + "/ns/";
   std::vector<std::pair<UniqueFd, int>> ns;
   // The mount namespace last: it changes our root, and /proc with it.
-  // The cgroup namespace after join_cgroup_of(): its root is the cgroup we are in.
+  // The cgroup namespace after join_cgroups_of(): its root is the cgroup we are in.
   for (auto [name, type] : {std::pair{"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET},
                             {"pid", CLONE_NEWPID}, {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS}}) {
     int fd = ::open((proc + name).c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_sys("cannot open " + proc + name);
     ns.emplace_back(UniqueFd(fd), type);
   }
-  join_cgroup_of(*pid);
+  join_cgroups_of(*pid, uuid);
   join_user_namespace_of(*pid);  // first: it owns the others of a rootless pod
   for (auto& [fd, type] : ns)
     if (::setns(fd.get(), type) < 0) throw_sys("cannot join the pod's namespaces");
@@ -96,7 +103,8 @@ int enter_main(int argc, char** argv) {
 
   // The pid namespace applies to children only.
   ChildOptions c;
-  c.env = std::vector<std::string>{std::string("TERM=") + (::getenv("TERM") ? ::getenv("TERM") : "dumb")};
+  c.env = std::vector<std::string>{std::string("TERM=") + (::getenv("TERM") ? ::getenv("TERM") : "dumb"),
+                                   std::string("POD_INIT_CGROUP_V1=") + kV1InRoot};
   if (args.has("--tty") && ::isatty(STDIN_FILENO)) {
     c.setsid = true;
     c.pre_exec = [] { ::ioctl(STDIN_FILENO, TIOCSCTTY, 0); };

@@ -7,6 +7,7 @@
 #include <set>
 #include <sstream>
 
+#include "common.hpp"
 #include "isolators/isolators.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -58,17 +59,8 @@ std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid) {
   return {out.begin(), out.end()};
 }
 
-namespace {
-UniqueFd make_v1_cgroup(const V1Cgroup& cg) {
-  const std::string parent = cg.dir.substr(0, cg.dir.rfind('/'));
-  for (const auto& d : {parent, cg.dir})
-    if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_sys("cannot create cgroup " + d);
-  return open_dir(cg.dir);
-}
-}  // namespace
-
 void join_v1_cgroups(const std::vector<V1Cgroup>& cgs) {
-  for (const auto& cg : cgs) write_file_at(make_v1_cgroup(cg).get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
+  for (const auto& cg : cgs) write_file_at(make_cgroup(cg.dir).get(), "cgroup.procs", "0\n", 0644, Durability::kVolatile);
 }
 
 void delegate_cgroup(int dir, uint32_t owner, const std::string& what) {
@@ -79,7 +71,7 @@ void delegate_cgroup(int dir, uint32_t owner, const std::string& what) {
 }
 
 void make_delegated_v1_cgroups(const std::vector<V1Cgroup>& cgs, uint32_t owner) {
-  for (const auto& cg : cgs) delegate_cgroup(make_v1_cgroup(cg).get(), owner, cg.dir);
+  for (const auto& cg : cgs) delegate_cgroup(make_cgroup(cg.dir).get(), owner, cg.dir);
 }
 
 }  // namespace pod::stage1

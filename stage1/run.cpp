@@ -70,7 +70,8 @@ std::vector<std::string> nspawn_argv(const RunContext& o, const std::vector<V1Cg
     a.push_back("--private-users=" + std::to_string(pu.base) + ":" + std::to_string(pu.count));
     a.push_back("--private-users-ownership=off");
     // The pod dir: mounted idmapped by us at <root>/pod (main() below), as nspawn's :idmap binds set the idmap
-    // on an attached mount, which Linux refuses (EBUSY) since 5.19.
+    // on an attached mount, which Linux refuses (EBUSY) since 5.19. Chowned by stage0 instead, it is bound as is.
+    if (pu.chown_pod_dir) a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
   } else {
     a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
   }
@@ -132,11 +133,6 @@ void private_nspawn_run_dir() {
     std::cerr << "run: warning: cannot mount a tmpfs on " << dir << ": " << std::strerror(errno) << "\n";
 }
 
-void join_netns(const std::string& path) {
-  UniqueFd ns(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns || ::setns(ns.get(), CLONE_NEWNET) < 0) throw_sys("cannot join the pod's network namespace " + path);
-}
-
 // systemd-nspawn as our child: it joins the pod's cgroups first. A failure
 // there or of the exec comes back as an Error from Child::start, which main()
 // records in `failure`.
@@ -157,7 +153,7 @@ Child start_nspawn(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups,
     join_v1_cgroups(v1_cgroups);
     if (o.runtime.private_users.count) {
       make_delegated_v1_cgroups(v1_cgroups, o.runtime.private_users.base);
-      if (!o.runtime.networks.empty()) join_netns(o.pod_path + "/" + cni::kNetns);
+      if (!o.runtime.networks.empty()) join_pod_netns(o.pod_path);
     }
     private_nspawn_run_dir();
     if (o.debug) {
@@ -175,7 +171,7 @@ int main(int argc, char** argv) {
   return run_entrypoint(argc, argv, "systemd-nspawn", [](const RunContext& o) {
     const auto v1_cgroups = pod_v1_cgroups(o.manifest, o.uuid);
     const auto argv_s = nspawn_argv(o, v1_cgroups);  // checks volume sources: fail here, with a clear failure
-    if (const auto& pu = o.runtime.private_users; pu.count)  // in stage0's private mount namespace: ours only
+    if (const auto& pu = o.runtime.private_users; pu.count && !pu.chown_pod_dir)  // in stage0's mount namespace: ours only
       idmapped_bind(o.pod_path, o.pod_path + "/" + poddir::kStage1Rootfs + poddir::kPodInRoot,
                     make_user_namespace({pu.base, pu.count}).get(), false);
     return start_nspawn(o, v1_cgroups, argv_s, nspawn_env());

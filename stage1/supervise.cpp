@@ -22,6 +22,7 @@
 #include "systemd/sd.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/idmap.hpp"
 
 namespace pod::stage1 {
 
@@ -157,6 +158,10 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
     UniqueFd dir = mkdirs_at(pod, kAppNotifyDir, 0755);
     for (const auto& app : plan.apps) relays.push_back(sd::NotifyRelay::open(dir.get(), app));
   }
+  // A --private-users pod whose pod dir is chowned, not idmapped (Documentation/isolation.md): its root
+  // sends to these sockets, so they are its root's like the rest of the pod dir.
+  if (const auto& pu = o.runtime.private_users; pu.chown_pod_dir)
+    shift_tree_owners(o.pod_path + "/" + poddir::kStateDir, {pu.base, pu.count});
   sd::PodNotifier notifier(plan.mode, plan.apps);
   auto journal = sd::JournalForwarder::open(pod, o.uuid, o.manifest.app_names());  // only where journald runs
   // Our stdout/stderr are the journal (a unit's): it gets every line from the forwarder already.

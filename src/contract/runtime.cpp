@@ -84,6 +84,9 @@ Runtime runtime_from_json(const nlohmann::json& j) {
     r.private_users.base = static_cast<uint32_t>(pu.key("base").integer(1, 0xFFFFFFFEll));
     r.private_users.count = static_cast<uint32_t>(pu.key("count").integer(1, 0xFFFFFFFFll - r.private_users.base));
     if (r.rootless) pu.fail("is for root pods: a rootless pod's user namespace is the user's");
+    const std::string pod_dir = pu.key("podDir").str_or("idmapped");
+    if (pod_dir != "idmapped" && pod_dir != "chown") pu.key("podDir").fail("\"" + pod_dir + "\" is not idmapped or chown");
+    r.private_users.chown_pod_dir = pod_dir == "chown";
   }
   r.debug = root.key("debug").boolean_or(false);
   r.notify_ready = root.key("notifyReady").str_or(r.notify_ready);
@@ -141,7 +144,10 @@ nlohmann::json to_json(const Runtime& r) {
                       {"stage1Options", nlohmann::json::object()}};
   if (!r.metadata_url.empty()) j["metadataURL"] = r.metadata_url;
   if (r.rootless) j["rootless"] = true;
-  if (r.private_users.count) j["privateUsers"] = {{"base", r.private_users.base}, {"count", r.private_users.count}};
+  if (r.private_users.count) {
+    j["privateUsers"] = {{"base", r.private_users.base}, {"count", r.private_users.count}};
+    if (r.private_users.chown_pod_dir) j["privateUsers"]["podDir"] = "chown";
+  }
   if (!r.publish.empty()) {
     j["publish"] = nlohmann::json::array();
     for (const auto& p : r.publish) j["publish"].push_back(to_json(p));

@@ -51,8 +51,11 @@ struct Runtime {
   // --private-users (Documentation/isolation.md): the pod's user namespace maps its ids 0..count-1 to the
   // host's base..base+count-1 (uid and gid alike); count 0 = none. stage0 allocated the range and
   // mounted the pod's trees idmapped; the stage1 makes the namespace.
+  // chown_pod_dir: the data dir's filesystem has no idmapped mounts, so stage0 gave the pod dir (and the
+  // pod's own copies of its trees) the pod's ids: the stage1 binds it at /pod as it is, not idmapped.
   struct PrivateUsers {
     uint32_t base = 0, count = 0;
+    bool chown_pod_dir = false;
     bool operator==(const PrivateUsers&) const = default;
   } private_users;
   std::vector<NetworkAttachment> networks;

@@ -93,9 +93,10 @@ void write_proc(const char* file, const std::string& content) {
 
 }  // namespace
 
-std::optional<IdRange> sub_range(const std::string& file, const std::string& user, uint32_t id) {
+std::vector<SubIdEntry> sub_id_entries(const std::string& file) {
+  std::vector<SubIdEntry> out;
   auto text = try_read_file_at(AT_FDCWD, file, 1 << 20);
-  if (!text) return std::nullopt;
+  if (!text) return out;
   std::istringstream in(*text);
   int n = 0;
   for (std::string line; std::getline(in, line);) {
@@ -104,11 +105,22 @@ std::optional<IdRange> sub_range(const std::string& file, const std::string& use
     std::vector<std::string> f;
     std::istringstream ls(line);
     for (std::string part; std::getline(ls, part, ':');) f.push_back(part);
-    if (f.empty() || (f[0] != user && f[0] != std::to_string(id))) continue;
-    const std::string where = file + " line " + std::to_string(n);
-    if (f.size() != 3) throw Error(where + ": expected USER:START:COUNT", EINVAL, ErrorKind::Invalid).with_item(file);
-    IdRange r{parse_id(f[1], where), parse_id(f[2], where)};
-    if (r.count > 0) return r;
+    SubIdEntry e{f.empty() ? "" : f[0], std::nullopt, file + " line " + std::to_string(n)};
+    try {
+      if (f.size() == 3) e.range = IdRange{parse_id(f[1], e.where), parse_id(f[2], e.where)};
+    } catch (const Error&) {  // malformed: range stays empty, for the caller to judge
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+std::optional<IdRange> sub_range(const std::string& file, const std::string& user, uint32_t id) {
+  for (const auto& e : sub_id_entries(file)) {
+    if (e.owner != user && e.owner != std::to_string(id)) continue;
+    if (!e.range)
+      throw Error(e.where + ": expected USER:START:COUNT (numbers)", EINVAL, ErrorKind::Invalid).with_item(file);
+    if (e.range->count > 0) return e.range;
   }
   return std::nullopt;
 }

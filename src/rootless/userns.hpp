@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 #include <string>
 
 namespace pod::rootless {
@@ -18,6 +19,17 @@ namespace pod::rootless {
 struct IdRange {
   uint32_t start = 0, count = 0;
 };
+
+// One entry of /etc/subuid or /etc/subgid. `range` is nullopt for a malformed
+// one, `where` says "FILE line N".
+struct SubIdEntry {
+  std::string owner;  // a user name or a numeric id
+  std::optional<IdRange> range;
+  std::string where;
+};
+// Every entry of `file` (comments and blank lines skipped); empty when the
+// file is absent.
+std::vector<SubIdEntry> sub_id_entries(const std::string& file);
 
 // The first range `file` gives the user (by name or by numeric id); nullopt
 // when the file or the user's entry is absent. A malformed entry of the user

@@ -191,10 +191,14 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
   if (!spec.mds_register.empty()) mds::check_pod_network(spec.mds_register, rt.net, !rt.networks.empty());
   resolve_notify(rt, apps, manifest);
   check_ready_deps(rt, manifest, s1_manifest);
-  std::optional<std::optional<IdShift>> users;  // --private-users: the range asked for (nullopt: any)
+  std::optional<PrivateUsersPlan> users;  // --private-users
   if (!spec.private_users.empty())
     users = check_private_users(spec.private_users, s1_manifest, s1_manifest.value("name", s1_id), {store.path(), is.path()});
-  const bool overlay = !spec.no_overlay && overlay_usable(store);
+  const bool chown_pod = users && !users->no_idmap.empty();
+  const bool overlay = !spec.no_overlay && !chown_pod && overlay_usable(store);
+  if (chown_pod)
+    notice("warning: --private-users: " + users->no_idmap + " cannot be mounted idmapped (no idmapped mounts on its "
+           "filesystem): the pod gets its own copies of its images and its pod dir, chowned to its ids");
   debug(std::string("rootfs mode: ") + (overlay ? "overlay" : "copy"));
 
   auto prep_lock = is.prepare_lock(false);
@@ -227,10 +231,11 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     put(pfd, poddir::kRootfsMode, overlay ? "overlay\n" : "copy\n");
     if (rootless::active()) put(pfd, poddir::kUserNamespace, rootless::describe_mapping() + "\n");
     if (users) {  // held until the pod is deleted; a pod that dies here is gc's, and with it the range
-      const IdShift r = reserve_private_users(store, pod.uuid(), *users);
-      rt.private_users = {r.base, r.count};
+      const IdShift r = reserve_private_users(store, pod.uuid(), users->want);
+      rt.private_users = {r.base, r.count, chown_pod};
       put(pfd, poddir::kUserNamespace, "0->" + std::to_string(r.base) + "+" + std::to_string(r.count) +
-                                           (overlay ? " (idmapped)\n" : " (chown)\n"));
+                                           (overlay ? " (idmapped)" : " (chown)") +
+                                           (chown_pod ? "; pod dir chowned, " + users->no_idmap + " has no idmapped mounts\n" : "\n"));
     }
     if (overlay) {
       put(pfd, poddir::kStage1Tree, s1_tree.path + "\n");
@@ -257,7 +262,7 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
       }
     }
     // A copy is the pod's own: it gets the pod's ids (overlay trees are mounted idmapped: run/podns.cpp).
-    if (rt.private_users.count && !overlay)
+    if (rt.private_users.count && !overlay && !chown_pod)
       shift_tree_owners(pod.path() + "/" + poddir::kStage1Rootfs, {rt.private_users.base, rt.private_users.count});
     for (const auto& v : manifest.volumes)
       if (v.kind == contract::VolumeKind::Empty) make_empty_volume(pfd, v);
@@ -265,6 +270,8 @@ Pod prepare_pod(const Store& store, images::ImageStore& is, PodSpec& spec, const
     put(pfd, poddir::kRuntime, contract::serialize(rt));
     if (std::string hooks = hooks_json(spec); !hooks.empty()) put(pfd, poddir::kHooks, hooks);
     put(pfd, poddir::kManifest, contract::serialize(manifest), 0640);
+    // No idmapped /pod: the whole pod dir, the copies of the trees with it, is the pod's root's.
+    if (chown_pod) shift_tree_owners(pod.path(), {rt.private_users.base, rt.private_users.count});
     crashpoint("prepare:before-done");
   }
   discard.release();

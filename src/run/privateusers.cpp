@@ -52,17 +52,9 @@ std::map<uint32_t, Record> read_records(int dir) {
 // The host's subordinate id ranges (any user's): an automatic pick stays out of them.
 std::vector<IdShift> host_sub_ranges() {
   std::vector<IdShift> out;
-  for (const char* file : {"/etc/subuid", "/etc/subgid"}) {
-    auto text = try_read_file_at(AT_FDCWD, file, 1 << 20);
-    if (!text) continue;
-    for (const auto& line : split(*text, '\n')) {
-      auto f = split(line, ':');
-      if (f.size() != 3 || f[1].empty() || f[2].empty() || f[1].find_first_not_of("0123456789") != std::string::npos ||
-          f[2].find_first_not_of("0123456789") != std::string::npos || f[1].size() > 10 || f[2].size() > 10)
-        continue;  // not ours to judge: newuidmap reads these files
-      out.push_back({static_cast<uint32_t>(std::stoull(f[1])), static_cast<uint32_t>(std::stoull(f[2]))});
-    }
-  }
+  for (const char* file : {"/etc/subuid", "/etc/subgid"})
+    for (const auto& e : rootless::sub_id_entries(file))
+      if (e.range) out.push_back({e.range->start, e.range->count});  // a malformed one is newuidmap's to judge
   return out;
 }
 
@@ -80,9 +72,10 @@ std::optional<IdShift> parse_private_users(const std::string& value) {
   return IdShift{static_cast<uint32_t>(base), static_cast<uint32_t>(count)};
 }
 
-std::optional<IdShift> check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
-                                           const std::string& stage1_name, const std::vector<std::string>& dirs) {
-  auto want = parse_private_users(value == "auto" ? "" : value);
+PrivateUsersPlan check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
+                                     const std::string& stage1_name, const std::vector<std::string>& dirs) {
+  PrivateUsersPlan plan{parse_private_users(value == "auto" ? "" : value), ""};
+  const auto& want = plan.want;
   if (rootless::active())
     throw usage_error("--private-users: a rootless pod runs in your user namespace already (Documentation/rootless.md)");
   if (appc::manifest_annotation(stage1_manifest, kAnnPrivateUsers).value_or("") != "true")
@@ -90,10 +83,8 @@ std::optional<IdShift> check_private_users(const std::string& value, const nlohm
                 "image does not declare " + kAnnPrivateUsers, ENOTSUP);
   UniqueFd ns = make_user_namespace({want ? want->base : uint32_t(kAutoFirst), 1});
   for (const auto& d : dirs)
-    if (!supports_idmapped_mounts(d, ns.get()))
-      throw Error("--private-users: " + d + " cannot be mounted idmapped (its filesystem or this kernel has no "
-                  "idmapped mounts), which a pod in a user namespace needs here (Documentation/isolation.md)", ENOTSUP);
-  return want;
+    if (plan.no_idmap.empty() && !supports_idmapped_mounts(d, ns.get())) plan.no_idmap = d;
+  return plan;
 }
 
 IdShift reserve_private_users(const Store& store, const std::string& uuid, const std::optional<IdShift>& want) {

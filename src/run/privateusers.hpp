@@ -22,12 +22,19 @@ std::optional<IdShift> parse_private_users(const std::string& value);
 
 inline constexpr const char* kAnnPrivateUsers = "pod/stage1/private-users";  // "true": the stage1 can
 
-// Before a pod is made: the stage1 must declare kAnnPrivateUsers, the pod must
-// not be rootless, and the data dir and the image store must take idmapped
-// mounts (the pod's files keep the host's ids on disk). Returns the parsed
-// request (nullopt: pick a range).
-std::optional<IdShift> check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
-                                           const std::string& stage1_name, const std::vector<std::string>& dirs);
+struct PrivateUsersPlan {
+  std::optional<IdShift> want;  // the range asked for; nullopt: pick one
+  // The first of the dirs whose filesystem takes no idmapped mounts; empty when
+  // all do. Then the pod gets its own copies of its trees (no overlay of the
+  // shared store trees) and its pod dir, all chowned to its ids at prepare.
+  std::string no_idmap;
+};
+
+// Before a pod is made: the stage1 must declare kAnnPrivateUsers and the pod
+// must not be rootless. `dirs` (the data dir, the image store) are probed for
+// idmapped mounts, which keep the pod's files the host's on disk.
+PrivateUsersPlan check_private_users(const std::string& value, const nlohmann::json& stage1_manifest,
+                                     const std::string& stage1_name, const std::vector<std::string>& dirs);
 
 // Reserve `want` for pod `uuid` (refused, naming the other pod, when it
 // overlaps another pod's range), or else the first free block of 65536 ids

@@ -1,7 +1,6 @@
 #include "util/idmap.hpp"
 
 #include <fcntl.h>
-#include <ftw.h>
 #include <sys/stat.h>
 #include <linux/mount.h>
 #include <sched.h>
@@ -12,6 +11,7 @@
 #include <csignal>
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/process.hpp"
 
 namespace pod {
@@ -81,40 +81,41 @@ void idmapped_bind(const std::string& src, const std::string& dst, int userns, b
 }
 
 namespace {
-IdShift g_shift;  // nftw's callback takes no context
-const char* g_failed = nullptr;
-int g_errno = 0;
 
-uint32_t shifted(uint32_t id) {
-  if (id >= g_shift.base && id - g_shift.base < g_shift.count) return id;  // shifted already
-  return id < g_shift.count ? g_shift.base + id : id;
+uint32_t shifted(uint32_t id, const IdShift& s) {
+  if (id >= s.base && id - s.base < s.count) return id;  // shifted already
+  return id < s.count ? s.base + id : id;
 }
 
-int shift_one(const char* path, const struct stat* st, int, struct FTW*) {
-  const uid_t uid = shifted(st->st_uid);
-  const gid_t gid = shifted(st->st_gid);
-  if (uid == st->st_uid && gid == st->st_gid) return 0;
-  if (::lchown(path, uid, gid) < 0 ||
-      (S_ISREG(st->st_mode) && (st->st_mode & (S_ISUID | S_ISGID)) && ::chmod(path, st->st_mode & 07777) < 0)) {
-    g_failed = path;
-    g_errno = errno;
-    return 1;
+// `name` in `dirfd` (st: its lstat) and, for a directory, what is in it; never
+// follows a symlink nor crosses into another mount (st_dev), as nftw's
+// FTW_PHYS | FTW_MOUNT. `path` only names it in an error.
+void shift_entry(int dirfd, const std::string& name, const struct stat& st, dev_t dev, const IdShift& s,
+                 const std::string& path) {
+  const uid_t uid = shifted(st.st_uid, s);
+  const gid_t gid = shifted(st.st_gid, s);
+  if (uid != st.st_uid || gid != st.st_gid) {
+    if (::fchownat(dirfd, name.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+      throw_sys("cannot give " + path + " the pod's ids");
+    // chown clears the setuid and setgid bits: the file keeps them.
+    if (S_ISREG(st.st_mode) && (st.st_mode & (S_ISUID | S_ISGID)) && ::fchmodat(dirfd, name.c_str(), st.st_mode & 07777, 0) < 0)
+      throw_sys("cannot give " + path + " back its mode");
   }
-  return 0;
+  if (!S_ISDIR(st.st_mode)) return;
+  UniqueFd dir(::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) throw_sys("cannot open " + path);
+  for (const auto& n : list_dir(dir.get())) {
+    auto sub = stat_at(dir.get(), n);
+    if (sub && sub->st_dev == dev) shift_entry(dir.get(), n, *sub, dev, s, path + "/" + n);
+  }
 }
+
 }  // namespace
 
 void shift_tree_owners(const std::string& dir, const IdShift& shift) {
-  g_shift = shift;
-  g_failed = nullptr;
-  std::string failed;
-  const int rc = ::nftw(dir.c_str(), shift_one, 64, FTW_PHYS | FTW_MOUNT);
-  if (g_failed) {
-    failed = g_failed;
-    errno = g_errno;
-    throw_sys("cannot give " + failed + " the pod's ids");
-  }
-  if (rc < 0) throw_sys("cannot walk " + dir);
+  struct stat st;
+  if (::lstat(dir.c_str(), &st) < 0) throw_sys("cannot walk " + dir);
+  shift_entry(AT_FDCWD, dir, st, st.st_dev, shift, dir);
 }
 
 bool supports_idmapped_mounts(const std::string& dir, int userns) {

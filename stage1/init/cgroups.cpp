@@ -62,6 +62,15 @@ void write_control(const std::string& path, const std::string& value) {
     throw_sys("cannot write " + value + " to " + path);
 }
 
+void join_app_cgroups(const std::string& app) {
+  std::vector<std::string> dirs;
+  if (const char* v1 = ::getenv(kCgroupV1Env); v1 && *v1)
+    for (const char* c : {"memory", "cpu", "pids"}) dirs.push_back(std::string(v1) + "/" + c + "/app-" + app);
+  if (is_cgroup2(kV2Root)) dirs.push_back(std::string(kV2Root) + "/app-" + app);
+  for (const auto& dir : dirs)
+    if (::access(dir.c_str(), F_OK) == 0) write_control(dir + "/cgroup.procs", "0");
+}
+
 void AppCgroup::join() const {
   for (const auto& fd : procs_)
     if (::write(fd.get(), "0", 1) != 1) throw_sys("cannot join the app's cgroup");

@@ -26,6 +26,11 @@ inline constexpr const char* kCgroupV1Env = "POD_INIT_CGROUP_V1";
 // Write `value` to a control file (cgroup or /proc); errors name the file.
 void write_control(const std::string& path, const std::string& value);
 
+// `pod enter --app=NAME`: move the calling process into the cgroups the init
+// made for app NAME (every hierarchy where app-NAME exists), so the entered
+// command is under the app's limits. Nothing to do for an app without limits.
+void join_app_cgroups(const std::string& app);
+
 class AppCgroup {
  public:
   AppCgroup() = default;

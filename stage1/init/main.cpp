@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroups.hpp"
 #include "config.hpp"
 #include "exec.hpp"
 #include "log.hpp"
@@ -105,6 +106,7 @@ int enter_mode(int argc, char** argv) {
   PodConfig cfg = load_config(pod_dir.get());
   const App* app = cfg.app(app_name);
   if (!app) throw Error("no app named " + app_name + " in this pod", 0, ErrorKind::Usage);
+  join_app_cgroups(app->name);
   ExecSpec spec = prepare_exec(*app, true, cmd);
   exec_app(spec);
 }

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from acis import busybox_variant
-from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, logs, run_pod, sh, start_pod, status
+from runhelpers import BUSYBOX_ACI, STAGE1, flavor_skip_reason, logs, reap_pod, run_pod, sh, start_pod, status
 
 
 @pytest.fixture(params=["nspawn", "native"])
@@ -51,6 +51,25 @@ def test_memory_limit_oom_kills(pod, flavor):
     r, u = run_pod(pod, flavor, *sh(alloc))
     assert r.returncode == 0, r.stderr
     assert "allocated" in logs(pod, u) and "app-busybox-oom-killed" not in status(pod, u)
+
+
+def test_enter_runs_under_the_apps_limits(pod, flavor):
+    """`pod enter` joins the app's cgroups (the pod's v1 ones, then the init's app-NAME in each hierarchy): the
+    entered command is held to the app's memory limit as the app is."""
+    p, u = start_pod(pod, flavor, "--memory=32M", "--pids-limit=64", *sh("sleep 600"))
+    try:
+        r = pod.run("enter", u, "--", "/bin/sh", "-c", "cat /proc/self/cgroup", check=0, timeout=60)
+        lines = r.stdout.splitlines()
+        v1 = [l for l in lines if l.split(":")[1] in ("memory", "pids")]
+        if v1_controller_dir("memory"):  # hybrid: the v1 controllers, seen from the pod's cgroup namespace
+            assert sorted(l.split(":", 1)[1] for l in v1) == ["memory:/app-busybox", "pids:/app-busybox"], lines
+        else:
+            assert "0::/app-busybox" in lines, lines
+        r = pod.run("enter", u, "--", "/bin/sh", "-c", "dd if=/dev/zero of=/dev/null bs=200M count=1 && echo ok",
+                    timeout=60)
+        assert r.returncode == 137 and "ok" not in r.stdout, (r.returncode, r.stdout, r.stderr)
+    finally:
+        reap_pod(pod, p, u)
 
 
 def test_cpu_limit_throttles(pod, flavor):

@@ -4,7 +4,9 @@ import io
 import json
 import os
 import signal
+import subprocess
 import tarfile
+import tempfile
 
 import pytest
 
@@ -54,8 +56,57 @@ def run_image(pod, flavor, image, *args, pod_flags=()):
     return r, open(uuid_file).read().strip()
 
 
+@pytest.fixture
+def no_idmap_pod(tmp_path):
+    """A data dir on a filesystem without idmapped mounts: an overlayfs mount (Linux idmaps an overlay's layers,
+    never the overlay itself), which cannot be an overlay's upper layer either."""
+    from conftest import POD_BIN, Pod
+    for d in ("lower", "upper", "work"):
+        (tmp_path / d).mkdir()
+    d = tempfile.mkdtemp(prefix="pu-", dir="/tmp")
+    r = subprocess.run(["mount", "-t", "overlay", "overlay", "-o",
+                        f"lowerdir={tmp_path}/lower,upperdir={tmp_path}/upper,workdir={tmp_path}/work", d],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        os.rmdir(d)
+        pytest.skip("cannot mount an overlayfs here: " + r.stderr.strip())
+    try:
+        yield Pod(d)
+    finally:
+        subprocess.run([POD_BIN, "--dir", d, "gc", "--grace-period=0"], capture_output=True, timeout=120)
+        subprocess.run(["umount", "-R", "-l", d], capture_output=True)
+        os.rmdir(d)
+
+
+def test_without_idmapped_mounts_the_pod_dir_and_copies_are_chowned(no_idmap_pod, flavor, tmp_path):
+    pod = no_idmap_pod
+    r, u, p = check_shifted_root(pod, flavor, tmp_path, "chown")
+    assert (f"warning: --private-users: {pod.dir} cannot be mounted idmapped (no idmapped mounts on its filesystem)"
+            in r.stderr), r.stderr
+    # The pod dir is its root's, so what the init wrote there (the app's record) is 1000000's on the host.
+    for rel in ("", "appstatus/busybox-owned", "stage1-state"):
+        st = os.stat(os.path.join(p, rel))
+        assert (st.st_uid, st.st_gid) == (1000000, 1000000), rel
+    assert status(pod, u)["user-namespace"] == (f"0->1000000+65536 (chown); pod dir chowned, {pod.dir} has no "
+                                                 "idmapped mounts")
+    assert pod.run("rm", u, check=0).returncode == 0
+    assert records(pod) == {}
+
+
 @pytest.mark.parametrize("mode", ["overlay", "copy"])
 def test_pod_root_is_a_shifted_host_id(pod, flavor, tmp_path, mode):
+    check_shifted_root(pod, flavor, tmp_path, mode)
+    u = next(iter(records(pod).values()))[1]
+    assert status(pod, u)["user-namespace"] == "0->1000000+65536 " + ("(idmapped)" if mode == "overlay" else "(chown)")
+    # What the init wrote in the pod dir went through the idmapped /pod: the host root's on disk.
+    pods = os.path.join(pod.dir, "pods")
+    p = next(os.path.join(pods, d, u) for d in os.listdir(pods) if os.path.isdir(os.path.join(pods, d, u)))
+    assert os.stat(os.path.join(p, "appstatus", "busybox-owned")).st_uid == 0
+
+
+def check_shifted_root(pod, flavor, tmp_path, mode):
+    """The pod's root is host uid 1000000 ("overlay": trees idmapped; "copy": --no-overlay, the copy chowned;
+    "chown": no idmapped mounts at all). Returns (the run's result, the uuid, the pod dir)."""
     vol = tmp_path / "vol"
     vol.mkdir()
     os.chmod(vol, 0o777)
@@ -64,7 +115,7 @@ def test_pod_root_is_a_shifted_host_id(pod, flavor, tmp_path, mode):
               "echo vol > /v/out; echo up > /upfile; touch /owned && echo touched")
     flags = ["--private-users=1000000:65536", f"--volume=v,kind=host,source={vol}"]
     if mode == "copy":
-        flags.append("--no-overlay")
+        flags.append("--no-overlay")  # (mode "chown" gets a copy without asking)
     r, u = run_image(pod, flavor, image, "--mount", "volume=v,target=/v", *sh(script), pod_flags=flags)
     assert r.returncode == 0, r.stderr
     out = logs(pod, u).split("\n")
@@ -90,8 +141,8 @@ def test_pod_root_is_a_shifted_host_id(pod, flavor, tmp_path, mode):
             st = os.stat(os.path.join(root, f))
             assert (st.st_uid, st.st_gid) == ids, f
         assert os.stat(os.path.join(root, "suid")).st_mode & 0o7777 == 0o4755
-    assert status(pod, u)["user-namespace"] == "0->1000000+65536 " + ("(idmapped)" if mode == "overlay" else "(chown)")
     assert records(pod) == {1000000: (65536, u)}
+    return r, u, p
 
 
 def test_ranges_never_overlap_and_gc_releases_them(pod, flavor):

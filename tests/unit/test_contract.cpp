@@ -37,7 +37,8 @@ class Gen {
     r.net = std::vector<std::string>{"host", "none", "pasta"}[static_cast<size_t>(pick(0, 2))];
     if (r.net == "pasta" && pick(0, 1)) r.publish.push_back({"", 8080, 80, "tcp", ""});
     r.rootless = pick(0, 1);
-    if (!r.rootless && pick(0, 1)) r.private_users = {static_cast<uint32_t>(pick(1, 1 << 30)), static_cast<uint32_t>(pick(1, 65536))};
+    if (!r.rootless && pick(0, 1))
+      r.private_users = {static_cast<uint32_t>(pick(1, 1 << 30)), static_cast<uint32_t>(pick(1, 65536)), pick(0, 1) == 1};
     r.hostname = pick(0, 1) ? "pod-" + std::to_string(pick(0, 9999)) : "";
     for (int i = 0, n = pick(0, 2); i < n; ++i) r.dns.push_back("10.0.0." + std::to_string(i));
     for (int i = 0, n = pick(0, 2); i < n; ++i) r.hosts.push_back({"10.1.0." + std::to_string(i), "h" + std::to_string(i)});
@@ -157,6 +158,10 @@ TEST_CASE("privateUsers: a range within the host's ids, for root pods only") {
             .find("privateUsers.count") != std::string::npos);
   CHECK(refusal([] { parse_runtime(R"({"net": "host", "rootless": true, "privateUsers": {"base": 9, "count": 5}})"); })
             .find("is for root pods") != std::string::npos);
+  CHECK(parse_runtime(R"({"net": "host", "privateUsers": {"base": 9, "count": 5, "podDir": "chown"}})").private_users ==
+        Runtime::PrivateUsers{9, 5, true});
+  CHECK(refusal([] { parse_runtime(R"({"net": "host", "privateUsers": {"base": 9, "count": 5, "podDir": "copy"}})"); })
+            .find("privateUsers.podDir: \"copy\" is not idmapped or chown") != std::string::npos);
 }
 
 TEST_CASE("the pod init reads what stage0 wrote") {

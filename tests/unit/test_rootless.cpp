@@ -27,6 +27,19 @@ TEST_CASE("subuid: the user's first range, by name or by uid; others' lines and 
   CHECK_FALSE(rootless::sub_range(d.path() + "/absent", "bob", 1000));
 }
 
+TEST_CASE("subuid: every entry, a malformed one without a range (the --private-users pick skips it)") {
+  TempDir d;
+  const std::string f = d.path() + "/subuid";
+  write_file_at(AT_FDCWD, f, "# c\nalice:100000:65536\n\nbob:x:5\ncarol:1:2:3\n");
+  auto e = rootless::sub_id_entries(f);
+  REQUIRE(e.size() == 3);
+  CHECK((e[0].owner == "alice" && e[0].range && e[0].range->start == 100000 && e[0].range->count == 65536));
+  CHECK((e[0].where == f + " line 2"));
+  CHECK((e[1].owner == "bob" && !e[1].range && e[1].where == f + " line 4"));
+  CHECK((e[2].owner == "carol" && !e[2].range));
+  CHECK(rootless::sub_id_entries(d.path() + "/absent").empty());
+}
+
 TEST_CASE("subuid: a malformed line of the user is an error naming the file and line; a zero count is no range") {
   TempDir d;
   const std::string f = d.path() + "/subuid";
