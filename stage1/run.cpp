@@ -50,6 +50,10 @@ std::vector<std::string> nspawn_argv(const RunContext& o, const std::vector<V1Cg
   if (!o.debug) a.push_back("-q");
   if (sd::booted()) {
     a.push_back("--register=yes");
+    // In a service (pod@.service, Delegate=yes) the pod stays in the unit's cgroup and machined registers the
+    // unit; elsewhere (a shell in a session scope) nspawn makes a machine scope of its own, so that stopping the
+    // machine never stops the caller's session (Documentation/systemd.md).
+    if (!sd::own_service_unit().empty()) a.push_back("--keep-unit");
   } else {
     a.push_back("--register=no");
     a.push_back("--keep-unit");

@@ -60,6 +60,21 @@ bool booted() {
   return ::lstat("/run/systemd/system/", &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+std::string own_service_unit() {
+  if (!booted()) return "";
+  std::string unified, named;
+  for_each_line(read_file("/proc/self/cgroup"), [&](const std::string& l) {
+    if (starts_with(l, "0::")) unified = l.substr(3);
+    else if (size_t i = l.find(":name=systemd:"); i != std::string::npos) named = l.substr(i + 14);
+  });
+  // A hybrid host's unified line is "/" (no controllers, no units there): systemd's own hierarchy says.
+  const std::string& path = named.empty() ? unified : named;
+  std::string last = path.substr(path.rfind('/') + 1);
+  const std::string suffix = ".service";
+  bool service = last.size() > suffix.size() && last.compare(last.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return service ? last : "";
+}
+
 bool notify_socket_set() {
   const char* e = std::getenv("NOTIFY_SOCKET");
   return e && *e;

@@ -15,6 +15,11 @@ namespace pod::sd {
 // sd_booted(): systemd is PID 1 (machined and journald can be expected).
 bool booted();
 
+// The service unit this process runs in ("pod@web.service"): the last component of its cgroup in systemd's
+// hierarchy (/proc/self/cgroup, the cgroup2 "0::" line or v1's name=systemd one) when it ends in ".service".
+// "" when systemd is not PID 1 or the process is in no service (a login session's scope, a shell's).
+std::string own_service_unit();
+
 // Is $NOTIFY_SOCKET set (we run as a Type=notify service's main process)?
 bool notify_socket_set();
 

@@ -54,6 +54,14 @@ def pod():
     shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def debs():
+    """The Debian packages of this source tree ({package: .deb path, "changes": .changes path}), built once per
+    source tree in $POD_BUILD_DIR/deb-pkg (debpkg.py). Callers skip first when the build tools are missing."""
+    import debpkg
+    return debpkg.build(os.path.join(os.path.abspath(BUILD), "deb-pkg"))
+
+
 def needs_root():
     return pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
 

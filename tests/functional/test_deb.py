@@ -1,14 +1,14 @@
-"""The Debian package (debian/, Documentation/packaging.md): one `dpkg-buildpackage -b` of the source tree,
-shared by every test here; lintian on it; the package's layout; then the packages installed on this machine
+"""The Debian package (debian/, Documentation/packaging.md): one `dpkg-buildpackage -b` of the source tree;
+lintian on it; the package's layout; then the packages installed on this machine
 with dpkg and the example pod run from the installed paths only (/usr/bin/pod, the stage1 images in
 /usr/lib/pod). The packages are purged again when the module ends.
 
 Installed on the host, not in a chroot: nothing the build-tree tests run looks in /usr/bin, /usr/lib/pod or
 the system unit and completion dirs (the build tree's pod finds its stage1 images through the stage1.json
-next to it), and a debootstrap chroot would cost minutes of downloads for the same check.
+next to it). The same packages under a real systemd, in a booted Debian guest, are test_systemd_guest.py's.
 
-The build runs in $POD_BUILD_DIR/deb-pkg (a fixed path under ccache's base_dir, so a second build is mostly
-cache hits) with DEB_BUILD_OPTIONS=nocheck: the unit tests run from scripts/test already."""
+The packages come from the session fixture `debs` (conftest.py, debpkg.py): one build per source tree, shared
+with test_systemd_guest.py."""
 import glob
 import json
 import os
@@ -18,12 +18,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD
-
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-WORK = os.path.join(os.path.abspath(BUILD), "deb-pkg")
-PACKAGES = ("pod", "libpod0", "libpod-dev")
-BUILD_TIMEOUT = 40 * 60
+from debpkg import PACKAGES, ROOT
 
 TOOLS = ("dpkg-buildpackage", "dh", "lintian", "dpkg-deb", "git")
 missing = [t for t in TOOLS if shutil.which(t) is None]
@@ -44,37 +39,6 @@ def install_deps_packages():
         text = f.read()
     body = text[text.index("packages=(") + len("packages=("):text.index("\n)\n")]
     return {w for line in body.splitlines() for w in line.split("#")[0].split()}
-
-
-@pytest.fixture(scope="module")
-def debs():
-    """Builds the packages once from the tracked (and new, not ignored) files of the source tree."""
-    shutil.rmtree(WORK, ignore_errors=True)
-    src = os.path.join(WORK, "src")
-    os.makedirs(src)
-    files = subprocess.run(["git", "-C", ROOT, "ls-files", "-co", "--exclude-standard", "-z"],
-                           capture_output=True, check=True).stdout.split(b"\0")
-    for rel in (f.decode() for f in files if f):
-        if rel.startswith("build/") or not os.path.isfile(os.path.join(ROOT, rel)):
-            continue
-        os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
-        shutil.copy2(os.path.join(ROOT, rel), os.path.join(src, rel))
-    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2")
-    with open(os.path.join(WORK, "build.log"), "w") as log:
-        r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env, stdout=log,
-                           stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT)
-    with open(os.path.join(WORK, "build.log")) as f:
-        assert r.returncode == 0, f.read()[-6000:]
-    shutil.rmtree(src, ignore_errors=True)
-    found = {}
-    for p in PACKAGES:
-        hits = glob.glob(os.path.join(WORK, f"{p}_*_amd64.deb"))
-        assert len(hits) == 1, (p, os.listdir(WORK))
-        found[p] = hits[0]
-    changes = glob.glob(os.path.join(WORK, "pod_*_amd64.changes"))
-    assert len(changes) == 1, os.listdir(WORK)
-    found["changes"] = changes[0]
-    return found
 
 
 def contents(deb):
