@@ -206,7 +206,7 @@ Child launch(const RunContext& o) {
   if (!o.runtime.private_users.count) return Child::start(argv, c);
   const std::string root = o.pod_path + "/" + poddir::kStage1Rootfs;
   UniqueFd idmap = prepare_private_users(o, cgroup.get(), v1, c);
-  bind_host_paths(o, root, v1, o.runtime.private_users.chown_pod_dir ? -1 : idmap.get());
+  bind_host_paths(o, root, v1, o.runtime.private_users.idmaps_pod_dir() ? idmap.get() : -1);
   std::optional<NetnsForClone> netns;
   if (!o.runtime.networks.empty()) netns.emplace(o.pod_path);
   CwdForClone cwd(root);

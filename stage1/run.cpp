@@ -69,16 +69,15 @@ std::vector<std::string> nspawn_argv(const RunContext& o, const std::vector<V1Cg
   a.push_back("--machine=pod-" + o.uuid);
   a.push_back("--directory=" + o.pod_path + "/stage1/rootfs");
   if (const auto& pu = o.runtime.private_users; pu.count) {
-    // --private-users: stage0 mounted the trees idmapped already; the pod dir is seen through an idmapped
-    // mount too, so that the init's records are the host root's on disk (Documentation/isolation.md).
+    // --private-users: stage0 mounted the trees idmapped already, or chowned the pod's copies of them
+    // (Documentation/isolation.md).
     a.push_back("--private-users=" + std::to_string(pu.base) + ":" + std::to_string(pu.count));
     a.push_back("--private-users-ownership=off");
-    // The pod dir: mounted idmapped by us at <root>/pod (main() below), as nspawn's :idmap binds set the idmap
-    // on an attached mount, which Linux refuses (EBUSY) since 5.19. Chowned by stage0 instead, it is bound as is.
-    if (pu.chown_pod_dir) a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
-  } else {
-    a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
   }
+  // An idmapped pod dir is mounted by us at <root>/pod (main() below), as nspawn's :idmap binds set the idmap
+  // on an attached mount, which Linux refuses (EBUSY) since 5.19. Otherwise (chowned by stage0, or no user
+  // namespace) it is bound as is.
+  if (!o.runtime.private_users.idmaps_pod_dir()) a.push_back("--bind=" + o.pod_path + ":" + poddir::kPodInRoot);
   // Host volumes appear at /host-volumes/<name>, where the pod init binds
   // them into the apps; recursive=false binds without submounts.
   for (const auto& v : o.manifest.volumes) {
@@ -175,7 +174,7 @@ int main(int argc, char** argv) {
   return run_entrypoint(argc, argv, "systemd-nspawn", [](const RunContext& o) {
     const auto v1_cgroups = pod_v1_cgroups(o.manifest, o.uuid);
     const auto argv_s = nspawn_argv(o, v1_cgroups);  // checks volume sources: fail here, with a clear failure
-    if (const auto& pu = o.runtime.private_users; pu.count && !pu.chown_pod_dir)  // in stage0's mount namespace: ours only
+    if (const auto& pu = o.runtime.private_users; pu.idmaps_pod_dir())  // in stage0's mount namespace: ours only
       idmapped_bind(o.pod_path, o.pod_path + "/" + poddir::kStage1Rootfs + poddir::kPodInRoot,
                     make_user_namespace({pu.base, pu.count}).get(), false);
     return start_nspawn(o, v1_cgroups, argv_s, nspawn_env());

@@ -56,6 +56,8 @@ struct Runtime {
   struct PrivateUsers {
     uint32_t base = 0, count = 0;
     bool chown_pod_dir = false;
+    // The stage1 binds the pod dir at /pod through an idmapped mount.
+    bool idmaps_pod_dir() const { return count && !chown_pod_dir; }
     bool operator==(const PrivateUsers&) const = default;
   } private_users;
   std::vector<NetworkAttachment> networks;

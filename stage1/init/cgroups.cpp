@@ -81,7 +81,7 @@ void AppCgroup::join() const {
 bool AppCgroup::oom_killed() const {
   auto m = dirs_.find("memory");
   if (m == dirs_.end()) return false;
-  return oom_kill_count(m->second.first + (m->second.second ? "/memory.events" : "/memory.oom_control")) > 0;
+  return oom_kill_count(m->second.dir + (m->second.v2 ? "/memory.events" : "/memory.oom_control")) > 0;
 }
 
 void PodCgroups::delegate_v2() {
@@ -97,7 +97,7 @@ void PodCgroups::delegate_v2() {
   v2_delegated_ = true;
 }
 
-PodCgroups::Where PodCgroups::where(const std::string& controller, const App& app, const char* isolator) {
+CgroupDir PodCgroups::where(const std::string& controller, const App& app, const char* isolator) {
   if (const char* v1 = ::getenv(kCgroupV1Env); v1 && *v1) {
     const std::string dir = std::string(v1) + "/" + controller;
     if (::access((dir + "/cgroup.procs").c_str(), W_OK) == 0) return {dir, false};
@@ -119,11 +119,6 @@ PodCgroups::Where PodCgroups::where(const std::string& controller, const App& ap
 
 namespace {
 
-struct Dir {
-  std::string path;
-  bool v2 = false;
-};
-
 std::optional<uint64_t> read_number(const std::string& file) {
   auto text = try_read_file_at(AT_FDCWD, file, 64);
   if (!text) return std::nullopt;
@@ -137,12 +132,12 @@ std::optional<uint64_t> read_number(const std::string& file) {
 // The limits of `iso` in the app's cgroup dirs; with `reset`, a limit `iso` does
 // not have is set back to none (an update). v1 keeps memsw >= limit at every
 // step, so a raised limit goes to memsw first.
-void write_memory(const Dir& d, const isolators::Isolators& iso, bool reset) {
-  const std::string swap = d.path + (d.v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
+void write_memory(const CgroupDir& d, const isolators::Isolators& iso, bool reset) {
+  const std::string swap = d.dir + (d.v2 ? "/memory.swap.max" : "/memory.memsw.limit_in_bytes");
   const bool has_swap = ::access(swap.c_str(), F_OK) == 0;
   if (iso.memory_limit || reset) {
     const std::string limit = iso.memory_limit ? std::to_string(*iso.memory_limit) : (d.v2 ? "max" : "-1");
-    const std::string limit_file = d.path + (d.v2 ? "/memory.max" : "/memory.limit_in_bytes");
+    const std::string limit_file = d.dir + (d.v2 ? "/memory.max" : "/memory.limit_in_bytes");
     const auto now = read_number(limit_file);
     const bool raise = !iso.memory_limit || (now && *iso.memory_limit > *now);
     // No swap beyond the limit: the limit is what the app gets.
@@ -151,34 +146,34 @@ void write_memory(const Dir& d, const isolators::Isolators& iso, bool reset) {
     if (has_swap && (d.v2 || !raise)) write_control(swap, d.v2 ? (iso.memory_limit ? "0" : "max") : limit);
   }
   if (iso.memory_request || reset)
-    write_control(d.path + (d.v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"),
+    write_control(d.dir + (d.v2 ? "/memory.low" : "/memory.soft_limit_in_bytes"),
                   iso.memory_request ? std::to_string(*iso.memory_request) : (d.v2 ? "0" : "-1"));
 }
 
-void write_cpu(const Dir& d, const isolators::Isolators& iso, bool reset) {
+void write_cpu(const CgroupDir& d, const isolators::Isolators& iso, bool reset) {
   constexpr uint64_t kPeriodUs = 100000;
   if (iso.cpu_limit_milli || reset) {
     const std::string quota = iso.cpu_limit_milli
                                   ? std::to_string(std::max<uint64_t>(1000, *iso.cpu_limit_milli * kPeriodUs / 1000))
                                   : (d.v2 ? "max" : "-1");
     if (d.v2) {
-      write_control(d.path + "/cpu.max", quota + " " + std::to_string(kPeriodUs));
+      write_control(d.dir + "/cpu.max", quota + " " + std::to_string(kPeriodUs));
     } else {
-      write_control(d.path + "/cpu.cfs_period_us", std::to_string(kPeriodUs));
-      write_control(d.path + "/cpu.cfs_quota_us", quota);
+      write_control(d.dir + "/cpu.cfs_period_us", std::to_string(kPeriodUs));
+      write_control(d.dir + "/cpu.cfs_quota_us", quota);
     }
   }
   if (iso.cpu_shares) {
     // v2's weight from v1's shares, as runc converts them.
     const uint64_t weight = 1 + ((*iso.cpu_shares - 2) * 9999) / 262142;
-    write_control(d.path + (d.v2 ? "/cpu.weight" : "/cpu.shares"), std::to_string(d.v2 ? weight : *iso.cpu_shares));
+    write_control(d.dir + (d.v2 ? "/cpu.weight" : "/cpu.shares"), std::to_string(d.v2 ? weight : *iso.cpu_shares));
   } else if (reset) {
-    write_control(d.path + (d.v2 ? "/cpu.weight" : "/cpu.shares"), d.v2 ? "100" : "1024");  // the kernel's defaults
+    write_control(d.dir + (d.v2 ? "/cpu.weight" : "/cpu.shares"), d.v2 ? "100" : "1024");  // the kernel's defaults
   }
 }
 
-void write_pids(const Dir& d, const isolators::Isolators& iso, bool reset) {
-  if (iso.pids_limit || reset) write_control(d.path + "/pids.max", iso.pids_limit ? std::to_string(*iso.pids_limit) : "max");
+void write_pids(const CgroupDir& d, const isolators::Isolators& iso, bool reset) {
+  if (iso.pids_limit || reset) write_control(d.dir + "/pids.max", iso.pids_limit ? std::to_string(*iso.pids_limit) : "max");
 }
 
 bool wants(const isolators::Isolators& iso, const std::string& controller) {
@@ -199,7 +194,7 @@ AppCgroup PodCgroups::create(const App& app) {
                                             {"cpu", iso.cpu_limit_milli ? "resource/cpu" : "os/linux/cpu-shares"},
                                             {"pids", "resource/pids"}}) {
     if (!wants(iso, controller)) continue;
-    Where w = where(controller, app, isolator);
+    const CgroupDir w = where(controller, app, isolator);
     const std::string dir = w.dir + "/" + name;
     make_dir(dir);
     if (std::find(joined.begin(), joined.end(), dir) == joined.end()) {
@@ -214,8 +209,7 @@ AppCgroup PodCgroups::create(const App& app) {
 }
 
 void PodCgroups::write_limits(const AppCgroup& cg, const isolators::Isolators& iso, bool reset) {
-  for (const auto& [controller, d] : cg.dirs_) {
-    const Dir dir{d.first, d.second};
+  for (const auto& [controller, dir] : cg.dirs_) {
     if (controller == "memory") write_memory(dir, iso, reset);
     else if (controller == "cpu") write_cpu(dir, iso, reset);
     else write_pids(dir, iso, reset);

@@ -32,6 +32,12 @@ void write_control(const std::string& path, const std::string& value);
 // command is under the app's limits. Nothing to do for an app without limits.
 void join_app_cgroups(const std::string& app);
 
+// A cgroup directory, and whether it is in the cgroup2 hierarchy.
+struct CgroupDir {
+  std::string dir;
+  bool v2 = false;
+};
+
 class AppCgroup {
  public:
   AppCgroup() = default;
@@ -44,8 +50,8 @@ class AppCgroup {
  private:
   friend class PodCgroups;
   std::vector<UniqueFd> procs_;   // cgroup.procs, one per hierarchy
-  // controller ("memory", "cpu", "pids") -> the app's cgroup dir there, and whether it is v2.
-  std::map<std::string, std::pair<std::string, bool>> dirs_;
+  // controller ("memory", "cpu", "pids") -> the app's cgroup dir there.
+  std::map<std::string, CgroupDir> dirs_;
 };
 
 class PodCgroups {
@@ -62,11 +68,7 @@ class PodCgroups {
 
  private:
   // The directory of `controller`'s pod cgroup, and whether it is v2.
-  struct Where {
-    std::string dir;
-    bool v2 = false;
-  };
-  Where where(const std::string& controller, const App& app, const char* isolator);
+  CgroupDir where(const std::string& controller, const App& app, const char* isolator);
   void delegate_v2();
   static void write_limits(const AppCgroup& cg, const isolators::Isolators& iso, bool reset);
   bool v2_delegated_ = false;
