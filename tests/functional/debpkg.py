@@ -3,8 +3,9 @@
 `debs` in conftest.py.
 
 The build runs in $POD_BUILD_DIR/deb-pkg (a fixed path under ccache's base_dir, so a second build is mostly
-cache hits) with DEB_BUILD_OPTIONS=nocheck: the unit tests run from scripts/test already. A build already there
-is reused when it was made from the same source: `source.sha256` in that directory is the hash of every file
+cache hits) with DEB_BUILD_OPTIONS="nocheck noautodbgsym": the unit tests run from scripts/test already
+(debian/rules also builds with -Dtests=false), and no test needs the -dbgsym packages, whose debug info takes
+minutes to split out. A build already there is reused when it was made from the same source: `source.sha256` in that directory is the hash of every file
 the build copies (path and content) except tests/functional/, which meson neither builds nor installs. The
 stamp is written last, after the packages, so an interrupted build is never taken for a finished one."""
 import glob
@@ -67,7 +68,7 @@ def build(work):
     for rel in files:
         os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
         shutil.copy2(os.path.join(ROOT, rel), os.path.join(src, rel))
-    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck parallel=2")
+    env = dict(os.environ, DEB_BUILD_OPTIONS="nocheck noautodbgsym parallel=2")
     with open(os.path.join(work, "build.log"), "w") as log:
         r = subprocess.run(["dpkg-buildpackage", "-us", "-uc", "-b"], cwd=src, env=env, stdout=log,
                            stderr=subprocess.STDOUT, timeout=BUILD_TIMEOUT)
