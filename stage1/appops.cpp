@@ -1,5 +1,6 @@
-// stage1 nspawn and native flavours: the app-ops entrypoint — apps in a
-// running pod (Documentation/stage1-abi.md, "app-ops").
+// The app-ops entrypoint — apps in a running pod (Documentation/stage1-abi.md,
+// "app-ops") — for every flavour: nspawn and native (app-ops.cpp, the pod init
+// a host process) and kvm (its host side, the init in the guest).
 //
 //   app-ops add    [--debug] --app=NAME [--cri-log=PATH] <uuid>       make the app's tree visible, tell the init
 //   app-ops start  [--debug] --app=NAME <uuid>                        the init starts it
@@ -17,9 +18,11 @@
 // the init's JSON reply on stdout. In overlay mode `add` mounts the app's
 // overlay (its lower dirs from apps/NAME/tree, upper and work dirs under
 // overlay/app-NAME) as a detached mount on the host and moves it into the
-// pod's mount namespace at /opt/stage2/NAME/rootfs (fsmount + setns +
-// move_mount): the pod's mounts live only in its own namespace. In copy mode
-// stage0 copied the tree under stage1/rootfs, which the pod sees already.
+// target's mount namespace at STAGE1ROOT/opt/stage2/NAME/rootfs (fsmount +
+// setns + move_mount): the pod init's own namespace (stage1 root "/"), or for
+// kvm the run entrypoint's, where virtiofsd serves $P/stage1/rootfs to the
+// guest. In copy mode stage0 copied the tree under stage1/rootfs, which the pod
+// sees already.
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -32,6 +35,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "appops.hpp"
 #include "common.hpp"
 #include "contract/poddir.hpp"
 #include "init/control.hpp"
@@ -39,8 +43,8 @@
 #include "util/fs.hpp"
 #include "util/split.hpp"
 
-using namespace pod;
-using namespace pod::stage1;
+namespace pod::stage1 {
+
 using nlohmann::json;
 
 namespace {
@@ -79,56 +83,73 @@ bool is_mount_point(const std::string& path) {
          (st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && (st.stx_attributes & STATX_ATTR_MOUNT_ROOT);
 }
 
-pid_t init_pid() {
-  const auto pid = read_pid(AT_FDCWD);
-  if (!pid) throw Error("the pod has no pid file yet (is it starting?)");
-  return *pid;
+// The app's rootfs, or /opt/stage2, in the target's mount namespace, from there.
+std::string in_stage1_root(const AppOpsTarget& t, const std::string& rel) {
+  return t.stage1_root + (t.stage1_root.back() == '/' ? "" : "/") + rel;
 }
 
-// Is the app's rootfs a mount point in the pod (seen through /proc/<init>/root)?
-bool mounted_in_pod(const std::string& app) {
-  return is_mount_point("/proc/" + std::to_string(init_pid()) + "/root/" + poddir::app_rootfs(app));
+// Is the app's rootfs a mount point in the target's namespace (seen through /proc/<pid>/root)?
+bool mounted_in_pod(const AppOpsTarget& t, const std::string& app) {
+  return is_mount_point("/proc/" + std::to_string(t.ns_pid()) + "/root" + in_stage1_root(t, poddir::app_rootfs(app)));
 }
 
-// In a child that joins the mount namespace of the pod's init: create the
-// mount point under the stage1 root and move the mount there (idempotent: a
-// mount already there is kept).
-void move_into_pod(int mnt, const std::string& app) {
-  const pid_t pid = init_pid();
+// Runs `body` in a child that joined the target's mount namespace; `body`
+// returns false with errno set and `step` naming what failed, or true.
+void in_target_ns(const AppOpsTarget& t, const std::string& what, const std::function<bool(const char*&)>& body) {
+  const pid_t pid = t.ns_pid();
   UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
-  if (!ns) throw_sys("cannot open the mount namespace of the pod init (pid " + std::to_string(pid) + ")");
+  if (!ns) throw_sys("cannot open the pod's mount namespace (pid " + std::to_string(pid) + ")");
   const pid_t child = ::fork();
   if (child < 0) throw_sys("fork");
   if (child == 0) {
-    const std::string target = "/" + poddir::app_rootfs(app);
     const char* step = "setns";
     bool ok = ::setns(ns.get(), CLONE_NEWNS) == 0;
-    // /opt/stage2 a private mount first: the stage1 root may be shared with
-    // peers inside the pod (nspawn's), and every mount the init then makes
-    // below an app's root would be copied to each of them.
-    const std::string stage2 = std::string("/") + poddir::kStage2InRoot;
-    if (ok && !is_mount_point(stage2)) {
-      step = "making /opt/stage2 a private mount";
-      ok = ::mount(stage2.c_str(), stage2.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0 &&
-           ::mount(nullptr, stage2.c_str(), nullptr, MS_PRIVATE, nullptr) == 0;
-    }
     if (ok) {
       try {
-        mkdirs_at(open_dir("/").get(), poddir::app_rootfs(app), 0755);
+        ok = body(step);
       } catch (const Error& e) {
         std::cerr << "app-ops: " << e.what() << "\n";
         ::_exit(1);
       }
-      step = "move_mount";
-      ok = ::move_mount(mnt, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0;
     }
-    if (!ok) std::cerr << "app-ops: " << step << " for app " << app << ": " << std::strerror(errno) << "\n";
+    if (!ok) std::cerr << "app-ops: " << step << " for " << what << ": " << std::strerror(errno) << "\n";
     ::_exit(ok ? 0 : 1);
   }
   int st = 0;
   while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("cannot mount the tree of app " + app + " in the pod");
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("cannot " + what + " in the pod");
+}
+
+// Create the mount point under the stage1 root and move the mount there
+// (idempotent: a mount already there is kept).
+void move_into_pod(const AppOpsTarget& t, int mnt, const std::string& app) {
+  in_target_ns(t, "mount the tree of app " + app, [&](const char*& step) {
+    // /opt/stage2 a private mount first: the stage1 root may be shared with
+    // peers inside the pod (nspawn's), and every mount the init then makes
+    // below an app's root would be copied to each of them.
+    const std::string stage2 = in_stage1_root(t, poddir::kStage2InRoot);
+    if (!is_mount_point(stage2)) {
+      step = "making /opt/stage2 a private mount";
+      if (::mount(stage2.c_str(), stage2.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
+          ::mount(nullptr, stage2.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
+        return false;
+    }
+    mkdirs_at(open_dir(t.stage1_root).get(), poddir::app_rootfs(app), 0755);
+    step = "move_mount";
+    const std::string target = in_stage1_root(t, poddir::app_rootfs(app));
+    return ::move_mount(mnt, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0;
+  });
+}
+
+// kvm: the app's overlay lives in the host-side namespace; once the init in
+// the guest forgot the app, it goes (lazily: virtiofsd may still hold inodes).
+void detach_from_pod(const AppOpsTarget& t, const std::string& app) {
+  if (!mounted_in_pod(t, app)) return;
+  in_target_ns(t, "unmount the tree of app " + app, [&](const char*& step) {
+    step = "umount2";
+    return ::umount2(in_stage1_root(t, poddir::app_rootfs(app)).c_str(), MNT_DETACH) == 0 || errno == EINVAL;
+  });
 }
 
 // The CRI log file at `path` (absolute, on the host) open for appending.
@@ -143,31 +164,38 @@ UniqueFd open_cri_log(const std::string& path) {
   return fd;
 }
 
-int app_main(int argc, char** argv) {
+}  // namespace
+
+int app_ops(int argc, char** argv, const AppOpsTarget& t) {
   if (argc < 2) throw usage_error("usage: app-ops add|start|stop|remove|list [--debug] [--app=NAME] <uuid>");
   const std::string op = argv[1];
   Args a = parse_args(argc - 1, argv + 1, {"--debug", "--app", "--force", "--timeout", "--cri-log", "--isolators"});
   if (a.positional.size() != 1) throw usage_error("app-ops " + op + ": give the pod's UUID");
   if (op == "list") {
-    std::cout << init::control_request(kControlSocket, {{"op", "apps"}}).dump() << "\n";
+    std::cout << t.control({{"op", "apps"}}, -1).dump() << "\n";
     return 0;
   }
   const auto app = a.value("--app");
   if (!app || app->empty()) throw usage_error("app-ops " + op + ": --app=NAME is required");
   json req = {{"op", op}, {"app", *app}};
   UniqueFd log;
-  if (auto p = a.value("--cri-log")) log = open_cri_log(*p);
+  if (auto p = a.value("--cri-log")) {
+    if (!t.passes_fds)
+      throw usage_error("app-ops: --cri-log: this flavour's pod init cannot be handed a host file (" + *p + ")");
+    log = open_cri_log(*p);
+  }
   if (op == "reopen-log" && !log) throw usage_error("app-ops reopen-log: --cri-log=PATH is required");
+  const bool overlay = trimmed(read_file_at(AT_FDCWD, poddir::kRootfsMode, 64)) == "overlay";
   if (op == "add") {
     // Mounted once: a second overlay on the same upper and work dirs would
     // reset the work dir under the first one (and its copy-ups would fail).
-    if (trimmed(read_file_at(AT_FDCWD, poddir::kRootfsMode, 64)) == "overlay" && !mounted_in_pod(*app)) {
+    if (overlay && !mounted_in_pod(t, *app)) {
       UniqueFd mnt = app_overlay(*app);
-      move_into_pod(mnt.get(), *app);
+      move_into_pod(t, mnt.get(), *app);
     }
   } else if (op == "stop") {
     req["force"] = a.has("--force");
-    if (auto t = a.value("--timeout")) req["timeout"] = std::stoi(*t);
+    if (auto v = a.value("--timeout")) req["timeout"] = std::stoi(*v);
   } else if (op == "update") {
     auto isos = json::parse(a.value("--isolators").value_or(""), nullptr, false);
     if (!isos.is_array()) throw usage_error("app-ops update: --isolators=JSON (an array of isolators) is required");
@@ -175,10 +203,10 @@ int app_main(int argc, char** argv) {
   } else if (op != "start" && op != "remove" && op != "reopen-log") {
     throw usage_error("app-ops: unknown operation " + op);
   }
-  std::cout << init::control_request(kControlSocket, req, 5000, log ? log.get() : -1).dump() << "\n";
+  const json reply = t.control(req, log ? log.get() : -1);
+  if (op == "remove" && overlay && t.detach_on_remove) detach_from_pod(t, *app);
+  std::cout << reply.dump() << "\n";
   return 0;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) { return guarded_main("app-ops", app_main, argc, argv); }
+}  // namespace pod::stage1

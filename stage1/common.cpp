@@ -208,6 +208,11 @@ Args parse_args(int argc, char** argv, const std::vector<std::string>& known_fla
   return a;
 }
 
+UniqueFd fresh_app_ready_dir(int pod_dirfd) {
+  if (stat_at(pod_dirfd, poddir::kAppReadyDir)) remove_tree_at(pod_dirfd, poddir::kAppReadyDir);
+  return mkdirs_at(pod_dirfd, poddir::kAppReadyDir, 0755);
+}
+
 int guarded_main(const char* prog, int (*body)(int, char**), int argc, char** argv) {
   try {
     return body(argc, argv);

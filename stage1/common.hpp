@@ -61,6 +61,10 @@ struct Args {
 };
 Args parse_args(int argc, char** argv, const std::vector<std::string>& known_flags);
 
+// $P/appready emptied of the last run's readiness records and open: the init
+// watches the fresh dir (contract/appready.hpp).
+UniqueFd fresh_app_ready_dir(int pod_dirfd);
+
 // Runs `body`, printing "<prog>: <error>" and returning its exit code on pod::Error.
 int guarded_main(const char* prog, int (*body)(int, char**), int argc, char** argv);
 

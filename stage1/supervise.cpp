@@ -150,9 +150,7 @@ int supervise(RunContext& o, const char* payload_name, const Launcher& launch) {
   const contract::NotifyPlan plan = contract::notify_plan(o.runtime, o.manifest);
   ::unlinkat(pod, kAppNotifyDir, AT_REMOVEDIR);  // empty after a clean run; a stale one is refilled below
   std::vector<sd::NotifyRelay> relays;
-  // The last run's readiness records go; the init watches the fresh dir.
-  if (stat_at(pod, poddir::kAppReadyDir)) remove_tree_at(pod, poddir::kAppReadyDir);
-  UniqueFd ready_dir = mkdirs_at(pod, poddir::kAppReadyDir, 0755);
+  UniqueFd ready_dir = fresh_app_ready_dir(pod);
   std::vector<contract::AppReadiness> readiness(plan.apps.size());
   if (!plan.apps.empty()) {
     UniqueFd dir = mkdirs_at(pod, kAppNotifyDir, 0755);

@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -12,6 +13,7 @@
 
 #include "../common/frame.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace podkvm {
 
@@ -35,9 +37,28 @@ int bind_dgram(const std::string& path, mode_t mode) {
   }
   return fd;
 }
+
+int64_t realtime_ns() {
+  struct timespec ts {};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// appready/<app> beneath the stage1 root, atomically (the host's run entrypoint emptied the dir).
+void record_readiness(const std::string& root, const std::string& app, pod::contract::AppReadiness& r,
+                      const std::string& msg) {
+  if (!pod::contract::apply_notify(r, msg, realtime_ns())) return;
+  try {
+    pod::write_file_atomic_at(AT_FDCWD, root + GuestRelay::kReadyDir + "/" + app, pod::contract::format_app_readiness(r),
+                              0644, pod::Durability::kVolatile);
+  } catch (const pod::Error& e) {
+    std::fprintf(stderr, "pod-kvm-boot: readiness of app %s: %s\n", app.c_str(), e.what());
+  }
+}
 }  // namespace
 
 bool GuestRelay::bind(const std::string& root, const std::vector<std::string>& apps) {
+  root_ = root;
   ::mkdir((root + kAppDir).c_str(), 0755);
   std::vector<std::pair<std::string, std::string>> want = {{"", root + kInitSocket}};
   for (const auto& a : apps) {
@@ -54,7 +75,7 @@ bool GuestRelay::bind(const std::string& root, const std::vector<std::string>& a
       std::fprintf(stderr, "pod-kvm-boot: cannot bind %s: %s\n", path.c_str(), std::strerror(errno));
       return false;
     }
-    socks_.push_back({app, fd});
+    socks_.push_back({app, fd, {}});
   }
   return true;
 }
@@ -65,14 +86,15 @@ void GuestRelay::add_pollfds(std::vector<pollfd>& p) const {
 
 void GuestRelay::handle(const std::vector<pollfd>& p, int port) {
   for (const auto& q : p)
-    for (const auto& s : socks_) {
+    for (auto& s : socks_) {
       if (q.fd != s.fd || !(q.revents & POLLIN)) continue;
       char buf[4097];
       ssize_t n;
       while ((n = ::recv(s.fd, buf, sizeof buf, MSG_DONTWAIT | MSG_TRUNC)) >= 0) {
-        if (n > 4096 || port < 0) continue;  // systemd drops oversized ones too
-        std::string frame = s.app + "\n" + std::string(buf, static_cast<size_t>(n));
-        send_frame(port, kNotify, frame);
+        if (n > 4096) continue;  // systemd drops oversized ones too
+        const std::string msg(buf, static_cast<size_t>(n));
+        if (!s.app.empty()) record_readiness(root_, s.app, s.readiness, msg);
+        if (port >= 0) send_frame(port, kNotify, s.app + "\n" + msg);
       }
     }
 }

@@ -3,13 +3,17 @@
 // may notify, beneath the stage1 root the pod init is chrooted into; the pod
 // init finds them through POD_INIT_NOTIFY and POD_APP_NOTIFY_DIR (the same
 // contract as in the nspawn flavour) and binds the app sockets into the apps'
-// roots. Every datagram is passed on as a kNotify frame on the pod.notify port.
+// roots. Every datagram is passed on as a kNotify frame on the pod.notify port,
+// and what an app says is recorded in $P/appready/<app> (contract/appready.hpp)
+// here, in the guest: the pod init waits on that dir with inotify, which sees
+// the guest's own writes to the virtiofs share but not the host's.
 #pragma once
 #include <poll.h>
 
 #include <string>
 #include <vector>
 
+#include "contract/appready.hpp"
 #include "util/fd.hpp"
 
 namespace podkvm {
@@ -19,6 +23,7 @@ class GuestRelay {
   // Paths as the pod init sees them (inside the stage1 root).
   static constexpr const char* kInitSocket = "/run/pod-init-notify";
   static constexpr const char* kAppDir = "/run/pod-notify";
+  static constexpr const char* kReadyDir = "/pod/appready";  // POD_APP_READY_DIR
 
   // Bind the sockets beneath `root` (the stage1 root as PID 1 sees it).
   // Returns false (after logging) when a socket cannot be made.
@@ -33,8 +38,10 @@ class GuestRelay {
   struct Sock {
     std::string app;  // "" = the pod init
     int fd;
+    pod::contract::AppReadiness readiness;
   };
   std::vector<Sock> socks_;
+  std::string root_;
 };
 
 // The pod init's stdout and stderr when the host asked for them (guest.json

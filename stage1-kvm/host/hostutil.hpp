@@ -85,5 +85,13 @@ int cmd_probe();
 int cmd_kill(const std::vector<std::string>& args);
 int cmd_pause(const std::vector<std::string>& args, bool pause);  // pause, or resume
 int cmd_stats(const std::vector<std::string>& args);
+int cmd_app_ops(int argc, char** argv);  // argv[1] = the operation (stage1/appops.hpp)
+
+// One control request to the pod init through the guest agent (lifecycle.cpp).
+constexpr int kGuestTimeoutMs = 15000;  // the guest runs under TCG here: slow but alive
+json control(const json& req, int timeout_ms);
+// The run entrypoint's pid (kStateDir/run.pid): its mount namespace, the pod's
+// private one, is where virtiofsd serves $P from (app-ops mounts apps' trees there).
+constexpr const char* kRunPidFile = "run.pid";
 
 }  // namespace podkvm

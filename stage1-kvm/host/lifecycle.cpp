@@ -1,4 +1,4 @@
-// stage1-kvm host entrypoints kill, pause, resume and stats
+// stage1-kvm host entrypoints kill, pause, resume and stats, and control()
 // (Documentation/stage1-abi.md). kill and stats are requests to the pod init
 // inside the guest (the ctl port relays them to its control socket,
 // stage1/init/control.hpp); pause and resume stop and continue the whole VM
@@ -39,6 +39,15 @@ LifecycleArgs parse(const std::vector<std::string>& args, const char* usage) {
   return a;
 }
 
+pid_t running_vmm(const std::string& uuid) {
+  UniqueFd pdir = pod::open_dir(".");
+  auto pid = read_pid_at(pdir.get());
+  if (!pid || !is_pod_process(*pid, uuid)) throw pod::Error("pod " + uuid + " has no running VM");
+  return *pid;
+}
+
+}  // namespace
+
 // One control request to the pod init through the guest agent.
 json control(const json& req, int timeout_ms) {
   UniqueFd s = connect_unix(sock_path(kCtlSocket));
@@ -52,16 +61,6 @@ json control(const json& req, int timeout_ms) {
   return json::parse(f.data);
 }
 
-pid_t running_vmm(const std::string& uuid) {
-  UniqueFd pdir = pod::open_dir(".");
-  auto pid = read_pid_at(pdir.get());
-  if (!pid || !is_pod_process(*pid, uuid)) throw pod::Error("pod " + uuid + " has no running VM");
-  return *pid;
-}
-
-constexpr int kGuestTimeoutMs = 15000;  // the guest runs under TCG here: slow but alive
-
-}  // namespace
 
 int cmd_kill(const std::vector<std::string>& args) {
   auto a = parse(args, "kill [--debug] --signal=N [--app=NAME] UUID");

@@ -32,6 +32,8 @@
 #include "console.hpp"
 #include "notify.hpp"
 #include "probe.hpp"
+#include "../../stage1/common.hpp"
+#include "contract/apporder.hpp"
 #include "contract/poddir.hpp"
 #include "stage1abi/stage1.hpp"
 #include "systemd/journal.hpp"
@@ -94,7 +96,7 @@ int run_pod(const RunArgs& ra) {
   const bool interactive = ra.interactive || runtime.interactive;
 
   const std::vector<std::string> apps = pm.app_names();
-  if (apps.empty()) throw pod::Error("the pod manifest has no apps");
+  if (apps.empty() && !pod::contract::is_sandbox(pm)) throw pod::Error("the pod manifest has no apps");
 
   Paths paths = find_paths();
   if (access(paths.kernel.c_str(), R_OK) != 0) throw pod::Error("guest kernel " + paths.kernel + " not readable");
@@ -145,6 +147,10 @@ int run_pod(const RunArgs& ra) {
   for (const auto& n : pod::list_dir(sdir.get()))
     if (n.size() > 5 && n.substr(n.size() - 5) == ".sock") unlinkat(sdir.get(), n.c_str(), 0);
   for (const char* stale : {"stop-request", "exit-status", "force-stopped"}) unlinkat(sdir.get(), stale, 0);
+  pod::stage1::fresh_app_ready_dir(pdir.get());  // the guest agent records the apps' READY=1 there
+  // Before virtiofsd starts: app-ops finds the namespace it serves $P from by
+  // this pid (checked against the pod's uuid, as a stale file may name another process).
+  pod::write_file_atomic_at(sdir.get(), kRunPidFile, std::to_string(getpid()) + "\n", 0644);
   // Interactive: qemu's console goes through ConsoleRelay; lkvm keeps stdio.
   std::optional<ConsoleRelay> console;
   if (!interactive) {
@@ -408,10 +414,10 @@ int main(int argc, char** argv) {
   name = name.substr(name.rfind('/') + 1);
   std::vector<std::string> args(argv + 1, argv + argc);
   const bool known = name == "run" || name == "enter" || name == "stop" || name == "gc" || name == "kill" ||
-                     name == "pause" || name == "resume" || name == "stats";
+                     name == "pause" || name == "resume" || name == "stats" || name == "app-ops";
   if (!known) {
     if (args.empty()) {
-      std::cerr << "usage: stage1-kvm run|enter|stop|gc|kill|pause|resume|stats|probe ARGS...\n";
+      std::cerr << "usage: stage1-kvm run|enter|stop|gc|kill|pause|resume|stats|app-ops|probe ARGS...\n";
       return 2;
     }
     name = args[0];
@@ -426,6 +432,7 @@ int main(int argc, char** argv) {
     if (name == "kill") return podkvm::cmd_kill(args);
     if (name == "pause" || name == "resume") return podkvm::cmd_pause(args, name == "pause");
     if (name == "stats") return podkvm::cmd_stats(args);
+    if (name == "app-ops") return known ? podkvm::cmd_app_ops(argc, argv) : podkvm::cmd_app_ops(argc - 1, argv + 1);
   } catch (const std::exception& e) {
     std::cerr << "stage1-kvm " << name << ": " << e.what() << "\n";
     return podkvm::kExitFailure;

@@ -52,7 +52,7 @@ def main():
         if subprocess.run(["strip", "--strip-unneeded", "-o", dst, src]).returncode != 0:
             shutil.copy2(src, dst)
         os.chmod(dst, 0o755)
-    for ep in ("run", "enter", "stop", "gc", "kill", "pause", "resume", "stats"):
+    for ep in ("run", "enter", "stop", "gc", "kill", "pause", "resume", "stats", "app-ops"):
         os.symlink("stage1-kvm", os.path.join(root, "kvm", ep))
     shutil.copyfile(a.kernel, os.path.join(root, "kvm", "vmlinuz"))
     shutil.copyfile(a.initrd, os.path.join(root, "kvm", "initramfs.img"))
@@ -75,6 +75,9 @@ def main():
             {"name": "pod/stage1/pause", "value": "/kvm/pause"},
             {"name": "pod/stage1/resume", "value": "/kvm/resume"},
             {"name": "pod/stage1/stats", "value": "/kvm/stats"},
+            {"name": "pod/stage1/app-ops", "value": "/kvm/app-ops"},
+            # Per-app READY=1 (appready/<app>, written by the guest agent): --after NAME:ready.
+            {"name": "pod/stage1/app-ready", "value": "true"},
             {"name": "pod/stage1/interface-version", "value": "1"},
             {"name": "pod/stage1/flavor", "value": "kvm"},
             {"name": "pod/stage1/options", "value": json.dumps(OPTIONS)},

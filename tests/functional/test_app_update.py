@@ -4,7 +4,7 @@ refused with the exact exit code. Native and nspawn flavours."""
 import json
 
 from test_app_ops import add, app_status, sandbox, stop_sandbox
-from test_isolation import flavor  # noqa: F401 (fixture: native and nspawn; kvm has no app-ops)
+from test_isolation import flavor  # noqa: F401 (fixture: native and nspawn; kvm app-ops: test_app_ops.py)
 
 
 def isolators(pod, uuid, app):
