@@ -18,6 +18,7 @@
 
 #include "common.hpp"
 #include "contract/poddir.hpp"
+#include "rootless/passt.hpp"
 #include "supervise.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -78,14 +79,7 @@ void start_pasta(const RunContext& o, pid_t pid) {
   if (::unlink(pid_file.c_str()) < 0 && errno != ENOENT) throw_sys("cannot remove " + pid_file);
   std::vector<std::string> argv = {"pasta", "--foreground", "--config-net", "--quiet", "--pid", pid_file,
                                    "-T", "none", "-U", "none"};
-  std::string tcp, udp;
-  for (const auto& p : o.runtime.publish) {
-    std::string spec = (p.host_ip.empty() ? "" : p.host_ip + "/") + std::to_string(p.host_port) + ":" +
-                       std::to_string(p.pod_port);
-    std::string& list = p.protocol == "udp" ? udp : tcp;
-    list += (list.empty() ? "" : ",") + spec;
-  }
-  argv.insert(argv.end(), {"-t", tcp.empty() ? "none" : tcp, "-u", udp.empty() ? "none" : udp});
+  for (auto& a : rootless::passt_forward_args(o.runtime.publish)) argv.push_back(std::move(a));
   // The path, not the pid: pasta would join the pid's user namespace, which is its own already.
   argv.insert(argv.end(), {"--netns", "/proc/" + std::to_string(pid) + "/ns/net"});
   ChildOptions c;

@@ -85,6 +85,21 @@ std::string shared_source(int pdir, const Volume& v) {
   return dst;
 }
 
+// A rootless pod (stage0 runs this in the user's user namespace and a mount
+// namespace of its own): virtiofsd writes its pid file to /run/virtiofsd,
+// which is the host root's. A tmpfs of our own there, in this namespace only;
+// where the host has no such dir to mount on, a tmpfs over /run (the run
+// entrypoint, qemu and virtiofsd need nothing else of the host's /run).
+void private_virtiofsd_state_dir() {
+  constexpr const char* kDir = "/run/virtiofsd";
+  struct stat st {};
+  if (stat(kDir, &st) != 0 && mount("tmpfs", "/run", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") != 0)
+    pod::throw_sys("rootless: cannot mount a tmpfs on /run for virtiofsd's state");
+  mkdir(kDir, 0700);
+  if (mount("tmpfs", kDir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0700") != 0)
+    pod::throw_sys(std::string("rootless: cannot mount a tmpfs on ") + kDir + " for virtiofsd's pid files");
+}
+
 int run_pod(const RunArgs& ra) {
   UniqueFd pdir = pod::open_dir(".");
   const std::string P = pod::fd_path(pdir.get());
@@ -166,13 +181,19 @@ int run_pod(const RunArgs& ra) {
 
   // Network: --net=none is no NIC at all; CNI networks (the default) a NIC
   // per network on a tap in $P/netns (tapnet.hpp); --net=host the VMM's
-  // user-mode NAT. The pod init gets a resolv.conf to use (stage1-abi:
+  // user-mode NAT, --net=pasta (rootless) the same through passt with the
+  // published ports. The pod init gets a resolv.conf to use (stage1-abi:
   // stage1-state/resolv.conf, unless --dns was given).
-  if (runtime.networks.empty() && runtime.net != "host" && runtime.net != "none")
+  if (runtime.networks.empty() && runtime.net != "host" && runtime.net != "none" &&
+      runtime.net != pod::contract::kNetPasta)
     throw pod::Error("--net=" + runtime.net + " names no network in runtime.json");
   if (!runtime.networks.empty() && hyp == Hypervisor::Lkvm)
     throw pod::Error("CNI networks (--net=" + runtime.net + ") need the qemu hypervisor: lkvm takes no tap device fd");
-  vm.user_net = runtime.net == "host";
+  vm.user_net = runtime.net == "host" || runtime.net == pod::contract::kNetPasta;
+  if (runtime.net == pod::contract::kNetPasta) {
+    if (hyp != Hypervisor::Qemu) throw pod::Error("--net=pasta needs qemu: lkvm cannot be given passt's socket");
+    vm.passt_socket = sock_path("passt.sock");
+  }
   unlinkat(pdir.get(), (std::string(kStateDir) + "/resolv.conf").c_str(), 0);
   const int64_t net_start = now_ms();
   KvmNetworks nets({pdir.get(), P, ra.uuid, pod::cni::host_mntns_fd_from_env()}, runtime);
@@ -241,6 +262,7 @@ int run_pod(const RunArgs& ra) {
   std::string ram_dir;
   const std::string vmm_log = std::string(kStateDir) + "/vmm.log";
   if (hyp == Hypervisor::Qemu) {
+    if (runtime.rootless) private_virtiofsd_state_dir();
     std::string pids;
     for (const auto& s : vm.shares) {
       auto a = virtiofsd_argv(paths.virtiofsd, s);
@@ -248,11 +270,20 @@ int run_pod(const RunArgs& ra) {
       helpers.push_back(spawn(a, std::string(kStateDir) + "/virtiofsd.log", true, false));
       pids += std::to_string(helpers.back().pid()) + "\n";
     }
+    if (!vm.passt_socket.empty()) {
+      auto a = passt_argv(vm, runtime.publish);
+      debug("starting " + join(a));
+      helpers.push_back(spawn(a, std::string(kStateDir) + "/passt.log", true, false));
+      pids += std::to_string(helpers.back().pid()) + "\n";
+    }
     pod::write_file_atomic_at(sdir.get(), "helpers", pids);
-    for (const auto& s : vm.shares) {
+    std::vector<std::pair<std::string, std::string>> sockets;  // {what makes it, path}
+    for (const auto& s : vm.shares) sockets.emplace_back("virtiofsd", s.socket);
+    if (!vm.passt_socket.empty()) sockets.emplace_back("passt", vm.passt_socket);
+    for (const auto& [who, path] : sockets) {
       int64_t end = now_ms() + 10000;
-      while (access(s.socket.c_str(), F_OK) != 0) {
-        if (now_ms() > end) throw pod::Error("virtiofsd did not create " + s.socket);
+      while (access(path.c_str(), F_OK) != 0) {
+        if (now_ms() > end) throw pod::Error(who + " did not create " + path);
         usleep(5000);
       }
     }

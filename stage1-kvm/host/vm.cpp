@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "isolators/isolators.hpp"
+#include "rootless/passt.hpp"
 #include "stage1abi/options.hpp"
 #include "util/error.hpp"
 
@@ -101,7 +102,10 @@ std::vector<std::string> qemu_argv(const std::string& qemu, const VmSpec& vm) {
   }
   a.insert(a.end(), {"-kernel", vm.kernel, "-initrd", vm.initrd, "-append", kernel_cmdline(vm, "virtiofs")});
   const std::string dev_net = mmio ? "virtio-net-device" : "virtio-net-pci";
-  if (vm.user_net) a.insert(a.end(), {"-netdev", "user,id=net0", "-device", dev_net + ",netdev=net0"});
+  if (vm.user_net)
+    a.insert(a.end(), {"-netdev", vm.passt_socket.empty() ? "user,id=net0"
+                                  : "stream,id=net0,server=off,addr.type=unix,addr.path=" + vm.passt_socket,
+                       "-device", dev_net + ",netdev=net0"});
   for (size_t n = 0; n < vm.taps.size(); ++n) {
     const std::string id = "tap" + std::to_string(n);
     a.insert(a.end(), {"-netdev", "tap,id=" + id + ",fd=" + std::to_string(vm.taps[n].fd), "-device",
@@ -143,6 +147,19 @@ std::vector<std::string> virtiofsd_argv(const std::string& virtiofsd, const Shar
     a.insert(a.end(), {"-o", "cache=auto"});
   // virtiofsd 7.2 has no read-only export: a read-only share is enforced by
   // the guest's read-only mount.
+  return a;
+}
+
+std::vector<std::string> passt_argv(const VmSpec& vm, const std::vector<pod::contract::PortMapping>& publish) {
+  // The guest's address, gateway and DNS are those of qemu's own user network
+  // (the kernel command line and resolv.conf say them either way); traffic to
+  // the gateway reaches the host's loopback, as with slirp.
+  const UserNet n = user_net(Hypervisor::Qemu);
+  const std::string addr = n.address.substr(0, n.address.find('/'));
+  std::vector<std::string> a = {"passt", "--foreground", "--quiet", "--socket", vm.passt_socket,
+                                "-a", addr, "-n", n.address.substr(n.address.find('/') + 1), "-g", n.gateway,
+                                "--dns-forward", n.dns};
+  for (auto& s : pod::rootless::passt_forward_args(publish)) a.push_back(std::move(s));
   return a;
 }
 

@@ -58,6 +58,7 @@ struct VmSpec {
   std::string notify_socket;         // qemu connects the pod.notify port to it (we listen); "" = none
   std::vector<Share> shares;         // shares[0] is the pod dir, tag "pod"
   bool user_net = false;             // the VMM's user-mode (NAT) network; false = no NIC at all
+  std::string passt_socket;          // user_net through passt(1) on this unix socket (--net=pasta), not qemu's slirp
   std::vector<TapNic> taps;          // or: NICs on CNI networks (tapnet.hpp), qemu only
   bool debug = false;
 };
@@ -88,6 +89,9 @@ std::vector<std::string> virtiofsd_argv(const std::string& virtiofsd, const Shar
 // the agent ports on virtio-console are not available, so enter/stop use the
 // 9p-shared stage1-state dir (see Documentation/stage1-kvm.md).
 std::vector<std::string> lkvm_argv(const std::string& lkvm, const VmSpec& vm);
+// passt(1) behind the VM's NIC for --net=pasta (a rootless pod's user-mode
+// network), forwarding what --publish asked.
+std::vector<std::string> passt_argv(const VmSpec& vm, const std::vector<pod::contract::PortMapping>& publish);
 
 // ---- what the pod asks for -----------------------------------------------
 

@@ -78,6 +78,7 @@ def main():
             {"name": "pod/stage1/app-ops", "value": "/kvm/app-ops"},
             # Per-app READY=1 (appready/<app>, written by the guest agent): --after NAME:ready.
             {"name": "pod/stage1/app-ready", "value": "true"},
+            {"name": "pod/stage1/rootless", "value": "true"},
             {"name": "pod/stage1/interface-version", "value": "1"},
             {"name": "pod/stage1/flavor", "value": "kvm"},
             {"name": "pod/stage1/options", "value": json.dumps(OPTIONS)},
