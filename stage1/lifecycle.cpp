@@ -4,7 +4,8 @@
 //   kill [--debug] --signal=N [--app=NAME] <uuid>   the init signals the app(s); prints {"apps": {name: outcome}}
 //   pause [--debug] <uuid>                          freezes the pod's cgroups
 //   resume [--debug] <uuid>                         thaws them
-//   stats [--debug] <uuid>                          prints the pod's and the apps' usage (JSON)
+//   stats [--debug] <uuid>                          prints the pod's and the apps' usage (JSON): from the
+//                                                   cgroups, else (rootless) the init's process tree
 //
 // cwd = $P. kill and stats ask the pod init on its control socket
 // (init/control.hpp); pause and resume use the cgroups (cgroupops.hpp).
@@ -67,6 +68,13 @@ int stats_main(int argc, char** argv) {
   }
   json pod = cg.pod;
   pod["source"] = "cgroup";
+  // No cgroup of its own (a rootless pod): the pod init's process tree, as the kvm flavour counts its VMM's.
+  if (cg.pod.empty())
+    if (auto pid = read_pid(AT_FDCWD)) {
+      const init::TreeUsage u = init::tree_usage(*pid);
+      if (u.pids > 0)
+        pod = {{"cpuNs", u.cpu_ns}, {"memoryBytes", u.memory_bytes}, {"pids", u.pids}, {"source", "processes"}};
+    }
   std::cout << json{{"pod", pod}, {"apps", apps}}.dump() << "\n";
   return 0;
 }

@@ -376,3 +376,27 @@ def test_rootless_user_config_layer(user):
         assert r.returncode == 1 and f"configuration {cfg}/pod.json" in r.stderr
     finally:
         user.cmd("rm", "-rf", cfg, store)
+
+
+def test_rootless_stats_count_the_pod_init_process_tree(user):
+    p = user.popen_pod("run", "--net=none", "--insecure-options=image", BUSYBOX_ACI,
+                       *sh("i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exec sleep 600"))
+    try:
+        uuid = wait_running(user, p)
+        deadline = time.time() + 30
+        st = None
+        while time.time() < deadline:  # until the busy loop has used CPU time the kernel counted
+            st = json.loads(user.pod("stats", "--format=json", uuid, check=0).stdout)
+            if st["pod"].get("cpuNs", 0) > 0 and st["apps"][0]["cpuNs"] > 0:
+                break
+            time.sleep(0.2)
+        # No cgroup: the pod's numbers are its init's process tree (the init and the app), each app's its own.
+        assert st["pod"]["source"] == "processes" and st["pod"]["pids"] == 2
+        assert st["pod"]["cpuNs"] >= st["apps"][0]["cpuNs"] > 0
+        assert st["pod"]["memoryBytes"] > st["apps"][0]["memoryBytes"] > 0
+        assert (st["apps"][0]["source"], st["apps"][0]["pids"]) == ("processes", 1)
+        assert user.pod("stop", uuid, timeout=60).returncode == 0
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
