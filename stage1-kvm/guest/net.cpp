@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -20,10 +21,17 @@ namespace podkvm {
 namespace {
 
 struct Sock {
-  int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  explicit Sock(int family = AF_INET) : fd(::socket(family, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {}
   ~Sock() {
     if (fd >= 0) ::close(fd);
   }
+  Sock(const Sock&) = delete;
+  Sock& operator=(const Sock&) = delete;
+  int fd;
+};
+
+struct Sock6 : Sock {
+  Sock6() : Sock(AF_INET6) {}
 };
 
 bool fail(const char* what, const std::string& name) {
@@ -116,6 +124,59 @@ int route_ioctl(int fd, unsigned long op, const std::string& dev, in_addr dst, i
   return ::ioctl(fd, op, &rt);
 }
 
+// ---- IPv6 (the same ioctls with an AF_INET6 socket) ----
+
+struct In6Ifreq {  // the kernel's struct in6_ifreq (linux/ipv6.h), which glibc does not define
+  in6_addr addr;
+  uint32_t prefixlen;
+  int ifindex;
+};
+
+bool is_v6(const std::string& cidr) { return cidr.find(':') != std::string::npos; }
+
+bool parse_cidr6(const std::string& cidr, in6_addr& addr, int& prefix) {
+  const auto slash = cidr.find('/');
+  if (slash == std::string::npos || ::inet_pton(AF_INET6, cidr.substr(0, slash).c_str(), &addr) != 1) return false;
+  char* end = nullptr;
+  prefix = static_cast<int>(std::strtol(cidr.c_str() + slash + 1, &end, 10));
+  return *end == 0 && prefix >= 0 && prefix <= 128;
+}
+
+in6_addr masked6(in6_addr a, int prefix) {
+  for (int i = 0; i < 16; ++i) {
+    const int keep = std::clamp(prefix - 8 * i, 0, 8);
+    a.s6_addr[i] &= static_cast<uint8_t>(0xff00 >> keep);
+  }
+  return a;
+}
+
+int route6_ioctl(int fd6, unsigned long op, int ifindex, const in6_addr& dst, int prefix, const in6_addr* gw,
+                 int metric) {
+  in6_rtmsg rt{};
+  rt.rtmsg_dst = masked6(dst, prefix);
+  rt.rtmsg_dst_len = static_cast<uint16_t>(prefix);
+  rt.rtmsg_flags = RTF_UP | (prefix == 128 ? RTF_HOST : 0);
+  if (gw) {
+    rt.rtmsg_gateway = *gw;
+    rt.rtmsg_flags |= RTF_GATEWAY;
+  }
+  rt.rtmsg_metric = static_cast<uint32_t>(metric);  // 0: any (delete) or the default, 1024 (add)
+  rt.rtmsg_ifindex = ifindex;
+  return ::ioctl(fd6, op, &rt);
+}
+
+// No duplicate address detection: the address is the CNI interface's, which
+// has it already (and DAD would keep it tentative, unusable, for a second).
+bool add_address6(int fd6, const std::string& dev, int ifindex, const in6_addr& a, int prefix) {
+  const std::string dad = "/proc/sys/net/ipv6/conf/" + dev + "/accept_dad";
+  if (FILE* f = std::fopen(dad.c_str(), "w")) {
+    std::fputs("0", f);
+    std::fclose(f);
+  }
+  In6Ifreq r{a, static_cast<uint32_t>(prefix), ifindex};
+  return ::ioctl(fd6, SIOCSIFADDR, &r) == 0;
+}
+
 bool configure_nic(int fd, const nlohmann::json& nic) {
   const std::string mac = nic.value("mac", "");
   if (mac.size() != 17) {
@@ -134,7 +195,22 @@ bool configure_nic(int fd, const nlohmann::json& nic) {
   // The first address on the interface, the others on aliases (dev:1, …).
   std::vector<std::pair<in_addr, in_addr>> nets;
   int n = 0;
+  Sock6 s6;
+  const int ifindex = static_cast<int>(::if_nametoindex(dev.c_str()));
+  std::vector<std::pair<in6_addr, int>> nets6;
   for (const auto& a : nic.value("addresses", nlohmann::json::array())) {
+    if (a.is_string() && is_v6(a.get<std::string>())) {
+      in6_addr addr6{};
+      int prefix = 0;
+      if (!parse_cidr6(a.get<std::string>(), addr6, prefix)) {
+        errno = EINVAL;
+        return fail("bad address for", dev);
+      }
+      if (s6.fd < 0 || !add_address6(s6.fd, dev, ifindex, addr6, prefix))
+        return fail("cannot set an IPv6 address of", dev + " (" + a.get<std::string>() + ")");
+      nets6.push_back({addr6, prefix});
+      continue;
+    }
     in_addr addr{}, mask{};
     if (!a.is_string() || !parse_cidr(a.get<std::string>(), addr, mask)) {
       errno = EINVAL;
@@ -156,12 +232,25 @@ bool configure_nic(int fd, const nlohmann::json& nic) {
   // route): drop the ones the kernel added for the addresses, then add those
   // without a gateway before those through one.
   for (const auto& [addr, mask] : nets) route_ioctl(fd, SIOCDELRT, dev, addr, mask, nullptr, 0);
+  for (const auto& [addr6, prefix] : nets6) route6_ioctl(s6.fd, SIOCDELRT, ifindex, addr6, prefix, nullptr, 0);
   const auto routes = nic.value("routes", nlohmann::json::array());
   for (bool via : {false, true})
     for (const auto& rt : routes) {
       in_addr dst{}, mask{}, gw{};
       const std::string g = rt.value("gateway", "");
       if (g.empty() == via) continue;
+      if (is_v6(rt.value("dst", ""))) {
+        in6_addr dst6{}, gw6{};
+        int prefix = 0;
+        if (!parse_cidr6(rt.value("dst", ""), dst6, prefix) || (via && ::inet_pton(AF_INET6, g.c_str(), &gw6) != 1)) {
+          errno = EINVAL;
+          return fail("bad route for", dev);
+        }
+        if (route6_ioctl(s6.fd, SIOCADDRT, ifindex, dst6, prefix, via ? &gw6 : nullptr, rt.value("metric", 0)) < 0 &&
+            errno != EEXIST)
+          return fail("cannot add a route to", rt.value("dst", "") + (via ? " via " + g : "") + " on " + dev);
+        continue;
+      }
       if (!parse_cidr(rt.value("dst", ""), dst, mask) || (via && ::inet_pton(AF_INET, g.c_str(), &gw) != 1)) {
         errno = EINVAL;
         return fail("bad route for", dev);

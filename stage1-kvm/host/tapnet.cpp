@@ -190,6 +190,11 @@ UniqueFd make_tap(const std::string& name) {
 }
 
 int prefix_of(const sockaddr* mask) {
+  if (mask->sa_family == AF_INET6) {
+    int bits = 0;
+    for (uint8_t b : reinterpret_cast<const sockaddr_in6*>(mask)->sin6_addr.s6_addr) bits += __builtin_popcount(b);
+    return bits;
+  }
   const uint32_t m = ntohl(reinterpret_cast<const sockaddr_in*>(mask)->sin_addr.s_addr);
   return __builtin_popcount(m);
 }
@@ -199,26 +204,25 @@ std::string ntop(int af, const void* a) {
   return ::inet_ntop(af, a, s, sizeof s) ? s : "?";
 }
 
-// The IPv4 addresses of `dev` (its own and its aliases "dev:N").
+// The IPv4 addresses of `dev` (its own and its aliases "dev:N"), then its IPv6
+// ones but the link-local (the guest's NIC, with the same MAC, makes the same).
 std::vector<std::string> addresses_of(const std::string& dev) {
   ifaddrs* all = nullptr;
   if (::getifaddrs(&all) < 0) pod::throw_sys("cannot list the addresses in the pod's network namespace");
-  std::vector<std::string> out;
-  std::string v6;
+  std::vector<std::string> out, v6;
   for (ifaddrs* a = all; a; a = a->ifa_next) {
     const std::string name = a->ifa_name ? a->ifa_name : "";
-    if (!a->ifa_addr || (name != dev && name.rfind(dev + ":", 0) != 0)) continue;
-    if (a->ifa_addr->sa_family == AF_INET && a->ifa_netmask) {
+    if (!a->ifa_addr || !a->ifa_netmask || (name != dev && name.rfind(dev + ":", 0) != 0)) continue;
+    if (a->ifa_addr->sa_family == AF_INET) {
       out.push_back(ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(a->ifa_addr)->sin_addr) + "/" +
                     std::to_string(prefix_of(a->ifa_netmask)));
     } else if (a->ifa_addr->sa_family == AF_INET6) {
       const auto* in6 = &reinterpret_cast<sockaddr_in6*>(a->ifa_addr)->sin6_addr;
-      if (!IN6_IS_ADDR_LINKLOCAL(in6)) v6 = ntop(AF_INET6, in6);
+      if (!IN6_IS_ADDR_LINKLOCAL(in6)) v6.push_back(ntop(AF_INET6, in6) + "/" + std::to_string(prefix_of(a->ifa_netmask)));
     }
   }
   ::freeifaddrs(all);
-  if (!v6.empty())
-    throw pod::Error(dev + " has the IPv6 address " + v6 + ": the kvm flavour gives its guest IPv4 addresses only");
+  out.insert(out.end(), v6.begin(), v6.end());
   return out;
 }
 
@@ -272,6 +276,43 @@ std::vector<GuestRoute> parse_proc_routes(const std::string& text, const std::st
   return out;
 }
 
+std::vector<GuestRoute> parse_proc_ipv6_routes(const std::string& text, const std::string& ifname) {
+  constexpr unsigned kLocal = 0x80000000u, kCache = 0x01000000u;  // RTF_LOCAL, RTF_CACHE (linux/ipv6_route.h)
+  std::vector<GuestRoute> out;
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    char dst[33], src[33], gw[33], dev[IFNAMSIZ + 1];
+    unsigned dst_len, src_len, metric, refcnt, use, flags;
+    if (std::sscanf(line.c_str(), "%32s %x %32s %x %32s %x %x %x %x %16s", dst, &dst_len, src, &src_len, gw, &metric,
+                    &refcnt, &use, &flags, dev) != 10)
+      continue;
+    if (ifname != dev || !(flags & RTF_UP) || (flags & (kLocal | kCache)) || dst_len > 128) continue;
+    auto addr = [](const char* hex) {
+      in6_addr a{};
+      for (int i = 0; i < 16; ++i) {
+        unsigned b = 0;
+        std::sscanf(hex + 2 * i, "%2x", &b);
+        a.s6_addr[i] = static_cast<uint8_t>(b);
+      }
+      return a;
+    };
+    const in6_addr d = addr(dst);
+    // What the guest's kernel makes itself for the NIC: the link-local prefix and multicast.
+    if ((IN6_IS_ADDR_LINKLOCAL(&d) && dst_len == 64) || (IN6_IS_ADDR_MULTICAST(&d) && dst_len == 8)) continue;
+    GuestRoute r;
+    r.dst = ntop(AF_INET6, &d);
+    r.prefix = static_cast<int>(dst_len);
+    if (flags & RTF_GATEWAY) {
+      const in6_addr g = addr(gw);
+      r.gw = ntop(AF_INET6, &g);
+    }
+    r.metric = static_cast<int>(metric);
+    out.push_back(r);
+  }
+  return out;
+}
+
 std::vector<GuestNic> connect_taps(const std::string& netns_path, const std::vector<CniInterface>& ifaces) {
   std::vector<GuestNic> nics;
   InNetns in(netns_path);
@@ -279,6 +320,7 @@ std::vector<GuestNic> connect_taps(const std::string& netns_path, const std::vec
   if (!sock) pod::throw_sys("socket");
   Rtnl nl;
   const std::string routes = pod::read_file_at(AT_FDCWD, "/proc/thread-self/net/route");
+  const std::string routes6 = pod::try_read_file_at(AT_FDCWD, "/proc/thread-self/net/ipv6_route").value_or("");
   for (size_t i = 0; i < ifaces.size(); ++i) {
     GuestNic n;
     n.network = ifaces[i].network;
@@ -290,8 +332,9 @@ std::vector<GuestNic> connect_taps(const std::string& netns_path, const std::vec
       n.mac = mac_of(sock.get(), n.ifname);
       n.mtu = mtu_of(sock.get(), n.ifname);
       n.addresses = addresses_of(n.ifname);
-      if (n.addresses.empty()) throw pod::Error(n.ifname + " has no IPv4 address");
+      if (n.addresses.empty()) throw pod::Error(n.ifname + " has no IP address");
       n.routes = parse_proc_routes(routes, n.ifname);
+      for (auto& r : parse_proc_ipv6_routes(routes6, n.ifname)) n.routes.push_back(std::move(r));
       n.tap_fd = make_tap(n.tap);
       set_mtu_up(sock.get(), n.tap, n.mtu);
       const int tap_index = static_cast<int>(::if_nametoindex(n.tap.c_str()));

@@ -20,7 +20,7 @@
 
 namespace podkvm {
 
-// One IPv4 route of the main table, as /proc/net/route shows it.
+// One route of the main table, as /proc/net/route (IPv4) or /proc/net/ipv6_route shows it.
 struct GuestRoute {
   std::string dst;  // network address
   int prefix = 0;
@@ -34,7 +34,7 @@ struct GuestNic {
   std::string tap;              // the tap device beside it
   std::string mac;              // aa:bb:cc:dd:ee:ff, the CNI interface's
   int mtu = 1500;
-  std::vector<std::string> addresses;  // IPv4 CIDRs
+  std::vector<std::string> addresses;  // CIDRs: IPv4 first, then IPv6 (not link-local)
   std::vector<GuestRoute> routes;
   pod::UniqueFd tap_fd;         // the tap's queue, for qemu (-netdev tap,fd=N)
 };
@@ -45,12 +45,15 @@ struct CniInterface {
 
 // In the network namespace at `netns_path`: a tap per CNI interface, joined
 // to it both ways by tc. Throws pod::Error naming the interface and the step.
-// An IPv6 address (other than link-local) on an interface is refused: the
-// guest is given IPv4 only.
 std::vector<GuestNic> connect_taps(const std::string& netns_path, const std::vector<CniInterface>& ifaces);
 
 // The routes of `ifname` in the text of /proc/net/route (pure; unit-tested).
 std::vector<GuestRoute> parse_proc_routes(const std::string& text, const std::string& ifname);
+
+// The IPv6 routes of `ifname` in the text of /proc/net/ipv6_route, without the
+// local table's, the cache's and those the guest's kernel makes for the NIC
+// itself (fe80::/64, ff00::/8) (pure; unit-tested).
+std::vector<GuestRoute> parse_proc_ipv6_routes(const std::string& text, const std::string& ifname);
 
 // guest.json's "nics": what the guest sets (stage1-kvm/guest/net.hpp).
 nlohmann::json guest_nics_json(const std::vector<GuestNic>& nics);

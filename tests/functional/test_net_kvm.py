@@ -146,6 +146,33 @@ def test_kvm_pod_on_two_networks_has_a_nic_on_each(pod):
 
 
 @needs_kvm_net
+def test_kvm_dual_stack_network_gives_the_guest_its_ipv6_address_and_routes(pod):
+    sub, sub6 = free_subnet("10.26"), f"fd{random.randint(0x10, 0xff):02x}:{random.randint(1, 0xffff):x}::"
+    name = f"kvm6{os.getpid()}-{random.randint(0, 1 << 30)}"
+    write_conflist(pod, name, [{"type": "ptp", "ipMasq": False,
+                                "ipam": {"type": "host-local",
+                                         "ranges": [[{"subnet": sub + ".0/24"}], [{"subnet": sub6 + "/64"}]],
+                                         "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}}])
+    p, uuid = start_pod(pod, "kvm", *sh("ip -o -6 addr show dev eth0 scope global; ip -6 route; "
+                                        "echo kvm-v6 > /tmp/i.html; exec httpd -f -p 80 -h /tmp"),
+                        pod_flags=[*TCG, f"--net={name}"])
+    try:
+        ips = [i["address"] for i in result_of(pod, uuid, name)["ips"]]
+        [ip6] = [a.split("/")[0] for a in ips if ":" in a]
+        gw6 = [i["gateway"] for i in result_of(pod, uuid, name)["ips"] if ":" in i["address"]][0]
+        # From the host: the VM answers on the address CNI gave the netns (ptp's route to it via the veth).
+        assert fetch(f"http://[{ip6}]:80/i.html", timeout=60) == "kvm-v6\n"
+    finally:
+        stop(pod, p, uuid)
+    out = " ".join(pod.run("logs", uuid, check=0).stdout.split())
+    assert f"eth0 inet6 {ip6}/64 scope global" in out, out
+    # The netns's routes, exactly: on-link to the gateway, the subnet and the default through it.
+    assert f"{gw6} dev eth0" in out and f"{sub6}/64 via {gw6} dev eth0" in out and f"default via {gw6} dev eth0" in out
+    assert pod.run("gc", "--grace-period=0", check=0).returncode == 0
+    assert host_traces(sub, name, (uuid,), pod.dir) == NOTHING
+
+
+@needs_kvm_net
 def test_kvm_published_port_and_teardown_leave_nothing(pod, net):
     name, sub = net
     assert host_traces(sub, name, (), pod.dir) == NOTHING
