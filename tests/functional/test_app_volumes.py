@@ -1,0 +1,71 @@
+"""Volumes a running pod gains with an app: `pod app add --volume … UUID IMAGE --mount volume=…,target=…`
+(Documentation/cli.md "pod app"). Native and nspawn flavours: a host directory written through, a read-only
+host file, both unmounted in the pod and dropped from its manifest when the app is removed."""
+import json
+import os
+
+from conftest import POD_BIN  # noqa: F401
+from runhelpers import BUSYBOX_ACI, flavor, sh  # noqa: F401 (fixture)
+from stage1_helpers import wait_for
+from test_app_ops import app_status, pod_path, sandbox, stop_sandbox
+
+
+def add_with(pod, uuid, volumes, *app_flags):
+    flags = [f for v in volumes for f in ("--volume", v)]
+    return pod.run("app", "add", "--insecure-options=image", *flags, uuid, BUSYBOX_ACI, *app_flags, timeout=120)
+
+
+def manifest_volumes(pod, uuid):
+    with open(pod_path(pod, uuid, "pod")) as f:
+        return [v["name"] for v in json.load(f).get("volumes", [])]
+
+
+def pod_mounts(pod, uuid):
+    with open(pod_path(pod, uuid, "pid")) as f:
+        pid = f.read().strip()
+    with open(f"/proc/{pid}/mountinfo") as f:
+        return [ln.split()[4] for ln in f.read().splitlines()]
+
+
+def test_app_add_with_host_volumes(pod, flavor, tmp_path):
+    d, f = tmp_path / "d", tmp_path / "f"
+    d.mkdir()
+    f.write_text("file content\n")
+    u = sandbox(pod, flavor)
+    try:
+        r = add_with(pod, u, [f"d,kind=host,source={d}", f"f,kind=host,source={f},readOnly=true"],
+                     "--name", "a", "--mount", "volume=d,target=/data", "--mount", "volume=f,target=/etc/f",
+                     *sh("cat /etc/f > /data/copy; touch /etc/f; echo rc=$?"))
+        assert (r.returncode, r.stdout) == (0, "a\n"), r.stderr
+        assert manifest_volumes(pod, u) == ["d", "f"]
+        pod.run("app", "start", "--app=a", u, check=0)
+        wait_for(lambda: app_status(pod, u, "a")["state"] == "exited", 30, "app a to exit")
+        assert app_status(pod, u, "a")["exitCode"] == 0
+        assert (d / "copy").read_text() == "file content\n"
+        assert pod.run("logs", "--app=a", u, check=0).stdout == "touch: /etc/f: Read-only file system\nrc=1\n"
+        assert {"/host-volumes/d", "/host-volumes/f"} <= set(pod_mounts(pod, u))
+
+        # A name the pod has already is refused; a volume no mount names is refused; a missing source too.
+        r = add_with(pod, u, [f"d,kind=host,source={d}"], "--name", "b", "--mount", "volume=d,target=/d")
+        assert r.returncode == 4 and f'pod {u} has a volume named "d" already' in r.stderr, r.stderr
+        r = add_with(pod, u, [f"e,kind=host,source={d}"], "--name", "b")
+        assert r.returncode == 2 and "volume e is not mounted by the app (give a mount of it)" in r.stderr, r.stderr
+        r = add_with(pod, u, [f"e,kind=host,source={tmp_path}/nope"], "--name", "b", "--mount", "volume=e,target=/e")
+        assert r.returncode == 2 and f"source {tmp_path}/nope does not exist" in r.stderr, r.stderr
+        assert manifest_volumes(pod, u) == ["d", "f"]
+
+        # Removed with the app: unmounted in the pod and gone from the manifest; the host keeps its files.
+        pod.run("app", "rm", "--app=a", u, check=0)
+        assert manifest_volumes(pod, u) == []
+        assert not [m for m in pod_mounts(pod, u) if m.startswith("/host-volumes/")]
+        assert sorted(os.listdir(d)) == ["copy"] and f.read_text() == "file content\n"
+        # The name is free again.
+        r = add_with(pod, u, [f"d,kind=host,source={d}"], "--name", "c", "--mount", "volume=d,target=/data",
+                     *sh("cat /data/copy"))
+        assert r.returncode == 0, r.stderr
+        pod.run("app", "start", "--app=c", u, check=0)
+        wait_for(lambda: app_status(pod, u, "c")["state"] == "exited", 30, "app c to exit")
+        assert pod.run("logs", "--app=c", u, check=0).stdout == "file content\n"
+    finally:
+        stop_sandbox(pod, u)
+    assert not [ln for ln in open("/proc/self/mountinfo").read().splitlines() if str(tmp_path) in ln]
