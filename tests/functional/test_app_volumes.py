@@ -3,6 +3,9 @@
 host file, both unmounted in the pod and dropped from its manifest when the app is removed."""
 import json
 import os
+import signal
+
+import pytest
 
 from conftest import POD_BIN  # noqa: F401
 from runhelpers import BUSYBOX_ACI, flavor, sh  # noqa: F401 (fixture)
@@ -10,9 +13,10 @@ from stage1_helpers import wait_for
 from test_app_ops import app_status, pod_path, sandbox, stop_sandbox
 
 
-def add_with(pod, uuid, volumes, *app_flags):
+def add_with(pod, uuid, volumes, *app_flags, env=None):
     flags = [f for v in volumes for f in ("--volume", v)]
-    return pod.run("app", "add", "--insecure-options=image", *flags, uuid, BUSYBOX_ACI, *app_flags, timeout=120)
+    return pod.run("app", "add", "--insecure-options=image", *flags, uuid, BUSYBOX_ACI, *app_flags, timeout=120,
+                   env=env)
 
 
 def manifest_volumes(pod, uuid):
@@ -35,7 +39,7 @@ def test_app_add_with_host_volumes(pod, flavor, tmp_path):
     try:
         r = add_with(pod, u, [f"d,kind=host,source={d}", f"f,kind=host,source={f},readOnly=true"],
                      "--name", "a", "--mount", "volume=d,target=/data", "--mount", "volume=f,target=/etc/f",
-                     *sh("cat /etc/f > /data/copy; touch /etc/f; echo rc=$?"))
+                     *sh("cat /etc/f > /data/copy; touch /etc/f 2>&1; echo rc=$?"))
         assert (r.returncode, r.stdout) == (0, "a\n"), r.stderr
         assert manifest_volumes(pod, u) == ["d", "f"]
         pod.run("app", "start", "--app=a", u, check=0)
@@ -69,3 +73,35 @@ def test_app_add_with_host_volumes(pod, flavor, tmp_path):
     finally:
         stop_sandbox(pod, u)
     assert not [ln for ln in open("/proc/self/mountinfo").read().splitlines() if str(tmp_path) in ln]
+
+
+@pytest.mark.parametrize("point", ["app-add:before-commit", "app-add:after-commit", "app-rm:before-commit"])
+def test_add_and_rm_killed_midway(pod, flavor, tmp_path, point):
+    """kill -9 of pod app add before its commit: no volume; after it: the volume is the pod's, not mounted
+    yet, and start mounts it; of pod app rm before its commit: unmounted, and the next rm drops it."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "x").write_text("from the host\n")
+    u = sandbox(pod, flavor)
+    try:
+        app = ([f"d,kind=host,source={d}"], "--name", "a", "--mount", "volume=d,target=/d", *sh("cat /d/x"))
+        r = add_with(pod, u, *app, env={"POD_CRASHPOINT": point} if point.startswith("app-add") else None)
+        if point == "app-add:before-commit":
+            assert r.returncode == -signal.SIGKILL and manifest_volumes(pod, u) == []
+            assert add_with(pod, u, *app).returncode == 0
+        elif point == "app-add:after-commit":
+            assert r.returncode == -signal.SIGKILL and manifest_volumes(pod, u) == ["d"]
+            assert "/host-volumes/d" not in pod_mounts(pod, u)
+        pod.run("app", "start", "--app=a", u, check=0)
+        wait_for(lambda: app_status(pod, u, "a")["state"] == "exited", 30, "app a to exit")
+        assert pod.run("logs", "--app=a", u, check=0).stdout == "from the host\n"
+        assert "/host-volumes/d" in pod_mounts(pod, u)
+        if point == "app-rm:before-commit":
+            r = pod.run("app", "rm", "--app=a", u, env={"POD_CRASHPOINT": point}, timeout=60)
+            assert r.returncode == -signal.SIGKILL and manifest_volumes(pod, u) == ["d"]
+            assert "/host-volumes/d" not in pod_mounts(pod, u)
+        pod.run("app", "rm", "--app=a", u, check=0)
+        assert manifest_volumes(pod, u) == [] and "/host-volumes/d" not in pod_mounts(pod, u)
+    finally:
+        stop_sandbox(pod, u)
+    assert os.listdir(d) == ["x"]
