@@ -30,6 +30,10 @@ def pod_file(srv, sid, name):
 def test_container_mounts(pulled, api, tmp_path):
     srv, ref = pulled
     rt = srv.runtime
+    # The kubelet sends recursive_read_only only to a handler that says it has it.
+    [handler] = rt.Status(api.StatusRequest()).runtime_handlers
+    assert (handler.name, handler.features.recursive_read_only_mounts, handler.features.user_namespaces) == (
+        "", True, False)
     data, ro, hosts = tmp_path / "data", tmp_path / "ro", tmp_path / "hosts"
     data.mkdir()
     os.chmod(data, 0o777)  # the image runs as uid 1000 (as a kubelet's emptyDir, writable by all)
