@@ -8,9 +8,9 @@ import signal
 import pytest
 
 from conftest import POD_BIN  # noqa: F401
-from runhelpers import BUSYBOX_ACI, flavor, sh  # noqa: F401 (fixture)
+from runhelpers import BUSYBOX_ACI, STAGE1, flavor, sh  # noqa: F401 (fixture)
 from stage1_helpers import wait_for
-from test_app_ops import app_status, pod_path, sandbox, stop_sandbox
+from test_app_ops import app_status, apps, pod_path, sandbox, stop_sandbox
 
 
 def add_with(pod, uuid, volumes, *app_flags, env=None):
@@ -105,3 +105,18 @@ def test_add_and_rm_killed_midway(pod, flavor, tmp_path, point):
     finally:
         stop_sandbox(pod, u)
     assert os.listdir(d) == ["x"]
+
+
+@pytest.mark.skipif(not os.path.exists(STAGE1["kvm"]), reason="kvm stage1 image was not built")
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_kvm_refuses_volumes_before_adding_anything(pod, tmp_path):
+    """The kvm stage1 does not declare pod/stage1/app-volumes (its guest sees host volumes only through the
+    shares made at boot): an app with volumes is refused before the manifest changes."""
+    u = sandbox(pod, "kvm", "--net=none")
+    try:
+        r = add_with(pod, u, [f"d,kind=host,source={tmp_path}"], "--name", "a", "--mount", "volume=d,target=/d")
+        assert r.returncode == 1 and (f"cannot add volumes to a running pod: its image does not declare "
+                                      "pod/stage1/app-volumes (volume d)") in r.stderr, r.stderr
+        assert manifest_volumes(pod, u) == [] and apps(pod, u) == []
+    finally:
+        stop_sandbox(pod, u)

@@ -117,4 +117,7 @@ TEST_CASE("pod/volumes: the volumes that go with an app are those no other app m
   CHECK(app_own_volumes(m, "a") == std::vector<std::string>{"v", "x"});
   CHECK(app_own_volumes(m, "b").empty());  // no annotation: it brought none
   CHECK(app_own_volumes(m, "nope").empty());
+  CHECK(app_brought_volumes(m.apps[0]) == std::vector<std::string>{"v", "w", "x"});
+  m.apps[2].annotations.push_back({kAnnVolumes, ",y,,z,"});  // empty elements are no names
+  CHECK(app_brought_volumes(m.apps[2]) == std::vector<std::string>{"y", "z"});
 }
