@@ -77,11 +77,18 @@ def test_container_mounts(pulled, api, tmp_path):
         in_pod = [ln.split()[4] for ln in mount_lines(init)]
         assert {"/host-volumes/m0-a-0", "/host-volumes/m1-a-0", "/host-volumes/m2-a-0"} <= set(in_pod)
 
+        # A second container mounting the same host dir, left in place for RemovePodSandbox.
+        cfg_b = container_config(api, ref, "b", "exec /bin/busybox sleep 300")
+        cfg_b.mounts.append(api.Mount(container_path="/d", host_path=str(data)))
+        cid_b = rt.CreateContainer(api.CreateContainerRequest(pod_sandbox_id=sid, config=cfg_b),
+                                   timeout=120).container_id
+        rt.StartContainer(api.StartContainerRequest(container_id=cid_b), timeout=60)
+        assert exec_sync(srv, api, cid_b, "/bin/busybox", "cat", "/d/out").stdout == b"written\n"
         # Removed with the container: unmounted in the pod, gone from the manifest.
         rt.StopContainer(api.StopContainerRequest(container_id=cid, timeout=5), timeout=60)
         rt.RemoveContainer(api.RemoveContainerRequest(container_id=cid), timeout=60)
-        assert json.loads(pod_file(srv, sid, "pod")).get("volumes", []) == []
-        assert not [ln for ln in mount_lines(init) if "/host-volumes/m" in ln]
+        assert [v["name"] for v in json.loads(pod_file(srv, sid, "pod"))["volumes"]] == ["m0-b-0"]
+        assert [ln.split()[4] for ln in mount_lines(init) if "/host-volumes/m" in ln] == ["/host-volumes/m0-b-0"]
 
         rt.StopPodSandbox(api.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=60)
         rt.RemovePodSandbox(api.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=60)
