@@ -269,6 +269,8 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
     bare.volumes.clear();
     std::set<std::string> vols;
     for (const auto& v : m.volumes) vols.insert(v.name);
+    for (const auto& [k, v] : spec.annotations)
+      if (k == contract::kAnnVolumes) throw usage_error("annotation " + k + " is pod's own (give AppSpec::volumes)");
     std::string added;  // the volumes the pod gains with the app, in the commit below
     for (const auto& v : spec.volumes) {
       run::check_volume(v, "volume " + v.name);
