@@ -5,6 +5,7 @@
 
 #include "appflags.hpp"
 #include "config/config.hpp"
+#include "run/podspec.hpp"
 #include "context.hpp"
 #include "exitcodes.hpp"
 #include "table.hpp"
@@ -62,18 +63,27 @@ void register_sandbox(CLI::App& app, Context& ctx) {
   });
 }
 
+struct AddFlags {
+  std::string uuid, insecure;
+  std::vector<std::string> volumes;
+};
+
 void register_add(CLI::App& app, Context& ctx) {
-  auto f = std::make_shared<std::pair<std::string, std::string>>();  // uuid, --insecure-options
+  auto f = std::make_shared<AddFlags>();
   auto* c = app.add_subcommand("add", "Add an app to a running pod (created, not started): pod app add UUID IMAGE [app flags] [-- args]");
-  c->add_option("uuid", f->first, "Pod UUID or unique prefix")->required();
-  c->add_option("--insecure-options", f->second, "image (accept an unsigned image), http, tls");
+  c->add_option("uuid", f->uuid, "Pod UUID or unique prefix")->required();
+  c->add_option("--insecure-options", f->insecure, "image (accept an unsigned image), http, tls");
+  c->add_option("--volume", f->volumes,
+                "NAME,kind=host,source=PATH[,readOnly=true][,recursive=false] or NAME,kind=empty[,mode=,uid=,gid=]: "
+                "a volume the pod gains with the app, for its --mount volume=NAME,target=PATH (repeatable)");
   c->footer("App flags, after IMAGE: as for pod run (--name, --exec, --set-env, --mount, --after NAME, …), then `-- ARGS`.");
   c->callback([&ctx, f] {
-    const auto apps = parse_app_groups(ctx.tail);
+    auto apps = parse_app_groups(ctx.tail);
     if (apps.size() != 1) throw usage_error("pod app add takes one IMAGE (no ---)");
+    for (const auto& v : f->volumes) apps.front().volumes.push_back(run::parse_volume(v));
     Runtime& rt = ctx.runtime();
-    FetchOptions fo = parse_insecure_options(insecure_or_config(f->second, config::load(ctx.data_dir()), true), FetchOptions{});
-    std::cout << rt.add_app(rt.resolve_pod(f->first), apps.front(), fo) << "\n";
+    FetchOptions fo = parse_insecure_options(insecure_or_config(f->insecure, config::load(ctx.data_dir()), true), FetchOptions{});
+    std::cout << rt.add_app(rt.resolve_pod(f->uuid), apps.front(), fo) << "\n";
   });
 }
 

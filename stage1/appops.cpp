@@ -22,7 +22,11 @@
 // setns + move_mount): the pod init's own namespace (stage1 root "/"), or for
 // kvm the run entrypoint's, where virtiofsd serves $P/stage1/rootfs to the
 // guest. In copy mode stage0 copied the tree under stage1/rootfs, which the pod
-// sees already.
+// sees already. The kind=host volumes the app brought (AppSpec::volumes, app
+// annotation pod/volumes) are cloned on the host and moved to
+// STAGE1ROOT/host-volumes/<name> the same way; `remove` unmounts those that go
+// with the app (mount_host_volumes below). Only a stage1 that declares
+// pod/stage1/app-volumes is given such apps (stage0 checks).
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/mount.h>
@@ -37,6 +41,8 @@
 
 #include "appops.hpp"
 #include "common.hpp"
+#include "contract/apporder.hpp"
+#include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
 #include "init/control.hpp"
 #include "util/error.hpp"
@@ -121,24 +127,92 @@ void in_target_ns(const AppOpsTarget& t, const std::string& what, const std::fun
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("cannot " + what + " in the pod");
 }
 
-// Create the mount point under the stage1 root and move the mount there
-// (idempotent: a mount already there is kept).
-void move_into_pod(const AppOpsTarget& t, int mnt, const std::string& app) {
-  in_target_ns(t, "mount the tree of app " + app, [&](const char*& step) {
-    // /opt/stage2 a private mount first: the stage1 root may be shared with
-    // peers inside the pod (nspawn's), and every mount the init then makes
-    // below an app's root would be copied to each of them.
-    const std::string stage2 = in_stage1_root(t, poddir::kStage2InRoot);
-    if (!is_mount_point(stage2)) {
-      step = "making /opt/stage2 a private mount";
-      if (::mount(stage2.c_str(), stage2.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0 ||
-          ::mount(nullptr, stage2.c_str(), nullptr, MS_PRIVATE, nullptr) != 0)
-        return false;
+// In the target's namespace: `dir` (relative to the stage1 root, created when
+// missing) a private mount of its own, so that what is mounted below it is not
+// copied to peers of the stage1 root (nspawn's is shared inside the pod).
+// Recursive: what is mounted below it already (the pod's boot volumes) stays.
+bool make_private(const AppOpsTarget& t, const std::string& dir, const char*& step) {
+  mkdirs_at(open_dir(t.stage1_root).get(), dir, 0755);
+  const std::string path = in_stage1_root(t, dir);
+  if (is_mount_point(path)) return true;
+  step = "making a private mount";
+  return ::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) == 0 &&
+         ::mount(nullptr, path.c_str(), nullptr, MS_PRIVATE, nullptr) == 0;
+}
+
+// Move the detached mount `mnt` to `rel` (below `private_dir`, both relative
+// to the stage1 root), creating the mount point: a directory, or an empty
+// file for a file mount.
+void move_into_pod(const AppOpsTarget& t, int mnt, const std::string& private_dir, const std::string& rel, bool is_dir,
+                   const std::string& what) {
+  in_target_ns(t, "mount " + what, [&](const char*& step) {
+    if (!make_private(t, private_dir, step)) return false;
+    UniqueFd root = open_dir(t.stage1_root);
+    if (is_dir) {
+      mkdirs_at(root.get(), rel, 0755);
+    } else {
+      UniqueFd parent = mkdirs_at(root.get(), rel.substr(0, rel.rfind('/')), 0755);
+      UniqueFd f(::openat(parent.get(), rel.substr(rel.rfind('/') + 1).c_str(),
+                          O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644));
+      step = "creating the mount point";
+      if (!f) return false;
     }
-    mkdirs_at(open_dir(t.stage1_root).get(), poddir::app_rootfs(app), 0755);
     step = "move_mount";
-    const std::string target = in_stage1_root(t, poddir::app_rootfs(app));
+    const std::string target = in_stage1_root(t, rel);
     return ::move_mount(mnt, "", AT_FDCWD, target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) == 0;
+  });
+}
+
+contract::PodManifest pod_manifest() {
+  return contract::parse_pod_manifest(read_file_at(AT_FDCWD, poddir::kManifest, 16 << 20));
+}
+
+// host-volumes/<name>, relative to the stage1 root.
+std::string host_volume_rel(const std::string& name) { return std::string(poddir::kHostVolumesInRoot).substr(1) + "/" + name; }
+
+// The kind=host volumes app `app` brought (its pod/volumes) not mounted in the
+// pod yet, each cloned on the host (open_tree, with its submounts unless
+// recursive=false; read-only all the way down when readOnly) and moved to
+// host-volumes/<name>, where the init binds them into the app as it does the
+// pod's own. A kill -9 anywhere leaves nothing on the host: the clone is
+// detached until moved, and what is in the pod goes with its namespace.
+void mount_host_volumes(const AppOpsTarget& t, const std::string& app) {
+  const contract::PodManifest m = pod_manifest();
+  const contract::RuntimeApp* ra = m.app(app);
+  if (!ra) throw Error("the pod manifest has no app named \"" + app + "\"");
+  const std::string pod_root = "/proc/" + std::to_string(t.ns_pid()) + "/root";
+  for (const auto& name : contract::app_brought_volumes(*ra)) {
+    const contract::Volume* v = contract::find_named(m.volumes, name);
+    if (!v || v->kind != contract::VolumeKind::Host) continue;
+    const std::string rel = host_volume_rel(v->name);
+    if (is_mount_point(pod_root + in_stage1_root(t, rel))) continue;
+    const unsigned rec = v->recursive ? AT_RECURSIVE : 0;
+    UniqueFd tree(::open_tree(AT_FDCWD, v->source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+    if (!tree) throw_sys("volume " + v->name + ": cannot clone " + v->source);
+    if (v->read_only) {
+      struct mount_attr attr {};
+      attr.attr_set = MOUNT_ATTR_RDONLY;
+      if (::mount_setattr(tree.get(), "", AT_EMPTY_PATH | rec, &attr, sizeof attr) < 0)
+        throw_sys("volume " + v->name + ": cannot make the clone of " + v->source + " read-only");
+    }
+    move_into_pod(t, tree.get(), std::string(poddir::kHostVolumesInRoot).substr(1), rel,
+                  S_ISDIR(stat_fd(tree.get()).st_mode), "volume " + v->name);
+  }
+}
+
+// The host volumes that go with app `app` (contract::app_own_volumes) unmounted in the pod (idempotent).
+void unmount_host_volumes(const AppOpsTarget& t, const std::string& app) {
+  const contract::PodManifest m = pod_manifest();
+  std::vector<std::string> targets;
+  for (const auto& name : contract::app_own_volumes(m, app))
+    if (const contract::Volume* v = contract::find_named(m.volumes, name); v && v->kind == contract::VolumeKind::Host)
+      targets.push_back(in_stage1_root(t, host_volume_rel(name)));
+  if (targets.empty()) return;
+  in_target_ns(t, "unmount the volumes of app " + app, [&](const char*& step) {
+    step = "umount2";
+    for (const auto& target : targets)
+      if (::umount2(target.c_str(), MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT) return false;
+    return true;
   });
 }
 
@@ -191,8 +265,11 @@ int app_ops(int argc, char** argv, const AppOpsTarget& t) {
     // reset the work dir under the first one (and its copy-ups would fail).
     if (overlay && !mounted_in_pod(t, *app)) {
       UniqueFd mnt = app_overlay(*app);
-      move_into_pod(t, mnt.get(), *app);
+      move_into_pod(t, mnt.get(), poddir::kStage2InRoot, poddir::app_rootfs(*app), true, "the tree of app " + *app);
     }
+    mount_host_volumes(t, *app);
+  } else if (op == "remove") {
+    unmount_host_volumes(t, *app);
   } else if (op == "stop") {
     req["force"] = a.has("--force");
     if (auto v = a.value("--timeout")) req["timeout"] = std::stoi(*v);
@@ -200,7 +277,7 @@ int app_ops(int argc, char** argv, const AppOpsTarget& t) {
     auto isos = json::parse(a.value("--isolators").value_or(""), nullptr, false);
     if (!isos.is_array()) throw usage_error("app-ops update: --isolators=JSON (an array of isolators) is required");
     req["isolators"] = isos;
-  } else if (op != "start" && op != "remove" && op != "reopen-log") {
+  } else if (op != "start" && op != "reopen-log") {
     throw usage_error("app-ops: unknown operation " + op);
   }
   const json reply = t.control(req, log ? log.get() : -1);

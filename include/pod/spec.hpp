@@ -45,6 +45,11 @@ struct AppSpec {
   bool inherit_env = false;            // the caller's environment first
   std::optional<std::string> user, group, working_dir;
   std::vector<MountSpec> mounts;
+  // add_app only: volumes the running pod gains with this app, for its `mounts` (and no other app's) to name:
+  // kind=host (a file or a directory; read_only and recursive as for PodSpec::volumes, a read-only one
+  // read-only all the way down) or kind=empty. Their names must be new to the pod; remove_app drops them.
+  // Propagation is private (nothing mounted later on either side is seen by the other).
+  std::vector<VolumeSpec> volumes;
   bool readonly_rootfs = false;
   IsolatorSpec isolators;
   // Apps of the pod this one starts after (and is stopped before): --after NAME.

@@ -9,7 +9,9 @@
 //   3. apps/<name>/{manifest,tree}, overlay/app-<name>/{upper,work} (copy mode: the tree
 //      copied into the stage1 rootfs) — staged, not an app yet;
 //   4. the pod manifest rewritten atomically with the app: the commit point;
-//   5. app-ops add: the tree mounted in the pod, the init learns the app.
+//   5. app-ops add: the tree (and the host volumes the app mounts) mounted in the pod, the init learns the app.
+// Volumes the pod gains with the app (AppSpec::volumes) are in the same commit; their mounts in the pod go
+// with the pod's mount namespace, or with remove (app-ops remove unmounts them before the manifest drops them).
 // After 4 the app exists as "created"; start repeats 5 (idempotent) first, so
 // a kill -9 between 4 and 5 costs nothing. gc takes the apps lock before it
 // deletes a pod, so it never removes a pod under an app operation.
@@ -25,6 +27,7 @@
 
 #include "api/impl.hpp"
 #include "api/lifecycle.hpp"
+#include "appc/image_manifest.hpp"
 #include "contract/apporder.hpp"
 #include "contract/manifest.hpp"
 #include "contract/poddir.hpp"
@@ -263,17 +266,36 @@ std::string Runtime::add_app(const std::string& uuid, const AppSpec& spec, const
       throw usage_error("the CRI log file " + spec.cri_log + " is not an absolute path");
     AppSpec bare = spec;
     bare.cri_log.clear();
-    run::ResolvedApp r{bare, run::resolve_image(is, spec.image, fetch), {}};
-    r.image_manifest = is.manifest(r.image_id);
+    bare.volumes.clear();
     std::set<std::string> vols;
     for (const auto& v : m.volumes) vols.insert(v.name);
+    for (const auto& [k, v] : spec.annotations)
+      if (k == contract::kAnnVolumes) throw usage_error("annotation " + k + " is pod's own (give AppSpec::volumes)");
+    std::string added;  // the volumes the pod gains with the app, in the commit below
+    for (const auto& v : spec.volumes) {
+      run::check_volume(v, "volume " + v.name);
+      if (!vols.insert(v.name).second)
+        throw conflict_error("pod " + pod.uuid() + " has a volume named \"" + v.name + "\" already", EEXIST);
+      if (std::none_of(spec.mounts.begin(), spec.mounts.end(), [&](const MountSpec& mt) { return mt.volume == v.name; }))
+        throw usage_error("volume " + v.name + " is not mounted by the app (give a mount of it)");
+      m.volumes.push_back(run::volume_of(v));
+      added += (added.empty() ? "" : ",") + v.name;
+    }
+    run::ResolvedApp r{bare, run::resolve_image(is, spec.image, fetch), {}};
+    r.image_manifest = is.manifest(r.image_id);
     contract::RuntimeApp ra = run::build_app(r, vols);
     if (!spec.cri_log.empty()) ra.annotations.push_back({kAnnCriLog, spec.cri_log});
+    if (!added.empty()) ra.annotations.push_back({contract::kAnnVolumes, added});
     if (m.app(ra.name))
       throw conflict_error("pod " + pod.uuid() + " has an app named \"" + ra.name + "\" already; give --name", EEXIST);
     m.apps.push_back(ra);
     contract::check_app_order(m);
     const nlohmann::json s1 = json::parse(read_file_at(pod.fd(), poddir::kStage1Manifest, 1 << 20));
+    if (!added.empty() && appc::manifest_annotation(s1, stage1::kAnnAppVolumes).value_or("") != "true")
+      throw Error("the stage1 of pod " + pod.uuid() + " (" + s1.value("name", "stage1") + ") cannot add volumes to a "
+                      "running pod: its image does not declare " + stage1::kAnnAppVolumes + " (volume " +
+                      spec.volumes.front().name + ")",
+                  ENOTSUP);
     contract::PodManifest one = m;
     one.apps = {ra};
     isolators::check_pod(one, isolators::stage1_enforces(s1), s1.value("name", "stage1"), false,
@@ -447,7 +469,11 @@ void Runtime::remove_app(const std::string& uuid, const std::string& app) {
     json view = s.call("list", {});
     if (named(states(s.pod, &view), s.pod.uuid(), app).state == "running")
       throw conflict_error("app " + app + " of pod " + s.pod.uuid() + " is running; stop it first", EBUSY);
-    s.call("remove", {"--app=" + app});  // unmounted in the pod, forgotten by the init
+    // Unmounted in the pod (with the host volumes that go with it: app-ops reads them from the manifest),
+    // forgotten by the init; then those volumes leave the manifest with the app.
+    s.call("remove", {"--app=" + app});
+    const auto own = contract::app_own_volumes(m, app);
+    std::erase_if(m.volumes, [&](const contract::Volume& v) { return std::find(own.begin(), own.end(), v.name) != own.end(); });
     std::erase_if(m.apps, [&](const contract::RuntimeApp& a) { return a.name == app; });
     crashpoint("app-rm:before-commit");
     commit_manifest(s.pod, m);

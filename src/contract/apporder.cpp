@@ -1,5 +1,6 @@
 #include "contract/apporder.hpp"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -58,6 +59,33 @@ std::vector<AfterEntry> app_after_entries(const RuntimeApp& a) {
 std::vector<std::string> app_after(const RuntimeApp& a) {
   std::vector<std::string> out;
   for (auto& e : app_after_entries(a)) out.push_back(std::move(e.name));
+  return out;
+}
+
+std::vector<std::string> app_brought_volumes(const RuntimeApp& a) {
+  std::vector<std::string> out;
+  for (const auto& nv : a.annotations) {
+    if (nv.name != kAnnVolumes) continue;
+    size_t i = 0;
+    while (i <= nv.value.size()) {
+      const size_t j = std::min(nv.value.find(',', i), nv.value.size());
+      if (j > i) out.push_back(nv.value.substr(i, j - i));
+      i = j + 1;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> app_own_volumes(const PodManifest& m, const std::string& app) {
+  std::vector<std::string> out;
+  const RuntimeApp* ra = m.app(app);
+  if (!ra) return out;
+  for (const auto& v : app_brought_volumes(*ra)) {
+    bool shared = false;
+    for (const auto& other : m.apps)
+      for (const auto& mt : other.mounts) shared |= other.name != app && mt.volume == v;
+    if (!shared) out.push_back(v);
+  }
   return out;
 }
 

@@ -6,6 +6,8 @@
 //   app annotation           pod/after   = "a,b"    this app starts after a and b have started,
 //                                                   and is stopped before them
 //                            pod/after   = "a:ready" ... only once a has sent READY=1 (sd_notify)
+//                            pod/volumes = "v,w"    the pod gained volumes v and w with this app (add_app);
+//                                                   removing it drops those no other app mounts
 //
 // Compiled into the static pod init too: nlohmann_json and util/error only.
 #pragma once
@@ -18,6 +20,7 @@ namespace pod::contract {
 
 inline constexpr const char* kAnnSandbox = "pod/sandbox";
 inline constexpr const char* kAnnAfter = "pod/after";
+inline constexpr const char* kAnnVolumes = "pod/volumes";
 
 bool is_sandbox(const PodManifest& m);
 // One element of pod/after: NAME, or NAME:ready (start once NAME is ready).
@@ -36,6 +39,12 @@ std::vector<std::string> app_after_ready(const RuntimeApp& a);
 std::vector<AfterEntry> parse_after_entries(const std::string& value, const std::string& what);
 // The names only: "a,b:ready" -> {"a", "b"}.
 std::vector<std::string> parse_after(const std::string& value, const std::string& what);
+
+// The volumes an app brought to the pod (its pod/volumes annotation; empty when it has none).
+std::vector<std::string> app_brought_volumes(const RuntimeApp& a);
+// The volumes of `m` that go with app `app` when it is removed: those its pod/volumes annotation names that
+// no other app mounts (empty when it has no such annotation or no such app).
+std::vector<std::string> app_own_volumes(const PodManifest& m, const std::string& app);
 
 // Check every app's pod/after: each names another app of `m`, and there is no
 // cycle. Throws pod::Error (Usage) naming the app and the cycle

@@ -31,6 +31,36 @@ void resources_of(const v1::LinuxContainerResources& r, IsolatorSpec& iso) {
   if (!r.unified().empty()) throw usage_error("resources.unified: not supported (" + r.unified().begin()->first + ")");
 }
 
+// The container's mounts as host volumes the sandbox gains with it (AppSpec::volumes, one per mount, named
+// m<i>-<app>), with private propagation and read-only all the way down when readonly. Mounted in order of
+// depth (a mount inside another one's path after it), as the kubelet expects. What pod cannot do is refused.
+void mounts_of(const v1::ContainerConfig& c, AppSpec& a) {
+  std::vector<int> order;
+  for (int i = 0; i < c.mounts_size(); ++i) order.push_back(i);
+  const auto depth = [&](int i) { return std::count(c.mounts(i).container_path().begin(), c.mounts(i).container_path().end(), '/'); };
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return depth(x) < depth(y); });
+  for (int i : order) {
+    const auto& mt = c.mounts(i);
+    const std::string what = "mounts[" + std::to_string(i) + "] (" + mt.host_path() + " at " + mt.container_path() + ")";
+    if (mt.has_image() || !mt.image_sub_path().empty()) throw usage_error(what + ": image mounts are not supported");
+    if (mt.uidmappings_size() > 0 || mt.gidmappings_size() > 0)
+      throw usage_error(what + ": uid/gid mappings of mounts are not supported");
+    if (mt.propagation() != v1::PROPAGATION_PRIVATE)
+      throw usage_error(what + ": propagation " + v1::MountPropagation_Name(mt.propagation()) +
+                        " is not supported (only PROPAGATION_PRIVATE)");
+    if (mt.recursive_read_only() && !mt.readonly()) throw usage_error(what + ": recursive_read_only needs readonly");
+    if (mt.host_path().empty()) throw usage_error(what + ": host_path is empty");
+    // selinux_relabel: nothing to relabel without SELinux (Documentation/kubernetes.md).
+    VolumeSpec v;
+    v.name = "m" + std::to_string(i) + "-" + a.name;
+    v.kind = "host";
+    v.source = mt.host_path();
+    v.read_only = mt.readonly();
+    a.mounts.push_back({v.name, mt.container_path()});
+    a.volumes.push_back(std::move(v));
+  }
+}
+
 AppSpec app_spec(const v1::ContainerConfig& c, const std::string& image_id, const ContainerMeta& meta) {
   AppSpec a;
   a.image = image_id;
@@ -43,9 +73,7 @@ AppSpec app_spec(const v1::ContainerConfig& c, const std::string& image_id, cons
   a.args_given = c.command_size() > 0 || c.args_size() > 0;
   for (const auto& kv : c.envs()) a.set_env.push_back({kv.key(), kv.value()});
   if (!c.working_dir().empty()) a.working_dir = c.working_dir();
-  if (c.mounts_size() > 0)
-    throw usage_error("mounts: container mounts are not supported yet (" + c.mounts(0).host_path() + " at " +
-                      c.mounts(0).container_path() + ")");
+  mounts_of(c, a);
   if (c.devices_size() > 0) throw usage_error("devices: not supported (" + c.devices(0).host_path() + ")");
   if (c.tty() || c.stdin()) throw usage_error("tty and stdin containers are not supported (attach is not served)");
   const auto& sec = c.linux().security_context();

@@ -54,6 +54,9 @@ grpc::Status RuntimeService::Status(grpc::ServerContext*, const v1::StatusReques
     condition(st, "RuntimeReady", runtime_problem, "PodRuntimeNotReady");
     condition(st, "NetworkReady", network_problem, "PodNetworkNotReady");
     if (req->verbose()) (*resp->mutable_info())["dataDir"] = env_.data_dir;
+    // The one (default) handler: a read-only mount is read-only all the way down (containers.cpp, mounts_of),
+    // so the kubelet may ask for recursive read-only; it has no user namespaces for pods.
+    resp->add_runtime_handlers()->mutable_features()->set_recursive_read_only_mounts(true);
     return grpc::Status::OK;
   });
 }

@@ -88,9 +88,8 @@ VolumeSpec parse_volume(const std::string& s) {
   const std::string what = "--volume " + s;
   VolumeSpec v;
   auto kv = kv_list(s, what, true, &v.name);
-  if (!appc::is_ac_name(v.name) || v.name.size() > 255) throw usage_error(what + ": volume name \"" + v.name + "\" must be lowercase letters, digits and dashes");
   v.kind = kv.count("kind") ? kv["kind"] : "";
-  if (v.kind != "host" && v.kind != "empty") throw usage_error(what + ": kind must be host or empty");
+  if (v.kind != "host" && v.kind != "empty") check_volume(v, what);  // throws: the kind (or the name) is wrong
   for (auto& [k, val] : kv) {
     if (k == "kind") continue;
     if (k == "source" && v.kind == "host") v.source = val;
@@ -109,12 +108,18 @@ VolumeSpec parse_volume(const std::string& s) {
     else if (k == "gid" && v.kind == "empty") v.gid = parse_id(val, what);
     else throw usage_error(what + ": unknown or misplaced key \"" + k + "\" for kind=" + v.kind);
   }
-  if (v.kind == "host") {
-    if (v.source.empty()) throw usage_error(what + ": kind=host needs source=/path");
-    require_absolute(v.source, what);
-    if (!stat_at(AT_FDCWD, v.source)) throw usage_error(what + ": source " + v.source + " does not exist");
-  }
+  if (v.kind == "host" && v.source.empty()) throw usage_error(what + ": kind=host needs source=/path");
+  check_volume(v, what);
   return v;
+}
+
+void check_volume(const VolumeSpec& v, const std::string& what) {
+  if (!appc::is_ac_name(v.name) || v.name.size() > 255)
+    throw usage_error(what + ": volume name \"" + v.name.substr(0, 64) + "\" must be lowercase letters, digits and dashes");
+  if (v.kind != "host" && v.kind != "empty") throw usage_error(what + ": kind must be host or empty");
+  if (v.kind != "host") return;
+  require_absolute(v.source, what);
+  if (!stat_at(AT_FDCWD, v.source)) throw usage_error(what + ": source " + v.source + " does not exist");
 }
 
 MountSpec parse_mount(const std::string& s) {
@@ -230,6 +235,8 @@ contract::App app_section(const ResolvedApp& a) {
   return app;
 }
 
+}  // namespace
+
 contract::Volume volume_of(const VolumeSpec& v) {
   contract::Volume cv;
   cv.name = v.name;
@@ -245,7 +252,6 @@ contract::Volume volume_of(const VolumeSpec& v) {
   }
   return cv;
 }
-}  // namespace
 
 namespace {
 // Caller-given annotations: AC identifier names, each once, none of pod's own.
@@ -264,6 +270,9 @@ contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>
                                const IsolatorSpec& isolator_defaults) {
   if (!a.spec.cri_log.empty())  // add_app handles it; the init does not look for it in apps it starts at boot
     throw usage_error("a CRI log file is only for apps added to a running pod (" + a.spec.cri_log + ")");
+  if (!a.spec.volumes.empty())  // add_app adds them to the pod; a new pod's volumes are PodSpec::volumes
+    throw usage_error("volumes of an app (" + a.spec.volumes.front().name + ") are only for apps added to a running "
+                      "pod; give them as the pod's volumes");
   contract::RuntimeApp ra;
   ra.name = a.spec.name.empty() ? default_app_name(image_name(a)) : a.spec.name;
   if (!appc::is_ac_name(ra.name) || ra.name.size() > 255)
@@ -273,6 +282,8 @@ contract::RuntimeApp build_app(const ResolvedApp& a, const std::set<std::string>
   ra.app.isolators = isolators::merge(ra.app.isolators, a.spec.isolators, isolator_defaults);
   std::set<std::string> targets;
   for (const auto& mt : a.spec.mounts) {
+    require_absolute(mt.target, "app " + ra.name + ": mount of volume " + mt.volume + " at");
+    if (mt.target == "/") throw usage_error("app " + ra.name + ": volume " + mt.volume + " cannot be mounted at /");
     if (!vol_names.count(mt.volume))
       throw usage_error("--mount volume=" + mt.volume + ": no --volume named \"" + mt.volume + "\"");
     if (!targets.insert(mt.target).second) throw usage_error("app " + ra.name + " mounts two volumes at " + mt.target);

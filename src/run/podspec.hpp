@@ -16,6 +16,11 @@ namespace pod::run {
 
 // "NAME,kind=host,source=/x,readOnly=true" | "NAME,kind=empty,mode=0700,uid=1,gid=1"
 VolumeSpec parse_volume(const std::string& s);
+// A volume as given through the API: a valid name, kind host or empty, a host source absolute and present;
+// usage errors start with `what`.
+void check_volume(const VolumeSpec& v, const std::string& what);
+// The contract's volume of a checked VolumeSpec.
+contract::Volume volume_of(const VolumeSpec& v);
 // "volume=NAME,target=/path"
 MountSpec parse_mount(const std::string& s);
 // "NAME=VALUE"

@@ -23,6 +23,8 @@ inline constexpr const char* kAnnStats = "pod/stage1/stats";
 inline constexpr const char* kAnnAppOps = "pod/stage1/app-ops";  // apps in a running pod (stage1-abi.md)
 // "true": the pod init records each app's READY=1 and waits for it (--after NAME:ready)
 inline constexpr const char* kAnnAppReady = "pod/stage1/app-ready";
+// "true": app-ops add mounts the host volumes an app brings to the running pod (AppSpec::volumes)
+inline constexpr const char* kAnnAppVolumes = "pod/stage1/app-volumes";
 inline constexpr const char* kAnnVersion = "pod/stage1/interface-version";
 inline constexpr const char* kAnnFlavor = "pod/stage1/flavor";
 

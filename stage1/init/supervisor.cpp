@@ -462,6 +462,8 @@ class Supervisor {
         if (!a) throw Error("the pod manifest has no app named \"" + name + "\"");
         add_running(*a);
         cfg_.apps.push_back(*a);
+        for (const auto& v : fresh.volumes)  // the volumes the pod gained with it
+          if (!cfg_.volume(v.name)) cfg_.volumes.push_back(v);
       }
       Running& r = *find(name);
       if (fd) give_cri_log(r.io, std::move(fd), name, r.begun, cfg_.runtime);

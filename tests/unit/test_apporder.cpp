@@ -107,3 +107,17 @@ TEST_CASE("appready: READY=1 and STATUS= from an app's datagrams, and the record
   CHECK_FALSE(parse_app_readiness("{\"ready\": 1}"));
   CHECK_FALSE(parse_app_readiness("{\"rea"));
 }
+
+TEST_CASE("pod/volumes: the volumes that go with an app are those no other app mounts") {
+  PodManifest m;
+  m.apps = {app("a"), app("b"), app("c")};
+  m.apps[0].annotations.push_back({kAnnVolumes, "v,w,x"});
+  m.apps[0].mounts = {{"v", "/v", false}, {"w", "/w", false}, {"x", "/x", false}};
+  m.apps[1].mounts = {{"w", "/w", false}};
+  CHECK(app_own_volumes(m, "a") == std::vector<std::string>{"v", "x"});
+  CHECK(app_own_volumes(m, "b").empty());  // no annotation: it brought none
+  CHECK(app_own_volumes(m, "nope").empty());
+  CHECK(app_brought_volumes(m.apps[0]) == std::vector<std::string>{"v", "w", "x"});
+  m.apps[2].annotations.push_back({kAnnVolumes, ",y,,z,"});  // empty elements are no names
+  CHECK(app_brought_volumes(m.apps[2]) == std::vector<std::string>{"y", "z"});
+}

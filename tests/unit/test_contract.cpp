@@ -302,17 +302,22 @@ TEST_CASE("build_pod_manifest: image app section plus the flags' overrides") {
   CHECK_THROWS_WITH_AS(run::build_pod_manifest(spec, {a, a}), doctest::Contains("two apps are named \"web\""), Error);
 }
 
+namespace {
+// The message of the usage error `f` throws (fails the test when it throws none).
+template <typename F>
+std::string usage(F f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    CHECK(e.kind() == ErrorKind::Usage);
+    return e.what();
+  }
+  FAIL("accepted");
+  return "";
+}
+}  // namespace
+
 TEST_CASE("flag parsers: ids and modes are range-checked, env names without regex") {
-  auto usage = [](auto f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      CHECK(e.kind() == ErrorKind::Usage);
-      return std::string(e.what());
-    }
-    FAIL("accepted");
-    return std::string();
-  };
   CHECK(usage([] { run::parse_volume("v,kind=empty,uid=4294967296"); }).find("out of range") != std::string::npos);
   CHECK(usage([] { run::parse_volume("v,kind=empty,uid=99999999999999999999"); }).find("out of range") !=
         std::string::npos);
@@ -324,6 +329,42 @@ TEST_CASE("flag parsers: ids and modes are range-checked, env names without rege
         std::string::npos);
   CHECK(run::parse_env("A.b-c=x=y", "--set-env") == std::pair<std::string, std::string>{"A.b-c", "x=y"});
   CHECK(run::parse_volume("h,kind=host,source=/,recursive=false").recursive == false);
+}
+
+TEST_CASE("volumes an app brings (add_app): the --volume parser's checks, as exact messages") {
+  CHECK(usage([] { run::check_volume({"Bad", "host", "/"}, "volume Bad"); }) ==
+        "volume Bad: volume name \"Bad\" must be lowercase letters, digits and dashes");
+  CHECK(usage([] { run::check_volume({"v", "tmpfs", ""}, "volume v"); }) == "volume v: kind must be host or empty");
+  CHECK(usage([] { run::check_volume({"v", "host", "rel/x"}, "volume v"); }) ==
+        "volume v: \"rel/x\" must be an absolute path");
+  CHECK(usage([] { run::check_volume({"v", "host", "/tmp/../etc"}, "volume v"); }) ==
+        "volume v: \"/tmp/../etc\" must not contain \"..\"");
+  CHECK(usage([] { run::check_volume({"v", "host", "/no/such/path/x"}, "volume v"); }) ==
+        "volume v: source /no/such/path/x does not exist");
+  run::check_volume({"v", "host", "/etc/hostname"}, "volume v");  // a file is fine
+  run::check_volume({"v", "empty", ""}, "volume v");
+  // The flag parser says the same through it.
+  CHECK(usage([] { run::parse_volume("v,kind=foo"); }) == "--volume v,kind=foo: kind must be host or empty");
+  CHECK(usage([] { run::parse_volume("X,kind=empty"); }) ==
+        "--volume X,kind=empty: volume name \"X\" must be lowercase letters, digits and dashes");
+  CHECK(usage([] { run::parse_volume("v,kind=host,source=/nope-nope"); }) ==
+        "--volume v,kind=host,source=/nope-nope: source /nope-nope does not exist");
+  // A pod's own apps cannot bring volumes (only add_app adds them), and mount targets must stay inside.
+  run::ResolvedApp r;
+  r.spec.name = "a";
+  r.image_manifest = {{"acKind", "ImageManifest"}, {"name", "example.com/a"}, {"app", {{"exec", {"/bin/true"}}}}};
+  r.spec.volumes.push_back({"v", "empty", ""});
+  CHECK(usage([&] { run::build_app(r, {"v"}); }) ==
+        "volumes of an app (v) are only for apps added to a running pod; give them as the pod's volumes");
+  r.spec.volumes.clear();
+  r.spec.mounts = {{"v", "data"}};
+  CHECK(usage([&] { run::build_app(r, {"v"}); }) == "app a: mount of volume v at: \"data\" must be an absolute path");
+  r.spec.mounts = {{"v", "/data/../.."}};
+  CHECK(usage([&] { run::build_app(r, {"v"}); }) == "app a: mount of volume v at: \"/data/../..\" must not contain \"..\"");
+  r.spec.mounts = {{"v", "/"}};
+  CHECK(usage([&] { run::build_app(r, {"v"}); }) == "app a: volume v cannot be mounted at /");
+  r.spec.mounts = {{"v", "/data"}};
+  CHECK(run::build_app(r, {"v"}).mounts.front().path == "/data");
 }
 
 TEST_CASE("stage1 options: declared by the stage1, checked by stage0") {
