@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "cgroupplaces.hpp"
 #include "common.hpp"
 #include "contract/poddir.hpp"
 #include "net/cni/podnet.hpp"
@@ -178,6 +179,9 @@ void set_up_pod(const RunContext& o, unsigned long flags, bool born_in_cgroup, c
 
 Child launch(const RunContext& o) {
   const unsigned long flags = namespaces(o);
+  // Where the pod's cgroups go (beneath a service unit's own, cgroupplaces.hpp), recorded before any
+  // of them exists. A rootless pod has none of its own.
+  if (!o.runtime.rootless) place_pod_cgroups(o.uuid);
   ChildOptions c;
   std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                   "container=pod", "POD_INIT_LOCK_FD=" + std::to_string(o.lock_fd)};
@@ -194,8 +198,9 @@ Child launch(const RunContext& o) {
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
   // Born in the pod's cgroup: no migration, so no wait for the cgroup
   // locks' RCU grace period (~15 ms here per first move into a cgroup). On a
-  // hybrid host only the cgroup2 tree is joined; the v1 name=systemd tree
-  // does not track pods of this flavour.
+  // hybrid host only the cgroup2 tree is joined: in the v1 name=systemd tree
+  // the pod stays where this process is (in a service unit, its supervisor
+  // cgroup, so systemd still sees the whole pod in the unit).
   UniqueFd cgroup = o.runtime.rootless ? UniqueFd() : make_pod_cgroup2(o.uuid);
   c.cgroup_fd = cgroup.get();
   const bool born_in_cgroup = static_cast<bool>(cgroup);

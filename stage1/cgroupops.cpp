@@ -9,6 +9,7 @@
 #include <functional>
 #include <sstream>
 
+#include "cgroupplaces.hpp"
 #include "common.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -62,7 +63,7 @@ PodCgroups find(const std::string& uuid) {
   PodCgroups c;
   for (const auto& m : read_mountinfo()) {
     if (m.mount_point.rfind("/sys/fs/cgroup", 0) != 0) continue;
-    const std::string dir = m.mount_point + "/pod/pod-" + uuid;
+    const std::string dir = pod_cgroup_in(m.mount_point, uuid);
     if (!is_dir(dir)) continue;
     if (m.fstype == "cgroup2") c.v2 = dir;
     else if (m.fstype == "cgroup")

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "net/cni/podnet.hpp"
+#include "cgroupplaces.hpp"
 #include "resources.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -78,7 +79,7 @@ std::vector<PodCgroup> pod_cgroups(const std::string& uuid) {
     // root cgroup sets no limits, so joining it changes nothing else.
     bool v1_freezer = m.fstype == "cgroup" && is_v1_hierarchy_of(m.mount_point, "freezer");
     if ((v2 || v1_systemd || v1_freezer) && m.mount_point.rfind("/sys/fs/cgroup", 0) == 0)
-      out.push_back({m.mount_point + "/pod/pod-" + uuid, v2});
+      out.push_back({pod_cgroup_in(m.mount_point, uuid), v2});
   }
   std::sort(out.begin(), out.end(), [](const PodCgroup& a, const PodCgroup& b) { return a.dir < b.dir; });
   out.erase(std::unique(out.begin(), out.end(), [](const PodCgroup& a, const PodCgroup& b) { return a.dir == b.dir; }),

@@ -25,15 +25,17 @@ inline constexpr int kExitFailure = kExitStage1Failed;
 
 // The pid in $P/pid (cwd-relative dirfd), if any.
 std::optional<pid_t> read_pid(int pod_dirfd);
-// Does `pid` belong to pod `uuid` (its cgroup path names the pod)? Guards
-// against a stale pid file naming a reused pid.
+// Does `pid` belong to pod `uuid` (its cgroup path names the pod: every place
+// cgroupplaces.hpp records ends in pod-<uuid>, machined's scope has it escaped)?
+// Guards against a stale pid file naming a reused pid.
 bool pid_belongs_to_pod(pid_t pid, const std::string& uuid);
 // The same, or `pid` holds an fd on the pod dir `pod_dirfd` (the pod lock, which
 // the init holds): a rootless pod has no cgroup of its own to tell.
 bool pid_is_pods(pid_t pid, const std::string& uuid, int pod_dirfd);
 
-// The pod's own cgroups: "pod/pod-<uuid>" in the cgroup2 hierarchy and, on a
-// hybrid host, in the name=systemd v1 hierarchy. systemd-nspawn --keep-unit
+// The pod's own cgroups (where cgroupplaces.hpp says: pod/pod-<uuid>, or
+// beneath a service unit's cgroup) in the cgroup2 hierarchy and, on a hybrid
+// host, in the name=systemd and freezer v1 hierarchies. systemd-nspawn --keep-unit
 // puts its "payload" and "supervisor" cgroups beneath the one it starts in.
 std::vector<std::string> pod_cgroup_dirs(const std::string& uuid);
 // Is the cgroup v1 hierarchy mounted at `mount_point` the one of `controller`?

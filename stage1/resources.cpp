@@ -5,8 +5,8 @@
 
 #include <cerrno>
 #include <set>
-#include <sstream>
 
+#include "cgroupplaces.hpp"
 #include "common.hpp"
 #include "contract/apporder.hpp"
 #include "isolators/isolators.hpp"
@@ -19,22 +19,12 @@ namespace {
 
 constexpr const char* kControllers[] = {"memory", "cpu", "pids"};
 
-// controller -> mount point of its v1 hierarchy (from /proc/self/mounts: the
-// super options name the controllers).
+// controller -> mount point of its v1 hierarchy.
 std::vector<std::pair<std::string, std::string>> v1_mounts() {
   std::vector<std::pair<std::string, std::string>> out;
-  std::istringstream in(try_read_file_at(AT_FDCWD, "/proc/self/mounts", 1 << 20).value_or(""));
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream f(line);
-    std::string src, mnt, type, opts;
-    if (!(f >> src >> mnt >> type >> opts) || type != "cgroup") continue;
-    std::set<std::string> words;
-    std::istringstream o(opts);
-    for (std::string w; std::getline(o, w, ',');) words.insert(w);
+  for (const auto& m : cgroup_mounts())
     for (const char* c : kControllers)
-      if (words.count(c)) out.emplace_back(c, mnt);
-  }
+      if (!m.v2 && m.options.count(c)) out.emplace_back(c, m.mount_point);
   return out;
 }
 
@@ -52,13 +42,13 @@ std::vector<V1Cgroup> pod_v1_cgroups(const contract::PodManifest& m, const std::
   }
   std::vector<V1Cgroup> out;
   for (const auto& [c, mnt] : v1_mounts())
-    if (need.count(c)) out.push_back({c, mnt + "/pod/pod-" + uuid});
+    if (need.count(c)) out.push_back({c, pod_cgroup_in(mnt, uuid)});
   return out;
 }
 
 std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid) {
   std::set<std::string> out;
-  for (const auto& [c, mnt] : v1_mounts()) out.insert(mnt + "/pod/pod-" + uuid);
+  for (const auto& [c, mnt] : v1_mounts()) out.insert(pod_cgroup_in(mnt, uuid));
   return {out.begin(), out.end()};
 }
 

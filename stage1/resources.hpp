@@ -17,14 +17,14 @@ inline constexpr const char* kV1InRoot = "/run/pod-cgroup";
 
 struct V1Cgroup {
   std::string controller;  // "memory", "cpu", "pids"
-  std::string dir;         // <mount>/pod/pod-<uuid>
+  std::string dir;         // <mount>/pod/pod-<uuid>, or beneath a unit (cgroupplaces.hpp)
 };
 
 // The v1 controllers the pod's apps' isolators need (a sandbox's: all of them)
 // that this host has as v1 hierarchies; empty on a v2-only host or when no app
 // has resource limits.
 std::vector<V1Cgroup> pod_v1_cgroups(const contract::PodManifest& m, const std::string& uuid);
-// Every v1 resource controller's pod/pod-<uuid> (for removal).
+// The pod's dir in every v1 resource controller's hierarchy (for removal, enter).
 std::vector<std::string> all_v1_cgroup_dirs(const std::string& uuid);
 // Make them and move the calling process into them.
 void join_v1_cgroups(const std::vector<V1Cgroup>& cgs);

@@ -120,7 +120,8 @@ void check_cgroups(const Store& store, const Sink& found) {
     if ((m.fstype == "cgroup2" || m.fstype == "cgroup") && m.mount_point.rfind("/sys/fs/cgroup", 0) == 0)
       roots.insert(m.mount_point);
   std::vector<std::pair<std::string, std::string>> cgs;
-  for (const auto& r : roots) find_pod_cgroups(r, 3, cgs);
+  // pod/pod-<uuid>, or beneath a service unit's cgroup (system.slice/system-pod.slice/pod@x.service/pod-<uuid>).
+  for (const auto& r : roots) find_pod_cgroups(r, 6, cgs);
   const auto now = Clock::now();
   for (const auto& [dir, uuid] : cgs) {
     struct stat st {};

@@ -114,3 +114,49 @@ def test_cni_default_network_and_published_port(pod):
     finally:
         assert pod.run("stop", uuid).returncode == 0
         proc.wait(timeout=30)
+
+
+def cgroup_mounts():
+    out = {}
+    for line in open("/proc/self/mounts"):
+        f = line.split()
+        if f[2] in ("cgroup", "cgroup2") and f[1].startswith("/sys/fs/cgroup"):
+            out.setdefault(f[1], f[2])
+    return out
+
+
+def test_cgroup_record_is_what_pause_stats_and_gc_use(pod):
+    """Outside a service unit: the record names pod/pod-<uuid> in every hierarchy (stage1-native.md "cgroups");
+    a record naming a foreign cgroup is refused; without a record the same defaults are used."""
+    proc, uuid, init = running_pod(pod)
+    record = pod_file(pod, uuid, "stage1-state", "cgroups")
+    try:
+        mounts = cgroup_mounts()
+        assert json.load(open(record)) == {"cgroups": {m: f"{m}/pod/pod-{uuid}" for m in mounts}}
+        v2 = [m for m, t in mounts.items() if t == "cgroup2"][0]
+        assert f"0::/pod/pod-{uuid}\n" in open(f"/proc/{init}/cgroup").read()
+        good = open(record).read()
+        with open(record, "w") as f:
+            json.dump({"cgroups": {v2: v2}}, f)  # the whole hierarchy: gc would kill everything in it
+        r = pod.run("pause", uuid)
+        assert r.returncode == 1, r.stderr
+        assert f'$P/stage1-state/cgroups: "{v2}" must name a dir {v2}/…/pod-{uuid}' in r.stderr, r.stderr
+        with open(record, "w") as f:
+            f.write(good)
+        assert pod.run("resume", uuid, check=0).returncode == 0  # stage0's paused mark goes
+        assert open(f"{v2}/pod/pod-{uuid}/cgroup.freeze").read() == "0\n"
+        assert pod.run("pause", uuid, check=0).returncode == 0
+        assert open(f"{v2}/pod/pod-{uuid}/cgroup.freeze").read() == "1\n"
+        assert pod.run("resume", uuid, check=0).returncode == 0
+        # A pod without a record (an older pod's): the defaults.
+        os.unlink(record)
+        assert pod.run("pause", uuid, check=0).returncode == 0
+        assert open(f"{v2}/pod/pod-{uuid}/cgroup.freeze").read() == "1\n"
+        assert pod.run("resume", uuid, check=0).returncode == 0
+        stats = json.loads(pod.run("stats", "--format=json", uuid, timeout=60).stdout)
+        assert stats["pod"]["source"] == "cgroup" and stats["pod"]["pids"] == 2, stats
+    finally:
+        assert pod.run("stop", uuid).returncode == 0
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    assert pod.run("gc", "--grace-period=0").returncode == 0
+    assert cgroups_of(uuid) == []

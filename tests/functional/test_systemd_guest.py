@@ -15,6 +15,7 @@ pod-gc.service collect with --grace-period=0 (instead of 30m); everything else i
 Bounded: the rootfs build by guest_rootfs.BUILD_TIMEOUT, the guest by QEMU_TIMEOUT (qemu is killed then, and in
 any case when the test ends); the per-test rootfs copy and disk image are removed."""
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -241,16 +242,25 @@ def test_start_is_active_only_after_ready(guest, inst):
     assert int(g["APP_PROCS"]) >= 1, g
 
 
-@pytest.mark.parametrize("inst", [
-    "t1",
-    pytest.param("t2", marks=pytest.mark.xfail(strict=True, reason=(
-        "the native stage1 puts the pod in /sys/fs/cgroup/pod/pod-<uuid>, outside the unit's cgroup "
-        "(Documentation/systemd.md, 'Why these settings')"))),
-])
+@pytest.mark.parametrize("inst", sorted(INSTANCES))
 def test_the_whole_pod_is_in_the_units_cgroup(guest, inst):
     g = results_of(guest, inst)
     assert int(g["APP_PROCS"]) >= 1, g
     assert g["APP_PROCS_OUTSIDE_UNIT"] == "0", g
+
+
+def test_native_pod_cgroups_are_below_the_unit(guest):
+    g = results_of(guest, "t2")
+    # The stage1 (the main process) in <unit>/supervisor, the pod in <unit>/pod-<uuid> (its init in the pod's
+    # cgroup or its pod-init leaf), cgroupplaces.hpp; pause, stats and resume find them there.
+    assert g["MAIN_CGROUP"] == "supervisor", g
+    assert g["INIT_CGROUP"] in ("pod-UUID", "pod-UUID/pod-init"), g
+    assert g["PAUSE"] == "0 paused 1", g
+    stats = json.loads(g["STATS_POD"])
+    assert stats["source"] == "cgroup" and stats["pids"] >= 2 and stats["cpuNs"] > 0, g
+    assert g["RESUME"] == "0 running", g
+    # Stopped and collected: no cgroup of the pod is left anywhere (systemd removed the unit's, gc tolerates it).
+    assert g["POD_CGROUPS_AFTER_GC"] == "0", g
 
 
 def test_nspawn_pod_is_a_machine(guest):
