@@ -120,6 +120,25 @@ def sh(script):
     return ("--exec", "/bin/sh", "--", "-c", script)
 
 
+def http_get_until(port, marker, timeout):
+    """GET /index.html from 127.0.0.1:port until the reply holds `marker` (the pod's server is up): the reply,
+    or None at the timeout."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+                c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
+                data = b""
+                while chunk := c.recv(4096):
+                    data += chunk
+                if marker in data:
+                    return data
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return None
+
+
 def uuid_of_running(u):
     for p in json.loads(u.pod("list", "--format=json", check=0).stdout):
         if p["state"] == "running":
@@ -282,20 +301,7 @@ def test_rootless_pasta_published_port(user):
     try:
         uuid = wait_running(user, p)
         assert f"network-pasta=eth0 - - {port}->8080/tcp" in user.pod("status", uuid).stdout.splitlines()
-        body = None
-        deadline = time.time() + 15
-        while time.time() < deadline and body is None:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
-                    c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-                    data = b""
-                    while chunk := c.recv(4096):
-                        data += chunk
-                    if b"served" in data:
-                        body = data
-            except OSError:
-                time.sleep(0.2)
-        assert body is not None
+        assert http_get_until(port, b"served", timeout=15) is not None
         assert user.pod("stop", uuid).returncode == 0
         p.wait(timeout=20)
     finally:

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from runhelpers import STAGE1, flavor_skip_reason
-from test_rootless import BUSYBOX_ACI, _skip_reason, sh, user, wait_running  # noqa: F401 (fixture)
+from test_rootless import BUSYBOX_ACI, _skip_reason, http_get_until, sh, user, wait_running  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.skipif(_skip_reason() is not None, reason=_skip_reason() or ""),
               pytest.mark.skipif(flavor_skip_reason("kvm") is not None, reason=flavor_skip_reason("kvm") or "")]
@@ -18,6 +18,16 @@ KVM = f"--stage1-path={STAGE1['kvm']}"
 def left_behind(u):
     """The user's VM-side processes still alive."""
     return [l for l in u.processes() if any(w in l for w in ("qemu", "virtiofsd", "passt"))]
+
+
+def gc_leaves_nothing(u, uuid):
+    """`pod gc` collects the exited pod, and none of the VM's processes is left."""
+    assert u.pod("gc", "--grace-period=0", timeout=60).returncode == 0
+    assert u.pod("status", uuid).returncode == 3
+    deadline = time.time() + 10
+    while left_behind(u) and time.time() < deadline:
+        time.sleep(0.2)
+    assert left_behind(u) == []
 
 
 def test_rootless_kvm_exit_code_mapping_and_volume_owner(user):
@@ -44,18 +54,7 @@ def test_rootless_kvm_passt_published_port_enter_stop_gc(user):
                        *sh("mkdir /w; echo served-by-kvm > /w/index.html; exec httpd -f -p 8080 -h /w"))
     try:
         uuid = wait_running(user, p, timeout=120)
-        body = b""
-        deadline = time.time() + 60
-        while time.time() < deadline and b"served-by-kvm" not in body:
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
-                    c.sendall(b"GET /index.html HTTP/1.0\r\n\r\n")
-                    body = b""
-                    while chunk := c.recv(4096):
-                        body += chunk
-            except OSError:
-                time.sleep(0.5)
-        assert b"served-by-kvm" in body
+        assert http_get_until(port, b"served-by-kvm", timeout=60) is not None
         r = user.pod("enter", uuid, "/bin/sh", "-c", "id -u; cat /etc/resolv.conf", timeout=60)
         assert (r.returncode, r.stdout) == (0, "0\nnameserver 10.0.2.3\n"), r.stderr
         assert user.pod("stop", uuid, timeout=90).returncode == 0
@@ -63,12 +62,7 @@ def test_rootless_kvm_passt_published_port_enter_stop_gc(user):
     finally:
         if p.poll() is None:
             p.kill()
-    assert user.pod("gc", "--grace-period=0", timeout=60).returncode == 0
-    assert user.pod("status", uuid).returncode == 3
-    deadline = time.time() + 10
-    while left_behind(user) and time.time() < deadline:
-        time.sleep(0.2)
-    assert left_behind(user) == []
+    gc_leaves_nothing(user, uuid)
 
 
 def test_rootless_kvm_kill9_of_the_run_entrypoint_then_gc_leaves_nothing(user):
@@ -92,10 +86,5 @@ def test_rootless_kvm_kill9_of_the_run_entrypoint_then_gc_leaves_nothing(user):
     deadline = time.time() + 30
     while time.time() < deadline and user.pod("status", uuid).stdout.split("state=")[-1].split()[0] == "running":
         time.sleep(0.2)
-    assert user.pod("gc", "--grace-period=0", timeout=60).returncode == 0
-    assert user.pod("status", uuid).returncode == 3
-    deadline = time.time() + 10
-    while left_behind(user) and time.time() < deadline:
-        time.sleep(0.2)
-    assert left_behind(user) == []
+    gc_leaves_nothing(user, uuid)
     assert [l for l in user.processes() if "sleep" in l or "stage1" in l] == []
