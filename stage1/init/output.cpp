@@ -119,8 +119,13 @@ void AppStream::copy(const char* data, size_t n) {
   if (console_ && prefix_.empty()) console_->write(std::string_view(data, n));
   partial_.append(data, n);
   std::string lines;
-  size_t start = 0, nl;
-  while ((nl = partial_.find('\n', start)) != std::string::npos || partial_.size() - start >= kMaxLine) {
+  size_t start = 0;
+  for (;;) {
+    // A line of up to kMaxLine bytes goes whole; a longer one (its newline
+    // in this read or not yet come) in kMaxLine pieces.
+    size_t nl = partial_.find('\n', start);
+    if (nl != std::string::npos && nl - start > kMaxLine) nl = std::string::npos;
+    if (nl == std::string::npos && partial_.size() - start <= kMaxLine) break;
     const size_t end = nl == std::string::npos ? start + kMaxLine : nl + 1;
     if (cri_)
       cri_->write(stream_, nl != std::string::npos,
