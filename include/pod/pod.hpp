@@ -88,6 +88,34 @@ struct ExecResult {
   bool timed_out = false;
 };
 
+// The stdin, stdout and stderr of a streamed exec (Runtime::exec_stream): fds of the caller (the command
+// gets copies), -1 for /dev/null. With tty, `in`, `out` and `err` are the slave of a pty the caller opened
+// and keeps the master of: the command gets it as its controlling terminal.
+struct ExecIo {
+  int in = -1, out = -1, err = -1;
+  bool tty = false;
+};
+
+// A command running in an app of a running pod (Runtime::exec_stream). Destroying it while the command
+// still runs kills it, as kill() does.
+class ExecProcess {
+ public:
+  ExecProcess();
+  ~ExecProcess();
+  ExecProcess(ExecProcess&&) noexcept;
+  ExecProcess& operator=(ExecProcess&&) noexcept;
+  // Its exit code once it has ended (128+N for signal N); nullopt while it runs after `timeout`.
+  std::optional<int> wait_for(std::chrono::milliseconds timeout);
+  // SIGKILL to the command and to every process it started that is still in its process group, then
+  // reap it. A tty command leads a session of its own: it gets SIGHUP when the caller closes the master.
+  void kill();
+
+ private:
+  friend class Runtime;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 struct GcOptions {
   std::chrono::milliseconds grace_period = std::chrono::minutes(30);
   std::chrono::milliseconds expire_prepared = std::chrono::hours(24);
@@ -270,6 +298,12 @@ class Runtime {
   // killed (timed_out). What CRI's ExecSync needs.
   ExecResult exec_capture(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
                           std::optional<std::chrono::milliseconds> timeout = std::nullopt);
+  // Start `cmd` in app `app` of a running pod with its stdio on `io` and return at once (CRI Exec).
+  ExecProcess exec_stream(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                          const ExecIo& io);
+  // A TCP connection to 127.0.0.1:`port` in the network namespace of a running pod (CRI PortForward);
+  // the caller owns the returned socket. ConnectionRefused and the like are Io errors naming the port.
+  int connect_in_pod(const std::string& uuid, int port);
   // The same in place of this process (`pod enter`).
   [[noreturn]] void enter_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
                               bool tty = false);

@@ -1,14 +1,23 @@
 // The public API's calls inside a running pod: enter (exec in place) and
 // exec (fork, run, wait), both through the stage1 enter entrypoint.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
+#include <thread>
 
 #include "api/impl.hpp"
 #include "contract/poddir.hpp"
+#include "net/cni/podnet.hpp"
 #include "pods/walk.hpp"
 #include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
@@ -60,7 +69,105 @@ EnterCall enter_call(const Store& store, const std::string& uuid, const std::str
   return {std::move(pod), eps.enter, std::move(args)};
 }
 
+// The enter entrypoint started for `c` with `o`'s stdio, in a process group of its own: the command it
+// starts inside the pod stays in that group (unless it makes a session of its own, as with a tty), so
+// kill_group reaches it across the pod's pid namespace.
+Child start_enter(const EnterCall& c, ChildOptions o) {
+  std::vector<std::string> argv = {stage1::entrypoint_path(c.pod, c.entrypoint)};
+  argv.insert(argv.end(), c.args.begin(), c.args.end());
+  o.cwd = c.pod.path();
+  o.new_process_group = true;
+  return Child::start(argv, o);
+}
+
+void kill_group(Child& child) {
+  if (child.running()) ::kill(-child.pid(), SIGKILL);
+  child.kill_and_wait();
+}
+
+Redirect redirect(int fd) { return fd < 0 ? Redirect::null() : Redirect::to_fd(fd); }
+
 }  // namespace
+
+struct ExecProcess::Impl {
+  Child child;
+};
+
+ExecProcess::ExecProcess() = default;
+ExecProcess::ExecProcess(ExecProcess&&) noexcept = default;
+ExecProcess& ExecProcess::operator=(ExecProcess&&) noexcept = default;
+ExecProcess::~ExecProcess() {
+  if (impl_) kill();
+}
+
+std::optional<int> ExecProcess::wait_for(std::chrono::milliseconds timeout) {
+  if (!impl_) throw Error("bug: wait_for on an empty ExecProcess", 0, ErrorKind::Internal);
+  if (auto code = impl_->child.exit_code()) return code;
+  return impl_->child.wait_for(static_cast<int>(timeout.count()));
+}
+
+void ExecProcess::kill() {
+  if (impl_) kill_group(impl_->child);
+}
+
+ExecProcess Runtime::exec_stream(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd,
+                                 const ExecIo& io) {
+  return api::guarded([&] {
+    if (cmd.empty()) throw usage_error("exec: no command given");
+    EnterCall c = enter_call(impl_->store, uuid, app, cmd, io.tty, impl_->log != nullptr);
+    ChildOptions o;
+    o.in = redirect(io.in);
+    o.out = redirect(io.out);
+    o.err = redirect(io.err);
+    ExecProcess p;
+    p.impl_ = std::make_unique<ExecProcess::Impl>();
+    p.impl_->child = start_enter(c, o);
+    return p;
+  });
+}
+
+int Runtime::connect_in_pod(const std::string& uuid, int port) {
+  return api::guarded([&] {
+    if (port < 1 || port > 65535) throw usage_error("port " + std::to_string(port) + " is not a TCP port (1-65535)");
+    Pod pod = lookup_pod(impl_->store, uuid);
+    if (PodState s = pod.state(); s != PodState::Running)
+      throw conflict_error("cannot connect into pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
+    // The pod's network namespace: the one CNI set up, else its init's (a pod on the host's network).
+    UniqueFd ns(::openat(pod.fd(), cni::kNetns, O_RDONLY | O_CLOEXEC));
+    if (!ns) {
+      auto pid = read_pod_info(pod, pod.state(), InfoDetail::Summary).pid;
+      if (!pid) throw conflict_error("pod " + pod.uuid() + " has no running init", ESRCH);
+      const std::string path = "/proc/" + std::to_string(*pid) + "/ns/net";
+      ns = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns) throw_sys("cannot open the network namespace of pod " + pod.uuid() + " (" + path + ")");
+    }
+    // setns moves only the calling thread: a thread of its own joins the namespace and makes the socket there.
+    int fd = -1, err = 0;
+    std::string what;
+    std::thread([&] {
+      if (::unshare(CLONE_FS) < 0 || ::setns(ns.get(), CLONE_NEWNET) < 0) {
+        err = errno, what = "cannot join the network namespace of pod " + pod.uuid();
+        return;
+      }
+      fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        err = errno, what = "socket";
+        return;
+      }
+      sockaddr_in a{};
+      a.sin_family = AF_INET;
+      a.sin_port = htons(static_cast<uint16_t>(port));
+      a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) < 0) {
+        err = errno, what = "cannot connect to 127.0.0.1:" + std::to_string(port) + " in pod " + pod.uuid();
+        ::close(fd);
+        fd = -1;
+      }
+    }).join();
+    if (fd < 0) throw Error(what + ": " + std::strerror(err), err, ErrorKind::Io);
+    return fd;
+  });
+}
 
 void Runtime::enter_pod(const std::string& uuid, const std::string& app, const std::vector<std::string>& cmd, bool tty) {
   api::guarded([&] {
@@ -81,16 +188,13 @@ ExecResult Runtime::exec_capture(const std::string& uuid, const std::string& app
                                  std::optional<std::chrono::milliseconds> timeout) {
   return api::guarded([&] {
     EnterCall c = enter_call(impl_->store, uuid, app, cmd, false, impl_->log != nullptr);
-    std::vector<std::string> argv = {stage1::entrypoint_path(c.pod, c.entrypoint)};
-    argv.insert(argv.end(), c.args.begin(), c.args.end());
     auto [out_r, out_w] = make_pipe();
     auto [err_r, err_w] = make_pipe();
     ChildOptions o;
-    o.cwd = c.pod.path();
     o.in = Redirect::null();
     o.out = Redirect::to_fd(out_w.get());
     o.err = Redirect::to_fd(err_w.get());
-    Child child = Child::start(argv, o);
+    Child child = start_enter(c, o);
     out_w.reset();
     err_w.reset();
     ExecResult r;
@@ -121,7 +225,7 @@ ExecResult Runtime::exec_capture(const std::string& uuid, const std::string& app
         if (open[i].second->size() < (16u << 20)) open[i].second->append(buf, static_cast<size_t>(n));
       }
     }
-    if (r.timed_out) child.kill_and_wait();
+    if (r.timed_out) kill_group(child);
     r.exit_code = child.wait();
     return r;
   });

@@ -106,16 +106,6 @@ void fill_metadata(const ContainerMeta& m, v1::ContainerMetadata* out) {
   out->set_attempt(m.attempt);
 }
 
-// The container's sandbox and CRI metadata; NotFound when either is unknown.
-std::pair<Sandbox, ContainerMeta> lookup(const pod::Runtime& rt, const std::string& id) {
-  const ContainerId cid = parse_container_id(id);
-  Sandbox s = find_sandbox(rt, cid.uuid);
-  auto it = s.containers.find(cid.app);
-  if (it == s.containers.end()) throw Error("no container " + id, ENOENT, ErrorKind::NotFound).with_item(id);
-  ContainerMeta m = it->second;
-  return {std::move(s), std::move(m)};
-}
-
 }  // namespace
 
 grpc::Status RuntimeService::CreateContainer(grpc::ServerContext*, const v1::CreateContainerRequest* req,
@@ -153,7 +143,7 @@ grpc::Status RuntimeService::StartContainer(grpc::ServerContext*, const v1::Star
                                             v1::StartContainerResponse*) {
   return guarded("StartContainer", [&] {
     auto rt = env_.runtime();
-    lookup(rt, req->container_id());
+    find_container(rt, req->container_id());
     const ContainerId cid = parse_container_id(req->container_id());
     rt.start_app(cid.uuid, cid.app);
     return grpc::Status::OK;
@@ -164,7 +154,7 @@ grpc::Status RuntimeService::ReopenContainerLog(grpc::ServerContext*, const v1::
                                                 v1::ReopenContainerLogResponse*) {
   return guarded("ReopenContainerLog", [&] {
     auto rt = env_.runtime();
-    const auto [s, meta] = lookup(rt, req->container_id());
+    const auto [s, meta] = find_container(rt, req->container_id());
     const ContainerId cid = parse_container_id(req->container_id());
     if (s.status.state != PodState::Running || rt.app_status(cid.uuid, cid.app).state != "running")
       return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
@@ -181,7 +171,7 @@ grpc::Status RuntimeService::UpdateContainerResources(grpc::ServerContext*, cons
                                                       v1::UpdateContainerResourcesResponse*) {
   return guarded("UpdateContainerResources", [&] {
     auto rt = env_.runtime();
-    const auto [s, meta] = lookup(rt, req->container_id());
+    const auto [s, meta] = find_container(rt, req->container_id());
     const ContainerId cid = parse_container_id(req->container_id());
     if (req->has_windows()) return invalid("UpdateContainerResources: windows resources on a Linux runtime");
     if (!req->has_linux()) return invalid("UpdateContainerResources: no linux resources given");
@@ -209,7 +199,7 @@ grpc::Status RuntimeService::StopContainer(grpc::ServerContext*, const v1::StopC
                                            v1::StopContainerResponse*) {
   return guarded("StopContainer", [&] {
     auto rt = env_.runtime();
-    const auto [s, meta] = lookup(rt, req->container_id());
+    const auto [s, meta] = find_container(rt, req->container_id());
     const ContainerId cid = parse_container_id(req->container_id());
     if (s.status.state != PodState::Running) return grpc::Status::OK;  // the sandbox is down: so is the app
     AppStopOptions o;
@@ -228,7 +218,7 @@ grpc::Status RuntimeService::RemoveContainer(grpc::ServerContext*, const v1::Rem
     auto rt = env_.runtime();
     std::optional<std::pair<Sandbox, ContainerMeta>> found;
     try {
-      found = lookup(rt, req->container_id());
+      found = find_container(rt, req->container_id());
     } catch (const pod::Error& e) {
       if (e.kind() == ErrorKind::NotFound) return grpc::Status::OK;  // idempotent: removed already
       throw;
@@ -243,7 +233,7 @@ grpc::Status RuntimeService::RemoveContainer(grpc::ServerContext*, const v1::Rem
 }
 
 void RuntimeService::fill_container_status(const pod::Runtime& rt, const std::string& id, v1::ContainerStatus* st) {
-  const auto [s, meta] = lookup(rt, id);
+  const auto [s, meta] = find_container(rt, id);
   const ContainerId cid = parse_container_id(id);
   const AppState a = rt.app_status(cid.uuid, cid.app);
   st->set_id(id);
@@ -310,11 +300,7 @@ grpc::Status RuntimeService::ExecSync(grpc::ServerContext*, const v1::ExecSyncRe
   return guarded("ExecSync", [&] {
     if (req->cmd_size() == 0) return invalid("ExecSync: cmd is empty");
     auto rt = env_.runtime();
-    lookup(rt, req->container_id());
-    const ContainerId cid = parse_container_id(req->container_id());
-    if (rt.app_status(cid.uuid, cid.app).state != "running")
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                          "ExecSync: container " + req->container_id() + " is not running");
+    const ContainerId cid = running_container(rt, req->container_id(), "ExecSync");
     std::optional<std::chrono::milliseconds> timeout;
     if (req->timeout() > 0) timeout = std::chrono::seconds(req->timeout());
     const ExecResult r = rt.exec_capture(cid.uuid, cid.app, {req->cmd().begin(), req->cmd().end()}, timeout);

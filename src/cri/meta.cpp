@@ -94,6 +94,23 @@ std::optional<Sandbox> find_sandbox_if_any(const pod::Runtime& rt, const std::st
   }
 }
 
+std::pair<Sandbox, ContainerMeta> find_container(const pod::Runtime& rt, const std::string& id) {
+  const ContainerId cid = parse_container_id(id);
+  Sandbox s = find_sandbox(rt, cid.uuid);
+  auto it = s.containers.find(cid.app);
+  if (it == s.containers.end()) throw Error("no container " + id, ENOENT, ErrorKind::NotFound).with_item(id);
+  ContainerMeta m = it->second;
+  return {std::move(s), std::move(m)};
+}
+
+ContainerId running_container(const pod::Runtime& rt, const std::string& id, const std::string& rpc) {
+  find_container(rt, id);
+  ContainerId cid = parse_container_id(id);
+  if (rt.app_status(cid.uuid, cid.app).state != "running")
+    throw Error(rpc + ": container " + id + " is not running", 0, ErrorKind::Conflict).with_item(id);
+  return cid;
+}
+
 std::vector<Sandbox> list_sandboxes(const pod::Runtime& rt) {
   std::vector<Sandbox> out;
   for (const auto& st : rt.list_pods())

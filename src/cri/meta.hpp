@@ -11,6 +11,7 @@
 #include <optional>
 #include <pod/pod.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace pod::cri {
@@ -59,6 +60,11 @@ struct ContainerId {
 std::string container_id(const std::string& uuid, const std::string& app);
 // A malformed ID is NotFound (the CRI's answer for an unknown container).
 ContainerId parse_container_id(const std::string& id);
+// A container's sandbox and CRI metadata; NotFound when either is unknown.
+std::pair<Sandbox, ContainerMeta> find_container(const pod::Runtime& rt, const std::string& id);
+// The ID of a container that is running, for the calls inside it (`rpc` names the call in the error):
+// NotFound as find_container, Conflict (FAILED_PRECONDITION) when it is not running.
+ContainerId running_container(const pod::Runtime& rt, const std::string& id, const std::string& rpc);
 // An AC name for an app from the kubelet's container name and attempt.
 std::string app_name_for(const std::string& name, uint32_t attempt);
 

@@ -9,13 +9,16 @@
 
 namespace pod::cri {
 
+class StreamServer;
+
 // Does `have` hold every label of the selector `want` (the CRI's list filters)?
 bool labels_match(const google::protobuf::Map<std::string, std::string>& want,
                   const std::map<std::string, std::string>& have);
 
 class RuntimeService final : public runtime::v1::RuntimeService::Service {
  public:
-  explicit RuntimeService(const Env& env) : env_(env) {}
+  // `streams` serves the URLs of Exec and PortForward (none: they are UNAVAILABLE).
+  explicit RuntimeService(const Env& env, StreamServer* streams = nullptr) : env_(env), streams_(streams) {}
   grpc::Status Version(grpc::ServerContext*, const runtime::v1::VersionRequest*,
                        runtime::v1::VersionResponse*) override;
   grpc::Status Status(grpc::ServerContext*, const runtime::v1::StatusRequest*,
@@ -39,6 +42,10 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
   grpc::Status ReopenContainerLog(grpc::ServerContext*, const runtime::v1::ReopenContainerLogRequest*, runtime::v1::ReopenContainerLogResponse*) override;
   grpc::Status UpdateContainerResources(grpc::ServerContext*, const runtime::v1::UpdateContainerResourcesRequest*, runtime::v1::UpdateContainerResourcesResponse*) override;
   grpc::Status ExecSync(grpc::ServerContext*, const runtime::v1::ExecSyncRequest*, runtime::v1::ExecSyncResponse*) override;
+  // streaming.cpp
+  grpc::Status Exec(grpc::ServerContext*, const runtime::v1::ExecRequest*, runtime::v1::ExecResponse*) override;
+  grpc::Status Attach(grpc::ServerContext*, const runtime::v1::AttachRequest*, runtime::v1::AttachResponse*) override;
+  grpc::Status PortForward(grpc::ServerContext*, const runtime::v1::PortForwardRequest*, runtime::v1::PortForwardResponse*) override;
   // stats.cpp
   grpc::Status ContainerStats(grpc::ServerContext*, const runtime::v1::ContainerStatsRequest*, runtime::v1::ContainerStatsResponse*) override;
   grpc::Status ListContainerStats(grpc::ServerContext*, const runtime::v1::ListContainerStatsRequest*, runtime::v1::ListContainerStatsResponse*) override;
@@ -47,6 +54,7 @@ class RuntimeService final : public runtime::v1::RuntimeService::Service {
  private:
   void fill_container_status(const pod::Runtime& rt, const std::string& id, runtime::v1::ContainerStatus* st);
   const Env& env_;
+  StreamServer* streams_;
 };
 
 }  // namespace pod::cri

@@ -4,6 +4,7 @@
 // would replace.
 #include "cri/images.hpp"
 #include "cri/runtime.hpp"
+#include "cri/stream_server.hpp"
 
 #include <signal.h>
 #include <sys/stat.h>
@@ -63,7 +64,8 @@ void serve(const Env& env, const std::function<void(const std::string&)>& listen
     throw_sys("cannot remove the stale socket " + path);
 
   BlockedSignals sigs;
-  RuntimeService runtime(env);
+  StreamServer streams(env);
+  RuntimeService runtime(env, &streams);
   ImageService images(env);
   grpc::ServerBuilder b;
   b.AddListeningPort("unix:" + path, grpc::InsecureServerCredentials());
@@ -76,7 +78,7 @@ void serve(const Env& env, const std::function<void(const std::string&)>& listen
   ::umask(old_umask);
   if (!server) throw Error("cannot listen on " + env.opts.listen + " (gRPC refused the address)", 0, ErrorKind::Io);
   SocketFile sock{path};
-  if (listening) listening(env.opts.listen);
+  if (listening) listening(env.opts.listen + ", streaming on " + streams.base_url());
   int sig = 0;
   sigwait(&sigs.set, &sig);
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
