@@ -15,7 +15,10 @@
 #include <cstring>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "api/impl.hpp"
+#include "appc/image_manifest.hpp"
 #include "contract/poddir.hpp"
 #include "net/cni/podnet.hpp"
 #include "pods/walk.hpp"
@@ -132,7 +135,14 @@ int Runtime::connect_in_pod(const std::string& uuid, int port) {
     Pod pod = lookup_pod(impl_->store, uuid);
     if (PodState s = pod.state(); s != PodState::Running)
       throw conflict_error("cannot connect into pod " + pod.uuid() + ": it is " + state_name(s), EINVAL);
-    // The pod's network namespace: the one CNI set up, else its init's (a pod on the host's network).
+    // The pod's network namespace: the one CNI set up, else its init's (a pod on the host's network), when
+    // the stage1 says its apps live in it (a VM's apps have a network of their own).
+    const nlohmann::json s1 = nlohmann::json::parse(read_file_at(pod.fd(), poddir::kStage1Manifest, 1 << 20));
+    if (appc::manifest_annotation(s1, stage1::kAnnNetns).value_or("") != "shared")
+      throw Error("cannot connect into pod " + pod.uuid() + ": its stage1 (" + s1.value("name", "stage1") +
+                      ") does not declare " + stage1::kAnnNetns + " shared (its apps are not in a network "
+                      "namespace of the host)",
+                  ENOTSUP);
     UniqueFd ns(::openat(pod.fd(), cni::kNetns, O_RDONLY | O_CLOEXEC));
     if (!ns) {
       auto pid = read_pod_info(pod, pod.state(), InfoDetail::Summary).pid;

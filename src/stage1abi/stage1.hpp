@@ -25,6 +25,8 @@ inline constexpr const char* kAnnAppOps = "pod/stage1/app-ops";  // apps in a ru
 inline constexpr const char* kAnnAppReady = "pod/stage1/app-ready";
 // "true": app-ops add mounts the host volumes an app brings to the running pod (AppSpec::volumes)
 inline constexpr const char* kAnnAppVolumes = "pod/stage1/app-volumes";
+// `shared`: the apps use the network namespace stage0 sees (the CNI netns file, else the init's).
+inline constexpr const char* kAnnNetns = "pod/stage1/netns";
 inline constexpr const char* kAnnVersion = "pod/stage1/interface-version";
 inline constexpr const char* kAnnFlavor = "pod/stage1/flavor";
 

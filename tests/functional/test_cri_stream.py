@@ -16,6 +16,7 @@ import pytest
 from cri_helpers import api, code_of, cri, needs_cri  # noqa: F401 (fixtures)
 from conftest import needs_root
 from registry_helpers import needs_registry, registry  # noqa: F401 (fixture)
+from runhelpers import STAGE1
 from test_cri_pods import container_config, layout, pulled, sandbox_config  # noqa: F401 (fixtures)
 
 try:
@@ -220,3 +221,23 @@ def test_port_forward(running, api, tmp_path):
     ch = read_channels(ws)
     assert ch[0] == b"\x09\x00"
     assert ch[1] == b"\x09\x00cannot connect to 127.0.0.1:9 in pod " + sid.encode() + b": Connection refused", ch
+
+
+@pytest.mark.skipif(not os.path.exists(STAGE1["kvm"]), reason="kvm stage1 image was not built")
+def test_port_forward_into_a_vm_sandbox_is_refused_on_the_error_channel(cri, api, tmp_path):
+    """A kvm sandbox's apps are in the guest: its stage1 does not declare pod/stage1/netns shared, and the
+    connection fails with that said, not with a connect to the host side's 127.0.0.1."""
+    srv = cri("--stage1-flavor=kvm", "--net=none")
+    rt = srv.runtime
+    sid = rt.RunPodSandbox(api.RunPodSandboxRequest(config=sandbox_config(api, tmp_path, "vm")),
+                           timeout=300).pod_sandbox_id
+    try:
+        url = rt.PortForward(api.PortForwardRequest(pod_sandbox_id=sid, port=[8080]), timeout=30).url
+        ch = read_channels(connect(url.replace("http://", "ws://"), V4))
+        assert ch[0] == b"\x90\x1f"
+        assert ch[1] == (b"\x90\x1fcannot connect into pod " + sid.encode() + b": its stage1 (pod/stage1-kvm) does "
+                         b"not declare pod/stage1/netns shared (its apps are not in a network namespace of the "
+                         b"host)"), ch
+    finally:
+        rt.StopPodSandbox(api.StopPodSandboxRequest(pod_sandbox_id=sid), timeout=120)
+        rt.RemovePodSandbox(api.RemovePodSandboxRequest(pod_sandbox_id=sid), timeout=120)
