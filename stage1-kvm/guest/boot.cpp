@@ -40,7 +40,6 @@
 
 #include "../common/frame.hpp"
 #include "../../stage1/init/config.hpp"
-#include "../../stage1/init/control.hpp"
 #include "util/error.hpp"
 #include "contract/poddir.hpp"
 #include "util/fs.hpp"
@@ -254,32 +253,6 @@ void setup_root(const Config& cfg) {
 // The pod init's control socket, in the guest-local /run of the stage1 root
 // (as the init sees it; from here it is below /newroot).
 constexpr const char* kInitControl = "/run/pod-init-control.sock";
-
-// Pass a control request from the host (ctl port) to the pod init and its
-// reply back: the init answers at once (it never blocks on an app).
-// An app added to the running pod: stage0 has just replaced the pod manifest
-// and made the app's dirs on the host, but the guest's virtiofs dentries live
-// for the share's 1 s entry timeout (vm.cpp), so the init could still read the
-// old manifest (or miss a dir removed and made again). Dropping the guest's
-// unused dentries and inodes makes its next lookups ask the host; app ops are
-// rare, the cost is one round of lookups.
-void forget_cached_pod_dir() {
-  const int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-  if (fd < 0 || write(fd, "2", 1) != 1) logmsg("cannot drop the guest's dentry cache: %s", strerror(errno));
-  if (fd >= 0) close(fd);
-}
-
-void relay_control(int ctl, const std::string& request) {
-  auto req = nlohmann::json::parse(request, nullptr, false);
-  try {
-    if (req.is_discarded()) throw pod::Error("malformed control request");
-    if (req.value("op", "") == "add") forget_cached_pod_dir();
-    auto reply = pod::init::control_request(std::string("/newroot") + kInitControl, req, 5000);
-    podkvm::send_frame(ctl, podkvm::kAck, reply.dump());
-  } catch (const pod::Error& e) {
-    podkvm::send_frame(ctl, podkvm::kError, e.what());
-  }
-}
 
 pod::Child start_init(const Config& cfg, const podkvm::InitOutput* output) {
   std::vector<std::string> args = {"/init"};
@@ -548,7 +521,7 @@ int main() {
           }
           podkvm::send_frame(ctl, podkvm::kAck, "");
         } else if (ok && f.type == podkvm::kReqControl) {
-          relay_control(ctl, f.data);
+          podkvm::relay_control(ctl, f.data, std::string("/newroot") + kInitControl);
         }
       } else {
         ctl_idle_until = now + 100;

@@ -11,7 +11,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include <nlohmann/json.hpp>
+
 #include "../common/frame.hpp"
+#include "../../stage1/init/control.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -147,6 +150,33 @@ void InitOutput::drain(int port) {
   for (auto [fd, type] : {std::pair{&out_r_, int{kStdout}}, {&err_r_, int{kStderr}}})
     while (*fd && copy(*fd, type, port)) {
     }
+}
+
+namespace {
+// An app added to the running pod: stage0 has just replaced the pod manifest
+// and made the app's dirs on the host, but the guest's virtiofs dentries live
+// for the share's 1 s entry timeout (vm.cpp), so the init could still read the
+// old manifest (or miss a dir removed and made again). Dropping the guest's
+// unused dentries and inodes makes its next lookups ask the host; app ops are
+// rare, the cost is one round of lookups.
+void forget_cached_pod_dir() {
+  const int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || ::write(fd, "2", 1) != 1)
+    std::fprintf(stderr, "pod-kvm-boot: cannot drop the guest's dentry cache: %s\n", std::strerror(errno));
+  if (fd >= 0) ::close(fd);
+}
+}  // namespace
+
+void relay_control(int ctl, const std::string& request, const std::string& init_socket) {
+  auto req = nlohmann::json::parse(request, nullptr, false);
+  try {
+    if (req.is_discarded()) throw pod::Error("malformed control request");
+    if (req.value("op", "") == "add") forget_cached_pod_dir();
+    auto reply = pod::init::control_request(init_socket, req, 5000);
+    send_frame(ctl, kAck, reply.dump());
+  } catch (const pod::Error& e) {
+    send_frame(ctl, kError, e.what());
+  }
 }
 
 }  // namespace podkvm

@@ -68,4 +68,10 @@ class InitOutput {
   pod::UniqueFd out_r_, out_w_, err_r_, err_w_;
 };
 
+// Pass a control request from the host (the ctl port `ctl`) to the pod init's
+// control socket `init_socket` (as PID 1 sees it) and its reply back: the init
+// answers at once (it never blocks on an app). For an "add", the guest's cached
+// view of the pod dir is dropped first (relay.cpp).
+void relay_control(int ctl, const std::string& request, const std::string& init_socket);
+
 }  // namespace podkvm
