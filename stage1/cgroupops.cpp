@@ -135,6 +135,13 @@ void set_pod_frozen(const std::string& uuid, bool frozen, int timeout_ms) {
            (frozen ? "freezing " : "thawing ") + dir);
 }
 
+std::optional<std::string> why_not_freezable(const std::string& uuid) {
+  PodCgroups c = find(uuid);
+  if (!c.v2.empty() || c.v1.count("freezer")) return std::nullopt;
+  return "pod " + uuid + " is in no cgroup to freeze (a rootless pod has none of its own, Documentation/rootless.md; "
+         "otherwise neither cgroup2 nor the v1 freezer was mounted when it started)";
+}
+
 void thaw_pod_cgroups(const std::string& uuid) {
   PodCgroups c = find(uuid);
   if (!c.v2.empty() && read_cg(c.v2, "cgroup.freeze").value_or("0") == "1")

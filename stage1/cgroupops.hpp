@@ -16,6 +16,10 @@ namespace pod::stage1 {
 // freezer on a hybrid host (tests).
 void set_pod_frozen(const std::string& uuid, bool frozen, int timeout_ms = 5000);
 
+// Why the pod cannot be frozen (it has no cgroup2 cgroup and no v1 freezer
+// cgroup, as a rootless pod), or nullopt when it can.
+std::optional<std::string> why_not_freezable(const std::string& uuid);
+
 // Thaw what is left of the pod's cgroups, if they are still there and frozen
 // (gc, after a pod that was paused died or was killed).
 void thaw_pod_cgroups(const std::string& uuid);

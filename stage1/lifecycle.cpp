@@ -19,6 +19,7 @@
 #include "common.hpp"
 #include "contract/manifest.hpp"
 #include "init/control.hpp"
+#include "stage1abi/stage1.hpp"
 #include "util/fs.hpp"
 
 using namespace pod;
@@ -45,7 +46,13 @@ int kill_main(int argc, char** argv) {
 
 int freeze_main(int argc, char** argv, bool frozen) {
   Args a = parse_args(argc, argv, {"--debug"});
-  set_pod_frozen(the_uuid(a, frozen ? "pause [--debug] <uuid>" : "resume [--debug] <uuid>"), frozen);
+  const std::string uuid = the_uuid(a, frozen ? "pause [--debug] <uuid>" : "resume [--debug] <uuid>");
+  if (auto why = why_not_freezable(uuid)) {
+    if (!frozen) return 0;  // nothing can be frozen: nothing to thaw
+    std::cerr << "cannot pause: " << *why << "\n";
+    return kPauseRefused;  // nothing was touched (stage1-abi.md)
+  }
+  set_pod_frozen(uuid, frozen);
   return 0;
 }
 int pause_main(int argc, char** argv) { return freeze_main(argc, argv, true); }

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "cgroupplaces.hpp"
 #include "common.hpp"
 #include "resources.hpp"
 #include "contract/poddir.hpp"
@@ -141,6 +142,12 @@ void private_nspawn_run_dir() {
 // records in `failure`.
 Child start_nspawn(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups, const std::vector<std::string>& argv,
                    std::vector<std::string> env) {
+  // The pod's own cgroups (cgroupplaces.hpp, recorded before they exist), which nspawn then puts its
+  // payload and supervisor cgroups beneath: always without systemd, and inside a service unit (beneath
+  // the unit's cgroup, this process moved to <unit>/supervisor, as the native flavour does). Only a pod
+  // started from a login session on a systemd host is machined's, in the machine scope nspawn registers.
+  const bool own_cgroups = !sd::booted() || !sd::own_service_unit().empty();
+  if (own_cgroups) place_pod_cgroups(o.uuid);
   ChildOptions c;
   c.env = std::move(env);
   if (!o.interactive) c.in = Redirect::null();  // stdin is the pod's only in interactive mode
@@ -152,7 +159,7 @@ Child start_nspawn(const RunContext& o, const std::vector<V1Cgroup>& v1_cgroups,
   c.keep_fds = {o.lock_fd};
   c.on_destroy = ChildOptions::OnDestroy::kDetach;
   c.pre_exec = [&] {
-    if (!sd::booted()) join_pod_cgroups(o.uuid);
+    if (own_cgroups) join_pod_cgroups(o.uuid);
     join_v1_cgroups(v1_cgroups);
     if (o.runtime.private_users.count) {
       make_delegated_v1_cgroups(v1_cgroups, o.runtime.private_users.base);

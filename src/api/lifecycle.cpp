@@ -136,20 +136,30 @@ bool Runtime::pause_pod(const std::string& uuid) {
   return api::guarded([&] {
     Pod pod = running_pod(impl_->store, uuid, "pause");
     const std::string ep = stage1::required_entrypoint(pod, &stage1::Entrypoints::pause, "pause");
-    if (run::read_runtime(pod).rootless)  // before the marker: nothing to thaw afterwards
-      throw Error("cannot pause pod " + pod.uuid() + ": pausing freezes the pod's cgroup, and a rootless pod has none "
-                  "(Documentation/rootless.md)", EPERM, ErrorKind::Invalid);
     FileLock l = control_lock(pod);
     if (exists_at(pod.fd(), poddir::kPaused)) return false;
     pod.write_time(poddir::kPaused);
-    try {
-      call_checked(pod, &stage1::Entrypoints::pause, "pause", debug_args(impl_->log != nullptr));
-    } catch (const Error&) {
-      // Not frozen (or half: thaw what may be); the marker goes only once it is thawed.
-      thaw(pod, debug_args(impl_->log != nullptr));
-      throw;
+    std::vector<std::string> args = debug_args(impl_->log != nullptr);
+    args.push_back(pod.uuid());
+    std::string err;
+    const int st = stage1::call_output(pod, ep, args, &err).first;
+    if (st == 0) return true;
+    while (!err.empty() && err.back() == '\n') err.pop_back();
+    if (st == stage1::kPauseRefused) {  // nothing was frozen: no thaw, the marker goes at once
+      if (::unlinkat(pod.fd(), poddir::kPaused, 0) < 0 && errno != ENOENT) throw_sys("cannot remove the paused marker");
+      throw Error("stage1 pause of pod " + pod.uuid() + " refused: " + (err.empty() ? "(it said nothing)" : err), ENOTSUP,
+                  ErrorKind::Invalid);
     }
-    return true;
+    const std::string failed = "stage1 pause of pod " + pod.uuid() + " failed with status " + std::to_string(st) +
+                               (err.empty() ? "" : ": " + err);
+    // Maybe half frozen: thaw what may be; the marker goes only once that worked.
+    try {
+      thaw(pod, debug_args(impl_->log != nullptr));
+    } catch (const Error& e) {
+      throw Error(failed + "; thawing after it failed too (the pod stays marked paused; pod resume retries): " +
+                  e.what());
+    }
+    throw Error(failed);
   });
 }
 

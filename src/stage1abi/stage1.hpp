@@ -24,6 +24,9 @@ inline constexpr const char* kAnnAppOps = "pod/stage1/app-ops";  // apps in a ru
 // "true": the pod init records each app's READY=1 and waits for it (--after NAME:ready)
 inline constexpr const char* kAnnAppReady = "pod/stage1/app-ready";
 // "true": app-ops add mounts the host volumes an app brings to the running pod (AppSpec::volumes)
+// The exit status of a pause entrypoint that refused without freezing anything (its reason on stderr):
+// stage0 then drops the paused mark rather than trying to thaw.
+inline constexpr int kPauseRefused = 3;
 inline constexpr const char* kAnnAppVolumes = "pod/stage1/app-volumes";
 // `shared`: the apps use the network namespace stage0 sees (the CNI netns file, else the init's).
 inline constexpr const char* kAnnNetns = "pod/stage1/netns";

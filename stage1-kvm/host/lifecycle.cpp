@@ -5,6 +5,7 @@
 // over QMP; stats adds the VMM process's own usage as the pod's.
 #include <fcntl.h>
 #include <poll.h>
+#include <unistd.h>
 
 #include <iostream>
 
@@ -12,6 +13,7 @@
 #include "../common/frame.hpp"
 #include "hostutil.hpp"
 #include "qmp.hpp"
+#include "stage1abi/stage1.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
@@ -75,6 +77,12 @@ int cmd_kill(const std::vector<std::string>& args) {
 int cmd_pause(const std::vector<std::string>& args, bool pause) {
   auto a = parse(args, pause ? "pause [--debug] UUID" : "resume [--debug] UUID");
   running_vmm(a.uuid);
+  // Only qemu has QMP: lkvm can neither stop a VM nor have one stopped to continue.
+  if (::access(sock_path(kQmpSocket).c_str(), F_OK) < 0) {
+    if (!pause) return 0;
+    std::cerr << "cannot pause: the VM of pod " << a.uuid << " has no QMP socket (lkvm cannot stop a VM)\n";
+    return pod::stage1::kPauseRefused;
+  }
   Qmp q = Qmp::connect(sock_path(kQmpSocket));
   q.execute(pause ? "stop" : "cont");
   return 0;

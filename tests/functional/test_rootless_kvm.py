@@ -57,6 +57,13 @@ def test_rootless_kvm_passt_published_port_enter_stop_gc(user):
         assert http_get_until(port, b"served-by-kvm", timeout=60) is not None
         r = user.pod("enter", uuid, "/bin/sh", "-c", "id -u; cat /etc/resolv.conf", timeout=60)
         assert (r.returncode, r.stdout) == (0, "0\nnameserver 10.0.2.3\n"), r.stderr
+        # No cgroup, but the VM pauses over QMP: a stopped VM serves nothing until it is resumed.
+        r = user.pod("pause", uuid, timeout=60)
+        assert r.returncode == 0, r.stderr
+        assert "state=paused" in user.pod("status", uuid).stdout
+        assert http_get_until(port, b"served-by-kvm", timeout=3) is None
+        assert user.pod("resume", uuid, timeout=60).returncode == 0
+        assert http_get_until(port, b"served-by-kvm", timeout=30) is not None
         assert user.pod("stop", uuid, timeout=90).returncode == 0
         p.wait(timeout=60)
     finally:

@@ -5,8 +5,8 @@ Debian cloud kernel and systemd as PID 1. The guest runs tests/functional/guest/
 writes KEY=VALUE results to its second serial port; this test asserts them.
 
 In the guest: `systemctl start pod@t1` (nspawn) and `pod@t2` (native) reach active only after the pod's ready
-mark, with the stage1 as the main process and (nspawn; native: a known gap) the whole pod in the unit's
-cgroup; machinectl lists the nspawn pod; the app's lines are in the journal once, under the unit and the pod's
+mark, with the stage1 as the main process and the whole pod in the unit's cgroup (the stage1 in
+<unit>/supervisor, the pod in <unit>/pod-<uuid>, where pause, stats and resume find it); machinectl lists the nspawn pod; the app's lines are in the journal once, under the unit and the pod's
 fields; `systemctl stop` leaves the unit inactive with success and the pod exited 0; pod-gc.timer fires and
 collects the exited pod. The test's drop-ins make the timer fire 5 s after it starts and every 15 s
 (OnActiveSec=/OnUnitActiveSec=, instead of hourly; the guest starts it once a pod has stopped) and
@@ -249,12 +249,15 @@ def test_the_whole_pod_is_in_the_units_cgroup(guest, inst):
     assert g["APP_PROCS_OUTSIDE_UNIT"] == "0", g
 
 
-def test_native_pod_cgroups_are_below_the_unit(guest):
-    g = results_of(guest, "t2")
-    # The stage1 (the main process) in <unit>/supervisor, the pod in <unit>/pod-<uuid> (its init in the pod's
-    # cgroup or its pod-init leaf), cgroupplaces.hpp; pause, stats and resume find them there.
+@pytest.mark.parametrize("inst", sorted(INSTANCES))
+def test_pod_cgroups_are_below_the_unit(guest, inst):
+    g = results_of(guest, inst)
+    # The stage1 (the main process) in <unit>/supervisor, the pod in <unit>/pod-<uuid>, cgroupplaces.hpp: the
+    # native init in the pod's cgroup or its pod-init leaf, nspawn's payload (the init) in a cgroup of
+    # nspawn's beneath it. pause, stats and resume find them there.
     assert g["MAIN_CGROUP"] == "supervisor", g
-    assert g["INIT_CGROUP"] in ("pod-UUID", "pod-UUID/pod-init"), g
+    assert g["INIT_CGROUP"] in {"t1": ("pod-UUID", "pod-UUID/payload"),
+                                "t2": ("pod-UUID", "pod-UUID/pod-init")}[inst], g
     assert g["PAUSE"] == "0 paused 1", g
     stats = json.loads(g["STATS_POD"])
     assert stats["source"] == "cgroup" and stats["pids"] >= 2 and stats["cpuNs"] > 0, g
